@@ -1,0 +1,30 @@
+//! Upcheck's settings: built-in defaults < optional `UPCHECK_CONFIG` file < environment, and
+//! the resolution of `DATABASE_URL` (with `sslmode`) and the Redis connection.
+//!
+//! Every variable is read as text and converted here, so that a missing or malformed one stops
+//! start-up with one line naming it ([`ConfigError`]). Secrets are [`secrecy::SecretString`]s
+//! and never appear in `Debug` output.
+
+mod database;
+mod redis_conn;
+mod settings;
+
+pub use database::{DatabaseSettings, PgSslMode};
+pub use redis_conn::RedisSettings;
+pub use settings::{LogFormat, Settings, StreamSettings, Tunables};
+
+/// A setting that is missing or malformed. Displays as one line: `VARIABLE: what is wrong`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable (or file key, upper-cased) at fault.
+    pub variable: String,
+    /// What is wrong with it; never contains the value of a secret.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: &str, message: impl Into<String>) -> Self {
+        Self { variable: variable.to_string(), message: message.into() }
+    }
+}

@@ -1,0 +1,281 @@
+//! The settings struct and its layered loading.
+
+use crate::{ConfigError, DatabaseSettings, RedisSettings};
+use secrecy::SecretString;
+use std::collections::HashMap;
+
+/// Log output format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Stream, consumer-group and consumer names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// `MONITORING_STREAM`, default `upcheck:monitoring`. Shard `n` uses `<name>:{n}`.
+    pub monitoring: String,
+    /// `STATUS_CHANGE_STREAM`, default `upcheck:status-change`.
+    pub status_change: String,
+    /// `NOTIFICATION_STREAM`, default `upcheck:notification`; dead letters go to `<name>:dlq`.
+    pub notification: String,
+    /// `MONITORING_GROUP`, default `monitoring:<REGION>` (one group per region).
+    pub monitoring_group: String,
+    /// `STATUS_CHANGE_GROUP`, default `status-change`.
+    pub status_change_group: String,
+    /// `NOTIFICATION_GROUP`, default `notification`.
+    pub notification_group: String,
+    /// `CONSUMER_NAME`, default host name + `-` + process id (unique per replica).
+    pub consumer: String,
+}
+
+/// Worker tunables; each has a safe default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tunables {
+    /// `RECLAIM_IDLE_MS` (default 30,000): pending entries idle longer are reclaimed.
+    pub reclaim_idle_ms: u64,
+    /// `MAX_DELIVERIES` (default 10): a message delivered this often goes to `<stream>:dlq`.
+    pub max_deliveries: u64,
+    /// `STREAM_MAXLEN` (default 100,000): approximate cap on each stream's length.
+    pub stream_maxlen: u64,
+    /// `SCHEDULE_SHARDS` (default 1): sorted sets (and monitoring streams) the schedule is split into.
+    pub schedule_shards: u32,
+    /// `MONITORING_CONCURRENCY` (default 512): probes in flight per monitoring replica.
+    pub monitoring_concurrency: usize,
+    /// `WORKER_CONCURRENCY` (default 32): messages in flight per status-change or notification replica.
+    pub worker_concurrency: usize,
+    /// `CHECK_BATCH_SIZE` (default 256): most check results written in one transaction.
+    pub check_batch_size: usize,
+    /// `CHECK_BATCH_MS` (default 20): longest a check result waits for its batch.
+    pub check_batch_ms: u64,
+    /// `SCHEDULER_TICK_MS` (default 100): how often a replica claims due monitors.
+    pub scheduler_tick_ms: u64,
+    /// `RECONCILE_INTERVAL_SECONDS` (default 60): how often Redis is repaired from Postgres.
+    pub reconcile_interval_seconds: u64,
+    /// `WEBHOOK_TIMEOUT_MS` (default 10,000): one delivery attempt's timeout.
+    pub webhook_timeout_ms: u64,
+    /// `NOTIFICATION_MAX_ATTEMPTS` (default 8): delivery attempts before the dead letter.
+    pub notification_max_attempts: u32,
+    /// `NOTIFICATION_RETRY_BASE_MS` (default 1,000): first retry delay; doubles each attempt.
+    pub notification_retry_base_ms: u64,
+    /// `NOTIFICATION_RETRY_MAX_MS` (default 600,000): cap on one retry delay.
+    pub notification_retry_max_ms: u64,
+}
+
+/// All of Upcheck's settings. Every binary loads the same struct and uses what it needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Postgres connection (`DATABASE_URL`, `DATABASE_CA_CERT`, `DATABASE_POOL_SIZE`).
+    pub database: DatabaseSettings,
+    /// Redis connection and key prefix.
+    pub redis: RedisSettings,
+    /// `PORT` (default 8080): the API's listen port.
+    pub port: u16,
+    /// `HEALTH_PORT` (default 8081): a worker's `/healthz` and `/readyz` port.
+    pub health_port: u16,
+    /// `BIND_ADDRESS` (default `0.0.0.0`).
+    pub bind_address: String,
+    /// `JWT_SECRET`: required by the API (at least 32 characters), unused by workers.
+    pub jwt_secret: Option<SecretString>,
+    /// `ACCESS_TOKEN_TTL_SECONDS` (default 900).
+    pub access_token_ttl_seconds: u64,
+    /// `REFRESH_TOKEN_TTL_SECONDS` (default 30 days).
+    pub refresh_token_ttl_seconds: u64,
+    /// `ADMIN_EMAIL`: this user is `admin`; without it, the first user to sign up is.
+    pub admin_email: Option<String>,
+    /// `REGION` (default `local`): the monitoring region this replica probes from.
+    pub region: String,
+    /// Stream and group names.
+    pub streams: StreamSettings,
+    /// Worker tunables.
+    pub tunables: Tunables,
+    /// `LOG_FORMAT` (`pretty` or `json`).
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Loads from the process environment and the optional `UPCHECK_CONFIG` TOML file.
+    ///
+    /// # Errors
+    /// The first missing or malformed setting.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_env_map(std::env::vars().collect())
+    }
+
+    /// Loads from the given environment (names as in the process environment) and the
+    /// `UPCHECK_CONFIG` file it names, if any. File keys are the variable names in lower case.
+    ///
+    /// # Errors
+    /// The first missing or malformed setting.
+    pub fn from_env_map(env: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = env.get("UPCHECK_CONFIG").filter(|p| !p.is_empty()) {
+            if !std::path::Path::new(path).is_file() {
+                return Err(ConfigError::new("UPCHECK_CONFIG", format!("no such file {path}")));
+            }
+            builder = builder.add_source(config::File::with_name(path).format(config::FileFormat::Toml));
+        }
+        let env_lower: HashMap<String, String> =
+            env.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let layered = builder
+            .add_source(config::Environment::default().source(Some(env_lower)).try_parsing(false))
+            .build()
+            .map_err(|e| ConfigError::new("UPCHECK_CONFIG", e.to_string()))?;
+        let raw = Raw { layered };
+        Self::from_raw(&raw)
+    }
+
+    fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
+        let region = raw.string_or("REGION", "local")?;
+        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(ConfigError::new("REGION", "use letters, digits, '-' and '_' only"));
+        }
+        let jwt_secret = match raw.get("JWT_SECRET")? {
+            None => None,
+            Some(s) if s.chars().count() < 32 => {
+                return Err(ConfigError::new("JWT_SECRET", "must be at least 32 characters"));
+            }
+            Some(s) => Some(SecretString::from(s)),
+        };
+        let log_format = match raw.string_or("LOG_FORMAT", "pretty")?.as_str() {
+            "pretty" | "text" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => return Err(ConfigError::new("LOG_FORMAT", format!("expected json or pretty, got {other:?}"))),
+        };
+        let streams = StreamSettings {
+            monitoring: raw.string_or("MONITORING_STREAM", "upcheck:monitoring")?,
+            status_change: raw.string_or("STATUS_CHANGE_STREAM", "upcheck:status-change")?,
+            notification: raw.string_or("NOTIFICATION_STREAM", "upcheck:notification")?,
+            monitoring_group: raw.string_or("MONITORING_GROUP", &format!("monitoring:{region}"))?,
+            status_change_group: raw.string_or("STATUS_CHANGE_GROUP", "status-change")?,
+            notification_group: raw.string_or("NOTIFICATION_GROUP", "notification")?,
+            consumer: raw.string_or("CONSUMER_NAME", &default_consumer_name())?,
+        };
+        let tunables = Tunables {
+            reclaim_idle_ms: raw.number("RECLAIM_IDLE_MS", 30_000, 1_000..=3_600_000)?,
+            max_deliveries: raw.number("MAX_DELIVERIES", 10, 1..=1_000)?,
+            stream_maxlen: raw.number("STREAM_MAXLEN", 100_000, 1_000..=100_000_000)?,
+            schedule_shards: raw.number("SCHEDULE_SHARDS", 1, 1..=1_024)?,
+            monitoring_concurrency: raw.number("MONITORING_CONCURRENCY", 512, 1..=100_000)?,
+            worker_concurrency: raw.number("WORKER_CONCURRENCY", 32, 1..=10_000)?,
+            check_batch_size: raw.number("CHECK_BATCH_SIZE", 256, 1..=10_000)?,
+            check_batch_ms: raw.number("CHECK_BATCH_MS", 20, 0..=10_000)?,
+            scheduler_tick_ms: raw.number("SCHEDULER_TICK_MS", 100, 10..=10_000)?,
+            reconcile_interval_seconds: raw.number("RECONCILE_INTERVAL_SECONDS", 60, 1..=86_400)?,
+            webhook_timeout_ms: raw.number("WEBHOOK_TIMEOUT_MS", 10_000, 100..=120_000)?,
+            notification_max_attempts: raw.number("NOTIFICATION_MAX_ATTEMPTS", 8, 1..=50)?,
+            notification_retry_base_ms: raw.number("NOTIFICATION_RETRY_BASE_MS", 1_000, 1..=3_600_000)?,
+            notification_retry_max_ms: raw.number("NOTIFICATION_RETRY_MAX_MS", 600_000, 1..=86_400_000)?,
+        };
+        if tunables.reclaim_idle_ms <= tunables.webhook_timeout_ms {
+            return Err(ConfigError::new(
+                "RECLAIM_IDLE_MS",
+                "must be above WEBHOOK_TIMEOUT_MS, or deliveries in flight would be reclaimed",
+            ));
+        }
+        Ok(Self {
+            database: DatabaseSettings::resolve(raw.get("DATABASE_URL")?, raw.get("DATABASE_CA_CERT")?, raw.number("DATABASE_POOL_SIZE", 16, 1..=1_000)?)?,
+            redis: RedisSettings::resolve(&RedisInputs {
+                url: raw.get("REDIS_URL")?,
+                addr: raw.get("REDIS_ADDR")?,
+                username: raw.get("REDIS_USERNAME")?,
+                password: raw.get("REDIS_PASSWORD")?,
+                tls: raw.boolean("REDIS_TLS", false)?,
+                ca_cert: raw.get("REDIS_CA_CERT")?,
+                key_prefix: raw.string_or("REDIS_KEY_PREFIX", "upcheck:")?,
+            })?,
+            port: raw.number("PORT", 8080, 0..=65_535)?,
+            health_port: raw.number("HEALTH_PORT", 8081, 0..=65_535)?,
+            bind_address: raw.string_or("BIND_ADDRESS", "0.0.0.0")?,
+            jwt_secret,
+            access_token_ttl_seconds: raw.number("ACCESS_TOKEN_TTL_SECONDS", 900, 10..=86_400)?,
+            refresh_token_ttl_seconds: raw.number("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400, 60..=365 * 86_400)?,
+            admin_email: raw.get("ADMIN_EMAIL")?.map(|e| e.trim().to_ascii_lowercase()),
+            region,
+            streams,
+            tunables,
+            log_format,
+        })
+    }
+
+    /// The JWT secret, for the API.
+    ///
+    /// # Errors
+    /// `JWT_SECRET: required by upcheck-api` when it is not set.
+    pub fn require_jwt_secret(&self) -> Result<&SecretString, ConfigError> {
+        self.jwt_secret
+            .as_ref()
+            .ok_or_else(|| ConfigError::new("JWT_SECRET", "required by upcheck-api (at least 32 random characters)"))
+    }
+}
+
+pub(crate) struct RedisInputs {
+    pub(crate) url: Option<String>,
+    pub(crate) addr: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) tls: bool,
+    pub(crate) ca_cert: Option<String>,
+    pub(crate) key_prefix: String,
+}
+
+struct Raw {
+    layered: config::Config,
+}
+
+impl Raw {
+    /// The value of `var`, `None` when unset or empty.
+    fn get(&self, var: &str) -> Result<Option<String>, ConfigError> {
+        match self.layered.get_string(&var.to_ascii_lowercase()) {
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => Ok(Some(v.trim().to_string())),
+            Err(config::ConfigError::NotFound(_)) => Ok(None),
+            Err(_) => Err(ConfigError::new(var, "must be a single text value")),
+        }
+    }
+
+    fn string_or(&self, var: &str, default: &str) -> Result<String, ConfigError> {
+        Ok(self.get(var)?.unwrap_or_else(|| default.to_string()))
+    }
+
+    fn number<T>(&self, var: &str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(text) = self.get(var)? else { return Ok(default) };
+        let value: T = text
+            .replace('_', "")
+            .parse()
+            .map_err(|_| ConfigError::new(var, format!("expected a whole number, got {text:?}")))?;
+        if !range.contains(&value) {
+            return Err(ConfigError::new(var, format!("must be between {} and {}", range.start(), range.end())));
+        }
+        Ok(value)
+    }
+
+    fn boolean(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(var)?.map(|s| s.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(s) if matches!(s.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(s) if matches!(s.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(s) => Err(ConfigError::new(var, format!("expected true or false, got {s:?}"))),
+        }
+    }
+}
+
+fn default_consumer_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "upcheck".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

@@ -1,0 +1,162 @@
+//! Unit tests for every resolution rule of [`Settings`].
+
+use super::*;
+use crate::PgSslMode;
+use secrecy::ExposeSecret;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut m: HashMap<String, String> = [("DATABASE_URL", "postgres://u:p@db:5432/upcheck")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (k, v) in pairs {
+        m.insert((*k).to_string(), (*v).to_string());
+    }
+    m
+}
+
+fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::from_env_map(env(pairs))
+}
+
+fn err_var(pairs: &[(&str, &str)]) -> String {
+    load(pairs).unwrap_err().variable
+}
+
+#[test]
+fn defaults_apply_when_only_the_database_is_given() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.port, 8080);
+    assert_eq!(s.region, "local");
+    assert_eq!(s.redis.key_prefix, "upcheck:");
+    assert_eq!(s.redis.url.expose_secret(), "redis://127.0.0.1:6379");
+    assert_eq!(s.streams.monitoring, "upcheck:monitoring");
+    assert_eq!(s.streams.status_change, "upcheck:status-change");
+    assert_eq!(s.streams.notification, "upcheck:notification");
+    assert_eq!(s.streams.monitoring_group, "monitoring:local");
+    assert_eq!(s.tunables.reclaim_idle_ms, 30_000);
+    assert_eq!(s.database.ssl_mode, PgSslMode::Prefer);
+    assert_eq!(s.log_format, LogFormat::Pretty);
+    assert!(s.jwt_secret.is_none());
+    assert!(s.streams.consumer.ends_with(&format!("-{}", std::process::id())));
+}
+
+#[test]
+fn database_url_is_required_and_must_be_postgres() {
+    let mut e = env(&[]);
+    e.remove("DATABASE_URL");
+    assert_eq!(Settings::from_env_map(e).unwrap_err().variable, "DATABASE_URL");
+    assert_eq!(err_var(&[("DATABASE_URL", "mysql://x/y")]), "DATABASE_URL");
+    assert_eq!(err_var(&[("DATABASE_URL", "not a url")]), "DATABASE_URL");
+}
+
+#[test]
+fn sslmode_is_honoured_and_removed_from_the_connection_string() {
+    for (mode, want) in [
+        ("disable", PgSslMode::Disable),
+        ("prefer", PgSslMode::Prefer),
+        ("require", PgSslMode::Require),
+        ("verify-ca", PgSslMode::VerifyCa),
+        ("verify-full", PgSslMode::VerifyFull),
+    ] {
+        let url = format!("postgresql://u:p@ep-x.neon.tech/neondb?sslmode={mode}&connect_timeout=5");
+        let s = load(&[("DATABASE_URL", &url)]).unwrap();
+        assert_eq!(s.database.ssl_mode, want, "{mode}");
+        assert_eq!(s.database.config.get_dbname(), Some("neondb"));
+        assert_eq!(s.database.config.get_connect_timeout(), Some(&std::time::Duration::from_secs(5)));
+    }
+    assert_eq!(err_var(&[("DATABASE_URL", "postgres://h/db?sslmode=sometimes")]), "DATABASE_URL");
+}
+
+#[test]
+fn every_ssl_mode_builds_a_tls_connector() {
+    for mode in ["disable", "prefer", "require", "verify-ca", "verify-full"] {
+        let s = load(&[("DATABASE_URL", &format!("postgres://h/db?sslmode={mode}"))]).unwrap();
+        assert!(s.database.tls_connector().is_ok(), "{mode}");
+    }
+}
+
+#[test]
+fn a_missing_ca_file_is_named() {
+    assert_eq!(err_var(&[("DATABASE_CA_CERT", "/nonexistent/ca.pem")]), "DATABASE_CA_CERT");
+    assert_eq!(err_var(&[("REDIS_CA_CERT", "/nonexistent/ca.pem")]), "REDIS_CA_CERT");
+}
+
+#[test]
+fn redis_url_wins_over_redis_addr() {
+    let s = load(&[("REDIS_URL", "rediss://default:tok@eu1.upstash.io:6379"), ("REDIS_ADDR", "other:1")]).unwrap();
+    assert_eq!(s.redis.url.expose_secret(), "rediss://default:tok@eu1.upstash.io:6379");
+    assert!(s.redis.is_tls());
+    assert_eq!(s.redis.redacted_endpoint(), "rediss://eu1.upstash.io:6379");
+}
+
+#[test]
+fn redis_addr_builds_a_url_with_credentials_and_tls() {
+    let s = load(&[("REDIS_ADDR", "cache:6380"), ("REDIS_PASSWORD", "s3cret"), ("REDIS_TLS", "true")]).unwrap();
+    assert_eq!(s.redis.url.expose_secret(), "rediss://default:s3cret@cache:6380");
+    let s = load(&[("REDIS_ADDR", "cache:6380"), ("REDIS_USERNAME", "app"), ("REDIS_PASSWORD", "pw")]).unwrap();
+    assert_eq!(s.redis.url.expose_secret(), "redis://app:pw@cache:6380");
+    let s = load(&[("REDIS_ADDR", "cache:6380")]).unwrap();
+    assert_eq!(s.redis.url.expose_secret(), "redis://cache:6380");
+}
+
+#[test]
+fn malformed_redis_settings_name_their_variable() {
+    assert_eq!(err_var(&[("REDIS_URL", "http://x:6379")]), "REDIS_URL");
+    assert_eq!(err_var(&[("REDIS_ADDR", "nohostport")]), "REDIS_ADDR");
+    assert_eq!(err_var(&[("REDIS_ADDR", "h:notaport")]), "REDIS_ADDR");
+    assert_eq!(err_var(&[("REDIS_ADDR", "h:1"), ("REDIS_TLS", "maybe")]), "REDIS_TLS");
+}
+
+#[test]
+fn numbers_are_range_checked_and_named() {
+    assert_eq!(err_var(&[("PORT", "eighty")]), "PORT");
+    assert_eq!(err_var(&[("PORT", "70000")]), "PORT");
+    assert_eq!(err_var(&[("SCHEDULE_SHARDS", "0")]), "SCHEDULE_SHARDS");
+    assert_eq!(load(&[("STREAM_MAXLEN", "1_000_000")]).unwrap().tunables.stream_maxlen, 1_000_000);
+}
+
+#[test]
+fn reclaim_idle_must_exceed_the_delivery_timeout() {
+    assert_eq!(err_var(&[("RECLAIM_IDLE_MS", "5000"), ("WEBHOOK_TIMEOUT_MS", "5000")]), "RECLAIM_IDLE_MS");
+}
+
+#[test]
+fn jwt_secret_must_be_long_and_is_never_printed() {
+    assert_eq!(err_var(&[("JWT_SECRET", "short")]), "JWT_SECRET");
+    let secret = "a-very-long-secret-value-0123456789abcdef";
+    let s = load(&[("JWT_SECRET", secret)]).unwrap();
+    assert_eq!(s.require_jwt_secret().unwrap().expose_secret(), secret);
+    let printed = format!("{s:?}");
+    assert!(!printed.contains(secret));
+    assert!(!printed.contains("u:p@"), "database password leaked: {printed}");
+    assert_eq!(load(&[]).unwrap().require_jwt_secret().unwrap_err().variable, "JWT_SECRET");
+}
+
+#[test]
+fn region_names_group_and_are_validated() {
+    let s = load(&[("REGION", "eu-west")]).unwrap();
+    assert_eq!(s.streams.monitoring_group, "monitoring:eu-west");
+    assert_eq!(err_var(&[("REGION", "eu west")]), "REGION");
+}
+
+#[test]
+fn log_format_accepts_json_and_pretty_only() {
+    assert_eq!(load(&[("LOG_FORMAT", "json")]).unwrap().log_format, LogFormat::Json);
+    assert_eq!(err_var(&[("LOG_FORMAT", "xml")]), "LOG_FORMAT");
+}
+
+#[test]
+fn the_config_file_sits_between_defaults_and_environment() {
+    let dir = std::env::temp_dir().join(format!("upcheck-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("upcheck.toml");
+    std::fs::write(&file, "port = \"9000\"\nregion = \"from-file\"\n").unwrap();
+    let path = file.to_str().unwrap();
+    let s = load(&[("UPCHECK_CONFIG", path)]).unwrap();
+    assert_eq!((s.port, s.region.as_str()), (9000, "from-file"));
+    let s = load(&[("UPCHECK_CONFIG", path), ("PORT", "9100")]).unwrap();
+    assert_eq!(s.port, 9100);
+    assert_eq!(err_var(&[("UPCHECK_CONFIG", "/nonexistent.toml")]), "UPCHECK_CONFIG");
+    std::fs::remove_dir_all(dir).unwrap();
+}

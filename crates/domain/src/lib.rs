@@ -1,0 +1,15 @@
+//! Upcheck's pure domain: monitors, checks, the status machine and the message contracts
+//! carried on the Redis streams. No I/O and no async live here.
+
+pub mod expected;
+pub mod messages;
+pub mod monitor;
+pub mod status;
+
+pub use expected::{ExpectedStatus, ExpectedStatusError};
+pub use messages::{
+    CheckJob, NotificationJob, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload,
+    notification_id, webhook_type,
+};
+pub use monitor::{HttpMethod, MonitorKind, ProbeSpec, ValidationError};
+pub use status::{CheckOutcome, MonitorState, MonitorStatus, Thresholds, Transition, apply_check};

@@ -1,0 +1,146 @@
+//! Message contracts carried on the Redis streams and to webhook receivers.
+//!
+//! Each stream entry holds its message as JSON in one field (see `crates/streams`); these are
+//! the shapes. Changing a field is a wire change between independently deployed workers, so
+//! new fields get `#[serde(default)]`.
+
+use crate::monitor::ProbeSpec;
+use crate::status::MonitorStatus;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A check job on the monitoring stream: the spec to probe and the time it was due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckJob {
+    /// The monitor's probe spec, as the API last wrote it.
+    pub spec: ProbeSpec,
+    /// When the check was due, Unix ms; orders a monitor's checks and measures schedule lag.
+    pub due_at_ms: i64,
+}
+
+/// A status transition, written to the outbox with its check and published on the
+/// status-change stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    /// The event's id: the idempotency key for incidents, and `event_id` in webhooks.
+    pub event_id: Uuid,
+    /// The monitor that changed.
+    pub monitor_id: Uuid,
+    /// Status before.
+    pub from: MonitorStatus,
+    /// Status after.
+    pub to: MonitorStatus,
+    /// Whether channels are told (false for the first `pending → up`).
+    pub notify: bool,
+    /// When the deciding check ran.
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// The deciding check's error, for `down` events.
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
+/// A notification job on the notification stream: one per (status event, channel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationJob {
+    /// The notification's id, [`notification_id`] of its event and channel.
+    pub notification_id: Uuid,
+}
+
+/// The idempotency key of the notification of `event_id` on `channel_id`: a UUIDv5 (RFC 9562
+/// §5.5) named by the channel id in the event id's namespace, so a redelivered event maps to
+/// the same notification.
+pub fn notification_id(event_id: Uuid, channel_id: Uuid) -> Uuid {
+    Uuid::new_v5(&event_id, channel_id.as_bytes())
+}
+
+/// The webhook body (DESIGN.md, "Webhook deliveries").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookPayload {
+    /// The status event's id; the same for every channel the event reaches.
+    pub event_id: Uuid,
+    /// `monitor.down` or `monitor.up`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The monitor.
+    pub monitor: WebhookMonitor,
+    /// The incident the event opened or resolved, if any.
+    pub incident: Option<WebhookIncident>,
+    /// Status before.
+    pub previous_status: MonitorStatus,
+    /// Status after.
+    pub status: MonitorStatus,
+    /// When the deciding check ran.
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// The failing check's error, for `monitor.down`.
+    pub cause: Option<String>,
+}
+
+/// The monitor part of a webhook body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookMonitor {
+    /// Monitor id.
+    pub id: Uuid,
+    /// Monitor name.
+    pub name: String,
+    /// Monitor URL.
+    pub url: String,
+}
+
+/// The incident part of a webhook body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookIncident {
+    /// Incident id.
+    pub id: Uuid,
+    /// When it opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+    /// When it was resolved, if it was.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+}
+
+/// The webhook `type` for a transition to `to`.
+pub fn webhook_type(to: MonitorStatus) -> &'static str {
+    match to {
+        MonitorStatus::Down => "monitor.down",
+        _ => "monitor.up",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_ids_are_stable_and_distinct_per_channel() {
+        let event = Uuid::now_v7();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(notification_id(event, a), notification_id(event, a));
+        assert_ne!(notification_id(event, a), notification_id(event, b));
+        assert_ne!(notification_id(event, a), notification_id(Uuid::now_v7(), a));
+    }
+
+    #[test]
+    fn webhook_body_uses_the_documented_names() {
+        let body = WebhookPayload {
+            event_id: Uuid::nil(),
+            kind: webhook_type(MonitorStatus::Down).into(),
+            monitor: WebhookMonitor { id: Uuid::nil(), name: "api".into(), url: "https://x".into() },
+            incident: None,
+            previous_status: MonitorStatus::Up,
+            status: MonitorStatus::Down,
+            occurred_at: OffsetDateTime::UNIX_EPOCH,
+            cause: Some("expected 2xx, got 503".into()),
+        };
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(v["type"], "monitor.down");
+        assert_eq!(v["previous_status"], "up");
+        assert_eq!(v["occurred_at"], "1970-01-01T00:00:00Z");
+        for key in ["event_id", "monitor", "incident", "status", "cause"] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+    }
+}

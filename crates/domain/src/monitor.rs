@@ -1,0 +1,274 @@
+//! Monitors: their kinds, the probe specification a check job carries, and validation rules.
+
+use crate::expected::ExpectedStatus;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Smallest allowed check interval, in seconds.
+pub const MIN_INTERVAL_SECONDS: u32 = 1;
+/// Largest allowed check interval, in seconds (one day).
+pub const MAX_INTERVAL_SECONDS: u32 = 86_400;
+/// Smallest allowed probe timeout, in milliseconds.
+pub const MIN_TIMEOUT_MS: u32 = 100;
+/// Largest allowed probe timeout, in milliseconds.
+pub const MAX_TIMEOUT_MS: u32 = 60_000;
+/// Largest allowed consecutive-check threshold (failure or recovery).
+pub const MAX_THRESHOLD: u16 = 20;
+/// Most request headers a monitor may send.
+pub const MAX_HEADERS: usize = 32;
+/// Default interval between checks, in seconds.
+pub const DEFAULT_INTERVAL_SECONDS: u32 = 60;
+/// Default probe timeout, in milliseconds.
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+
+/// What a monitor probes. Only `http` exists today; TCP, DNS, TLS and heartbeat come later,
+/// each as one more variant handled by one more probe implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorKind {
+    /// An HTTP(S) request whose status code is compared with `expected_status`.
+    #[default]
+    Http,
+}
+
+impl MonitorKind {
+    /// The lowercase name stored in Postgres and used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "http" => Some(Self::Http),
+            _ => None,
+        }
+    }
+}
+
+/// The HTTP methods a probe may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET (the default).
+    #[default]
+    Get,
+    /// HEAD.
+    Head,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+    /// OPTIONS.
+    Options,
+}
+
+impl HttpMethod {
+    /// The method's upper-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+        }
+    }
+
+    /// Parses an upper-case name as stored in Postgres.
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_ascii_uppercase())).ok()
+    }
+}
+
+/// Everything a probe and the status machine need about one monitor. The API writes it to the
+/// Redis spec hash; the scheduler copies it into each check job, so the probe path reads nothing
+/// from Postgres.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeSpec {
+    /// The monitor's id.
+    pub monitor_id: Uuid,
+    /// What kind of probe to run.
+    pub kind: MonitorKind,
+    /// The target, `http://` or `https://`.
+    pub url: String,
+    /// The request method.
+    pub method: HttpMethod,
+    /// Extra request headers, name to value.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// An optional request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Seconds between two checks.
+    pub interval_seconds: u32,
+    /// Probe timeout in milliseconds; always below the interval.
+    pub timeout_ms: u32,
+    /// Status codes that count as success.
+    pub expected_status: Vec<ExpectedStatus>,
+    /// Consecutive failures before `down`.
+    pub failure_threshold: u16,
+    /// Consecutive successes before `up` again.
+    pub recovery_threshold: u16,
+}
+
+/// A rejected field: `field` is the JSON name (dotted for nested ones), `message` says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The offending field's JSON name.
+    pub field: String,
+    /// A human-readable reason.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// Builds an error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+impl ProbeSpec {
+    /// Checks every field against Upcheck's limits.
+    ///
+    /// # Errors
+    /// The first offending field, as a [`ValidationError`].
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_url(&self.url)?;
+        if !(MIN_INTERVAL_SECONDS..=MAX_INTERVAL_SECONDS).contains(&self.interval_seconds) {
+            return Err(ValidationError::new(
+                "interval_seconds",
+                format!("must be between {MIN_INTERVAL_SECONDS} and {MAX_INTERVAL_SECONDS}"),
+            ));
+        }
+        if !(MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(&self.timeout_ms) {
+            return Err(ValidationError::new(
+                "timeout_ms",
+                format!("must be between {MIN_TIMEOUT_MS} and {MAX_TIMEOUT_MS}"),
+            ));
+        }
+        if u64::from(self.timeout_ms) >= u64::from(self.interval_seconds) * 1000 {
+            return Err(ValidationError::new(
+                "timeout_ms",
+                "must be below interval_seconds × 1000",
+            ));
+        }
+        if self.expected_status.is_empty() {
+            return Err(ValidationError::new("expected_status", "must not be empty"));
+        }
+        for (name, value) in [
+            ("failure_threshold", self.failure_threshold),
+            ("recovery_threshold", self.recovery_threshold),
+        ] {
+            if !(1..=MAX_THRESHOLD).contains(&value) {
+                return Err(ValidationError::new(
+                    name,
+                    format!("must be between 1 and {MAX_THRESHOLD}"),
+                ));
+            }
+        }
+        if self.headers.len() > MAX_HEADERS {
+            return Err(ValidationError::new("headers", format!("at most {MAX_HEADERS} headers")));
+        }
+        for (name, value) in &self.headers {
+            let token = !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !token {
+                return Err(ValidationError::new("headers", format!("invalid header name {name:?}")));
+            }
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(ValidationError::new("headers", format!("invalid value for header {name:?}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Accepts absolute `http://` and `https://` URLs with a host.
+///
+/// # Errors
+/// A [`ValidationError`] on field `url`.
+pub fn validate_url(raw: &str) -> Result<url::Url, ValidationError> {
+    let parsed = url::Url::parse(raw)
+        .map_err(|e| ValidationError::new("url", format!("not a valid URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ValidationError::new("url", "must use http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ValidationError::new("url", "must name a host"));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ProbeSpec {
+        ProbeSpec {
+            monitor_id: Uuid::nil(),
+            kind: MonitorKind::Http,
+            url: "https://example.com/health".into(),
+            method: HttpMethod::Get,
+            headers: BTreeMap::new(),
+            body: None,
+            interval_seconds: 60,
+            timeout_ms: 5000,
+            expected_status: ExpectedStatus::default_rules(),
+            failure_threshold: 2,
+            recovery_threshold: 1,
+        }
+    }
+
+    fn field_of(s: ProbeSpec) -> String {
+        s.validate().unwrap_err().field
+    }
+
+    #[test]
+    fn a_sane_spec_passes() {
+        assert_eq!(spec().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_limit_names_its_field() {
+        assert_eq!(field_of(ProbeSpec { url: "ftp://x".into(), ..spec() }), "url");
+        assert_eq!(field_of(ProbeSpec { url: "not a url".into(), ..spec() }), "url");
+        assert_eq!(field_of(ProbeSpec { interval_seconds: 0, ..spec() }), "interval_seconds");
+        assert_eq!(field_of(ProbeSpec { interval_seconds: 86_401, ..spec() }), "interval_seconds");
+        assert_eq!(field_of(ProbeSpec { timeout_ms: 99, ..spec() }), "timeout_ms");
+        assert_eq!(field_of(ProbeSpec { timeout_ms: 60_001, interval_seconds: 120, ..spec() }), "timeout_ms");
+        assert_eq!(field_of(ProbeSpec { interval_seconds: 1, timeout_ms: 1000, ..spec() }), "timeout_ms");
+        assert_eq!(field_of(ProbeSpec { failure_threshold: 0, ..spec() }), "failure_threshold");
+        assert_eq!(field_of(ProbeSpec { recovery_threshold: 21, ..spec() }), "recovery_threshold");
+        assert_eq!(field_of(ProbeSpec { expected_status: vec![], ..spec() }), "expected_status");
+        let mut bad = spec();
+        bad.headers.insert("bad header".into(), "x".into());
+        assert_eq!(field_of(bad), "headers");
+        let mut bad = spec();
+        bad.headers.insert("x-ok".into(), "a\r\nb".into());
+        assert_eq!(field_of(bad), "headers");
+    }
+
+    #[test]
+    fn boundaries_are_inclusive() {
+        assert!(ProbeSpec { interval_seconds: 1, timeout_ms: 999, ..spec() }.validate().is_ok());
+        assert!(ProbeSpec { interval_seconds: 86_400, timeout_ms: 60_000, ..spec() }.validate().is_ok());
+        assert!(ProbeSpec { timeout_ms: 100, ..spec() }.validate().is_ok());
+    }
+
+    #[test]
+    fn methods_parse_case_insensitively() {
+        assert_eq!(HttpMethod::parse("post"), Some(HttpMethod::Post));
+        assert_eq!(HttpMethod::parse("TRACE"), None);
+    }
+}
