@@ -28,3 +28,10 @@ impl ConfigError {
         Self { variable: variable.to_string(), message: message.into() }
     }
 }
+
+/// Installs aws-lc-rs as the process-wide rustls crypto provider. Call once at start-up: two
+/// providers end up linked (reqwest brings ring), and rustls then refuses to pick one itself.
+/// Calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

@@ -5,6 +5,7 @@ pub mod expected;
 pub mod messages;
 pub mod monitor;
 pub mod status;
+pub mod webhook;
 
 pub use expected::{ExpectedStatus, ExpectedStatusError};
 pub use messages::{

@@ -1,0 +1,71 @@
+//! The deadpool-postgres pool and the embedded migrations.
+
+use crate::StoreError;
+use std::time::Duration;
+use upcheck_config::DatabaseSettings;
+
+/// The shared connection pool.
+pub type Pool = deadpool_postgres::Pool;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Lock key serialising concurrent `migrate` runs (`pg_advisory_lock`).
+const MIGRATION_LOCK: i64 = 0x7570_6368_6563_6b01;
+
+/// Builds a pool of at most `settings.pool_size` connections. No connection is opened yet.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when the TLS set-up is impossible (e.g. an unreadable CA file).
+pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
+    let tls = settings.tls_connector().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let manager = deadpool_postgres::Manager::from_config(
+        settings.config.clone(),
+        tls,
+        deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+    );
+    deadpool_postgres::Pool::builder(manager)
+        .max_size(settings.pool_size)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("pool set-up: {e}")))
+}
+
+/// Runs every pending migration. Idempotent, and safe from several processes at once: runs are
+/// serialised by a Postgres advisory lock held on the migrating connection.
+///
+/// # Errors
+/// [`StoreError::Db`] when Postgres is unreachable, [`StoreError::Migration`] when a migration fails.
+pub async fn migrate(settings: &DatabaseSettings) -> Result<(), StoreError> {
+    let tls = settings.tls_connector().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (mut client, connection) = settings.config.connect(tls).await?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "migration connection closed");
+        }
+    });
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    let report = embedded::migrations::runner().run_async(&mut client).await;
+    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
+    drop(client);
+    let _ = driver.await;
+    let report = report?;
+    for m in report.applied_migrations() {
+        tracing::info!(migration = %m, "applied");
+    }
+    Ok(())
+}
+
+/// One round trip to Postgres, for readiness checks.
+///
+/// # Errors
+/// [`StoreError`] when no connection can be had or the query fails.
+pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
+    let client = pool.get().await?;
+    client.query_one("SELECT 1", &[]).await?;
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Every Redis key name Upcheck uses, in one place.
+//!
+//! All keys but the three streams live under `REDIS_KEY_PREFIX`. Keys one Lua script touches
+//! together share a Redis Cluster hash tag: shard `n`'s schedule, specs and monitoring stream
+//! all carry `{n}`.
+
+use upcheck_config::Settings;
+use uuid::Uuid;
+
+/// Key names derived from the settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+    monitoring_stream: String,
+    shards: u32,
+}
+
+impl Keys {
+    /// Key names for `settings`.
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            prefix: settings.redis.key_prefix.clone(),
+            monitoring_stream: settings.streams.monitoring.clone(),
+            shards: settings.tunables.schedule_shards,
+        }
+    }
+
+    /// Number of schedule shards (`SCHEDULE_SHARDS`).
+    pub fn shards(&self) -> u32 {
+        self.shards
+    }
+
+    /// The shard a monitor belongs to: its id modulo the shard count.
+    pub fn shard_of(&self, monitor_id: Uuid) -> u32 {
+        (monitor_id.as_u128() % u128::from(self.shards)) as u32
+    }
+
+    /// Sorted set of shard `n`: member monitor id, score next due time (Unix ms).
+    pub fn schedule(&self, shard: u32) -> String {
+        format!("{}schedule:{{{shard}}}", self.prefix)
+    }
+
+    /// Hash of shard `n`: monitor id → probe spec JSON.
+    pub fn specs(&self, shard: u32) -> String {
+        format!("{}specs:{{{shard}}}", self.prefix)
+    }
+
+    /// Monitoring stream of shard `n`: `<MONITORING_STREAM>:{n}`.
+    pub fn monitoring_stream(&self, shard: u32) -> String {
+        format!("{}:{{{shard}}}", self.monitoring_stream)
+    }
+
+    /// Marker set after a reconcile; its absence means Redis lost data and must be repaired.
+    pub fn schedule_marker(&self) -> String {
+        format!("{}schedule:reconciled", self.prefix)
+    }
+
+    /// A lock held while one replica reconciles.
+    pub fn reconcile_lock(&self) -> String {
+        format!("{}lock:reconcile", self.prefix)
+    }
+
+    /// Pub/sub channel for live status changes.
+    pub fn live_channel(&self) -> String {
+        format!("{}live", self.prefix)
+    }
+
+    /// Sorted set of notifications waiting for a retry: member notification id, score due ms.
+    pub fn notification_retries(&self) -> String {
+        format!("{}notification:retry", self.prefix)
+    }
+
+    /// The dead-letter stream of `stream`.
+    pub fn dead_letter(stream: &str) -> String {
+        format!("{stream}:dlq")
+    }
+}

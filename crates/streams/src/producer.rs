@@ -1,0 +1,71 @@
+//! The stream producer: `XADD … MAXLEN ~ n` so streams stay bounded.
+
+use crate::StreamError;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+
+/// The field every Upcheck stream entry keeps its JSON message in.
+pub const MESSAGE_FIELD: &str = "m";
+
+/// Adds JSON messages to streams, trimming each to about `maxlen` entries.
+#[derive(Clone)]
+pub struct Producer {
+    conn: ConnectionManager,
+    maxlen: u64,
+}
+
+impl Producer {
+    /// A producer on `conn` trimming to about `maxlen` entries (`STREAM_MAXLEN`).
+    pub fn new(conn: ConnectionManager, maxlen: u64) -> Self {
+        Self { conn, maxlen }
+    }
+
+    /// Adds one message; returns its entry id.
+    ///
+    /// # Errors
+    /// [`StreamError`] when encoding or Redis fails.
+    pub async fn add<T: Serialize>(&self, stream: &str, message: &T) -> Result<String, StreamError> {
+        let json = serde_json::to_string(message)?;
+        let id: String = redis::cmd("XADD")
+            .arg(stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.maxlen)
+            .arg("*")
+            .arg(MESSAGE_FIELD)
+            .arg(json)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(id)
+    }
+
+    /// Adds several messages to one stream in one pipelined round trip.
+    ///
+    /// # Errors
+    /// [`StreamError`] when encoding or Redis fails.
+    pub async fn add_many<T: Serialize>(&self, stream: &str, messages: &[T]) -> Result<Vec<String>, StreamError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for m in messages {
+            pipe.cmd("XADD")
+                .arg(stream)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(self.maxlen)
+                .arg("*")
+                .arg(MESSAGE_FIELD)
+                .arg(serde_json::to_string(m)?);
+        }
+        Ok(pipe.query_async(&mut self.conn.clone()).await?)
+    }
+
+    /// Stream length (`XLEN`).
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn len(&self, stream: &str) -> Result<u64, StreamError> {
+        Ok(redis::cmd("XLEN").arg(stream).query_async(&mut self.conn.clone()).await?)
+    }
+}

@@ -1,0 +1,433 @@
+//! The consumer-group runner all three workers share. A worker writes only its [`Handler`].
+//!
+//! - The group is created at id `0` with `MKSTREAM`; `BUSYGROUP` counts as success.
+//! - `XREADGROUP … COUNT n BLOCK ms` reads at most as many entries as there are free slots
+//!   (`concurrency`), so memory and in-flight work stay bounded.
+//! - An entry is acknowledged only after its handler returned `Ok` (its effects committed).
+//!   [`HandleError::Retryable`] is retried in-process with exponential backoff (the database
+//!   or Redis is down: nothing is lost, nothing piles up); [`HandleError::Permanent`] moves the
+//!   entry to `<stream>:dlq` at once.
+//! - Every `reclaim_idle_ms / 2`, entries pending longer than `reclaim_idle_ms` (their
+//!   consumer died) are claimed by this consumer; one delivered `max_deliveries` times or more
+//!   goes to the dead-letter stream instead (a poison message that keeps killing workers).
+//! - On cancellation: stop reading, let in-flight handlers finish (or, if they are stuck
+//!   retrying, leave their entries pending for another replica), then return.
+
+use crate::reply::{self, Entry};
+use crate::{Keys, MESSAGE_FIELD, StreamError};
+use redis::aio::ConnectionManager;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// One entry handed to a handler.
+#[derive(Debug, Clone)]
+pub struct StreamMessage {
+    /// The stream it came from.
+    pub stream: String,
+    /// Its entry id (`<ms>-<seq>`), the idempotency key for its effects.
+    pub id: String,
+    /// The JSON message (field `m`); empty when the entry was trimmed away before it was read.
+    pub payload: String,
+}
+
+impl StreamMessage {
+    /// Decodes the JSON message.
+    ///
+    /// # Errors
+    /// [`HandleError::Permanent`]: a message that does not decode never will.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, HandleError> {
+        serde_json::from_str(&self.payload)
+            .map_err(|e| HandleError::Permanent(format!("undecodable message {}: {e}", self.id)))
+    }
+}
+
+/// Why a handler did not finish a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandleError {
+    /// A dependency failed (database, Redis, network): try again later.
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// The message can never succeed: dead-letter it.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// A worker's message handler. It must be idempotent on the message id: entries are delivered
+/// at least once.
+pub trait Handler: Send + Sync + 'static {
+    /// Commits the message's effects; the runner acknowledges after `Ok`.
+    fn handle(&self, message: &StreamMessage) -> impl Future<Output = Result<(), HandleError>> + Send;
+}
+
+/// Where and how a runner reads.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// The stream.
+    pub stream: String,
+    /// The consumer group.
+    pub group: String,
+    /// This replica's consumer name (unique per replica).
+    pub consumer: String,
+    /// Most messages in flight.
+    pub concurrency: usize,
+    /// Most entries per read.
+    pub read_count: usize,
+    /// `BLOCK` of each read, ms (at most 2,000: shutdown waits for it).
+    pub block_ms: u64,
+    /// Pending entries idle longer than this are reclaimed, ms.
+    pub reclaim_idle_ms: u64,
+    /// Deliveries after which an entry is dead-lettered.
+    pub max_deliveries: u64,
+    /// How long shutdown waits for in-flight handlers.
+    pub shutdown_timeout: Duration,
+}
+
+impl RunnerConfig {
+    /// A config with Upcheck's defaults for the given stream and group.
+    pub fn new(stream: impl Into<String>, group: impl Into<String>, consumer: impl Into<String>) -> Self {
+        Self {
+            stream: stream.into(),
+            group: group.into(),
+            consumer: consumer.into(),
+            concurrency: 32,
+            read_count: 256,
+            block_ms: 1_000,
+            reclaim_idle_ms: 30_000,
+            max_deliveries: 10,
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Runs one consumer of one group until cancelled.
+pub struct Runner<H> {
+    config: RunnerConfig,
+    commands: ConnectionManager,
+    blocking: ConnectionManager,
+    handler: Arc<H>,
+    ready: Arc<AtomicBool>,
+}
+
+impl<H: Handler> Runner<H> {
+    /// A runner using `conns` for commands and blocking reads.
+    pub fn new(config: RunnerConfig, conns: &crate::RedisConns, handler: Arc<H>) -> Self {
+        Self {
+            config,
+            commands: conns.commands.clone(),
+            blocking: conns.blocking.clone(),
+            handler,
+            ready: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Set once the consumer group exists (for `/readyz`).
+    pub fn ready_flag(&self) -> Arc<AtomicBool> {
+        self.ready.clone()
+    }
+
+    /// Creates the group at id `0` with `MKSTREAM`, unless it exists.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn ensure_group(&self) -> Result<(), StreamError> {
+        ensure_group(&mut self.commands.clone(), &self.config.stream, &self.config.group).await?;
+        self.ready.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads, handles and acknowledges until `cancel` fires, then drains in-flight work.
+    ///
+    /// # Errors
+    /// None today: Redis failures are logged and retried with backoff.
+    pub async fn run(self, cancel: CancellationToken) -> Result<(), StreamError> {
+        let mut backoff = Backoff::new();
+        while let Err(e) = self.ensure_group().await {
+            tracing::warn!(stream = %self.config.stream, error = %e, "cannot create consumer group; retrying");
+            if sleep_or_cancel(backoff.next(), &cancel).await {
+                return Ok(());
+            }
+        }
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut tasks = JoinSet::new();
+        let reclaim_every = Duration::from_millis((self.config.reclaim_idle_ms / 2).max(100));
+        let mut next_reclaim = Instant::now();
+        while !cancel.is_cancelled() {
+            while tasks.try_join_next().is_some() {}
+            if Instant::now() >= next_reclaim {
+                next_reclaim = Instant::now() + reclaim_every;
+                match self.reclaim().await {
+                    Ok(messages) => {
+                        for m in messages {
+                            self.dispatch(m, &slots, &mut tasks, &cancel).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(stream = %self.config.stream, error = %e, "reclaim failed"),
+                }
+            }
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tasks.join_next() => continue,
+                }
+            }
+            match self.read(free.min(self.config.read_count)).await {
+                Ok(messages) => {
+                    backoff.reset();
+                    for m in messages {
+                        self.dispatch(m, &slots, &mut tasks, &cancel).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %self.config.stream, error = %e, "read failed; backing off");
+                    if e.to_string().contains("NOGROUP") {
+                        let _ = self.ensure_group().await;
+                    }
+                    if sleep_or_cancel(backoff.next(), &cancel).await {
+                        break;
+                    }
+                }
+            }
+        }
+        let drained = tokio::time::timeout(self.config.shutdown_timeout, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(stream = %self.config.stream, left = tasks.len(), "shutdown timeout: leaving entries pending");
+            tasks.abort_all();
+        }
+        Ok(())
+    }
+
+    async fn dispatch(
+        &self,
+        message: StreamMessage,
+        slots: &Arc<Semaphore>,
+        tasks: &mut JoinSet<()>,
+        cancel: &CancellationToken,
+    ) {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let handler = self.handler.clone();
+        let mut conn = self.commands.clone();
+        let config = self.config.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let mut backoff = Backoff::new();
+            loop {
+                match handler.handle(&message).await {
+                    Ok(()) => {
+                        ack_with_retry(&mut conn, &config, &message.id, &cancel).await;
+                        return;
+                    }
+                    Err(HandleError::Permanent(reason)) => {
+                        tracing::error!(stream = %config.stream, stream_id = %message.id, %reason, "dead-lettering message");
+                        let mut tries = Backoff::new();
+                        while let Err(e) = dead_letter(&mut conn, &config, &message, &reason, 0).await {
+                            tracing::warn!(error = %e, "dead-letter failed; retrying");
+                            if sleep_or_cancel(tries.next(), &cancel).await {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                    Err(HandleError::Retryable(reason)) => {
+                        let wait = backoff.next();
+                        tracing::warn!(stream = %config.stream, stream_id = %message.id, %reason, retry_in_ms = wait.as_millis() as u64, "handler failed; will retry");
+                        if sleep_or_cancel(wait, &cancel).await {
+                            return; // left pending: another replica reclaims it
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    async fn read(&self, count: usize) -> Result<Vec<StreamMessage>, StreamError> {
+        let value: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(&self.config.group)
+            .arg(&self.config.consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(self.config.block_ms.min(2_000))
+            .arg("STREAMS")
+            .arg(&self.config.stream)
+            .arg(">")
+            .query_async(&mut self.blocking.clone())
+            .await?;
+        Ok(reply::read_reply(&value)?.into_iter().map(|e| self.message(e)).collect())
+    }
+
+    fn message(&self, entry: Entry) -> StreamMessage {
+        let payload = entry
+            .fields
+            .into_iter()
+            .find(|(k, _)| k == MESSAGE_FIELD)
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        StreamMessage { stream: self.config.stream.clone(), id: entry.id, payload }
+    }
+
+    /// Claims entries whose consumer went quiet; dead-letters those delivered too often.
+    async fn reclaim(&self) -> Result<Vec<StreamMessage>, StreamError> {
+        let mut conn = self.commands.clone();
+        let c = &self.config;
+        let value: redis::Value = redis::cmd("XPENDING")
+            .arg(&c.stream)
+            .arg(&c.group)
+            .arg("IDLE")
+            .arg(c.reclaim_idle_ms)
+            .arg("-")
+            .arg("+")
+            .arg(c.read_count.min(c.concurrency).max(1))
+            .query_async(&mut conn)
+            .await?;
+        let rows = reply::pending(&value)?;
+        let mut claim = Vec::new();
+        for row in rows {
+            if row.deliveries >= c.max_deliveries {
+                let entries: redis::Value =
+                    redis::cmd("XRANGE").arg(&c.stream).arg(&row.id).arg(&row.id).query_async(&mut conn).await?;
+                let payload = reply::entries(&entries)?
+                    .into_iter()
+                    .next()
+                    .map(|e| self.message(e).payload)
+                    .unwrap_or_default();
+                let message = StreamMessage { stream: c.stream.clone(), id: row.id.clone(), payload };
+                let reason = format!("delivered {} times without success", row.deliveries);
+                tracing::error!(stream = %c.stream, stream_id = %row.id, %reason, "dead-lettering message");
+                dead_letter(&mut conn, c, &message, &reason, row.deliveries).await?;
+            } else {
+                claim.push(row.id);
+            }
+        }
+        if claim.is_empty() {
+            return Ok(Vec::new());
+        }
+        let value: redis::Value = redis::cmd("XCLAIM")
+            .arg(&c.stream)
+            .arg(&c.group)
+            .arg(&c.consumer)
+            .arg(c.reclaim_idle_ms)
+            .arg(&claim)
+            .query_async(&mut conn)
+            .await?;
+        let claimed: Vec<StreamMessage> = reply::entries(&value)?.into_iter().map(|e| self.message(e)).collect();
+        let (live, trimmed): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|m| !m.payload.is_empty());
+        if !trimmed.is_empty() {
+            // Entries trimmed away before anyone handled them cannot be handled: acknowledge them.
+            let ids: Vec<&str> = trimmed.iter().map(|m| m.id.as_str()).collect();
+            tracing::warn!(stream = %c.stream, count = ids.len(), "acknowledging pending entries that were trimmed");
+            redis::cmd("XACK").arg(&c.stream).arg(&c.group).arg(&ids).query_async::<i64>(&mut conn).await?;
+        }
+        if !live.is_empty() {
+            tracing::info!(stream = %c.stream, count = live.len(), "reclaimed pending entries");
+        }
+        Ok(live)
+    }
+}
+
+/// Creates `group` on `stream` at id `0` with `MKSTREAM`; an existing group is fine.
+///
+/// # Errors
+/// [`StreamError`] for any failure but `BUSYGROUP`.
+pub(crate) async fn ensure_group(conn: &mut ConnectionManager, stream: &str, group: &str) -> Result<(), StreamError> {
+    let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(conn)
+        .await;
+    match created {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn ack_with_retry(conn: &mut ConnectionManager, c: &RunnerConfig, id: &str, cancel: &CancellationToken) {
+    let mut backoff = Backoff::new();
+    loop {
+        match redis::cmd("XACK").arg(&c.stream).arg(&c.group).arg(id).query_async::<i64>(conn).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(stream = %c.stream, stream_id = %id, error = %e, "ack failed; retrying");
+                if sleep_or_cancel(backoff.next(), cancel).await {
+                    return; // redelivered later; the handler is idempotent
+                }
+            }
+        }
+    }
+}
+
+/// Copies `message` to `<stream>:dlq` with why, then acknowledges it, in one transaction.
+async fn dead_letter(
+    conn: &mut ConnectionManager,
+    c: &RunnerConfig,
+    message: &StreamMessage,
+    reason: &str,
+    deliveries: u64,
+) -> Result<(), StreamError> {
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("XADD")
+        .arg(Keys::dead_letter(&c.stream))
+        .arg("*")
+        .arg(MESSAGE_FIELD)
+        .arg(&message.payload)
+        .arg("source_id")
+        .arg(&message.id)
+        .arg("group")
+        .arg(&c.group)
+        .arg("reason")
+        .arg(reason)
+        .arg("deliveries")
+        .arg(deliveries)
+        .ignore()
+        .cmd("XACK")
+        .arg(&c.stream)
+        .arg(&c.group)
+        .arg(&message.id)
+        .ignore();
+    pipe.query_async::<()>(conn).await?;
+    Ok(())
+}
+
+/// Sleeps `d` unless cancelled first; returns whether it was cancelled.
+pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => true,
+        _ = tokio::time::sleep(d) => false,
+    }
+}
+
+/// Exponential backoff from 100 ms to 5 s with full jitter.
+pub(crate) struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Self { attempt: 0 }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub(crate) fn next(&mut self) -> Duration {
+        let cap = (100u64 << self.attempt.min(6)).min(5_000);
+        self.attempt = self.attempt.saturating_add(1);
+        Duration::from_millis(rand::random_range(cap / 2..=cap))
+    }
+}

@@ -1,0 +1,178 @@
+//! The leaderless schedule: one sorted set per shard (member monitor id, score next due time in
+//! Unix ms) and one hash of probe specs. Every monitoring replica runs the same claim loop; one
+//! Lua script claims due monitors, re-scores them to their next due time and adds their check
+//! jobs to the shard's monitoring stream atomically, so N replicas never schedule one check twice.
+
+use crate::{Keys, StreamError};
+use redis::aio::ConnectionManager;
+use std::collections::HashSet;
+use upcheck_domain::ProbeSpec;
+use uuid::Uuid;
+
+/// KEYS: schedule, specs, stream. ARGV: now ms, most to claim, stream MAXLEN.
+/// Returns how many jobs were added. A member without a spec (deleted monitor) is removed.
+/// Missed slots are skipped, not replayed: the next due time keeps the monitor's phase.
+const CLAIM_SCRIPT: &str = r#"
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+local added = 0
+for i = 1, #due, 2 do
+  local id = due[i]
+  local score = tonumber(due[i + 1])
+  local spec = redis.call('HGET', KEYS[2], id)
+  if not spec then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    local interval = tonumber(string.match(spec, '"interval_seconds":(%d+)')) * 1000
+    local nextdue = score + interval * (math.floor((now - score) / interval) + 1)
+    redis.call('ZADD', KEYS[1], string.format('%d', nextdue), id)
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'm',
+      '{"due_at_ms":' .. string.format('%d', score) .. ',"spec":' .. spec .. '}')
+    added = added + 1
+  end
+end
+return added
+"#;
+
+/// The schedule and spec store in Redis.
+#[derive(Clone)]
+pub struct Schedule {
+    conn: ConnectionManager,
+    keys: Keys,
+    script: redis::Script,
+    maxlen: u64,
+}
+
+impl Schedule {
+    /// A schedule using `keys`, adding jobs to streams trimmed to about `maxlen` entries.
+    pub fn new(conn: ConnectionManager, keys: Keys, maxlen: u64) -> Self {
+        Self { conn, keys, script: redis::Script::new(CLAIM_SCRIPT), maxlen }
+    }
+
+    /// The key names in use.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Stores `spec` and schedules its next check at `due_at_ms` (Unix ms; now = probe at once).
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn upsert(&self, spec: &ProbeSpec, due_at_ms: i64) -> Result<(), StreamError> {
+        self.upsert_many(std::slice::from_ref(spec), due_at_ms, false).await
+    }
+
+    /// Stores many specs in one pipelined transaction per call. With `keep_due`, monitors already
+    /// scheduled keep their due time (`ZADD NX`), as the reconcile needs.
+    ///
+    /// # Errors
+    /// [`StreamError`] when encoding or Redis fails.
+    pub async fn upsert_many(&self, specs: &[ProbeSpec], due_at_ms: i64, keep_due: bool) -> Result<(), StreamError> {
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for spec in specs {
+            let shard = self.keys.shard_of(spec.monitor_id);
+            let id = spec.monitor_id.to_string();
+            pipe.cmd("HSET").arg(self.keys.specs(shard)).arg(&id).arg(serde_json::to_string(spec)?).ignore();
+            let zadd = pipe.cmd("ZADD").arg(self.keys.schedule(shard));
+            if keep_due {
+                zadd.arg("NX");
+            }
+            zadd.arg(due_at_ms).arg(&id).ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// Unschedules a monitor and forgets its spec (pause or delete).
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn remove(&self, monitor_id: Uuid) -> Result<(), StreamError> {
+        self.remove_many(&[monitor_id]).await
+    }
+
+    /// Unschedules several monitors.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn remove_many(&self, ids: &[Uuid]) -> Result<(), StreamError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            let shard = self.keys.shard_of(*id);
+            let id = id.to_string();
+            pipe.cmd("ZREM").arg(self.keys.schedule(shard)).arg(&id).ignore();
+            pipe.cmd("HDEL").arg(self.keys.specs(shard)).arg(&id).ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` monitors of `shard` due at or before `now_ms` and adds their jobs
+    /// to the shard's monitoring stream; returns how many were added.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn claim_due(&self, shard: u32, now_ms: i64, limit: usize) -> Result<usize, StreamError> {
+        let added: usize = self
+            .script
+            .key(self.keys.schedule(shard))
+            .key(self.keys.specs(shard))
+            .key(self.keys.monitoring_stream(shard))
+            .arg(now_ms)
+            .arg(limit)
+            .arg(self.maxlen)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(added)
+    }
+
+    /// The due time (Unix ms) of a monitor, if it is scheduled.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn due_at(&self, monitor_id: Uuid) -> Result<Option<i64>, StreamError> {
+        let shard = self.keys.shard_of(monitor_id);
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(self.keys.schedule(shard))
+            .arg(monitor_id.to_string())
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(score.map(|s| s as i64))
+    }
+
+    /// Every scheduled monitor id across shards (for the reconcile).
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails or holds a member that is not a UUID.
+    pub async fn scheduled_ids(&self) -> Result<HashSet<Uuid>, StreamError> {
+        let mut out = HashSet::new();
+        let mut conn = self.conn.clone();
+        for shard in 0..self.keys.shards() {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, members): (u64, Vec<String>) = redis::cmd("ZSCAN")
+                    .arg(self.keys.schedule(shard))
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(1_000)
+                    .query_async(&mut conn)
+                    .await
+                    .map(|(c, pairs): (u64, Vec<String>)| (c, pairs.into_iter().step_by(2).collect()))?;
+                for m in members {
+                    out.insert(m.parse().map_err(|_| StreamError::Reply(format!("schedule member {m:?}")))?);
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(out)
+    }
+}

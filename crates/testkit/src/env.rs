@@ -1,0 +1,131 @@
+//! One isolated environment per test: a fresh database (migrated) and a unique Redis prefix.
+
+use secrecy::ExposeSecret;
+use std::collections::HashMap;
+use upcheck_config::Settings;
+use upcheck_store::Pool;
+
+/// A fresh, migrated database plus a unique Redis key and stream prefix. Dropping it drops the
+/// database and deletes every Redis key under the prefix.
+pub struct TestEnv {
+    /// Settings pointing at this test's database, prefix and streams.
+    pub settings: Settings,
+    /// A pool on this test's database.
+    pub pool: Pool,
+    /// A Redis connection (multiplexed).
+    pub redis: redis::aio::ConnectionManager,
+    /// The Redis prefix every key and stream of this test starts with.
+    pub prefix: String,
+    db_name: String,
+    admin: Settings,
+}
+
+impl TestEnv {
+    /// A new environment with default test settings.
+    pub async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    /// A new environment whose settings are overridden by `overrides` (variable, value).
+    pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
+        crate::init_test_log();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db_name = format!("upcheck_test_{}", &id[..20]);
+        let prefix = format!("test:{}:", &id[..20]);
+        let base_env = base_env();
+        let admin = Settings::from_env_map(base_env.clone()).expect("test settings");
+        let admin_pool = upcheck_store::connect_pool(&admin.database).expect("admin pool");
+        let client = admin_pool.get().await.unwrap_or_else(|e| {
+            panic!("Postgres does not answer at DATABASE_URL ({e}); run the tests through scripts/test.sh")
+        });
+        client
+            .batch_execute(&format!("CREATE DATABASE {db_name}"))
+            .await
+            .expect("create test database");
+        drop(client);
+        admin_pool.close();
+
+        let mut env = base_env;
+        env.insert("REDIS_KEY_PREFIX".into(), prefix.clone());
+        env.insert("MONITORING_STREAM".into(), format!("{prefix}monitoring"));
+        env.insert("STATUS_CHANGE_STREAM".into(), format!("{prefix}status-change"));
+        env.insert("NOTIFICATION_STREAM".into(), format!("{prefix}notification"));
+        env.insert("JWT_SECRET".into(), "test-secret-that-is-at-least-32-characters-long".into());
+        env.insert("RECLAIM_IDLE_MS".into(), "3000".into());
+        env.insert("WEBHOOK_TIMEOUT_MS".into(), "2000".into());
+        env.insert("NOTIFICATION_RETRY_BASE_MS".into(), "50".into());
+        env.insert("NOTIFICATION_RETRY_MAX_MS".into(), "500".into());
+        env.insert("SCHEDULER_TICK_MS".into(), "20".into());
+        env.insert("CHECK_BATCH_MS".into(), "5".into());
+        env.insert("PORT".into(), "0".into());
+        env.insert("HEALTH_PORT".into(), "0".into());
+        env.insert("BIND_ADDRESS".into(), "127.0.0.1".into());
+        env.insert("DATABASE_POOL_SIZE".into(), "8".into());
+        for (k, v) in overrides {
+            env.insert((*k).to_string(), (*v).to_string());
+        }
+        let mut settings = Settings::from_env_map(env).expect("test settings");
+        settings.database = settings.database.with_dbname(&db_name);
+        upcheck_store::migrate(&settings.database).await.expect("migrate test database");
+        let pool = upcheck_store::connect_pool(&settings.database).expect("pool");
+        let client = settings.redis.client().expect("redis client");
+        let redis = redis::aio::ConnectionManager::new(client)
+            .await
+            .unwrap_or_else(|e| panic!("Redis does not answer at REDIS_URL ({e}); run the tests through scripts/test.sh"));
+        Self { settings, pool, redis, prefix, db_name, admin }
+    }
+
+    /// A pooled Postgres connection on this test's database, for assertions.
+    pub async fn db(&self) -> deadpool_postgres::Object {
+        self.pool.get().await.expect("test database connection")
+    }
+}
+
+fn base_env() -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    env.insert(
+        "DATABASE_URL".to_string(),
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+    );
+    env.insert(
+        "REDIS_URL".to_string(),
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+    );
+    env
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let db_name = self.db_name.clone();
+        let prefix = self.prefix.clone();
+        let admin = self.admin.clone();
+        let redis_url = self.settings.redis.url.expose_secret().to_string();
+        self.pool.close();
+        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(pool) = upcheck_store::connect_pool(&admin.database) {
+                    if let Ok(client) = pool.get().await {
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+                            .await;
+                    }
+                }
+                if let Ok(client) = redis::Client::open(redis_url) {
+                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                        let keys: Vec<String> = redis::cmd("KEYS")
+                            .arg(format!("{prefix}*"))
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                        }
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}

@@ -1,0 +1,145 @@
+//! Real local HTTP servers for tests: a probe target that flips between healthy and failing,
+//! and a webhook receiver that records every request.
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A local HTTP target answering every request with a status code the test sets.
+pub struct FlipTarget {
+    /// Base URL, e.g. `http://127.0.0.1:40123/`.
+    pub url: String,
+    status: Arc<AtomicU16>,
+    hits: Arc<AtomicU64>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl FlipTarget {
+    /// Starts a target answering 200.
+    pub async fn start() -> Self {
+        let status = Arc::new(AtomicU16::new(200));
+        let hits = Arc::new(AtomicU64::new(0));
+        let (s, h) = (status.clone(), hits.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind target");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let server = HttpServer::new(move || {
+            let (s, h) = (s.clone(), h.clone());
+            App::new().default_service(web::to(move || {
+                let (s, h) = (s.clone(), h.clone());
+                async move {
+                    h.fetch_add(1, Ordering::Relaxed);
+                    let code = actix_web::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
+                        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    HttpResponse::build(code).body("target")
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { url, status, hits, handle }
+    }
+
+    /// Makes every following request answer `code`.
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, Ordering::Relaxed);
+    }
+
+    /// Requests served so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Stops the server (its port then refuses connections).
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// One request a [`WebhookReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Header names (lower case) to values.
+    pub headers: BTreeMap<String, String>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("webhook body is JSON")
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+
+/// A local webhook receiver recording every request and answering a status the test sets.
+pub struct WebhookReceiver {
+    /// The URL to configure on a channel.
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl WebhookReceiver {
+    /// Starts a receiver answering 200.
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(200));
+        let (r, s) = (received.clone(), status.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let server = HttpServer::new(move || {
+            let (r, s) = (r.clone(), s.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (r, s) = (r.clone(), s.clone());
+                async move {
+                    let headers = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+                        .collect();
+                    r.lock().expect("lock").push(Received { headers, body: body.to_vec() });
+                    let code = actix_web::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
+                        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    HttpResponse::build(code).finish()
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { url, received, status, handle }
+    }
+
+    /// Makes every following request answer `code`.
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, Ordering::Relaxed);
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Stops the server.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
