@@ -1,12 +1,13 @@
 //! Postgres, the system of record: the connection pool, embedded migrations and one module of
 //! plain SQL functions per table group.
 
-// pub mod checks;
+pub mod checks;
 pub mod error;
-// pub mod events;
-// pub mod incidents;
-// pub mod notifications;
+pub mod events;
+pub mod incidents;
+pub mod notifications;
 pub mod pool;
+pub mod reconcile;
 
 pub use error::StoreError;
 pub use pool::{Pool, connect_pool, migrate, ping};

@@ -1,6 +1,6 @@
 //! The stream producer: `XADD … MAXLEN ~ n` so streams stay bounded.
 
-use crate::StreamError;
+use crate::{Keys, StreamError, StreamMessage};
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 
@@ -68,4 +68,48 @@ impl Producer {
     pub async fn len(&self, stream: &str) -> Result<u64, StreamError> {
         Ok(redis::cmd("XLEN").arg(stream).query_async(&mut self.conn.clone()).await?)
     }
+}
+
+impl Producer {
+    /// Copies `message` to `<stream>:dlq` with why it failed: fields `m` (the message),
+    /// `source_id`, `group`, `reason`, `deliveries`. Returns the dead letter's id.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn dead_letter(
+        &self,
+        group: &str,
+        message: &StreamMessage,
+        reason: &str,
+        deliveries: u64,
+    ) -> Result<String, StreamError> {
+        let mut pipe = redis::pipe();
+        push_dead_letter(&mut pipe, &message.stream, group, message, reason, deliveries);
+        let ids: Vec<String> = pipe.query_async(&mut self.conn.clone()).await?;
+        ids.into_iter().next().ok_or_else(|| StreamError::Reply("XADD returned nothing".into()))
+    }
+}
+
+/// Appends the dead-letter `XADD` for `message` (from `stream`) to `pipe`.
+pub(crate) fn push_dead_letter(
+    pipe: &mut redis::Pipeline,
+    stream: &str,
+    group: &str,
+    message: &StreamMessage,
+    reason: &str,
+    deliveries: u64,
+) {
+    pipe.cmd("XADD")
+        .arg(Keys::dead_letter(stream))
+        .arg("*")
+        .arg(MESSAGE_FIELD)
+        .arg(&message.payload)
+        .arg("source_id")
+        .arg(&message.id)
+        .arg("group")
+        .arg(group)
+        .arg("reason")
+        .arg(reason)
+        .arg("deliveries")
+        .arg(deliveries);
 }

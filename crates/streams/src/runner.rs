@@ -14,7 +14,7 @@
 //!   retrying, leave their entries pending for another replica), then return.
 
 use crate::reply::{self, Entry};
-use crate::{Keys, MESSAGE_FIELD, StreamError};
+use crate::{MESSAGE_FIELD, StreamError};
 use redis::aio::ConnectionManager;
 use std::future::Future;
 use std::sync::Arc;
@@ -379,26 +379,9 @@ async fn dead_letter(
     deliveries: u64,
 ) -> Result<(), StreamError> {
     let mut pipe = redis::pipe();
-    pipe.atomic()
-        .cmd("XADD")
-        .arg(Keys::dead_letter(&c.stream))
-        .arg("*")
-        .arg(MESSAGE_FIELD)
-        .arg(&message.payload)
-        .arg("source_id")
-        .arg(&message.id)
-        .arg("group")
-        .arg(&c.group)
-        .arg("reason")
-        .arg(reason)
-        .arg("deliveries")
-        .arg(deliveries)
-        .ignore()
-        .cmd("XACK")
-        .arg(&c.stream)
-        .arg(&c.group)
-        .arg(&message.id)
-        .ignore();
+    pipe.atomic();
+    crate::producer::push_dead_letter(&mut pipe, &c.stream, &c.group, message, reason, deliveries);
+    pipe.cmd("XACK").arg(&c.stream).arg(&c.group).arg(&message.id).ignore();
     pipe.query_async::<()>(conn).await?;
     Ok(())
 }

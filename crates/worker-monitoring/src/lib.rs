@@ -1,1 +1,111 @@
-//! placeholder
+//! `upcheck-worker-monitoring`: the leaderless scheduler plus the probes. Each replica claims
+//! due monitors into the monitoring stream(s), probes the jobs its consumer group hands it,
+//! writes check results in batches with the status machine and the outbox, publishes
+//! transitions to the status-change stream, and keeps Redis reconciled with Postgres.
+
+pub mod batcher;
+pub mod handler;
+pub mod outbox;
+pub mod probe;
+pub mod reconcile;
+pub mod scheduler;
+
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use upcheck_config::Settings;
+use upcheck_runtime::{HealthServer, Readiness};
+use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
+
+/// A started worker.
+pub struct RunningWorker {
+    health: HealthServer,
+    tasks: JoinSet<()>,
+    drain: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningWorker {
+    /// The port `/healthz` and `/readyz` are served on.
+    pub fn health_port(&self) -> u16 {
+        self.health.port
+    }
+
+    /// Waits until every loop has stopped (after cancellation) and in-flight checks are written.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        for d in self.drain {
+            let _ = d.await;
+        }
+        self.health.stop().await;
+    }
+}
+
+/// Starts the scheduler, one consumer per monitoring shard, the outbox relay, the reconcile and
+/// the health server. Everything stops when `cancel` fires.
+///
+/// # Errors
+/// When the health port cannot be bound, the pool cannot be built, or Redis is unreachable
+/// until cancellation.
+pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunningWorker> {
+    let pool = upcheck_store::connect_pool(&settings.database).context("database pool")?;
+    let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
+    let keys = Keys::new(&settings);
+    let t = &settings.tunables;
+    let schedule = Schedule::new(conns.commands.clone(), keys.clone(), t.stream_maxlen);
+    let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
+    let outbox = outbox::Outbox::new(pool.clone(), producer, settings.streams.status_change.clone());
+    let (batcher, batch_task) = batcher::Batcher::start(
+        pool.clone(),
+        outbox.clone(),
+        t.check_batch_size,
+        Duration::from_millis(t.check_batch_ms),
+    );
+    let probe = probe::HttpProbe::new().context("HTTP client")?;
+    let handler = Arc::new(handler::CheckHandler::new(probe, batcher, settings.region.clone()));
+
+    let mut tasks = JoinSet::new();
+    let mut groups = Vec::new();
+    for shard in 0..keys.shards() {
+        let mut config = RunnerConfig::new(
+            keys.monitoring_stream(shard),
+            settings.streams.monitoring_group.clone(),
+            settings.streams.consumer.clone(),
+        );
+        config.concurrency = t.monitoring_concurrency;
+        config.read_count = t.monitoring_concurrency.min(1_000);
+        config.reclaim_idle_ms = t.reclaim_idle_ms;
+        config.max_deliveries = t.max_deliveries;
+        let runner = Runner::new(config, &conns, handler.clone());
+        groups.push(runner.ready_flag());
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let _ = runner.run(cancel).await;
+        });
+    }
+    drop(handler); // the batcher stops once the runners (holding the last clones) are done
+    tasks.spawn(scheduler::run(schedule.clone(), Duration::from_millis(t.scheduler_tick_ms), cancel.clone()));
+    tasks.spawn(outbox.relay(Duration::from_secs(5), Duration::from_secs(10), cancel.clone()));
+    tasks.spawn(reconcile::run(
+        pool.clone(),
+        schedule,
+        conns.commands.clone(),
+        Duration::from_secs(t.reconcile_interval_seconds),
+        cancel.clone(),
+    ));
+    let health = HealthServer::start(
+        &settings.bind_address,
+        settings.health_port,
+        Readiness { pool, redis: conns.commands.clone(), groups },
+    )
+    .context("health server")?;
+    tracing::info!(
+        region = %settings.region,
+        consumer = %settings.streams.consumer,
+        shards = keys.shards(),
+        health_port = health.port,
+        "monitoring worker started"
+    );
+    Ok(RunningWorker { health, tasks, drain: vec![batch_task] })
+}

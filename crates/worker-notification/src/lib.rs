@@ -1,1 +1,93 @@
-//! placeholder
+//! `upcheck-worker-notification`: delivers notifications over their channels (webhook first),
+//! logs every attempt, retries with exponential backoff and jitter, and dead-letters after the
+//! last attempt.
+
+pub mod channel;
+pub mod handler;
+pub mod retry;
+
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use upcheck_config::Settings;
+use upcheck_runtime::{HealthServer, Readiness};
+use upcheck_streams::{Keys, Producer, Runner, RunnerConfig};
+
+/// A started worker.
+pub struct RunningWorker {
+    health: HealthServer,
+    tasks: JoinSet<()>,
+}
+
+impl RunningWorker {
+    /// The port `/healthz` and `/readyz` are served on.
+    pub fn health_port(&self) -> u16 {
+        self.health.port
+    }
+
+    /// Waits until the consumer and the retry pump have stopped.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        self.health.stop().await;
+    }
+}
+
+/// Starts the consumer, the retry pump and the health server; all stop when `cancel` fires.
+///
+/// # Errors
+/// When the pool or HTTP client cannot be built, Redis is unreachable until cancellation, or
+/// the health port cannot be bound.
+pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunningWorker> {
+    let pool = upcheck_store::connect_pool(&settings.database).context("database pool")?;
+    let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
+    let keys = Keys::new(&settings);
+    let t = &settings.tunables;
+    let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
+    let channel = channel::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms)).context("HTTP client")?;
+    let handler = Arc::new(handler::NotificationHandler::new(
+        pool.clone(),
+        channel,
+        conns.commands.clone(),
+        producer,
+        keys.notification_retries(),
+        settings.streams.notification_group.clone(),
+        handler::RetryPolicy {
+            max_attempts: t.notification_max_attempts,
+            base_ms: t.notification_retry_base_ms,
+            max_ms: t.notification_retry_max_ms,
+        },
+    ));
+    let mut config = RunnerConfig::new(
+        settings.streams.notification.clone(),
+        settings.streams.notification_group.clone(),
+        settings.streams.consumer.clone(),
+    );
+    config.concurrency = t.worker_concurrency;
+    config.reclaim_idle_ms = t.reclaim_idle_ms;
+    config.max_deliveries = t.max_deliveries;
+    let runner = Runner::new(config, &conns, handler);
+    let ready = runner.ready_flag();
+    let mut tasks = JoinSet::new();
+    let run_cancel = cancel.clone();
+    tasks.spawn(async move {
+        let _ = runner.run(run_cancel).await;
+    });
+    tasks.spawn(retry::pump(
+        conns.commands.clone(),
+        keys.notification_retries(),
+        settings.streams.notification.clone(),
+        t.stream_maxlen,
+        Duration::from_millis(t.scheduler_tick_ms.max(50)),
+        cancel,
+    ));
+    let health = HealthServer::start(
+        &settings.bind_address,
+        settings.health_port,
+        Readiness { pool, redis: conns.commands, groups: vec![ready] },
+    )
+    .context("health server")?;
+    tracing::info!(consumer = %settings.streams.consumer, health_port = health.port, "notification worker started");
+    Ok(RunningWorker { health, tasks })
+}

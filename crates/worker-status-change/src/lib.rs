@@ -1,1 +1,131 @@
-//! placeholder
+//! `upcheck-worker-status-change`: turns status events into incidents and fans them out, one
+//! notification job per linked channel, and publishes live status for the API's feed.
+
+use anyhow::Context;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use upcheck_config::Settings;
+use upcheck_domain::{NotificationJob, StatusEvent};
+use upcheck_runtime::{HealthServer, Readiness, store_failure};
+use upcheck_store::Pool;
+use upcheck_streams::{HandleError, Handler, Keys, Producer, Runner, RunnerConfig, StreamMessage};
+
+/// Handles one status event: incident, notifications, live status.
+pub struct StatusChangeHandler {
+    pool: Pool,
+    producer: Producer,
+    redis: redis::aio::ConnectionManager,
+    notification_stream: String,
+    live_channel: String,
+}
+
+impl StatusChangeHandler {
+    /// A handler writing to `pool` and enqueueing on `notification_stream`.
+    pub fn new(pool: Pool, producer: Producer, redis: redis::aio::ConnectionManager, notification_stream: String, live_channel: String) -> Self {
+        Self { pool, producer, redis, notification_stream, live_channel }
+    }
+}
+
+impl Handler for StatusChangeHandler {
+    async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
+        let event: StatusEvent = message.decode()?;
+        let effects = upcheck_store::incidents::apply_status_event(&self.pool, &event)
+            .await
+            .map_err(store_failure)?;
+        let jobs: Vec<NotificationJob> = effects
+            .pending_notifications
+            .iter()
+            .map(|id| NotificationJob { notification_id: *id })
+            .collect();
+        self.producer
+            .add_many(&self.notification_stream, &jobs)
+            .await
+            .map_err(|e| HandleError::Retryable(e.to_string()))?;
+        let live = serde_json::json!({
+            "monitor_id": event.monitor_id,
+            "status": event.to,
+            "previous_status": event.from,
+            "occurred_at": event.occurred_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "incident_id": effects.incident_id,
+        });
+        // Live status is best-effort: the feed's readers reload from the API on reconnect.
+        if let Err(e) = redis::cmd("PUBLISH")
+            .arg(&self.live_channel)
+            .arg(live.to_string())
+            .query_async::<i64>(&mut self.redis.clone())
+            .await
+        {
+            tracing::debug!(error = %e, "live status publish failed");
+        }
+        tracing::info!(
+            monitor_id = %event.monitor_id,
+            event_id = %event.event_id,
+            incident_id = ?effects.incident_id,
+            notifications = jobs.len(),
+            to = event.to.as_str(),
+            "status event applied"
+        );
+        Ok(())
+    }
+}
+
+/// A started worker.
+pub struct RunningWorker {
+    health: HealthServer,
+    tasks: JoinSet<()>,
+}
+
+impl RunningWorker {
+    /// The port `/healthz` and `/readyz` are served on.
+    pub fn health_port(&self) -> u16 {
+        self.health.port
+    }
+
+    /// Waits until the consumer has stopped and drained.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        self.health.stop().await;
+    }
+}
+
+/// Starts the consumer and the health server; both stop when `cancel` fires.
+///
+/// # Errors
+/// When the pool cannot be built, Redis is unreachable until cancellation, or the health port
+/// cannot be bound.
+pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunningWorker> {
+    let pool = upcheck_store::connect_pool(&settings.database).context("database pool")?;
+    let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
+    let keys = Keys::new(&settings);
+    let producer = Producer::new(conns.commands.clone(), settings.tunables.stream_maxlen);
+    let handler = Arc::new(StatusChangeHandler::new(
+        pool.clone(),
+        producer,
+        conns.commands.clone(),
+        settings.streams.notification.clone(),
+        keys.live_channel(),
+    ));
+    let mut config = RunnerConfig::new(
+        settings.streams.status_change.clone(),
+        settings.streams.status_change_group.clone(),
+        settings.streams.consumer.clone(),
+    );
+    config.concurrency = settings.tunables.worker_concurrency;
+    config.reclaim_idle_ms = settings.tunables.reclaim_idle_ms;
+    config.max_deliveries = settings.tunables.max_deliveries;
+    let runner = Runner::new(config, &conns, handler);
+    let ready = runner.ready_flag();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(async move {
+        let _ = runner.run(cancel).await;
+    });
+    let health = HealthServer::start(
+        &settings.bind_address,
+        settings.health_port,
+        Readiness { pool, redis: conns.commands, groups: vec![ready] },
+    )
+    .context("health server")?;
+    tracing::info!(consumer = %settings.streams.consumer, health_port = health.port, "status-change worker started");
+    Ok(RunningWorker { health, tasks })
+}

@@ -1,0 +1,95 @@
+//! Process plumbing shared by Upcheck's four binaries: tracing set-up, a cancellation token
+//! wired to SIGTERM/SIGINT, and the workers' `/healthz` and `/readyz` server.
+
+mod health;
+
+pub use health::{HealthServer, Readiness};
+
+use tokio_util::sync::CancellationToken;
+use upcheck_config::{LogFormat, Settings};
+
+/// Installs the global tracing subscriber: `RUST_LOG` filter (default `info`), JSON lines when
+/// `LOG_FORMAT=json`. A second call is a no-op.
+pub fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match settings.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+/// A token cancelled on the first SIGTERM or SIGINT (Ctrl-C).
+pub fn shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let child = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received: finishing in-flight work");
+        child.cancel();
+    });
+    token
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Loads settings or exits with status 2 after printing one line `<binary>: <VARIABLE>: <why>`.
+pub fn load_settings_or_exit(binary: &str) -> Settings {
+    match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{binary}: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// How a handler reports a store failure: a corrupt row can never succeed (dead-letter it);
+/// anything else (Postgres down, a lock timeout, a concurrent delete) is retried.
+pub fn store_failure(e: upcheck_store::StoreError) -> upcheck_streams::HandleError {
+    match e {
+        upcheck_store::StoreError::Corrupt(why) => upcheck_streams::HandleError::Permanent(why),
+        other => upcheck_streams::HandleError::Retryable(other.to_string()),
+    }
+}
+
+/// Connects to Redis, retrying with backoff until it answers or `cancel` fires.
+///
+/// # Errors
+/// When cancelled before Redis answered, or the settings cannot make a client.
+pub async fn connect_redis(settings: &Settings, cancel: &CancellationToken) -> anyhow::Result<upcheck_streams::RedisConns> {
+    let mut wait = std::time::Duration::from_millis(200);
+    loop {
+        match upcheck_streams::connect(&settings.redis).await {
+            Ok(c) => return Ok(c),
+            Err(upcheck_streams::StreamError::Config(e)) => return Err(e.into()),
+            Err(e) => tracing::warn!(endpoint = %settings.redis.redacted_endpoint(), error = %e, "redis unavailable; retrying"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => anyhow::bail!("cancelled while waiting for Redis"),
+            _ = tokio::time::sleep(wait) => {},
+        }
+        wait = (wait * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+

@@ -1,0 +1,184 @@
+//! Check results and the status machine, written together: one transaction per batch stores
+//! the checks, applies the status machine to each monitor's state and writes every transition
+//! to the outbox (`status_events`).
+
+use crate::{Pool, StoreError};
+use std::collections::{BTreeMap, HashSet};
+use time::OffsetDateTime;
+use upcheck_domain::{CheckOutcome, MonitorState, MonitorStatus, StatusEvent, Thresholds, apply_check};
+use uuid::Uuid;
+
+/// One probe's result, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRecord {
+    /// The monitor probed.
+    pub monitor_id: Uuid,
+    /// The check job's stream entry id: with `region`, the idempotency key.
+    pub job_id: String,
+    /// The region that probed.
+    pub region: String,
+    /// When the check was due, Unix ms.
+    pub due_at_ms: i64,
+    /// When the probe finished.
+    pub checked_at: OffsetDateTime,
+    /// Up or down.
+    pub outcome: CheckOutcome,
+    /// Time to the response, ms; `None` when no response came.
+    pub latency_ms: Option<i32>,
+    /// The response's status code, if any.
+    pub http_status: Option<i16>,
+    /// Why the check failed, human-readable.
+    pub error: Option<String>,
+    /// The monitor's thresholds at scheduling time.
+    pub thresholds: Thresholds,
+}
+
+/// Stores a batch of checks and applies the status machine, all in one transaction.
+///
+/// Idempotent: a check already stored (same monitor, job id and region) is skipped and does
+/// not touch the state, so a redelivered job changes nothing. Checks of deleted monitors are
+/// dropped. Checks are applied per monitor in due-time order, and a check due no later than
+/// the last applied one is stored but does not change the state (the ordering guard). Returns
+/// the transitions written to the outbox, to be published.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails; nothing is then committed.
+pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<StatusEvent>, StoreError> {
+    if checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO check_results \
+               (monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status, error) \
+             SELECT u.monitor_id, u.job_id, u.region, to_timestamp(u.due_ms / 1000.0), u.checked_at, \
+                    u.status, u.latency_ms, u.http_status, u.error \
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::timestamptz[], $6::text[], \
+                         $7::int4[], $8::int2[], $9::text[]) \
+                  AS u(monitor_id, job_id, region, due_ms, checked_at, status, latency_ms, http_status, error) \
+             WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = u.monitor_id) \
+             ON CONFLICT DO NOTHING \
+             RETURNING monitor_id, job_id, region",
+        )
+        .await?;
+    let ids: Vec<Uuid> = checks.iter().map(|c| c.monitor_id).collect();
+    let jobs: Vec<&str> = checks.iter().map(|c| c.job_id.as_str()).collect();
+    let regions: Vec<&str> = checks.iter().map(|c| c.region.as_str()).collect();
+    let dues: Vec<i64> = checks.iter().map(|c| c.due_at_ms).collect();
+    let checked: Vec<OffsetDateTime> = checks.iter().map(|c| c.checked_at).collect();
+    let statuses: Vec<&str> = checks.iter().map(|c| c.outcome.as_str()).collect();
+    let latencies: Vec<Option<i32>> = checks.iter().map(|c| c.latency_ms).collect();
+    let codes: Vec<Option<i16>> = checks.iter().map(|c| c.http_status).collect();
+    let errors: Vec<Option<&str>> = checks.iter().map(|c| c.error.as_deref()).collect();
+    let rows = tx
+        .query(&insert, &[&ids, &jobs, &regions, &dues, &checked, &statuses, &latencies, &codes, &errors])
+        .await?;
+    let inserted: HashSet<(Uuid, String, String)> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+
+    // Group the newly stored checks by monitor, each in due-time order.
+    let mut by_monitor: BTreeMap<Uuid, Vec<&CheckRecord>> = BTreeMap::new();
+    for c in checks {
+        if inserted.contains(&(c.monitor_id, c.job_id.clone(), c.region.clone())) {
+            by_monitor.entry(c.monitor_id).or_default().push(c);
+        }
+    }
+    if by_monitor.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    for list in by_monitor.values_mut() {
+        list.sort_by_key(|c| c.due_at_ms);
+    }
+    let monitor_ids: Vec<Uuid> = by_monitor.keys().copied().collect();
+    let ensure = tx
+        .prepare_cached(
+            "INSERT INTO monitor_state (monitor_id, status) \
+             SELECT id, 'pending' FROM unnest($1::uuid[]) AS id ORDER BY id ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    tx.execute(&ensure, &[&monitor_ids]).await?;
+    let select = tx
+        .prepare_cached(
+            "SELECT monitor_id, status, consecutive_failures, consecutive_successes, last_due_at_ms \
+             FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
+        )
+        .await?;
+    let mut states: BTreeMap<Uuid, MonitorState> = BTreeMap::new();
+    for row in tx.query(&select, &[&monitor_ids]).await? {
+        let status: &str = row.get(1);
+        let state = MonitorState {
+            status: MonitorStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+            consecutive_failures: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
+            consecutive_successes: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
+            last_due_at_ms: row.get(4),
+        };
+        states.insert(row.get(0), state);
+    }
+
+    let mut events = Vec::new();
+    let mut upd = StateUpdate::default();
+    for (monitor_id, list) in &by_monitor {
+        let Some(mut state) = states.get(monitor_id).copied() else { continue };
+        let mut last_checked = list[0].checked_at;
+        for c in list {
+            last_checked = last_checked.max(c.checked_at);
+            let (next, transition) = apply_check(&state, c.outcome, c.due_at_ms, c.thresholds);
+            state = next;
+            if let Some(t) = transition {
+                events.push(StatusEvent {
+                    event_id: Uuid::now_v7(),
+                    monitor_id: *monitor_id,
+                    from: t.from,
+                    to: t.to,
+                    notify: t.notify,
+                    occurred_at: c.checked_at,
+                    cause: if t.to == MonitorStatus::Down { c.error.clone() } else { None },
+                });
+            }
+        }
+        upd.push(*monitor_id, &state, last_checked);
+    }
+    let update = tx
+        .prepare_cached(
+            "UPDATE monitor_state s SET status = u.status, consecutive_failures = u.failures, \
+               consecutive_successes = u.successes, last_due_at_ms = u.due, \
+               last_checked_at = greatest(s.last_checked_at, u.checked_at), \
+               changed_at = CASE WHEN s.status <> u.status THEN u.checked_at ELSE s.changed_at END \
+             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::int4[], $5::int8[], $6::timestamptz[]) \
+                  AS u(id, status, failures, successes, due, checked_at) \
+             WHERE s.monitor_id = u.id",
+        )
+        .await?;
+    tx.execute(
+        &update,
+        &[&upd.ids, &upd.statuses, &upd.failures, &upd.successes, &upd.dues, &upd.checked],
+    )
+    .await?;
+    crate::events::insert(&tx, &events).await?;
+    tx.commit().await?;
+    Ok(events)
+}
+
+#[derive(Default)]
+struct StateUpdate {
+    ids: Vec<Uuid>,
+    statuses: Vec<&'static str>,
+    failures: Vec<i32>,
+    successes: Vec<i32>,
+    dues: Vec<i64>,
+    checked: Vec<OffsetDateTime>,
+}
+
+impl StateUpdate {
+    fn push(&mut self, id: Uuid, s: &MonitorState, checked_at: OffsetDateTime) {
+        self.ids.push(id);
+        self.statuses.push(s.status.as_str());
+        self.failures.push(i32::try_from(s.consecutive_failures).unwrap_or(i32::MAX));
+        self.successes.push(i32::try_from(s.consecutive_successes).unwrap_or(i32::MAX));
+        self.dues.push(s.last_due_at_ms);
+        self.checked.push(checked_at);
+    }
+}

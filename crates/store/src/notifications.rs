@@ -1,0 +1,136 @@
+//! Notification deliveries: what to send, and the log of every attempt.
+
+use crate::{Pool, StoreError};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A notification's delivery state, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not delivered yet; more attempts may follow.
+    Pending,
+    /// Delivered (the receiver answered 2xx).
+    Delivered,
+    /// Cannot be delivered (its channel is gone or misconfigured).
+    Failed,
+    /// Every attempt failed; the job went to the dead-letter stream.
+    Dead,
+}
+
+impl DeliveryState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "pending" => Self::Pending,
+            "delivered" => Self::Delivered,
+            "failed" => Self::Failed,
+            "dead" => Self::Dead,
+            other => return Err(StoreError::Corrupt(format!("notification state {other:?}"))),
+        })
+    }
+}
+
+/// Everything needed to deliver one notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Notification id (the `webhook-id`).
+    pub id: Uuid,
+    /// Current state.
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// The channel, unless it was deleted: (id, kind, config JSON).
+    pub channel: Option<(Uuid, String, serde_json::Value)>,
+    /// The body to send.
+    pub payload: serde_json::Value,
+}
+
+/// Loads a notification and its channel.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload \
+             FROM notifications n LEFT JOIN channels c ON c.id = n.channel_id WHERE n.id = $1",
+        )
+        .await?;
+    let Some(r) = client.query_opt(&stmt, &[&id]).await? else { return Ok(None) };
+    let channel = r
+        .get::<_, Option<Uuid>>(3)
+        .map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
+    Ok(Some(Delivery {
+        id: r.get(0),
+        state: DeliveryState::parse(r.get(1))?,
+        attempts: r.get(2),
+        channel,
+        payload: r.get(6),
+    }))
+}
+
+/// One delivery attempt's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    /// When it started.
+    pub attempted_at: OffsetDateTime,
+    /// The receiver's status code, if it answered.
+    pub http_status: Option<i16>,
+    /// Time to the answer, ms.
+    pub latency_ms: Option<i32>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Logs `attempt` and moves the notification to `state`, in one transaction. Logging the same
+/// attempt number twice (a redelivery) keeps the first row.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn record_attempt(pool: &Pool, id: Uuid, attempt: &Attempt, state: DeliveryState) -> Result<(), StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let log = tx
+        .prepare_cached(
+            "INSERT INTO notification_attempts (notification_id, attempt, attempted_at, http_status, latency_ms, error) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    tx.execute(&log, &[&id, &attempt.attempt, &attempt.attempted_at, &attempt.http_status, &attempt.latency_ms, &attempt.error])
+        .await?;
+    let update = tx
+        .prepare_cached(
+            "UPDATE notifications SET state = $2, attempts = greatest(attempts, $3), last_error = $4, \
+               delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END \
+             WHERE id = $1 AND state <> 'delivered'",
+        )
+        .await?;
+    tx.execute(&update, &[&id, &state.as_str(), &attempt.attempt, &attempt.error]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks a notification that can never be delivered (channel deleted or unusable).
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached("UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1 AND state = 'pending'")
+        .await?;
+    client.execute(&stmt, &[&id, &reason]).await?;
+    Ok(())
+}

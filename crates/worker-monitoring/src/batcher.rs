@@ -1,0 +1,78 @@
+//! Batches check results: many handlers submit, one loop writes each batch in one transaction
+//! (checks, status machine, outbox), publishes the transitions, then answers every submitter,
+//! whose message the runner acknowledges only then.
+
+use crate::outbox::Outbox;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use upcheck_store::Pool;
+use upcheck_store::checks::{CheckRecord, record_checks};
+
+type Reply = oneshot::Sender<Result<(), String>>;
+
+/// The submitting side, cloned into each handler.
+#[derive(Clone)]
+pub struct Batcher {
+    tx: mpsc::Sender<(CheckRecord, Reply)>,
+}
+
+impl Batcher {
+    /// Starts the write loop: a batch closes at `max_size` results or `max_wait` after its first.
+    /// The loop ends once every [`Batcher`] clone is dropped and the last batch is written.
+    pub fn start(pool: Pool, outbox: Outbox, max_size: usize, max_wait: Duration) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(max_size * 4);
+        let task = tokio::spawn(write_loop(rx, pool, outbox, max_size, max_wait));
+        (Self { tx }, task)
+    }
+
+    /// Submits one result and waits until its batch is committed.
+    ///
+    /// # Errors
+    /// The database error that failed the batch (the caller retries).
+    pub async fn submit(&self, record: CheckRecord) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((record, reply)).await.map_err(|_| "check writer stopped".to_string())?;
+        answer.await.map_err(|_| "check writer stopped".to_string())?
+    }
+}
+
+async fn write_loop(
+    mut rx: mpsc::Receiver<(CheckRecord, Reply)>,
+    pool: Pool,
+    outbox: Outbox,
+    max_size: usize,
+    max_wait: Duration,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + max_wait;
+        while batch.len() < max_size {
+            tokio::select! {
+                next = rx.recv() => match next {
+                    Some(item) => batch.push(item),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        let (records, replies): (Vec<CheckRecord>, Vec<Reply>) = batch.into_iter().unzip();
+        let result = match record_checks(&pool, &records).await {
+            Ok(events) => {
+                for e in &events {
+                    tracing::info!(monitor_id = %e.monitor_id, event_id = %e.event_id, from = e.from.as_str(), to = e.to.as_str(), "status changed");
+                }
+                // Committed: the outbox holds the events. A failed publication is retried by
+                // the relay, so the jobs can be acknowledged either way.
+                outbox.publish(&events).await;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, checks = records.len(), "writing check batch failed");
+                Err(e.to_string())
+            }
+        };
+        for reply in replies {
+            let _ = reply.send(result.clone());
+        }
+    }
+}

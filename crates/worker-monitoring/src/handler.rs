@@ -1,0 +1,42 @@
+//! The monitoring stream's handler: probe, then hand the result to the batcher.
+
+use crate::batcher::Batcher;
+use crate::probe::Probe;
+use upcheck_domain::{CheckJob, Thresholds};
+use upcheck_store::checks::CheckRecord;
+use upcheck_streams::{HandleError, Handler, StreamMessage};
+
+/// Probes each check job and records it; the runner acknowledges once it is committed.
+pub struct CheckHandler<P> {
+    probe: P,
+    batcher: Batcher,
+    region: String,
+}
+
+impl<P: Probe> CheckHandler<P> {
+    /// A handler probing with `probe` from `region`.
+    pub fn new(probe: P, batcher: Batcher, region: String) -> Self {
+        Self { probe, batcher, region }
+    }
+}
+
+impl<P: Probe> Handler for CheckHandler<P> {
+    async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
+        let job: CheckJob = message.decode()?;
+        let result = self.probe.probe(&job.spec).await;
+        let record = CheckRecord {
+            monitor_id: job.spec.monitor_id,
+            job_id: message.id.clone(),
+            region: self.region.clone(),
+            due_at_ms: job.due_at_ms,
+            checked_at: result.checked_at,
+            outcome: result.outcome,
+            latency_ms: result.latency_ms,
+            http_status: result.http_status.and_then(|c| i16::try_from(c).ok()),
+            error: result.error,
+            thresholds: Thresholds { failure: job.spec.failure_threshold, recovery: job.spec.recovery_threshold },
+        };
+        tracing::debug!(monitor_id = %record.monitor_id, stream_id = %message.id, outcome = record.outcome.as_str(), "checked");
+        self.batcher.submit(record).await.map_err(HandleError::Retryable)
+    }
+}

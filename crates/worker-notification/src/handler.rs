@@ -1,0 +1,115 @@
+//! The notification stream's handler: one delivery attempt per message, logged; a failure is
+//! retried later through the retry set, and after the last attempt dead-lettered.
+
+use crate::channel::Channel;
+use crate::retry;
+use time::OffsetDateTime;
+use upcheck_domain::NotificationJob;
+use upcheck_runtime::store_failure;
+use upcheck_store::Pool;
+use upcheck_store::notifications::{Attempt, DeliveryState, load_delivery, mark_failed, record_attempt};
+use upcheck_streams::{HandleError, Handler, Producer, StreamMessage};
+
+/// Retry policy (`NOTIFICATION_MAX_ATTEMPTS`, `NOTIFICATION_RETRY_BASE_MS`, `NOTIFICATION_RETRY_MAX_MS`).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts before the dead letter.
+    pub max_attempts: u32,
+    /// First retry delay, ms.
+    pub base_ms: u64,
+    /// Longest retry delay, ms.
+    pub max_ms: u64,
+}
+
+/// Delivers notifications over channel `C`.
+pub struct NotificationHandler<C> {
+    pool: Pool,
+    channel: C,
+    redis: redis::aio::ConnectionManager,
+    producer: Producer,
+    retry_key: String,
+    group: String,
+    policy: RetryPolicy,
+}
+
+impl<C: Channel> NotificationHandler<C> {
+    /// A handler; `retry_key` is the retry set, `group` names this consumer group in dead letters.
+    pub fn new(
+        pool: Pool,
+        channel: C,
+        redis: redis::aio::ConnectionManager,
+        producer: Producer,
+        retry_key: String,
+        group: String,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self { pool, channel, redis, producer, retry_key, group, policy }
+    }
+}
+
+impl<C: Channel> Handler for NotificationHandler<C> {
+    async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
+        let job: NotificationJob = message.decode()?;
+        let id = job.notification_id;
+        let Some(delivery) = load_delivery(&self.pool, id).await.map_err(store_failure)? else {
+            return Ok(()); // its monitor was deleted
+        };
+        if delivery.state != DeliveryState::Pending {
+            return Ok(()); // a redelivery of a finished notification
+        }
+        let Some((channel_id, kind, config)) = delivery.channel else {
+            mark_failed(&self.pool, id, "channel deleted").await.map_err(store_failure)?;
+            return Ok(());
+        };
+        if kind != self.channel.kind() {
+            mark_failed(&self.pool, id, &format!("unsupported channel kind {kind:?}")).await.map_err(store_failure)?;
+            return Ok(());
+        }
+        let attempt_no = delivery.attempts.saturating_add(1);
+        let attempted_at = OffsetDateTime::now_utc();
+        let result = self.channel.deliver(id, &config, &delivery.payload).await;
+        let state = if result.delivered {
+            DeliveryState::Delivered
+        } else if result.permanent {
+            DeliveryState::Failed
+        } else if u32::try_from(attempt_no).unwrap_or(u32::MAX) >= self.policy.max_attempts {
+            DeliveryState::Dead
+        } else {
+            DeliveryState::Pending
+        };
+        let attempt = Attempt {
+            attempt: attempt_no,
+            attempted_at,
+            http_status: result.http_status.and_then(|c| i16::try_from(c).ok()),
+            latency_ms: result.latency_ms,
+            error: result.error.clone(),
+        };
+        record_attempt(&self.pool, id, &attempt, state).await.map_err(store_failure)?;
+        tracing::info!(
+            notification_id = %id, %channel_id, attempt = attempt_no, state = state.as_str(),
+            error = result.error.as_deref().unwrap_or(""), "delivery attempt"
+        );
+        match state {
+            DeliveryState::Pending => {
+                let delay = retry::backoff_ms(attempt_no as u32, self.policy.base_ms, self.policy.max_ms);
+                let due = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 + delay as i64;
+                retry::schedule(&self.redis, &self.retry_key, &message.payload, due)
+                    .await
+                    .map_err(|e| HandleError::Retryable(e.to_string()))?;
+            }
+            DeliveryState::Dead => {
+                let reason = format!(
+                    "{} attempts failed; last: {}",
+                    attempt_no,
+                    result.error.as_deref().unwrap_or("unknown")
+                );
+                self.producer
+                    .dead_letter(&self.group, message, &reason, attempt_no as u64)
+                    .await
+                    .map_err(|e| HandleError::Retryable(e.to_string()))?;
+            }
+            DeliveryState::Delivered | DeliveryState::Failed => {}
+        }
+        Ok(())
+    }
+}
