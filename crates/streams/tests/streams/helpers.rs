@@ -1,0 +1,82 @@
+//! Helpers for the streams tests: a scripted handler and small Redis readers.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use upcheck_streams::{HandleError, Handler, RedisConns, RunnerConfig, StreamMessage};
+use upcheck_testkit::TestEnv;
+
+/// What the test handler does with a message whose payload is `"<behaviour>"`.
+/// `ok` succeeds; `permanent` fails permanently; `retry:N` fails N times then succeeds;
+/// `slow:MS` sleeps then succeeds.
+#[derive(Default)]
+pub(crate) struct ScriptedHandler {
+    pub(crate) calls: Mutex<Vec<String>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl ScriptedHandler {
+    pub(crate) fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Handler for ScriptedHandler {
+    async fn handle(&self, m: &StreamMessage) -> Result<(), HandleError> {
+        let body: String = m.decode()?;
+        self.calls.lock().unwrap().push(body.clone());
+        if body == "permanent" {
+            return Err(HandleError::Permanent("scripted".into()));
+        }
+        if let Some(n) = body.strip_prefix("retry:") {
+            let n: u32 = n.parse().unwrap();
+            let mut f = self.failures.lock().unwrap();
+            let seen = f.entry(m.id.clone()).or_default();
+            if *seen < n {
+                *seen += 1;
+                return Err(HandleError::Retryable("scripted".into()));
+            }
+        }
+        if let Some(ms) = body.strip_prefix("slow:") {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn conns(env: &TestEnv) -> RedisConns {
+    upcheck_streams::connect(&env.settings.redis).await.expect("redis")
+}
+
+pub(crate) fn config(env: &TestEnv, consumer: &str) -> RunnerConfig {
+    let mut c = RunnerConfig::new(format!("{}jobs", env.prefix), "workers", consumer);
+    c.block_ms = 100;
+    c.reclaim_idle_ms = 300;
+    c.max_deliveries = 3;
+    c.concurrency = 8;
+    c.shutdown_timeout = Duration::from_secs(5);
+    c
+}
+
+/// Pending-entry count of `group` on `stream`.
+pub(crate) async fn pending(env: &TestEnv, stream: &str, group: &str) -> u64 {
+    let v: redis::Value = redis::cmd("XPENDING").arg(stream).arg(group).query_async(&mut env.redis.clone()).await.unwrap();
+    match v {
+        redis::Value::Array(items) => match items.first() {
+            Some(redis::Value::Int(n)) => *n as u64,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+pub(crate) async fn xlen(env: &TestEnv, stream: &str) -> u64 {
+    redis::cmd("XLEN").arg(stream).query_async(&mut env.redis.clone()).await.unwrap()
+}
+
+/// The `(field, value)` pairs of every entry of `stream`, oldest first.
+pub(crate) async fn entries(env: &TestEnv, stream: &str) -> Vec<HashMap<String, String>> {
+    let v: Vec<(String, HashMap<String, String>)> =
+        redis::cmd("XRANGE").arg(stream).arg("-").arg("+").query_async(&mut env.redis.clone()).await.unwrap();
+    v.into_iter().map(|(_, f)| f).collect()
+}
