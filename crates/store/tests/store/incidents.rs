@@ -1,0 +1,122 @@
+//! Incidents and notification fan-out from status events.
+
+use crate::helpers::*;
+use time::OffsetDateTime;
+use upcheck_domain::{MonitorStatus, StatusEvent, notification_id};
+use upcheck_store::incidents::apply_status_event;
+use upcheck_store::notifications::{Attempt, DeliveryState, load_delivery, record_attempt};
+use upcheck_testkit::TestEnv;
+use uuid::Uuid;
+
+fn event(monitor_id: Uuid, from: MonitorStatus, to: MonitorStatus) -> StatusEvent {
+    StatusEvent {
+        event_id: Uuid::now_v7(),
+        monitor_id,
+        from,
+        to,
+        notify: true,
+        occurred_at: OffsetDateTime::now_utc(),
+        cause: (to == MonitorStatus::Down).then(|| "connection refused".to_string()),
+    }
+}
+
+#[tokio::test]
+async fn down_opens_an_incident_with_its_cause_and_one_notification_per_channel() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    let (a, b) = (webhook_channel(&env, owner, m).await, webhook_channel(&env, owner, m).await);
+    let down = event(m, MonitorStatus::Up, MonitorStatus::Down);
+
+    let effects = apply_status_event(&env.pool, &down).await.unwrap();
+
+    let incident = effects.incident_id.expect("an incident");
+    let row = env.db().await
+        .query_one("SELECT state, cause, opened_event_id FROM incidents WHERE id = $1", &[&incident])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "open");
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("connection refused"));
+    assert_eq!(row.get::<_, Uuid>(2), down.event_id);
+    let mut expected = vec![notification_id(down.event_id, a), notification_id(down.event_id, b)];
+    expected.sort();
+    assert_eq!(effects.pending_notifications, expected);
+    let delivery = load_delivery(&env.pool, expected[0]).await.unwrap().unwrap();
+    assert_eq!(delivery.payload["type"], "monitor.down");
+    assert_eq!(delivery.payload["event_id"], down.event_id.to_string());
+    assert_eq!(delivery.payload["incident"]["id"], incident.to_string());
+}
+
+#[tokio::test]
+async fn a_redelivered_event_creates_no_second_incident_or_notification() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    webhook_channel(&env, owner, m).await;
+    let down = event(m, MonitorStatus::Up, MonitorStatus::Down);
+    let first = apply_status_event(&env.pool, &down).await.unwrap();
+
+    let second = apply_status_event(&env.pool, &down).await.unwrap();
+
+    assert_eq!(first, second, "same incident, same pending notifications");
+    assert_eq!(count(&env, "SELECT count(*) FROM incidents WHERE monitor_id = $1", m).await, 1);
+    assert_eq!(count(&env, "SELECT count(*) FROM notifications WHERE monitor_id = $1", m).await, 1);
+}
+
+#[tokio::test]
+async fn up_resolves_the_open_incident_and_redelivery_finds_it_again() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    webhook_channel(&env, owner, m).await;
+    let opened = apply_status_event(&env.pool, &event(m, MonitorStatus::Up, MonitorStatus::Down)).await.unwrap();
+    let up = event(m, MonitorStatus::Down, MonitorStatus::Up);
+
+    let resolved = apply_status_event(&env.pool, &up).await.unwrap();
+    let again = apply_status_event(&env.pool, &up).await.unwrap();
+
+    assert_eq!(resolved.incident_id, opened.incident_id);
+    assert_eq!(again, resolved);
+    let state: String = env.db().await
+        .query_one("SELECT state FROM incidents WHERE id = $1", &[&opened.incident_id.unwrap()])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "resolved");
+    let payload = load_delivery(&env.pool, resolved.pending_notifications[0]).await.unwrap().unwrap().payload;
+    assert_eq!(payload["type"], "monitor.up");
+    assert!(payload["incident"]["resolved_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_silent_event_creates_no_notification() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    webhook_channel(&env, owner, m).await;
+    let first_up = StatusEvent { notify: false, ..event(m, MonitorStatus::Pending, MonitorStatus::Up) };
+
+    let effects = apply_status_event(&env.pool, &first_up).await.unwrap();
+
+    assert_eq!(effects, Default::default());
+}
+
+#[tokio::test]
+async fn delivered_notifications_are_no_longer_pending() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    webhook_channel(&env, owner, m).await;
+    let down = event(m, MonitorStatus::Up, MonitorStatus::Down);
+    let effects = apply_status_event(&env.pool, &down).await.unwrap();
+    let id = effects.pending_notifications[0];
+    let attempt = |n| Attempt { attempt: n, attempted_at: OffsetDateTime::now_utc(), http_status: Some(200), latency_ms: Some(4), error: None };
+
+    record_attempt(&env.pool, id, &attempt(1), DeliveryState::Delivered).await.unwrap();
+    // A late, stale attempt record must not reopen it.
+    record_attempt(&env.pool, id, &attempt(1), DeliveryState::Pending).await.unwrap();
+
+    let d = load_delivery(&env.pool, id).await.unwrap().unwrap();
+    assert_eq!((d.state, d.attempts), (DeliveryState::Delivered, 1));
+    assert!(apply_status_event(&env.pool, &down).await.unwrap().pending_notifications.is_empty());
+}

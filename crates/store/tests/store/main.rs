@@ -1,0 +1,4 @@
+mod checks;
+mod helpers;
+mod incidents;
+mod migrations;
