@@ -55,6 +55,9 @@ pub struct Tunables {
     pub scheduler_tick_ms: u64,
     /// `RECONCILE_INTERVAL_SECONDS` (default 60): how often Redis is repaired from Postgres.
     pub reconcile_interval_seconds: u64,
+    /// `OUTBOX_RELAY_MS` (default 5,000): how often the outbox relay looks for status events a
+    /// crash left unpublished; it takes those older than twice this.
+    pub outbox_relay_ms: u64,
     /// `WEBHOOK_TIMEOUT_MS` (default 10,000): one delivery attempt's timeout.
     pub webhook_timeout_ms: u64,
     /// `NOTIFICATION_MAX_ATTEMPTS` (default 8): delivery attempts before the dead letter.
@@ -165,6 +168,7 @@ impl Settings {
             check_batch_ms: raw.number("CHECK_BATCH_MS", 20, 0..=10_000)?,
             scheduler_tick_ms: raw.number("SCHEDULER_TICK_MS", 100, 10..=10_000)?,
             reconcile_interval_seconds: raw.number("RECONCILE_INTERVAL_SECONDS", 60, 1..=86_400)?,
+            outbox_relay_ms: raw.number("OUTBOX_RELAY_MS", 5_000, 50..=600_000)?,
             webhook_timeout_ms: raw.number("WEBHOOK_TIMEOUT_MS", 10_000, 100..=120_000)?,
             notification_max_attempts: raw.number("NOTIFICATION_MAX_ATTEMPTS", 8, 1..=50)?,
             notification_retry_base_ms: raw.number("NOTIFICATION_RETRY_BASE_MS", 1_000, 1..=3_600_000)?,

@@ -7,6 +7,7 @@
 //! ones when none answer. Set `TEST_LOG=1` to see logs.
 
 mod env;
+pub mod fixtures;
 mod servers;
 
 pub use env::TestEnv;

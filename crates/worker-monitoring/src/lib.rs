@@ -86,7 +86,11 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     }
     drop(handler); // the batcher stops once the runners (holding the last clones) are done
     tasks.spawn(scheduler::run(schedule.clone(), Duration::from_millis(t.scheduler_tick_ms), cancel.clone()));
-    tasks.spawn(outbox.relay(Duration::from_secs(5), Duration::from_secs(10), cancel.clone()));
+    tasks.spawn(outbox.relay(
+        Duration::from_millis(t.outbox_relay_ms),
+        Duration::from_millis(t.outbox_relay_ms * 2),
+        cancel.clone(),
+    ));
     tasks.spawn(reconcile::run(
         pool.clone(),
         schedule,

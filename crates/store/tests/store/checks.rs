@@ -96,7 +96,7 @@ async fn a_paused_monitor_keeps_its_status_whatever_the_checks_say() {
     let m = monitor(&env, user(&env).await).await;
     env.db()
         .await
-        .execute("INSERT INTO monitor_state (monitor_id, status) VALUES ($1, 'paused')", &[&m])
+        .execute("UPDATE monitor_state SET status = 'paused' WHERE monitor_id = $1", &[&m])
         .await
         .unwrap();
 

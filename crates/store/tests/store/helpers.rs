@@ -1,4 +1,4 @@
-//! Rows inserted with plain SQL, so these tests do not depend on the API's store functions.
+//! Check records and small fixtures for the store tests.
 
 use time::OffsetDateTime;
 use upcheck_domain::{CheckOutcome, Thresholds};
@@ -6,47 +6,18 @@ use upcheck_store::checks::CheckRecord;
 use upcheck_testkit::TestEnv;
 use uuid::Uuid;
 
-pub(crate) async fn user(env: &TestEnv) -> Uuid {
-    let id = Uuid::now_v7();
-    env.db()
-        .await
-        .execute(
-            "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
-            &[&id, &format!("{id}@example.com")],
-        )
-        .await
-        .unwrap();
-    id
-}
+pub(crate) use upcheck_testkit::fixtures::{count, status, user};
 
+/// Inserts a monitor with a 1 s interval; returns its id.
 pub(crate) async fn monitor(env: &TestEnv, owner: Uuid) -> Uuid {
-    let id = Uuid::now_v7();
-    env.db()
-        .await
-        .execute(
-            "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
-             VALUES ($1, $2, 'api', 'http://127.0.0.1:1/', 1, 500)",
-            &[&id, &owner],
-        )
-        .await
-        .unwrap();
-    id
+    let spec = upcheck_testkit::fixtures::spec("http://127.0.0.1:1/");
+    upcheck_testkit::fixtures::monitor(env, owner, &spec).await;
+    spec.monitor_id
 }
 
+/// Inserts a webhook channel linked to `monitor`; returns its id.
 pub(crate) async fn webhook_channel(env: &TestEnv, owner: Uuid, monitor: Uuid) -> Uuid {
-    let id = Uuid::now_v7();
-    let db = env.db().await;
-    let config = serde_json::json!({"url": "http://127.0.0.1:1/hook", "secret": upcheck_domain::webhook::generate_secret()});
-    db.execute(
-        "INSERT INTO channels (id, owner_id, kind, name, config) VALUES ($1, $2, 'webhook', 'hook', $3)",
-        &[&id, &owner, &config],
-    )
-    .await
-    .unwrap();
-    db.execute("INSERT INTO monitor_channels (monitor_id, channel_id) VALUES ($1, $2)", &[&monitor, &id])
-        .await
-        .unwrap();
-    id
+    upcheck_testkit::fixtures::webhook_channel(env, owner, monitor, "http://127.0.0.1:1/hook").await.0
 }
 
 pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> CheckRecord {
@@ -64,15 +35,3 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
     }
 }
 
-pub(crate) async fn count(env: &TestEnv, sql: &str, id: Uuid) -> i64 {
-    env.db().await.query_one(sql, &[&id]).await.unwrap().get(0)
-}
-
-pub(crate) async fn status(env: &TestEnv, monitor: Uuid) -> String {
-    env.db()
-        .await
-        .query_one("SELECT status FROM monitor_state WHERE monitor_id = $1", &[&monitor])
-        .await
-        .unwrap()
-        .get(0)
-}

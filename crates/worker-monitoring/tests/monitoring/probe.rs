@@ -1,0 +1,113 @@
+//! The HTTP probe against real local servers.
+
+use upcheck_domain::{CheckOutcome, ExpectedStatus};
+use upcheck_testkit::FlipTarget;
+use upcheck_testkit::fixtures::spec;
+use upcheck_worker_monitoring::probe::{HttpProbe, Probe};
+
+fn probe() -> HttpProbe {
+    upcheck_config::install_crypto_provider();
+    HttpProbe::new().unwrap()
+}
+
+#[tokio::test]
+async fn a_healthy_target_is_up_with_its_status_and_latency() {
+    let target = FlipTarget::start().await;
+
+    let r = probe().probe(&spec(&target.url)).await;
+
+    assert_eq!(r.outcome, CheckOutcome::Up);
+    assert_eq!(r.http_status, Some(200));
+    assert!(r.latency_ms.is_some());
+    assert_eq!(r.error, None);
+}
+
+#[tokio::test]
+async fn an_unexpected_status_is_down_and_says_what_was_expected() {
+    let target = FlipTarget::start().await;
+    target.set_status(503);
+
+    let r = probe().probe(&spec(&target.url)).await;
+
+    assert_eq!(r.outcome, CheckOutcome::Down);
+    assert_eq!(r.http_status, Some(503));
+    assert_eq!(r.error.as_deref(), Some("expected 2xx, got 503"));
+}
+
+#[tokio::test]
+async fn expected_status_accepts_exact_codes_and_judges_redirects_unfollowed() {
+    let target = FlipTarget::start().await;
+    target.set_status(301);
+    let mut s = spec(&target.url);
+    s.expected_status = vec![ExpectedStatus::Class(2), ExpectedStatus::Code(301)];
+
+    let r = probe().probe(&s).await;
+
+    assert_eq!((r.outcome, r.http_status), (CheckOutcome::Up, Some(301)));
+}
+
+#[tokio::test]
+async fn a_closed_port_is_connection_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    drop(listener);
+
+    let r = probe().probe(&spec(&url)).await;
+
+    assert_eq!(r.outcome, CheckOutcome::Down);
+    assert_eq!(r.error.as_deref(), Some("connection refused"));
+    assert_eq!(r.latency_ms, None);
+}
+
+#[tokio::test]
+async fn a_target_that_never_answers_times_out_after_the_monitor_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket); // accept and never answer
+        }
+    });
+    let mut s = spec(&url);
+    s.timeout_ms = 300;
+
+    let started = std::time::Instant::now();
+    let r = probe().probe(&s).await;
+
+    assert_eq!(r.error.as_deref(), Some("timed out after 300 ms"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    hold.abort();
+}
+
+#[tokio::test]
+async fn a_dead_listener_fails_the_very_next_check_despite_pooled_connections() {
+    let target = FlipTarget::start().await;
+    let p = probe();
+    let s = spec(&target.url);
+    assert_eq!(p.probe(&s).await.outcome, CheckOutcome::Up);
+    assert_eq!(p.probe(&s).await.outcome, CheckOutcome::Up);
+
+    target.stop().await;
+    let r = p.probe(&s).await;
+
+    assert_eq!(r.outcome, CheckOutcome::Down);
+    assert_eq!(r.error.as_deref(), Some("connection refused"));
+}
+
+#[tokio::test]
+async fn method_headers_and_body_are_sent() {
+    let receiver = upcheck_testkit::WebhookReceiver::start().await;
+    let mut s = spec(&receiver.url);
+    s.method = upcheck_domain::HttpMethod::Post;
+    s.headers.insert("x-probe".into(), "yes".into());
+    s.body = Some("{\"ping\":1}".into());
+
+    let r = probe().probe(&s).await;
+
+    assert_eq!(r.outcome, CheckOutcome::Up);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-probe"), Some("yes"));
+    assert_eq!(got[0].body, b"{\"ping\":1}");
+}
