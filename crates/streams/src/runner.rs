@@ -10,14 +10,18 @@
 //! - Every `reclaim_idle_ms / 2`, entries pending longer than `reclaim_idle_ms` (their
 //!   consumer died) are claimed by this consumer; one delivered `max_deliveries` times or more
 //!   goes to the dead-letter stream instead (a poison message that keeps killing workers).
+//!   Entries this runner is still working on (e.g. retrying through an outage) are kept fresh
+//!   first with `XCLAIM … JUSTID`, which resets their idle time without counting a delivery,
+//!   so no replica reclaims live work.
 //! - On cancellation: stop reading, let in-flight handlers finish (or, if they are stuck
 //!   retrying, leave their entries pending for another replica), then return.
 
 use crate::reply::{self, Entry};
 use crate::{MESSAGE_FIELD, StreamError};
 use redis::aio::ConnectionManager;
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -111,6 +115,7 @@ pub struct Runner<H> {
     blocking: ConnectionManager,
     handler: Arc<H>,
     ready: Arc<AtomicBool>,
+    in_flight: Arc<Mutex<HashSet<String>>>,
 }
 
 impl<H: Handler> Runner<H> {
@@ -122,6 +127,7 @@ impl<H: Handler> Runner<H> {
             blocking: conns.blocking.clone(),
             handler,
             ready: Arc::new(AtomicBool::new(false)),
+            in_flight: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
@@ -213,12 +219,17 @@ impl<H: Handler> Runner<H> {
         cancel: &CancellationToken,
     ) {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        if !self.in_flight.lock().expect("in-flight set").insert(message.id.clone()) {
+            return; // already being handled here
+        }
+        let in_flight = InFlight { set: self.in_flight.clone(), id: message.id.clone() };
         let handler = self.handler.clone();
         let mut conn = self.commands.clone();
         let config = self.config.clone();
         let cancel = cancel.clone();
         tasks.spawn(async move {
             let _permit = permit;
+            let _in_flight = in_flight;
             let mut backoff = Backoff::new();
             loop {
                 match handler.handle(&message).await {
@@ -280,6 +291,19 @@ impl<H: Handler> Runner<H> {
     async fn reclaim(&self) -> Result<Vec<StreamMessage>, StreamError> {
         let mut conn = self.commands.clone();
         let c = &self.config;
+        let mine: Vec<String> = self.in_flight.lock().expect("in-flight set").iter().cloned().collect();
+        if !mine.is_empty() {
+            // Still working on these: reset their idle time (JUSTID counts no delivery).
+            let _: redis::Value = redis::cmd("XCLAIM")
+                .arg(&c.stream)
+                .arg(&c.group)
+                .arg(&c.consumer)
+                .arg(0)
+                .arg(&mine)
+                .arg("JUSTID")
+                .query_async(&mut conn)
+                .await?;
+        }
         let value: redis::Value = redis::cmd("XPENDING")
             .arg(&c.stream)
             .arg(&c.group)
@@ -292,7 +316,8 @@ impl<H: Handler> Runner<H> {
             .await?;
         let rows = reply::pending(&value)?;
         let mut claim = Vec::new();
-        for row in rows {
+        let mine: HashSet<String> = mine.into_iter().collect();
+        for row in rows.into_iter().filter(|r| !mine.contains(&r.id)) {
             if row.deliveries >= c.max_deliveries {
                 let entries: redis::Value =
                     redis::cmd("XRANGE").arg(&c.stream).arg(&row.id).arg(&row.id).query_async(&mut conn).await?;
@@ -332,6 +357,20 @@ impl<H: Handler> Runner<H> {
             tracing::info!(stream = %c.stream, count = live.len(), "reclaimed pending entries");
         }
         Ok(live)
+    }
+}
+
+/// Removes its id from the runner's in-flight set when a handler task ends, however it ends.
+struct InFlight {
+    set: Arc<Mutex<HashSet<String>>>,
+    id: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.id);
+        }
     }
 }
 

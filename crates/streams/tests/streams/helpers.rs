@@ -8,16 +8,21 @@ use upcheck_testkit::TestEnv;
 
 /// What the test handler does with a message whose payload is `"<behaviour>"`.
 /// `ok` succeeds; `permanent` fails permanently; `retry:N` fails N times then succeeds;
-/// `slow:MS` sleeps then succeeds.
+/// `slow:MS` sleeps then succeeds; `hold` fails (retryably) until [`ScriptedHandler::release`].
 #[derive(Default)]
 pub(crate) struct ScriptedHandler {
     pub(crate) calls: Mutex<Vec<String>>,
     failures: Mutex<HashMap<String, u32>>,
+    released: std::sync::atomic::AtomicBool,
 }
 
 impl ScriptedHandler {
     pub(crate) fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+
+    pub(crate) fn release(&self) {
+        self.released.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -36,6 +41,9 @@ impl Handler for ScriptedHandler {
                 *seen += 1;
                 return Err(HandleError::Retryable("scripted".into()));
             }
+        }
+        if body == "hold" && !self.released.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(HandleError::Retryable("held".into()));
         }
         if let Some(ms) = body.strip_prefix("slow:") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
@@ -79,4 +87,12 @@ pub(crate) async fn entries(env: &TestEnv, stream: &str) -> Vec<HashMap<String, 
     let v: Vec<(String, HashMap<String, String>)> =
         redis::cmd("XRANGE").arg(stream).arg("-").arg("+").query_async(&mut env.redis.clone()).await.unwrap();
     v.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Delivery count of each pending entry of `group` on `stream`.
+pub(crate) async fn deliveries(env: &TestEnv, stream: &str, group: &str) -> Vec<u64> {
+    let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(stream).arg(group).arg("-").arg("+").arg(100)
+        .query_async(&mut env.redis.clone()).await.unwrap();
+    rows.into_iter().map(|r| r.3).collect()
 }

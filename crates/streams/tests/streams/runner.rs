@@ -204,3 +204,23 @@ async fn xadd_trims_streams_to_about_maxlen() {
     let len = xlen(&env, &stream).await;
     assert!((1_000..1_200).contains(&len), "5,000 added, length {len}");
 }
+
+#[tokio::test]
+async fn a_message_retrying_through_an_outage_is_neither_reclaimed_nor_dead_lettered() {
+    let env = TestEnv::new().await;
+    let conns = conns(&env).await;
+    let cfg = config(&env, "c1"); // reclaim after 300 ms idle, dead letter after 3 deliveries
+    let handler = Arc::new(ScriptedHandler::default());
+    let (cancel, task) = spawn_runner(&env, &conns, "c1", handler.clone());
+    Producer::new(conns.commands.clone(), 10_000).add(&cfg.stream, &"hold").await.unwrap();
+
+    // Five failed calls with backoff span several reclaim periods.
+    wait_for("five failed calls", WAIT, || async { (handler.calls().len() >= 5).then_some(()) }).await;
+
+    assert_eq!(deliveries(&env, &cfg.stream, &cfg.group).await, vec![1], "never reclaimed while in flight");
+    assert!(entries(&env, &format!("{}:dlq", cfg.stream)).await.is_empty(), "not dead-lettered");
+    handler.release();
+    wait_for("the ack", WAIT, || async { (pending(&env, &cfg.stream, &cfg.group).await == 0).then_some(()) }).await;
+    cancel.cancel();
+    task.await.unwrap();
+}
