@@ -36,7 +36,10 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| -> anyhow::Result<u64> {
-            it.next().with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name} takes a number"))
+            it.next()
+                .with_context(|| format!("{name} needs a value"))?
+                .parse()
+                .with_context(|| format!("{name} takes a number"))
         };
         match arg.as_str() {
             "alert" | "throughput" | "all" => a.scenario = arg,
@@ -57,12 +60,18 @@ fn now_ms() -> i64 {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mem_kb = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap_or(0);
     format!("{cores} cores ({cpu}), {:.1} GiB RAM", mem_kb as f64 / 1_048_576.0)
 }
@@ -120,7 +129,10 @@ async fn alert(rounds: usize) -> anyhow::Result<Vec<(String, String)>> {
         let id = s.monitor_id;
         async move {
             let c = pool.get().await.ok()?;
-            c.query_one("SELECT status FROM monitor_state WHERE monitor_id = $1", &[&id]).await.ok().map(|r| r.get::<_, String>(0))
+            c.query_one("SELECT status FROM monitor_state WHERE monitor_id = $1", &[&id])
+                .await
+                .ok()
+                .map(|r| r.get::<_, String>(0))
         }
     };
     let mut latencies = Vec::new();
@@ -150,7 +162,10 @@ async fn alert(rounds: usize) -> anyhow::Result<Vec<(String, String)>> {
     latencies.sort_by(f64::total_cmp);
     Ok(vec![
         ("alert latency: rounds".into(), rounds.to_string()),
-        ("alert latency: p50 (target fails → webhook received)".into(), format!("{:.0} ms", percentile(&latencies, 0.5))),
+        (
+            "alert latency: p50 (target fails → webhook received)".into(),
+            format!("{:.0} ms", percentile(&latencies, 0.5)),
+        ),
         ("alert latency: p99".into(), format!("{:.0} ms", percentile(&latencies, 0.99))),
         ("alert latency: max".into(), format!("{:.0} ms", latencies.last().copied().unwrap_or(f64::NAN))),
     ])
@@ -169,7 +184,8 @@ async fn throughput(monitors: usize, warmup: u64, seconds: u64) -> anyhow::Resul
     let target = FlipTarget::start().await;
     let owner = user(&env).await;
     let conns = upcheck_streams::connect(&env.settings.redis).await?;
-    let schedule = Schedule::new(conns.commands, Keys::new(&env.settings), env.settings.tunables.stream_maxlen);
+    let schedule =
+        Schedule::new(conns.commands, Keys::new(&env.settings), env.settings.tunables.stream_maxlen);
     let mut specs = Vec::with_capacity(monitors);
     for _ in 0..monitors {
         let s = spec(&target.url);
@@ -205,11 +221,17 @@ async fn throughput(monitors: usize, warmup: u64, seconds: u64) -> anyhow::Resul
     let secs = (until - from).as_seconds_f64();
     let offered = monitors as f64;
     Ok(vec![
-        ("throughput: monitors × interval".into(), format!("{monitors} × 1 s (offered {offered:.0} checks/s)")),
+        (
+            "throughput: monitors × interval".into(),
+            format!("{monitors} × 1 s (offered {offered:.0} checks/s)"),
+        ),
         ("throughput: window".into(), format!("{secs:.1} s after {warmup} s warm-up")),
         ("throughput: checks stored per second".into(), format!("{:.0}", checks as f64 / secs)),
         ("throughput: failed checks in window".into(), row.get::<_, i64>(4).to_string()),
-        ("schedule lag p50 (checked_at − due)".into(), format!("{:.0} ms", row.get::<_, Option<f64>>(1).unwrap_or(f64::NAN))),
+        (
+            "schedule lag p50 (checked_at − due)".into(),
+            format!("{:.0} ms", row.get::<_, Option<f64>>(1).unwrap_or(f64::NAN)),
+        ),
         ("schedule lag p99".into(), format!("{:.0} ms", row.get::<_, Option<f64>>(2).unwrap_or(f64::NAN))),
         ("schedule lag max".into(), format!("{:.0} ms", row.get::<_, Option<f64>>(3).unwrap_or(f64::NAN))),
         ("target requests served".into(), target.hits().to_string()),

@@ -58,9 +58,11 @@ impl DatabaseSettings {
         pool_size: usize,
     ) -> Result<Self, ConfigError> {
         const VAR: &str = "DATABASE_URL";
-        let url = url.ok_or_else(|| ConfigError::new(VAR, "required, e.g. postgres://user:password@host:5432/upcheck"))?;
-        let mut parsed = url::Url::parse(&url)
-            .map_err(|e| ConfigError::new(VAR, format!("not a valid URL ({e})")))?;
+        let url = url.ok_or_else(|| {
+            ConfigError::new(VAR, "required, e.g. postgres://user:password@host:5432/upcheck")
+        })?;
+        let mut parsed =
+            url::Url::parse(&url).map_err(|e| ConfigError::new(VAR, format!("not a valid URL ({e})")))?;
         if !matches!(parsed.scheme(), "postgres" | "postgresql") {
             return Err(ConfigError::new(VAR, "must start with postgres:// or postgresql://"));
         }
@@ -79,7 +81,9 @@ impl DatabaseSettings {
                         other => {
                             return Err(ConfigError::new(
                                 VAR,
-                                format!("sslmode must be disable, prefer, require, verify-ca or verify-full, got {other:?}"),
+                                format!(
+                                    "sslmode must be disable, prefer, require, verify-ca or verify-full, got {other:?}"
+                                ),
                             ));
                         }
                     }
@@ -106,10 +110,8 @@ impl DatabaseSettings {
             config.application_name("upcheck");
         }
         let ca_cert = ca_cert.or(root_cert).map(PathBuf::from);
-        if let Some(path) = &ca_cert {
-            if !path.is_file() {
-                return Err(ConfigError::new("DATABASE_CA_CERT", format!("no such file {}", path.display())));
-            }
+        if let Some(path) = ca_cert.as_ref().filter(|p| !p.is_file()) {
+            return Err(ConfigError::new("DATABASE_CA_CERT", format!("no such file {}", path.display())));
         }
         Ok(Self { config, ssl_mode, ca_cert, pool_size })
     }
@@ -130,7 +132,8 @@ impl DatabaseSettings {
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| ConfigError::new("DATABASE_URL", format!("TLS set-up failed: {e}")))?;
-        let verify = matches!(self.ssl_mode, PgSslMode::VerifyCa | PgSslMode::VerifyFull) || self.ca_cert.is_some();
+        let verify =
+            matches!(self.ssl_mode, PgSslMode::VerifyCa | PgSslMode::VerifyFull) || self.ca_cert.is_some();
         let config = if !verify {
             builder
                 .dangerous()
@@ -163,10 +166,11 @@ pub(crate) fn root_store(path: Option<&PathBuf>, var: &str) -> Result<rustls::Ro
             let pem = std::fs::read(path)
                 .map_err(|e| ConfigError::new(var, format!("cannot read {}: {e}", path.display())))?;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| ConfigError::new(var, format!("bad PEM in {}: {e}", path.display())))?;
-                store
-                    .add(cert)
-                    .map_err(|e| ConfigError::new(var, format!("bad certificate in {}: {e}", path.display())))?;
+                let cert =
+                    cert.map_err(|e| ConfigError::new(var, format!("bad PEM in {}: {e}", path.display())))?;
+                store.add(cert).map_err(|e| {
+                    ConfigError::new(var, format!("bad certificate in {}: {e}", path.display()))
+                })?;
             }
             if store.is_empty() {
                 return Err(ConfigError::new(var, format!("{} holds no certificate", path.display())));
@@ -227,9 +231,9 @@ impl ServerCertVerifier for ChainOnly {
     ) -> Result<ServerCertVerified, rustls::Error> {
         match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext { .. })) => {
-                Ok(ServerCertVerified::assertion())
-            }
+            | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+                ..
+            })) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }

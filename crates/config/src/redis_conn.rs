@@ -46,19 +46,25 @@ impl RedisSettings {
                     .rsplit_once(':')
                     .ok_or_else(|| ConfigError::new("REDIS_ADDR", "expected host:port"))?;
                 if host.is_empty() || port.parse::<u16>().is_err() {
-                    return Err(ConfigError::new("REDIS_ADDR", "expected host:port with a port from 0 to 65535"));
+                    return Err(ConfigError::new(
+                        "REDIS_ADDR",
+                        "expected host:port with a port from 0 to 65535",
+                    ));
                 }
                 let scheme = if i.tls { "rediss" } else { "redis" };
                 let mut u = url::Url::parse(&format!("{scheme}://{addr}"))
                     .map_err(|e| ConfigError::new("REDIS_ADDR", format!("not a valid address ({e})")))?;
                 if let Some(user) = &i.username {
-                    u.set_username(user).map_err(|()| ConfigError::new("REDIS_USERNAME", "cannot be used in a URL"))?;
+                    u.set_username(user)
+                        .map_err(|()| ConfigError::new("REDIS_USERNAME", "cannot be used in a URL"))?;
                 }
                 if let Some(pass) = &i.password {
                     if i.username.is_none() {
-                        u.set_username("default").map_err(|()| ConfigError::new("REDIS_ADDR", "cannot carry credentials"))?;
+                        u.set_username("default")
+                            .map_err(|()| ConfigError::new("REDIS_ADDR", "cannot carry credentials"))?;
                     }
-                    u.set_password(Some(pass)).map_err(|()| ConfigError::new("REDIS_PASSWORD", "cannot be used in a URL"))?;
+                    u.set_password(Some(pass))
+                        .map_err(|()| ConfigError::new("REDIS_PASSWORD", "cannot be used in a URL"))?;
                 }
                 u.to_string()
             }
@@ -68,10 +74,8 @@ impl RedisSettings {
             return Err(ConfigError::new("REDIS_KEY_PREFIX", "must not be empty"));
         }
         let ca_cert = i.ca_cert.as_ref().map(PathBuf::from);
-        if let Some(p) = &ca_cert {
-            if !p.is_file() {
-                return Err(ConfigError::new("REDIS_CA_CERT", format!("no such file {}", p.display())));
-            }
+        if let Some(p) = ca_cert.as_ref().filter(|p| !p.is_file()) {
+            return Err(ConfigError::new("REDIS_CA_CERT", format!("no such file {}", p.display())));
         }
         Ok(Self { url: SecretString::from(url), key_prefix: i.key_prefix.clone(), ca_cert })
     }
@@ -102,15 +106,18 @@ impl RedisSettings {
         let url = self.url.expose_secret();
         match &self.ca_cert {
             Some(path) if self.is_tls() => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| ConfigError::new("REDIS_CA_CERT", format!("cannot read {}: {e}", path.display())))?;
+                let pem = std::fs::read(path).map_err(|e| {
+                    ConfigError::new("REDIS_CA_CERT", format!("cannot read {}: {e}", path.display()))
+                })?;
                 redis::Client::build_with_tls(
                     url,
                     redis::TlsCertificates { client_tls: None, root_cert: Some(pem) },
                 )
                 .map_err(|e| ConfigError::new("REDIS_CA_CERT", e.to_string()))
             }
-            _ => redis::Client::open(url).map_err(|e| ConfigError::new("REDIS_URL", format!("rejected: {e}"))),
+            _ => {
+                redis::Client::open(url).map_err(|e| ConfigError::new("REDIS_URL", format!("rejected: {e}")))
+            }
         }
     }
 }

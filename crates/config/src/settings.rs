@@ -146,7 +146,9 @@ impl Settings {
         let log_format = match raw.string_or("LOG_FORMAT", "pretty")?.as_str() {
             "pretty" | "text" => LogFormat::Pretty,
             "json" => LogFormat::Json,
-            other => return Err(ConfigError::new("LOG_FORMAT", format!("expected json or pretty, got {other:?}"))),
+            other => {
+                return Err(ConfigError::new("LOG_FORMAT", format!("expected json or pretty, got {other:?}")));
+            }
         };
         let streams = StreamSettings {
             monitoring: raw.string_or("MONITORING_STREAM", "upcheck:monitoring")?,
@@ -181,7 +183,11 @@ impl Settings {
             ));
         }
         Ok(Self {
-            database: DatabaseSettings::resolve(raw.get("DATABASE_URL")?, raw.get("DATABASE_CA_CERT")?, raw.number("DATABASE_POOL_SIZE", 16, 1..=1_000)?)?,
+            database: DatabaseSettings::resolve(
+                raw.get("DATABASE_URL")?,
+                raw.get("DATABASE_CA_CERT")?,
+                raw.number("DATABASE_POOL_SIZE", 16, 1..=1_000)?,
+            )?,
             redis: RedisSettings::resolve(&RedisInputs {
                 url: raw.get("REDIS_URL")?,
                 addr: raw.get("REDIS_ADDR")?,
@@ -196,7 +202,11 @@ impl Settings {
             bind_address: raw.string_or("BIND_ADDRESS", "0.0.0.0")?,
             jwt_secret,
             access_token_ttl_seconds: raw.number("ACCESS_TOKEN_TTL_SECONDS", 900, 10..=86_400)?,
-            refresh_token_ttl_seconds: raw.number("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400, 60..=365 * 86_400)?,
+            refresh_token_ttl_seconds: raw.number(
+                "REFRESH_TOKEN_TTL_SECONDS",
+                30 * 86_400,
+                60..=365 * 86_400,
+            )?,
             admin_email: raw.get("ADMIN_EMAIL")?.map(|e| e.trim().to_ascii_lowercase()),
             region,
             streams,
@@ -210,9 +220,9 @@ impl Settings {
     /// # Errors
     /// `JWT_SECRET: required by upcheck-api` when it is not set.
     pub fn require_jwt_secret(&self) -> Result<&SecretString, ConfigError> {
-        self.jwt_secret
-            .as_ref()
-            .ok_or_else(|| ConfigError::new("JWT_SECRET", "required by upcheck-api (at least 32 random characters)"))
+        self.jwt_secret.as_ref().ok_or_else(|| {
+            ConfigError::new("JWT_SECRET", "required by upcheck-api (at least 32 random characters)")
+        })
     }
 }
 
@@ -255,7 +265,10 @@ impl Raw {
             .parse()
             .map_err(|_| ConfigError::new(var, format!("expected a whole number, got {text:?}")))?;
         if !range.contains(&value) {
-            return Err(ConfigError::new(var, format!("must be between {} and {}", range.start(), range.end())));
+            return Err(ConfigError::new(
+                var,
+                format!("must be between {} and {}", range.start(), range.end()),
+            ));
         }
         Ok(value)
     }

@@ -84,7 +84,8 @@ fn a_missing_ca_file_is_named() {
 
 #[test]
 fn redis_url_wins_over_redis_addr() {
-    let s = load(&[("REDIS_URL", "rediss://default:tok@eu1.upstash.io:6379"), ("REDIS_ADDR", "other:1")]).unwrap();
+    let s = load(&[("REDIS_URL", "rediss://default:tok@eu1.upstash.io:6379"), ("REDIS_ADDR", "other:1")])
+        .unwrap();
     assert_eq!(s.redis.url.expose_secret(), "rediss://default:tok@eu1.upstash.io:6379");
     assert!(s.redis.is_tls());
     assert_eq!(s.redis.redacted_endpoint(), "rediss://eu1.upstash.io:6379");
@@ -92,9 +93,11 @@ fn redis_url_wins_over_redis_addr() {
 
 #[test]
 fn redis_addr_builds_a_url_with_credentials_and_tls() {
-    let s = load(&[("REDIS_ADDR", "cache:6380"), ("REDIS_PASSWORD", "s3cret"), ("REDIS_TLS", "true")]).unwrap();
+    let s =
+        load(&[("REDIS_ADDR", "cache:6380"), ("REDIS_PASSWORD", "s3cret"), ("REDIS_TLS", "true")]).unwrap();
     assert_eq!(s.redis.url.expose_secret(), "rediss://default:s3cret@cache:6380");
-    let s = load(&[("REDIS_ADDR", "cache:6380"), ("REDIS_USERNAME", "app"), ("REDIS_PASSWORD", "pw")]).unwrap();
+    let s =
+        load(&[("REDIS_ADDR", "cache:6380"), ("REDIS_USERNAME", "app"), ("REDIS_PASSWORD", "pw")]).unwrap();
     assert_eq!(s.redis.url.expose_secret(), "redis://app:pw@cache:6380");
     let s = load(&[("REDIS_ADDR", "cache:6380")]).unwrap();
     assert_eq!(s.redis.url.expose_secret(), "redis://cache:6380");

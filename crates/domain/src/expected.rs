@@ -64,11 +64,7 @@ impl ExpectedStatus {
 
     /// Renders a list for messages such as "expected 2xx or 301, got 503".
     pub fn describe(rules: &[ExpectedStatus]) -> String {
-        rules
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" or ")
+        rules.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
     }
 }
 

@@ -158,23 +158,16 @@ impl ProbeSpec {
             ));
         }
         if u64::from(self.timeout_ms) >= u64::from(self.interval_seconds) * 1000 {
-            return Err(ValidationError::new(
-                "timeout_ms",
-                "must be below interval_seconds × 1000",
-            ));
+            return Err(ValidationError::new("timeout_ms", "must be below interval_seconds × 1000"));
         }
         if self.expected_status.is_empty() {
             return Err(ValidationError::new("expected_status", "must not be empty"));
         }
-        for (name, value) in [
-            ("failure_threshold", self.failure_threshold),
-            ("recovery_threshold", self.recovery_threshold),
-        ] {
+        for (name, value) in
+            [("failure_threshold", self.failure_threshold), ("recovery_threshold", self.recovery_threshold)]
+        {
             if !(1..=MAX_THRESHOLD).contains(&value) {
-                return Err(ValidationError::new(
-                    name,
-                    format!("must be between 1 and {MAX_THRESHOLD}"),
-                ));
+                return Err(ValidationError::new(name, format!("must be between 1 and {MAX_THRESHOLD}")));
             }
         }
         if self.headers.len() > MAX_HEADERS {
@@ -199,8 +192,8 @@ impl ProbeSpec {
 /// # Errors
 /// A [`ValidationError`] on field `url`.
 pub fn validate_url(raw: &str) -> Result<url::Url, ValidationError> {
-    let parsed = url::Url::parse(raw)
-        .map_err(|e| ValidationError::new("url", format!("not a valid URL: {e}")))?;
+    let parsed =
+        url::Url::parse(raw).map_err(|e| ValidationError::new("url", format!("not a valid URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ValidationError::new("url", "must use http or https"));
     }

@@ -29,7 +29,9 @@ impl Readiness {
             Err(_) => Err("timed out after 2000 ms".to_string()),
         };
         let mut conn = self.redis.clone();
-        let rd = tokio::time::timeout(Duration::from_secs(2), redis::cmd("PING").query_async::<String>(&mut conn)).await;
+        let rd =
+            tokio::time::timeout(Duration::from_secs(2), redis::cmd("PING").query_async::<String>(&mut conn))
+                .await;
         let rd = match rd {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
@@ -70,12 +72,19 @@ impl HealthServer {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(readiness.clone())
-                .route("/healthz", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
+                .route(
+                    "/healthz",
+                    web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),
+                )
                 .route(
                     "/readyz",
                     web::get().to(|r: web::Data<Readiness>| async move {
                         let (ok, body) = r.check().await;
-                        if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+                        if ok {
+                            HttpResponse::Ok().json(body)
+                        } else {
+                            HttpResponse::ServiceUnavailable().json(body)
+                        }
                     }),
                 )
         })

@@ -77,13 +77,18 @@ pub fn store_failure(e: upcheck_store::StoreError) -> upcheck_streams::HandleErr
 ///
 /// # Errors
 /// When cancelled before Redis answered, or the settings cannot make a client.
-pub async fn connect_redis(settings: &Settings, cancel: &CancellationToken) -> anyhow::Result<upcheck_streams::RedisConns> {
+pub async fn connect_redis(
+    settings: &Settings,
+    cancel: &CancellationToken,
+) -> anyhow::Result<upcheck_streams::RedisConns> {
     let mut wait = std::time::Duration::from_millis(200);
     loop {
         match upcheck_streams::connect(&settings.redis).await {
             Ok(c) => return Ok(c),
             Err(upcheck_streams::StreamError::Config(e)) => return Err(e.into()),
-            Err(e) => tracing::warn!(endpoint = %settings.redis.redacted_endpoint(), error = %e, "redis unavailable; retrying"),
+            Err(e) => {
+                tracing::warn!(endpoint = %settings.redis.redacted_endpoint(), error = %e, "redis unavailable; retrying")
+            }
         }
         tokio::select! {
             _ = cancel.cancelled() => anyhow::bail!("cancelled while waiting for Redis"),
@@ -92,4 +97,3 @@ pub async fn connect_redis(settings: &Settings, cancel: &CancellationToken) -> a
         wait = (wait * 2).min(std::time::Duration::from_secs(5));
     }
 }
-

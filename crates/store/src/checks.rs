@@ -110,7 +110,8 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
     for row in tx.query(&select, &[&monitor_ids]).await? {
         let status: &str = row.get(1);
         let state = MonitorState {
-            status: MonitorStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+            status: MonitorStatus::parse(status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
             consecutive_failures: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
             consecutive_successes: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
             last_due_at_ms: row.get(4),
@@ -152,11 +153,8 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
              WHERE s.monitor_id = u.id",
         )
         .await?;
-    tx.execute(
-        &update,
-        &[&upd.ids, &upd.statuses, &upd.failures, &upd.successes, &upd.dues, &upd.checked],
-    )
-    .await?;
+    tx.execute(&update, &[&upd.ids, &upd.statuses, &upd.failures, &upd.successes, &upd.dues, &upd.checked])
+        .await?;
     crate::events::insert(&tx, &events).await?;
     tx.commit().await?;
     Ok(events)

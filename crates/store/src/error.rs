@@ -23,7 +23,11 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Pool(_) => true,
-            Self::Db(e) => e.is_closed() || e.code().is_none() || e.code().is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P")),
+            Self::Db(e) => {
+                e.is_closed()
+                    || e.code().is_none()
+                    || e.code().is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
+            }
             Self::Migration(_) | Self::Corrupt(_) => false,
         }
     }

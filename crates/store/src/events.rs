@@ -2,8 +2,8 @@
 //! for any whose publication a crash interrupted.
 
 use crate::{Pool, StoreError};
-use time::OffsetDateTime;
 use deadpool_postgres::Transaction;
+use time::OffsetDateTime;
 use upcheck_domain::{MonitorStatus, StatusEvent};
 use uuid::Uuid;
 
@@ -42,7 +42,9 @@ pub async fn mark_published(pool: &Pool, ids: &[Uuid]) -> Result<(), StoreError>
     }
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached("UPDATE status_events SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL")
+        .prepare_cached(
+            "UPDATE status_events SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL",
+        )
         .await?;
     client.execute(&stmt, &[&ids]).await?;
     Ok(())
@@ -53,7 +55,11 @@ pub async fn mark_published(pool: &Pool, ids: &[Uuid]) -> Result<(), StoreError>
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails or a row is corrupt.
-pub async fn unpublished(pool: &Pool, older_than_ms: i64, limit: i64) -> Result<Vec<StatusEvent>, StoreError> {
+pub async fn unpublished(
+    pool: &Pool,
+    older_than_ms: i64,
+    limit: i64,
+) -> Result<Vec<StatusEvent>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(

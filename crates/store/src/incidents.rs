@@ -3,7 +3,8 @@
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
 use upcheck_domain::{
-    MonitorStatus, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id, webhook_type,
+    MonitorStatus, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id,
+    webhook_type,
 };
 use uuid::Uuid;
 
@@ -29,9 +30,7 @@ pub struct EventEffects {
 pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<EventEffects, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let monitor = tx
-        .prepare_cached("SELECT name, url FROM monitors WHERE id = $1 FOR SHARE")
-        .await?;
+    let monitor = tx.prepare_cached("SELECT name, url FROM monitors WHERE id = $1 FOR SHARE").await?;
     let Some(row) = tx.query_opt(&monitor, &[&event.monitor_id]).await? else {
         tx.commit().await?;
         return Ok(EventEffects::default());
@@ -46,8 +45,11 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
                      VALUES ($1, $2, 'open', $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
                 .await?;
-            tx.execute(&open, &[&Uuid::now_v7(), &event.monitor_id, &event.event_id, &event.occurred_at, &event.cause])
-                .await?;
+            tx.execute(
+                &open,
+                &[&Uuid::now_v7(), &event.monitor_id, &event.event_id, &event.occurred_at, &event.cause],
+            )
+            .await?;
             // Ours if we just opened it (or did on an earlier delivery); otherwise the monitor
             // already had an open incident, which this event joins.
             let find = tx
@@ -71,7 +73,9 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
                 Some(row) => Some(row),
                 None => {
                     let find = tx
-                        .prepare_cached("SELECT id, opened_at, resolved_at FROM incidents WHERE resolved_event_id = $1")
+                        .prepare_cached(
+                            "SELECT id, opened_at, resolved_at FROM incidents WHERE resolved_event_id = $1",
+                        )
                         .await?;
                     tx.query_opt(&find, &[&event.event_id]).await?
                 }
@@ -85,7 +89,8 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
         resolved_at: r.get::<_, Option<OffsetDateTime>>(2),
     });
 
-    let mut effects = EventEffects { incident_id: incident.as_ref().map(|i| i.id), pending_notifications: Vec::new() };
+    let mut effects =
+        EventEffects { incident_id: incident.as_ref().map(|i| i.id), pending_notifications: Vec::new() };
     if event.notify {
         let payload = WebhookPayload {
             event_id: event.event_id,
@@ -116,14 +121,25 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
             let id = notification_id(event.event_id, channel_id);
             tx.execute(
                 &insert,
-                &[&id, &event.event_id, &event.monitor_id, &channel_id, &kind, &webhook_type(event.to), &payload],
+                &[
+                    &id,
+                    &event.event_id,
+                    &event.monitor_id,
+                    &channel_id,
+                    &kind,
+                    &webhook_type(event.to),
+                    &payload,
+                ],
             )
             .await?;
         }
         let pending = tx
-            .prepare_cached("SELECT id FROM notifications WHERE event_id = $1 AND state = 'pending' ORDER BY id")
+            .prepare_cached(
+                "SELECT id FROM notifications WHERE event_id = $1 AND state = 'pending' ORDER BY id",
+            )
             .await?;
-        effects.pending_notifications = tx.query(&pending, &[&event.event_id]).await?.iter().map(|r| r.get(0)).collect();
+        effects.pending_notifications =
+            tx.query(&pending, &[&event.event_id]).await?.iter().map(|r| r.get(0)).collect();
     }
     tx.commit().await?;
     Ok(effects)

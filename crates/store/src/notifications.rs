@@ -67,9 +67,8 @@ pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, St
         )
         .await?;
     let Some(r) = client.query_opt(&stmt, &[&id]).await? else { return Ok(None) };
-    let channel = r
-        .get::<_, Option<Uuid>>(3)
-        .map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
+    let channel =
+        r.get::<_, Option<Uuid>>(3).map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
     Ok(Some(Delivery {
         id: r.get(0),
         state: DeliveryState::parse(r.get(1))?,
@@ -99,7 +98,12 @@ pub struct Attempt {
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails.
-pub async fn record_attempt(pool: &Pool, id: Uuid, attempt: &Attempt, state: DeliveryState) -> Result<(), StoreError> {
+pub async fn record_attempt(
+    pool: &Pool,
+    id: Uuid,
+    attempt: &Attempt,
+    state: DeliveryState,
+) -> Result<(), StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let log = tx
@@ -108,8 +112,18 @@ pub async fn record_attempt(pool: &Pool, id: Uuid, attempt: &Attempt, state: Del
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .await?;
-    tx.execute(&log, &[&id, &attempt.attempt, &attempt.attempted_at, &attempt.http_status, &attempt.latency_ms, &attempt.error])
-        .await?;
+    tx.execute(
+        &log,
+        &[
+            &id,
+            &attempt.attempt,
+            &attempt.attempted_at,
+            &attempt.http_status,
+            &attempt.latency_ms,
+            &attempt.error,
+        ],
+    )
+    .await?;
     let update = tx
         .prepare_cached(
             "UPDATE notifications SET state = $2, attempts = greatest(attempts, $3), last_error = $4, \
@@ -129,7 +143,9 @@ pub async fn record_attempt(pool: &Pool, id: Uuid, attempt: &Attempt, state: Del
 pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), StoreError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached("UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1 AND state = 'pending'")
+        .prepare_cached(
+            "UPDATE notifications SET state = 'failed', last_error = $2 WHERE id = $1 AND state = 'pending'",
+        )
         .await?;
     client.execute(&stmt, &[&id, &reason]).await?;
     Ok(())

@@ -15,9 +15,7 @@ pub async fn inactive_among(pool: &Pool, ids: &[Uuid]) -> Result<Vec<Uuid>, Stor
         return Ok(Vec::new());
     }
     let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached("SELECT id FROM monitors WHERE id = ANY($1) AND NOT paused")
-        .await?;
+    let stmt = client.prepare_cached("SELECT id FROM monitors WHERE id = ANY($1) AND NOT paused").await?;
     let active: HashSet<Uuid> = client.query(&stmt, &[&ids]).await?.iter().map(|r| r.get(0)).collect();
     Ok(ids.iter().copied().filter(|id| !active.contains(id)).collect())
 }
@@ -26,7 +24,11 @@ pub async fn inactive_among(pool: &Pool, ids: &[Uuid]) -> Result<Vec<Uuid>, Stor
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails or a stored spec does not decode.
-pub async fn active_specs(pool: &Pool, after: Option<Uuid>, limit: i64) -> Result<Vec<upcheck_domain::ProbeSpec>, StoreError> {
+pub async fn active_specs(
+    pool: &Pool,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<upcheck_domain::ProbeSpec>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(

@@ -30,6 +30,8 @@ pub async fn connect(settings: &RedisSettings) -> Result<RedisConns, StreamError
         base.clone().set_response_timeout(Some(Duration::from_secs(5))),
     )
     .await?;
-    let blocking = ConnectionManager::new_with_config(client, base.set_response_timeout(Some(Duration::from_secs(30)))).await?;
+    let blocking =
+        ConnectionManager::new_with_config(client, base.set_response_timeout(Some(Duration::from_secs(30))))
+            .await?;
     Ok(RedisConns { commands, blocking })
 }

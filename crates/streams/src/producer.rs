@@ -43,7 +43,11 @@ impl Producer {
     ///
     /// # Errors
     /// [`StreamError`] when encoding or Redis fails.
-    pub async fn add_many<T: Serialize>(&self, stream: &str, messages: &[T]) -> Result<Vec<String>, StreamError> {
+    pub async fn add_many<T: Serialize>(
+        &self,
+        stream: &str,
+        messages: &[T],
+    ) -> Result<Vec<String>, StreamError> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }

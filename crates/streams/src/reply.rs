@@ -31,7 +31,11 @@ fn items(v: &Value) -> Option<Vec<&Value>> {
 /// no fields.
 pub(crate) fn entries(v: &Value) -> Result<Vec<Entry>, StreamError> {
     let Some(list) = items(v) else {
-        return if matches!(v, Value::Nil) { Ok(Vec::new()) } else { Err(StreamError::Reply(format!("{v:?}"))) };
+        return if matches!(v, Value::Nil) {
+            Ok(Vec::new())
+        } else {
+            Err(StreamError::Reply(format!("{v:?}")))
+        };
     };
     let mut out = Vec::with_capacity(list.len());
     for e in list {
@@ -85,7 +89,8 @@ pub(crate) fn pending(v: &Value) -> Result<Vec<Pending>, StreamError> {
     rows.into_iter()
         .map(|r| {
             let row = items(r).ok_or_else(|| StreamError::Reply(format!("pending {r:?}")))?;
-            let id = row.first().and_then(|v| text(v)).ok_or_else(|| StreamError::Reply("pending id".into()))?;
+            let id =
+                row.first().and_then(|v| text(v)).ok_or_else(|| StreamError::Reply("pending id".into()))?;
             let deliveries = row
                 .get(3)
                 .and_then(|v| text(v))

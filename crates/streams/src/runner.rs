@@ -21,8 +21,8 @@ use crate::{MESSAGE_FIELD, StreamError};
 use redis::aio::ConnectionManager;
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -278,12 +278,8 @@ impl<H: Handler> Runner<H> {
     }
 
     fn message(&self, entry: Entry) -> StreamMessage {
-        let payload = entry
-            .fields
-            .into_iter()
-            .find(|(k, _)| k == MESSAGE_FIELD)
-            .map(|(_, v)| v)
-            .unwrap_or_default();
+        let payload =
+            entry.fields.into_iter().find(|(k, _)| k == MESSAGE_FIELD).map(|(_, v)| v).unwrap_or_default();
         StreamMessage { stream: self.config.stream.clone(), id: entry.id, payload }
     }
 
@@ -319,8 +315,12 @@ impl<H: Handler> Runner<H> {
         let mine: HashSet<String> = mine.into_iter().collect();
         for row in rows.into_iter().filter(|r| !mine.contains(&r.id)) {
             if row.deliveries >= c.max_deliveries {
-                let entries: redis::Value =
-                    redis::cmd("XRANGE").arg(&c.stream).arg(&row.id).arg(&row.id).query_async(&mut conn).await?;
+                let entries: redis::Value = redis::cmd("XRANGE")
+                    .arg(&c.stream)
+                    .arg(&row.id)
+                    .arg(&row.id)
+                    .query_async(&mut conn)
+                    .await?;
                 let payload = reply::entries(&entries)?
                     .into_iter()
                     .next()
@@ -345,7 +345,8 @@ impl<H: Handler> Runner<H> {
             .arg(&claim)
             .query_async(&mut conn)
             .await?;
-        let claimed: Vec<StreamMessage> = reply::entries(&value)?.into_iter().map(|e| self.message(e)).collect();
+        let claimed: Vec<StreamMessage> =
+            reply::entries(&value)?.into_iter().map(|e| self.message(e)).collect();
         let (live, trimmed): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|m| !m.payload.is_empty());
         if !trimmed.is_empty() {
             // Entries trimmed away before anyone handled them cannot be handled: acknowledge them.
@@ -378,7 +379,11 @@ impl Drop for InFlight {
 ///
 /// # Errors
 /// [`StreamError`] for any failure but `BUSYGROUP`.
-pub(crate) async fn ensure_group(conn: &mut ConnectionManager, stream: &str, group: &str) -> Result<(), StreamError> {
+pub(crate) async fn ensure_group(
+    conn: &mut ConnectionManager,
+    stream: &str,
+    group: &str,
+) -> Result<(), StreamError> {
     let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(stream)
@@ -394,7 +399,12 @@ pub(crate) async fn ensure_group(conn: &mut ConnectionManager, stream: &str, gro
     }
 }
 
-async fn ack_with_retry(conn: &mut ConnectionManager, c: &RunnerConfig, id: &str, cancel: &CancellationToken) {
+async fn ack_with_retry(
+    conn: &mut ConnectionManager,
+    c: &RunnerConfig,
+    id: &str,
+    cancel: &CancellationToken,
+) {
     let mut backoff = Backoff::new();
     loop {
         match redis::cmd("XACK").arg(&c.stream).arg(&c.group).arg(id).query_async::<i64>(conn).await {

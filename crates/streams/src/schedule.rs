@@ -67,7 +67,12 @@ impl Schedule {
     ///
     /// # Errors
     /// [`StreamError`] when encoding or Redis fails.
-    pub async fn upsert_many(&self, specs: &[ProbeSpec], due_at_ms: i64, keep_due: bool) -> Result<(), StreamError> {
+    pub async fn upsert_many(
+        &self,
+        specs: &[ProbeSpec],
+        due_at_ms: i64,
+        keep_due: bool,
+    ) -> Result<(), StreamError> {
         if specs.is_empty() {
             return Ok(());
         }

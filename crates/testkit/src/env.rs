@@ -38,10 +38,7 @@ impl TestEnv {
         let client = admin_pool.get().await.unwrap_or_else(|e| {
             panic!("Postgres does not answer at DATABASE_URL ({e}); run the tests through scripts/test.sh")
         });
-        client
-            .batch_execute(&format!("CREATE DATABASE {db_name}"))
-            .await
-            .expect("create test database");
+        client.batch_execute(&format!("CREATE DATABASE {db_name}")).await.expect("create test database");
         drop(client);
         admin_pool.close();
 
@@ -69,9 +66,9 @@ impl TestEnv {
         upcheck_store::migrate(&settings.database).await.expect("migrate test database");
         let pool = upcheck_store::connect_pool(&settings.database).expect("pool");
         let client = settings.redis.client().expect("redis client");
-        let redis = redis::aio::ConnectionManager::new(client)
-            .await
-            .unwrap_or_else(|e| panic!("Redis does not answer at REDIS_URL ({e}); run the tests through scripts/test.sh"));
+        let redis = redis::aio::ConnectionManager::new(client).await.unwrap_or_else(|e| {
+            panic!("Redis does not answer at REDIS_URL ({e}); run the tests through scripts/test.sh")
+        });
         Self { settings, pool, redis, prefix, db_name, admin }
     }
 
@@ -85,7 +82,8 @@ fn base_env() -> HashMap<String, String> {
     let mut env = HashMap::new();
     env.insert(
         "DATABASE_URL".to_string(),
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
     );
     env.insert(
         "REDIS_URL".to_string(),
@@ -105,23 +103,23 @@ impl Drop for TestEnv {
         let cleanup = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                if let Ok(pool) = upcheck_store::connect_pool(&admin.database) {
-                    if let Ok(client) = pool.get().await {
-                        let _ = client
-                            .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-                            .await;
-                    }
+                if let Ok(pool) = upcheck_store::connect_pool(&admin.database)
+                    && let Ok(client) = pool.get().await
+                {
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+                        .await;
                 }
-                if let Ok(client) = redis::Client::open(redis_url) {
-                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                        let keys: Vec<String> = redis::cmd("KEYS")
-                            .arg(format!("{prefix}*"))
-                            .query_async(&mut conn)
-                            .await
-                            .unwrap_or_default();
-                        if !keys.is_empty() {
-                            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-                        }
+                if let Ok(client) = redis::Client::open(redis_url)
+                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                {
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(format!("{prefix}*"))
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
                     }
                 }
             });

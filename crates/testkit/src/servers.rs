@@ -83,7 +83,6 @@ impl Received {
     }
 }
 
-
 /// A local webhook receiver recording every request and answering a status the test sets.
 pub struct WebhookReceiver {
     /// The URL to configure on a channel.

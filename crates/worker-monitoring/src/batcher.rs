@@ -19,7 +19,12 @@ pub struct Batcher {
 impl Batcher {
     /// Starts the write loop: a batch closes at `max_size` results or `max_wait` after its first.
     /// The loop ends once every [`Batcher`] clone is dropped and the last batch is written.
-    pub fn start(pool: Pool, outbox: Outbox, max_size: usize, max_wait: Duration) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        pool: Pool,
+        outbox: Outbox,
+        max_size: usize,
+        max_wait: Duration,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(max_size * 4);
         let task = tokio::spawn(write_loop(rx, pool, outbox, max_size, max_wait));
         (Self { tx }, task)

@@ -34,7 +34,10 @@ impl<P: Probe> Handler for CheckHandler<P> {
             latency_ms: result.latency_ms,
             http_status: result.http_status.and_then(|c| i16::try_from(c).ok()),
             error: result.error,
-            thresholds: Thresholds { failure: job.spec.failure_threshold, recovery: job.spec.recovery_threshold },
+            thresholds: Thresholds {
+                failure: job.spec.failure_threshold,
+                recovery: job.spec.recovery_threshold,
+            },
         };
         tracing::debug!(monitor_id = %record.monitor_id, stream_id = %message.id, outcome = record.outcome.as_str(), "checked");
         self.batcher.submit(record).await.map_err(HandleError::Retryable)

@@ -67,8 +67,10 @@ impl HttpProbe {
     async fn http(&self, spec: &ProbeSpec) -> ProbeResult {
         let accepts_redirect = spec.expected_status.iter().any(|r| (300..400).any(|c| r.matches(c)));
         let client = if accepts_redirect { &self.no_follow } else { &self.follow };
-        let method = reqwest::Method::from_bytes(spec.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut request = client.request(method, &spec.url).timeout(Duration::from_millis(u64::from(spec.timeout_ms)));
+        let method =
+            reqwest::Method::from_bytes(spec.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request =
+            client.request(method, &spec.url).timeout(Duration::from_millis(u64::from(spec.timeout_ms)));
         for (k, v) in &spec.headers {
             request = request.header(k, v);
         }
@@ -138,7 +140,10 @@ pub fn describe_error(e: &reqwest::Error, timeout_ms: u32) -> String {
         source = s.source();
     }
     let lower = innermost.to_ascii_lowercase();
-    if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
+    if lower.contains("dns")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
         format!("dns lookup failed: {innermost}")
     } else if lower.contains("certificate") || lower.contains("tls") {
         format!("tls error: {innermost}")

@@ -12,7 +12,13 @@ const PAGE: i64 = 1_000;
 
 /// Runs until cancelled: checks the marker every `probe_every`, reconciles when it is missing
 /// or `every` has passed.
-pub async fn run(pool: Pool, schedule: Schedule, redis: redis::aio::ConnectionManager, every: Duration, cancel: CancellationToken) {
+pub async fn run(
+    pool: Pool,
+    schedule: Schedule,
+    redis: redis::aio::ConnectionManager,
+    every: Duration,
+    cancel: CancellationToken,
+) {
     let probe_every = every.min(Duration::from_secs(5));
     let mut last = Instant::now();
     let mut first = true;
@@ -82,7 +88,8 @@ pub async fn reconcile_once(
         let mut after = None;
         let mut upserted = 0;
         loop {
-            let page = upcheck_store::reconcile::active_specs(pool, after, PAGE).await.map_err(|e| e.to_string())?;
+            let page =
+                upcheck_store::reconcile::active_specs(pool, after, PAGE).await.map_err(|e| e.to_string())?;
             let Some(last) = page.last() else { break };
             after = Some(last.monitor_id);
             schedule.upsert_many(&page, now_ms, true).await.map_err(|e| e.to_string())?;
@@ -91,10 +98,12 @@ pub async fn reconcile_once(
                 break;
             }
         }
-        let scheduled: Vec<_> = schedule.scheduled_ids().await.map_err(|e| e.to_string())?.into_iter().collect();
+        let scheduled: Vec<_> =
+            schedule.scheduled_ids().await.map_err(|e| e.to_string())?.into_iter().collect();
         let mut removed = 0;
         for chunk in scheduled.chunks(PAGE as usize) {
-            let stale = upcheck_store::reconcile::inactive_among(pool, chunk).await.map_err(|e| e.to_string())?;
+            let stale =
+                upcheck_store::reconcile::inactive_among(pool, chunk).await.map_err(|e| e.to_string())?;
             schedule.remove_many(&stale).await.map_err(|e| e.to_string())?;
             removed += stale.len();
         }

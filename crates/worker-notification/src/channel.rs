@@ -26,7 +26,12 @@ pub trait Channel: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 
     /// One attempt to deliver `payload` for notification `id` over a channel configured with `config`.
-    fn deliver(&self, id: Uuid, config: &serde_json::Value, payload: &serde_json::Value) -> impl Future<Output = AttemptResult> + Send;
+    fn deliver(
+        &self,
+        id: Uuid,
+        config: &serde_json::Value,
+        payload: &serde_json::Value,
+    ) -> impl Future<Output = AttemptResult> + Send;
 }
 
 /// Webhooks signed per Standard Webhooks: `webhook-id` (the notification id, stable across
@@ -61,7 +66,12 @@ impl Channel for WebhookChannel {
         "webhook"
     }
 
-    async fn deliver(&self, id: Uuid, config: &serde_json::Value, payload: &serde_json::Value) -> AttemptResult {
+    async fn deliver(
+        &self,
+        id: Uuid,
+        config: &serde_json::Value,
+        payload: &serde_json::Value,
+    ) -> AttemptResult {
         let (Some(url), Some(secret)) = (config["url"].as_str(), config["secret"].as_str()) else {
             return failure(true, "channel config lacks url or secret".into());
         };
@@ -107,7 +117,13 @@ impl Channel for WebhookChannel {
                 } else {
                     root_cause(&e)
                 };
-                AttemptResult { delivered: false, permanent: false, http_status: None, latency_ms, error: Some(why) }
+                AttemptResult {
+                    delivered: false,
+                    permanent: false,
+                    http_status: None,
+                    latency_ms,
+                    error: Some(why),
+                }
             }
         }
     }

@@ -62,7 +62,9 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             return Ok(());
         };
         if kind != self.channel.kind() {
-            mark_failed(&self.pool, id, &format!("unsupported channel kind {kind:?}")).await.map_err(store_failure)?;
+            mark_failed(&self.pool, id, &format!("unsupported channel kind {kind:?}"))
+                .await
+                .map_err(store_failure)?;
             return Ok(());
         }
         let attempt_no = delivery.attempts.saturating_add(1);
@@ -92,7 +94,8 @@ impl<C: Channel> Handler for NotificationHandler<C> {
         match state {
             DeliveryState::Pending => {
                 let delay = retry::backoff_ms(attempt_no as u32, self.policy.base_ms, self.policy.max_ms);
-                let due = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 + delay as i64;
+                let due =
+                    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 + delay as i64;
                 retry::schedule(&self.redis, &self.retry_key, &message.payload, due)
                     .await
                     .map_err(|e| HandleError::Retryable(e.to_string()))?;

@@ -45,7 +45,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let keys = Keys::new(&settings);
     let t = &settings.tunables;
     let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
-    let channel = channel::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms)).context("HTTP client")?;
+    let channel =
+        channel::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms)).context("HTTP client")?;
     let handler = Arc::new(handler::NotificationHandler::new(
         pool.clone(),
         channel,

@@ -29,12 +29,24 @@ pub fn backoff_ms(attempt: u32, base_ms: u64, max_ms: u64) -> u64 {
 ///
 /// # Errors
 /// The Redis error.
-pub async fn schedule(redis: &redis::aio::ConnectionManager, key: &str, job_json: &str, due_ms: i64) -> redis::RedisResult<()> {
+pub async fn schedule(
+    redis: &redis::aio::ConnectionManager,
+    key: &str,
+    job_json: &str,
+    due_ms: i64,
+) -> redis::RedisResult<()> {
     redis::cmd("ZADD").arg(key).arg(due_ms).arg(job_json).query_async(&mut redis.clone()).await
 }
 
 /// Moves due retries onto `stream` every `tick` until cancelled.
-pub async fn pump(redis: redis::aio::ConnectionManager, key: String, stream: String, maxlen: u64, tick: Duration, cancel: CancellationToken) {
+pub async fn pump(
+    redis: redis::aio::ConnectionManager,
+    key: String,
+    stream: String,
+    maxlen: u64,
+    tick: Duration,
+    cancel: CancellationToken,
+) {
     let script = redis::Script::new(PUMP);
     loop {
         tokio::select! {

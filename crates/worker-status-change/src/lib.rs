@@ -22,7 +22,13 @@ pub struct StatusChangeHandler {
 
 impl StatusChangeHandler {
     /// A handler writing to `pool` and enqueueing on `notification_stream`.
-    pub fn new(pool: Pool, producer: Producer, redis: redis::aio::ConnectionManager, notification_stream: String, live_channel: String) -> Self {
+    pub fn new(
+        pool: Pool,
+        producer: Producer,
+        redis: redis::aio::ConnectionManager,
+        notification_stream: String,
+        live_channel: String,
+    ) -> Self {
         Self { pool, producer, redis, notification_stream, live_channel }
     }
 }
@@ -30,14 +36,10 @@ impl StatusChangeHandler {
 impl Handler for StatusChangeHandler {
     async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
         let event: StatusEvent = message.decode()?;
-        let effects = upcheck_store::incidents::apply_status_event(&self.pool, &event)
-            .await
-            .map_err(store_failure)?;
-        let jobs: Vec<NotificationJob> = effects
-            .pending_notifications
-            .iter()
-            .map(|id| NotificationJob { notification_id: *id })
-            .collect();
+        let effects =
+            upcheck_store::incidents::apply_status_event(&self.pool, &event).await.map_err(store_failure)?;
+        let jobs: Vec<NotificationJob> =
+            effects.pending_notifications.iter().map(|id| NotificationJob { notification_id: *id }).collect();
         self.producer
             .add_many(&self.notification_stream, &jobs)
             .await

@@ -68,9 +68,10 @@ async fn checks_within_one_batch_apply_in_due_order() {
     let env = TestEnv::new().await;
     let m = monitor(&env, user(&env).await).await;
 
-    let events = record_checks(&env.pool, &[check(m, 3_000, Up), check(m, 1_000, Down), check(m, 2_000, Down)])
-        .await
-        .unwrap();
+    let events =
+        record_checks(&env.pool, &[check(m, 3_000, Up), check(m, 1_000, Down), check(m, 2_000, Down)])
+            .await
+            .unwrap();
 
     let path: Vec<_> = events.iter().map(|e| e.to).collect();
     assert_eq!(path, vec![MonitorStatus::Down, MonitorStatus::Up]);

@@ -26,7 +26,8 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
         job_id: format!("{due_at_ms}-0"),
         region: "local".into(),
         due_at_ms,
-        checked_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(due_at_ms) * 1_000_000 + 5_000_000).unwrap(),
+        checked_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(due_at_ms) * 1_000_000 + 5_000_000)
+            .unwrap(),
         outcome,
         latency_ms: Some(3),
         http_status: Some(if outcome == CheckOutcome::Up { 200 } else { 503 }),
@@ -34,4 +35,3 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
         thresholds: Thresholds { failure: 2, recovery: 1 },
     }
 }
-

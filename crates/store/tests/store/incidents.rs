@@ -31,7 +31,9 @@ async fn down_opens_an_incident_with_its_cause_and_one_notification_per_channel(
     let effects = apply_status_event(&env.pool, &down).await.unwrap();
 
     let incident = effects.incident_id.expect("an incident");
-    let row = env.db().await
+    let row = env
+        .db()
+        .await
         .query_one("SELECT state, cause, opened_event_id FROM incidents WHERE id = $1", &[&incident])
         .await
         .unwrap();
@@ -69,7 +71,8 @@ async fn up_resolves_the_open_incident_and_redelivery_finds_it_again() {
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     webhook_channel(&env, owner, m).await;
-    let opened = apply_status_event(&env.pool, &event(m, MonitorStatus::Up, MonitorStatus::Down)).await.unwrap();
+    let opened =
+        apply_status_event(&env.pool, &event(m, MonitorStatus::Up, MonitorStatus::Down)).await.unwrap();
     let up = event(m, MonitorStatus::Down, MonitorStatus::Up);
 
     let resolved = apply_status_event(&env.pool, &up).await.unwrap();
@@ -77,7 +80,9 @@ async fn up_resolves_the_open_incident_and_redelivery_finds_it_again() {
 
     assert_eq!(resolved.incident_id, opened.incident_id);
     assert_eq!(again, resolved);
-    let state: String = env.db().await
+    let state: String = env
+        .db()
+        .await
         .query_one("SELECT state FROM incidents WHERE id = $1", &[&opened.incident_id.unwrap()])
         .await
         .unwrap()
@@ -110,7 +115,13 @@ async fn delivered_notifications_are_no_longer_pending() {
     let down = event(m, MonitorStatus::Up, MonitorStatus::Down);
     let effects = apply_status_event(&env.pool, &down).await.unwrap();
     let id = effects.pending_notifications[0];
-    let attempt = |n| Attempt { attempt: n, attempted_at: OffsetDateTime::now_utc(), http_status: Some(200), latency_ms: Some(4), error: None };
+    let attempt = |n| Attempt {
+        attempt: n,
+        attempted_at: OffsetDateTime::now_utc(),
+        http_status: Some(200),
+        latency_ms: Some(4),
+        error: None,
+    };
 
     record_attempt(&env.pool, id, &attempt(1), DeliveryState::Delivered).await.unwrap();
     // A late, stale attempt record must not reopen it.

@@ -12,11 +12,8 @@ async fn migrating_twice_at_once_and_again_later_succeeds() {
     b.unwrap();
     upcheck_store::migrate(&db).await.unwrap();
 
-    let applied: i64 = env.db().await
-        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let applied: i64 =
+        env.db().await.query_one("SELECT count(*) FROM refinery_schema_history", &[]).await.unwrap().get(0);
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count();
     assert_eq!(applied as usize, files);
 }

@@ -68,7 +68,8 @@ pub(crate) fn config(env: &TestEnv, consumer: &str) -> RunnerConfig {
 
 /// Pending-entry count of `group` on `stream`.
 pub(crate) async fn pending(env: &TestEnv, stream: &str, group: &str) -> u64 {
-    let v: redis::Value = redis::cmd("XPENDING").arg(stream).arg(group).query_async(&mut env.redis.clone()).await.unwrap();
+    let v: redis::Value =
+        redis::cmd("XPENDING").arg(stream).arg(group).query_async(&mut env.redis.clone()).await.unwrap();
     match v {
         redis::Value::Array(items) => match items.first() {
             Some(redis::Value::Int(n)) => *n as u64,
@@ -92,7 +93,13 @@ pub(crate) async fn entries(env: &TestEnv, stream: &str) -> Vec<HashMap<String, 
 /// Delivery count of each pending entry of `group` on `stream`.
 pub(crate) async fn deliveries(env: &TestEnv, stream: &str, group: &str) -> Vec<u64> {
     let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
-        .arg(stream).arg(group).arg("-").arg("+").arg(100)
-        .query_async(&mut env.redis.clone()).await.unwrap();
+        .arg(stream)
+        .arg(group)
+        .arg("-")
+        .arg("+")
+        .arg(100)
+        .query_async(&mut env.redis.clone())
+        .await
+        .unwrap();
     rows.into_iter().map(|r| r.3).collect()
 }

@@ -121,8 +121,12 @@ async fn a_scheduled_member_without_a_spec_is_dropped_on_claim() {
     let schedule = schedule(&env).await;
     let s = spec(10);
     schedule.upsert(&s, 1_000_000).await.unwrap();
-    redis::cmd("HDEL").arg(schedule.keys().specs(0)).arg(s.monitor_id.to_string())
-        .query_async::<()>(&mut env.redis.clone()).await.unwrap();
+    redis::cmd("HDEL")
+        .arg(schedule.keys().specs(0))
+        .arg(s.monitor_id.to_string())
+        .query_async::<()>(&mut env.redis.clone())
+        .await
+        .unwrap();
 
     assert_eq!(schedule.claim_due(0, 2_000_000, 100).await.unwrap(), 0);
     assert_eq!(schedule.due_at(s.monitor_id).await.unwrap(), None);

@@ -62,11 +62,20 @@ async fn checks_flow_and_a_failing_target_goes_down_after_threshold_checks() {
     schedule(&env).await.upsert(&s, now_ms()).await.unwrap();
     let worker = start(&env).await;
 
-    wait_for("the monitor up", WAIT, || async { (status(&env, s.monitor_id).await == "up").then_some(()) }).await;
+    wait_for("the monitor up", WAIT, || async { (status(&env, s.monitor_id).await == "up").then_some(()) })
+        .await;
     target.set_status(500);
-    wait_for("the monitor down", WAIT, || async { (status(&env, s.monitor_id).await == "down").then_some(()) }).await;
+    wait_for("the monitor down", WAIT, || async {
+        (status(&env, s.monitor_id).await == "down").then_some(())
+    })
+    .await;
 
-    let failures: i64 = count(&env, "SELECT count(*) FROM check_results WHERE monitor_id = $1 AND error = 'expected 2xx, got 500'", s.monitor_id).await;
+    let failures: i64 = count(
+        &env,
+        "SELECT count(*) FROM check_results WHERE monitor_id = $1 AND error = 'expected 2xx, got 500'",
+        s.monitor_id,
+    )
+    .await;
     assert!(failures >= 2, "down only after two failed checks, saw {failures}");
     let events = wait_for("both transitions published", WAIT, || async {
         let e = published_events(&env).await;
@@ -96,19 +105,40 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
     let keys = Keys::new(&env.settings);
     let (stream, group) = (keys.monitoring_stream(0), env.settings.streams.monitoring_group.clone());
     let mut redis = env.redis.clone();
-    redis::cmd("XGROUP").arg("CREATE").arg(&stream).arg(&group).arg("0").arg("MKSTREAM")
-        .query_async::<()>(&mut redis).await.unwrap();
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg(&group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
     let due = now_ms() - 10_000;
     for d in [due, due + 1_000] {
         let job = serde_json::to_string(&CheckJob { spec: s.clone(), due_at_ms: d }).unwrap();
-        redis::cmd("XADD").arg(&stream).arg("*").arg("m").arg(job).query_async::<String>(&mut redis).await.unwrap();
+        redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg("m")
+            .arg(job)
+            .query_async::<String>(&mut redis)
+            .await
+            .unwrap();
     }
     // The killed worker read both jobs, probed them and committed the checks (and so the
     // transition to down, in the outbox), then died before publishing or acknowledging.
     type Entries = Vec<(String, std::collections::HashMap<String, String>)>;
-    let read: Vec<(String, Entries)> =
-        redis::cmd("XREADGROUP").arg("GROUP").arg(&group).arg("killed").arg("STREAMS").arg(&stream).arg(">")
-            .query_async(&mut redis).await.unwrap();
+    let read: Vec<(String, Entries)> = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&group)
+        .arg("killed")
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     let records: Vec<CheckRecord> = read[0]
         .1
         .iter()
@@ -139,13 +169,20 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
     .await;
     assert_eq!(published.to.as_str(), "down");
     wait_for("the killed worker's jobs acknowledged", WAIT, || async {
-        let v: redis::Value = redis::cmd("XPENDING").arg(&stream).arg(&group).query_async(&mut env.redis.clone()).await.unwrap();
+        let v: redis::Value = redis::cmd("XPENDING")
+            .arg(&stream)
+            .arg(&group)
+            .query_async(&mut env.redis.clone())
+            .await
+            .unwrap();
         matches!(v, redis::Value::Array(ref a) if a.first() == Some(&redis::Value::Int(0))).then_some(())
     })
     .await;
     // The redelivered jobs were probed again but their stored checks are the killed worker's.
     let job_ids: Vec<String> = records.iter().map(|r| r.job_id.clone()).collect();
-    let stored: Vec<OffsetDateTime> = env.db().await
+    let stored: Vec<OffsetDateTime> = env
+        .db()
+        .await
         .query("SELECT checked_at FROM check_results WHERE job_id = ANY($1) ORDER BY job_id", &[&job_ids])
         .await
         .unwrap()
@@ -157,7 +194,10 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
     for (a, b) in stored.iter().zip(&original) {
         assert!((*a - *b).abs() < time::Duration::milliseconds(1), "stored check overwritten: {a} vs {b}");
     }
-    assert_eq!(count(&env, "SELECT count(*) FROM status_events WHERE monitor_id = $1", s.monitor_id).await, 1);
+    assert_eq!(
+        count(&env, "SELECT count(*) FROM status_events WHERE monitor_id = $1", s.monitor_id).await,
+        1
+    );
     worker.stop().await;
 }
 
@@ -170,7 +210,11 @@ async fn a_flushed_redis_schedule_heals_from_postgres_on_its_own() {
     monitor(&env, owner, &s).await; // in Postgres only: Redis never heard of it
     let paused = spec(&target.url);
     monitor(&env, owner, &paused).await;
-    env.db().await.execute("UPDATE monitors SET paused = true WHERE id = $1", &[&paused.monitor_id]).await.unwrap();
+    env.db()
+        .await
+        .execute("UPDATE monitors SET paused = true WHERE id = $1", &[&paused.monitor_id])
+        .await
+        .unwrap();
     let sched = schedule(&env).await;
     sched.upsert(&paused, now_ms() + 3_600_000).await.unwrap(); // stale: paused in Postgres
 
@@ -182,8 +226,13 @@ async fn a_flushed_redis_schedule_heals_from_postgres_on_its_own() {
     assert_eq!(sched.due_at(paused.monitor_id).await.unwrap(), None, "the paused monitor was unscheduled");
 
     let keys = sched.keys().clone();
-    redis::cmd("DEL").arg(keys.schedule(0)).arg(keys.specs(0)).arg(keys.schedule_marker())
-        .query_async::<()>(&mut env.redis.clone()).await.unwrap();
+    redis::cmd("DEL")
+        .arg(keys.schedule(0))
+        .arg(keys.specs(0))
+        .arg(keys.schedule_marker())
+        .query_async::<()>(&mut env.redis.clone())
+        .await
+        .unwrap();
     let before = count(&env, CHECKS, s.monitor_id).await;
 
     wait_for("checks after the flush", WAIT, || async {

@@ -60,7 +60,9 @@ async fn start(env: &TestEnv) -> (CancellationToken, tokio::task::JoinHandle<()>
 }
 
 async fn state(env: &TestEnv, id: Uuid) -> (String, i32, Option<String>) {
-    let r = env.db().await
+    let r = env
+        .db()
+        .await
         .query_one("SELECT state, attempts, last_error FROM notifications WHERE id = $1", &[&id])
         .await
         .unwrap();
@@ -88,7 +90,10 @@ async fn a_webhook_is_delivered_once_signed_per_standard_webhooks() {
     let t = setup(&[]).await;
     let (cancel, task) = start(&t.env).await;
 
-    wait_for("delivered", WAIT, || async { (state(&t.env, t.notification).await.0 == "delivered").then_some(()) }).await;
+    wait_for("delivered", WAIT, || async {
+        (state(&t.env, t.notification).await.0 == "delivered").then_some(())
+    })
+    .await;
 
     let got = t.receiver.received();
     assert_eq!(got.len(), 1);
@@ -97,7 +102,13 @@ async fn a_webhook_is_delivered_once_signed_per_standard_webhooks() {
     let ts: i64 = hook.header("webhook-timestamp").unwrap().parse().unwrap();
     assert_eq!(id, t.notification.to_string());
     assert!((OffsetDateTime::now_utc().unix_timestamp() - ts).abs() < 30);
-    assert!(upcheck_domain::webhook::verify(&t.secret, id, ts, &hook.body, hook.header("webhook-signature").unwrap()));
+    assert!(upcheck_domain::webhook::verify(
+        &t.secret,
+        id,
+        ts,
+        &hook.body,
+        hook.header("webhook-signature").unwrap()
+    ));
     assert_eq!(hook.header("content-type"), Some("application/json"));
     let body = hook.json();
     assert_eq!(body["type"], "monitor.down");
@@ -107,7 +118,15 @@ async fn a_webhook_is_delivered_once_signed_per_standard_webhooks() {
     assert_eq!(body["cause"], "connection refused");
     assert!(body["incident"]["id"].is_string());
     assert_eq!(state(&t.env, t.notification).await, ("delivered".into(), 1, None));
-    assert_eq!(count(&t.env, "SELECT count(*) FROM notification_attempts WHERE notification_id = $1", t.notification).await, 1);
+    assert_eq!(
+        count(
+            &t.env,
+            "SELECT count(*) FROM notification_attempts WHERE notification_id = $1",
+            t.notification
+        )
+        .await,
+        1
+    );
     cancel.cancel();
     task.await.unwrap();
 }
@@ -116,11 +135,18 @@ async fn a_webhook_is_delivered_once_signed_per_standard_webhooks() {
 async fn a_redelivered_job_for_a_delivered_notification_sends_nothing_more() {
     let t = setup(&[]).await;
     let (cancel, task) = start(&t.env).await;
-    wait_for("delivered", WAIT, || async { (state(&t.env, t.notification).await.0 == "delivered").then_some(()) }).await;
+    wait_for("delivered", WAIT, || async {
+        (state(&t.env, t.notification).await.0 == "delivered").then_some(())
+    })
+    .await;
 
     enqueue(&t.env, t.notification).await;
     wait_for("the duplicate consumed", WAIT, || async {
-        let len: u64 = redis::cmd("XLEN").arg(&t.env.settings.streams.notification).query_async(&mut t.env.redis.clone()).await.unwrap();
+        let len: u64 = redis::cmd("XLEN")
+            .arg(&t.env.settings.streams.notification)
+            .query_async(&mut t.env.redis.clone())
+            .await
+            .unwrap();
         (len == 2 && pending_jobs(&t.env).await == 0).then_some(())
     })
     .await;
@@ -136,30 +162,54 @@ async fn a_receiver_that_recovers_gets_the_notification_on_a_retry() {
     let t = setup(&[]).await;
     t.receiver.set_status(503);
     let (cancel, task) = start(&t.env).await;
-    wait_for("a failed attempt", WAIT, || async { (state(&t.env, t.notification).await.1 >= 1).then_some(()) }).await;
-    assert_eq!(state(&t.env, t.notification).await, ("pending".into(), 1, Some("receiver answered 503".into())));
+    wait_for("a failed attempt", WAIT, || async {
+        (state(&t.env, t.notification).await.1 >= 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        state(&t.env, t.notification).await,
+        ("pending".into(), 1, Some("receiver answered 503".into()))
+    );
 
     t.receiver.set_status(200);
 
-    wait_for("delivered", WAIT, || async { (state(&t.env, t.notification).await.0 == "delivered").then_some(()) }).await;
+    wait_for("delivered", WAIT, || async {
+        (state(&t.env, t.notification).await.0 == "delivered").then_some(())
+    })
+    .await;
     let got = t.receiver.received();
     assert!(got.len() >= 2);
-    assert!(got.iter().all(|h| h.header("webhook-id") == Some(&t.notification.to_string()[..])), "one webhook-id across retries");
+    assert!(
+        got.iter().all(|h| h.header("webhook-id") == Some(&t.notification.to_string()[..])),
+        "one webhook-id across retries"
+    );
     cancel.cancel();
     task.await.unwrap();
 }
 
 #[tokio::test]
 async fn retries_back_off_and_the_last_failure_goes_to_the_dead_letter_stream() {
-    let t = setup(&[("NOTIFICATION_MAX_ATTEMPTS", "3"), ("NOTIFICATION_RETRY_BASE_MS", "200"), ("NOTIFICATION_RETRY_MAX_MS", "1000")]).await;
+    let t = setup(&[
+        ("NOTIFICATION_MAX_ATTEMPTS", "3"),
+        ("NOTIFICATION_RETRY_BASE_MS", "200"),
+        ("NOTIFICATION_RETRY_MAX_MS", "1000"),
+    ])
+    .await;
     t.receiver.set_status(500);
     let (cancel, task) = start(&t.env).await;
 
-    wait_for("dead", WAIT, || async { (state(&t.env, t.notification).await.0 == "dead").then_some(()) }).await;
+    wait_for("dead", WAIT, || async { (state(&t.env, t.notification).await.0 == "dead").then_some(()) })
+        .await;
 
     assert_eq!(t.receiver.received().len(), 3);
-    let times: Vec<OffsetDateTime> = t.env.db().await
-        .query("SELECT attempted_at FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt", &[&t.notification])
+    let times: Vec<OffsetDateTime> = t
+        .env
+        .db()
+        .await
+        .query(
+            "SELECT attempted_at FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt",
+            &[&t.notification],
+        )
         .await
         .unwrap()
         .iter()
@@ -175,7 +225,8 @@ async fn retries_back_off_and_the_last_failure_goes_to_the_dead_letter_stream() 
     let job: NotificationJob = serde_json::from_str(&dead[0].1["m"]).unwrap();
     assert_eq!(job.notification_id, t.notification);
     assert!(dead[0].1["reason"].contains("3 attempts failed"), "{}", dead[0].1["reason"]);
-    wait_for("all jobs acknowledged", WAIT, || async { (pending_jobs(&t.env).await == 0).then_some(()) }).await;
+    wait_for("all jobs acknowledged", WAIT, || async { (pending_jobs(&t.env).await == 0).then_some(()) })
+        .await;
     cancel.cancel();
     task.await.unwrap();
 }
@@ -186,7 +237,8 @@ async fn a_notification_whose_channel_was_deleted_is_marked_failed_without_sendi
     t.env.db().await.execute("DELETE FROM channels", &[]).await.unwrap();
     let (cancel, task) = start(&t.env).await;
 
-    wait_for("failed", WAIT, || async { (state(&t.env, t.notification).await.0 == "failed").then_some(()) }).await;
+    wait_for("failed", WAIT, || async { (state(&t.env, t.notification).await.0 == "failed").then_some(()) })
+        .await;
 
     assert!(t.receiver.received().is_empty());
     cancel.cancel();
