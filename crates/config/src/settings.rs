@@ -147,7 +147,10 @@ impl Settings {
             "pretty" | "text" => LogFormat::Pretty,
             "json" => LogFormat::Json,
             other => {
-                return Err(ConfigError::new("LOG_FORMAT", format!("expected json or pretty, got {other:?}")));
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("expected json or pretty, got {other:?}"),
+                ));
             }
         };
         let streams = StreamSettings {
