@@ -1,13 +1,17 @@
 //! Postgres, the system of record: the connection pool, embedded migrations and one module of
 //! plain SQL functions per table group.
 
+pub mod channels;
 pub mod checks;
 pub mod error;
 pub mod events;
 pub mod incidents;
+pub mod monitors;
 pub mod notifications;
 pub mod pool;
+pub mod reads;
 pub mod reconcile;
+pub mod users;
 
 pub use error::StoreError;
 pub use pool::{Pool, connect_pool, migrate, ping};

@@ -31,32 +31,11 @@ pub async fn active_specs(
 ) -> Result<Vec<upcheck_domain::ProbeSpec>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached(
-            "SELECT id, kind, url, method, headers, body, interval_seconds, timeout_ms, expected_status, \
-                    failure_threshold, recovery_threshold \
-             FROM monitors WHERE NOT paused AND id > $1 ORDER BY id LIMIT $2",
-        )
+        .prepare_cached(&format!(
+            "SELECT {} FROM monitors m WHERE NOT m.paused AND m.id > $1 ORDER BY m.id LIMIT $2",
+            crate::monitors::SPEC_COLUMNS
+        ))
         .await?;
     let after = after.unwrap_or(Uuid::nil());
-    client.query(&stmt, &[&after, &limit]).await?.iter().map(spec_from_row).collect()
-}
-
-fn spec_from_row(r: &tokio_postgres::Row) -> Result<upcheck_domain::ProbeSpec, StoreError> {
-    use upcheck_domain::{HttpMethod, MonitorKind};
-    let corrupt = |what: &str| StoreError::Corrupt(format!("monitor {}: {what}", r.get::<_, Uuid>(0)));
-    let kind: &str = r.get(1);
-    let method: &str = r.get(3);
-    Ok(upcheck_domain::ProbeSpec {
-        monitor_id: r.get(0),
-        kind: MonitorKind::parse(kind).ok_or_else(|| corrupt("kind"))?,
-        url: r.get(2),
-        method: HttpMethod::parse(method).ok_or_else(|| corrupt("method"))?,
-        headers: serde_json::from_value(r.get(4)).map_err(|_| corrupt("headers"))?,
-        body: r.get(5),
-        interval_seconds: u32::try_from(r.get::<_, i32>(6)).map_err(|_| corrupt("interval_seconds"))?,
-        timeout_ms: u32::try_from(r.get::<_, i32>(7)).map_err(|_| corrupt("timeout_ms"))?,
-        expected_status: serde_json::from_value(r.get(8)).map_err(|_| corrupt("expected_status"))?,
-        failure_threshold: u16::try_from(r.get::<_, i16>(9)).map_err(|_| corrupt("failure_threshold"))?,
-        recovery_threshold: u16::try_from(r.get::<_, i16>(10)).map_err(|_| corrupt("recovery_threshold"))?,
-    })
+    client.query(&stmt, &[&after, &limit]).await?.iter().map(crate::monitors::spec_from_row).collect()
 }

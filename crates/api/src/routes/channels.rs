@@ -1,0 +1,231 @@
+//! Notification channels (webhook first) and test sends.
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::json::ValidJson;
+use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
+use crate::routes::rfc3339;
+use crate::state::AppState;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Duration;
+use upcheck_store::channels::Channel;
+use upcheck_worker_notification::channel::{Channel as _, WebhookChannel};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub(crate) fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(create).service(list).service(get_one).service(update).service(remove).service(test);
+}
+
+/// A new channel.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateChannel {
+    /// `webhook`.
+    kind: String,
+    /// 1 to 200 characters.
+    name: String,
+    /// For `webhook`: `{"url": "https://…", "secret": "whsec_…"}`; the secret is generated when absent.
+    #[schema(value_type = Object)]
+    config: Value,
+}
+
+/// Changes to a channel.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateChannel {
+    name: Option<String>,
+    /// Replaces the config (a webhook keeps its secret when the new config has none).
+    #[schema(value_type = Option<Object>)]
+    config: Option<Value>,
+}
+
+/// A channel. Its webhook secret is shown to its owner, who needs it to verify signatures.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChannelView {
+    id: Uuid,
+    kind: String,
+    name: String,
+    #[schema(value_type = Object)]
+    config: Value,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Channel> for ChannelView {
+    fn from(c: Channel) -> Self {
+        Self {
+            id: c.id,
+            kind: c.kind,
+            name: c.name,
+            config: c.config,
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
+/// A page of channels.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChannelPage {
+    items: Vec<ChannelView>,
+    next_cursor: Option<String>,
+}
+
+/// What a test send did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TestResult {
+    delivered: bool,
+    http_status: Option<u16>,
+    error: Option<String>,
+    latency_ms: Option<i32>,
+}
+
+fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// Checks a webhook config `{url, secret?}`, generating the secret (or keeping `keep`) when absent.
+fn webhook_config(config: &Value, keep: Option<&str>) -> Result<Value, ApiError> {
+    let obj = config.as_object().ok_or_else(|| ApiError::invalid("config", "must be an object"))?;
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "url" | "secret")) {
+        return Err(ApiError::invalid(format!("config.{k}"), "unknown field; expected url or secret"));
+    }
+    let url =
+        obj.get("url").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("config.url", "required"))?;
+    upcheck_domain::monitor::validate_url(url).map_err(|e| ApiError::invalid("config.url", e.message))?;
+    let secret = match obj.get("secret") {
+        None | Some(Value::Null) => {
+            keep.map(str::to_string).unwrap_or_else(upcheck_domain::webhook::generate_secret)
+        }
+        Some(Value::String(s)) => {
+            upcheck_domain::webhook::secret_key(s)
+                .map_err(|e| ApiError::invalid("config.secret", e.to_string()))?;
+            s.clone()
+        }
+        Some(_) => return Err(ApiError::invalid("config.secret", "must be a string")),
+    };
+    Ok(json!({"url": url, "secret": secret}))
+}
+
+/// Creates a channel.
+#[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel, security(("bearer" = [])),
+    responses((status = 201, body = ChannelView), (status = 422, description = "a field is invalid")))]
+#[post("/channels")]
+pub(crate) async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: ValidJson<CreateChannel>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    if b.kind != "webhook" {
+        return Err(ApiError::invalid("kind", "must be webhook"));
+    }
+    let name = validate_name(&b.name)?;
+    let config = webhook_config(&b.config, None)?;
+    let c = upcheck_store::channels::create(&state.pool, caller.id, &b.kind, &name, &config).await?;
+    Ok(HttpResponse::Created().json(ChannelView::from(c)))
+}
+
+/// The caller's channels, oldest first.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = ChannelPage)))]
+#[get("/channels")]
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page.limit()?;
+    let after = uuid_cursor(page.cursor()?)?;
+    let items = upcheck_store::channels::list(&state.pool, caller.id, after, limit).await?;
+    let next_cursor = next_cursor(&items, limit, |c| c.id.to_string());
+    Ok(HttpResponse::Ok()
+        .json(ChannelPage { items: items.into_iter().map(ChannelView::from).collect(), next_cursor }))
+}
+
+/// One channel.
+#[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), security(("bearer" = [])),
+    responses((status = 200, body = ChannelView), (status = 404, description = "no such channel")))]
+#[get("/channels/{id}")]
+pub(crate) async fn get_one(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let c = upcheck_store::channels::get(&state.pool, caller.id, *id)
+        .await?
+        .ok_or(ApiError::NotFound("channel"))?;
+    Ok(HttpResponse::Ok().json(ChannelView::from(c)))
+}
+
+/// Renames or reconfigures a channel.
+#[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), request_body = UpdateChannel,
+    security(("bearer" = [])), responses((status = 200, body = ChannelView), (status = 404, description = "no such channel")))]
+#[patch("/channels/{id}")]
+pub(crate) async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    body: ValidJson<UpdateChannel>,
+) -> Result<HttpResponse, ApiError> {
+    let current = upcheck_store::channels::get(&state.pool, caller.id, *id)
+        .await?
+        .ok_or(ApiError::NotFound("channel"))?;
+    let b = body.0;
+    let name = validate_name(b.name.as_deref().unwrap_or(&current.name))?;
+    let config = match &b.config {
+        Some(c) => webhook_config(c, current.config["secret"].as_str())?,
+        None => current.config.clone(),
+    };
+    let c = upcheck_store::channels::update(&state.pool, caller.id, *id, &name, &config)
+        .await?
+        .ok_or(ApiError::NotFound("channel"))?;
+    Ok(HttpResponse::Ok().json(ChannelView::from(c)))
+}
+
+/// Deletes a channel; pending notifications to it are marked failed when their turn comes.
+#[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such channel")))]
+#[delete("/channels/{id}")]
+pub(crate) async fn remove(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    if !upcheck_store::channels::delete(&state.pool, caller.id, *id).await? {
+        return Err(ApiError::NotFound("channel"));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sends a signed test webhook now: `{"type": "test", "channel_id", "occurred_at"}`.
+#[utoipa::path(post, path = "/api/v1/channels/{id}/test", tag = "channels", params(("id" = Uuid, Path)), security(("bearer" = [])),
+    responses((status = 200, body = TestResult), (status = 404, description = "no such channel")))]
+#[post("/channels/{id}/test")]
+pub(crate) async fn test(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let c = upcheck_store::channels::get(&state.pool, caller.id, *id)
+        .await?
+        .ok_or(ApiError::NotFound("channel"))?;
+    let sender = WebhookChannel::new(Duration::from_millis(state.settings.tunables.webhook_timeout_ms))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let body =
+        json!({"type": "test", "channel_id": c.id, "occurred_at": rfc3339(time::OffsetDateTime::now_utc())});
+    let r = sender.deliver(Uuid::now_v7(), &c.config, &body).await;
+    Ok(HttpResponse::Ok().json(TestResult {
+        delivered: r.delivered,
+        http_status: r.http_status,
+        error: r.error,
+        latency_ms: r.latency_ms,
+    }))
+}

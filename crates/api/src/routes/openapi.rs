@@ -1,0 +1,49 @@
+//! The OpenAPI 3.1 document, generated from the handlers, at `/api/v1/openapi.json`.
+
+use crate::routes::{auth, channels, health, incidents, monitor_reads, monitors};
+use actix_web::{HttpResponse, get, web};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+pub(crate) fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(document);
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+    }
+}
+
+/// Upcheck's REST API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Upcheck API", description = "Uptime monitoring: monitors, checks, incidents, channels. Errors are RFC 9457 application/problem+json."),
+    paths(
+        health::healthz, health::readyz,
+        auth::signup, auth::login, auth::refresh, auth::me,
+        monitors::create, monitors::list, monitors::get_one, monitors::update, monitors::remove,
+        monitors::pause, monitors::resume,
+        monitor_reads::checks, monitor_reads::stats, monitor_reads::incidents, monitor_reads::notifications,
+        incidents::list, incidents::get_one, incidents::acknowledge,
+        channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
+        document,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub(crate) struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 JSON")))]
+#[get("/openapi.json")]
+pub(crate) async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

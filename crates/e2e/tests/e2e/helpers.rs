@@ -1,0 +1,92 @@
+//! The whole stack in-process: the API on port 0 and the three workers, sharing one test
+//! environment, plus a REST client.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use upcheck_testkit::TestEnv;
+
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
+
+pub(crate) struct Stack {
+    pub(crate) env: TestEnv,
+    pub(crate) api: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: String,
+    cancel: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Stack {
+    pub(crate) async fn start() -> Self {
+        upcheck_config::install_crypto_provider();
+        let env = TestEnv::new().await;
+        let cancel = CancellationToken::new();
+        let app = upcheck_api::Application::build(env.settings.clone()).await.expect("api");
+        let api = format!("http://127.0.0.1:{}", app.port());
+        let mut tasks = Vec::new();
+        let c = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            app.run_until_stopped(c).await.expect("api runs");
+        }));
+        let m =
+            upcheck_worker_monitoring::start(env.settings.clone(), cancel.clone()).await.expect("monitoring");
+        tasks.push(tokio::spawn(m.wait()));
+        let s = upcheck_worker_status_change::start(env.settings.clone(), cancel.clone())
+            .await
+            .expect("status-change");
+        tasks.push(tokio::spawn(s.wait()));
+        let n = upcheck_worker_notification::start(env.settings.clone(), cancel.clone())
+            .await
+            .expect("notification");
+        tasks.push(tokio::spawn(n.wait()));
+        let http = reqwest::Client::new();
+        let creds = json!({"email": "owner@example.com", "password": "correct horse battery"});
+        let r = http.post(format!("{api}/api/v1/auth/signup")).json(&creds).send().await.unwrap();
+        assert_eq!(r.status(), 201, "signup");
+        let r: Value = http
+            .post(format!("{api}/api/v1/auth/login"))
+            .json(&creds)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = r["access_token"].as_str().expect("access token").to_string();
+        Self { env, api, http, token, cancel, tasks }
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/api/v1{path}", self.api))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "POST {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}/api/v1{path}", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// Stops everything and waits for a clean shutdown.
+    pub(crate) async fn stop(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            tokio::time::timeout(WAIT, t).await.expect("component stops").expect("component did not panic");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Monitors: CRUD for their owners, with channel links and the status-machine row.
+
+use crate::{Pool, StoreError};
+use time::OffsetDateTime;
+use upcheck_domain::{HttpMethod, MonitorKind, ProbeSpec};
+use uuid::Uuid;
+
+/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=10).
+pub(crate) const SPEC_COLUMNS: &str = "m.id, m.kind, m.url, m.method, m.headers, m.body, m.interval_seconds, \
+     m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold";
+
+/// A monitor as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitor {
+    /// What the probe needs (its `monitor_id` is the monitor's id).
+    pub spec: ProbeSpec,
+    /// Display name.
+    pub name: String,
+    /// Whether scheduling is paused.
+    pub paused: bool,
+    /// `pending`, `up`, `down` or `paused`.
+    pub status: String,
+    /// When the latest check ran.
+    pub last_checked_at: Option<OffsetDateTime>,
+    /// Linked notification channels.
+    pub channel_ids: Vec<Uuid>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+fn select(filter: &str) -> String {
+    format!(
+        "SELECT {SPEC_COLUMNS}, m.name, m.paused, coalesce(s.status, 'pending'), s.last_checked_at, \
+           (SELECT coalesce(array_agg(mc.channel_id ORDER BY mc.channel_id), '{{}}') \
+              FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at \
+         FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id {filter}"
+    )
+}
+
+fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
+    Ok(Monitor {
+        spec: spec_from_row(r)?,
+        name: r.get(11),
+        paused: r.get(12),
+        status: r.get(13),
+        last_checked_at: r.get(14),
+        channel_ids: r.get(15),
+        created_at: r.get(16),
+        updated_at: r.get(17),
+    })
+}
+
+/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=10 of `r`.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when a stored value is out of its domain.
+pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("monitor {}: {what}", r.get::<_, Uuid>(0)));
+    Ok(ProbeSpec {
+        monitor_id: r.get(0),
+        kind: MonitorKind::parse(r.get(1)).ok_or_else(|| corrupt("kind"))?,
+        url: r.get(2),
+        method: HttpMethod::parse(r.get(3)).ok_or_else(|| corrupt("method"))?,
+        headers: serde_json::from_value(r.get(4)).map_err(|_| corrupt("headers"))?,
+        body: r.get(5),
+        interval_seconds: u32::try_from(r.get::<_, i32>(6)).map_err(|_| corrupt("interval_seconds"))?,
+        timeout_ms: u32::try_from(r.get::<_, i32>(7)).map_err(|_| corrupt("timeout_ms"))?,
+        expected_status: serde_json::from_value(r.get(8)).map_err(|_| corrupt("expected_status"))?,
+        failure_threshold: u16::try_from(r.get::<_, i16>(9)).map_err(|_| corrupt("failure_threshold"))?,
+        recovery_threshold: u16::try_from(r.get::<_, i16>(10)).map_err(|_| corrupt("recovery_threshold"))?,
+    })
+}
+
+/// Of `channel_ids`, those not owned by `owner` (unknown or another user's).
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn foreign_channels(
+    pool: &Pool,
+    owner: Uuid,
+    channel_ids: &[Uuid],
+) -> Result<Vec<Uuid>, StoreError> {
+    if channel_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached("SELECT id FROM channels WHERE owner_id = $1 AND id = ANY($2)").await?;
+    let mine: Vec<Uuid> =
+        client.query(&stmt, &[&owner, &channel_ids]).await?.iter().map(|r| r.get(0)).collect();
+    Ok(channel_ids.iter().copied().filter(|id| !mine.contains(id)).collect())
+}
+
+/// Creates a monitor from `spec` (its `monitor_id` becomes the id), its state row (`pending`, or
+/// `paused`) and its channel links, in one transaction.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn create(
+    pool: &Pool,
+    owner: Uuid,
+    name: &str,
+    spec: &ProbeSpec,
+    paused: bool,
+    channel_ids: &[Uuid],
+) -> Result<Monitor, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, \
+               timeout_ms, expected_status, failure_threshold, recovery_threshold, paused) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .await?;
+    tx.execute(
+        &insert,
+        &[
+            &spec.monitor_id,
+            &owner,
+            &name,
+            &spec.kind.as_str(),
+            &spec.url,
+            &spec.method.as_str(),
+            &json(&spec.headers)?,
+            &spec.body,
+            &(spec.interval_seconds as i32),
+            &(spec.timeout_ms as i32),
+            &json(&spec.expected_status)?,
+            &(spec.failure_threshold as i16),
+            &(spec.recovery_threshold as i16),
+            &paused,
+        ],
+    )
+    .await?;
+    let status = if paused { "paused" } else { "pending" };
+    tx.execute(
+        "INSERT INTO monitor_state (monitor_id, status) VALUES ($1, $2)",
+        &[&spec.monitor_id, &status],
+    )
+    .await?;
+    link(&tx, spec.monitor_id, channel_ids).await?;
+    let row = tx.query_one(&select("WHERE m.id = $1"), &[&spec.monitor_id]).await?;
+    tx.commit().await?;
+    monitor(&row)
+}
+
+async fn link(
+    tx: &deadpool_postgres::Transaction<'_>,
+    monitor_id: Uuid,
+    channel_ids: &[Uuid],
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM monitor_channels WHERE monitor_id = $1", &[&monitor_id]).await?;
+    tx.execute(
+        "INSERT INTO monitor_channels (monitor_id, channel_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+        &[&monitor_id, &channel_ids],
+    )
+    .await?;
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// One monitor of `owner`.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Monitor>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(&select("WHERE m.id = $1 AND m.owner_id = $2")).await?;
+    client.query_opt(&stmt, &[&id, &owner]).await?.as_ref().map(monitor).transpose()
+}
+
+/// Up to `limit` monitors of `owner` with ids after `after`, in id (creation) order.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn list(
+    pool: &Pool,
+    owner: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Monitor>, StoreError> {
+    let client = pool.get().await?;
+    let stmt =
+        client.prepare_cached(&select("WHERE m.owner_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3")).await?;
+    client.query(&stmt, &[&owner, &after.unwrap_or(Uuid::nil()), &limit]).await?.iter().map(monitor).collect()
+}
+
+/// Replaces a monitor's name, spec and (when given) channel links. `None` when `owner` has no
+/// such monitor.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn update(
+    pool: &Pool,
+    owner: Uuid,
+    name: &str,
+    spec: &ProbeSpec,
+    channel_ids: Option<&[Uuid]>,
+) -> Result<Option<Monitor>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE monitors SET name = $3, kind = $4, url = $5, method = $6, headers = $7, body = $8, \
+               interval_seconds = $9, timeout_ms = $10, expected_status = $11, failure_threshold = $12, \
+               recovery_threshold = $13, updated_at = now() WHERE id = $1 AND owner_id = $2",
+        )
+        .await?;
+    let n = tx
+        .execute(
+            &stmt,
+            &[
+                &spec.monitor_id,
+                &owner,
+                &name,
+                &spec.kind.as_str(),
+                &spec.url,
+                &spec.method.as_str(),
+                &json(&spec.headers)?,
+                &spec.body,
+                &(spec.interval_seconds as i32),
+                &(spec.timeout_ms as i32),
+                &json(&spec.expected_status)?,
+                &(spec.failure_threshold as i16),
+                &(spec.recovery_threshold as i16),
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if let Some(ids) = channel_ids {
+        link(&tx, spec.monitor_id, ids).await?;
+    }
+    let row = tx.query_one(&select("WHERE m.id = $1"), &[&spec.monitor_id]).await?;
+    tx.commit().await?;
+    monitor(&row).map(Some)
+}
+
+/// Pauses or resumes a monitor. Pausing sets its status to `paused`; resuming sets it to
+/// `pending` with both counters at zero (the ordering guard is kept). `None` when `owner` has
+/// no such monitor.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn set_paused(
+    pool: &Pool,
+    owner: Uuid,
+    id: Uuid,
+    paused: bool,
+) -> Result<Option<Monitor>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let n = tx
+        .execute(
+            "UPDATE monitors SET paused = $3, updated_at = now() WHERE id = $1 AND owner_id = $2",
+            &[&id, &owner, &paused],
+        )
+        .await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let status = if paused { "paused" } else { "pending" };
+    tx.execute(
+        "INSERT INTO monitor_state (monitor_id, status, changed_at) VALUES ($1, $2, now()) \
+         ON CONFLICT (monitor_id) DO UPDATE SET status = $2, consecutive_failures = 0, \
+           consecutive_successes = 0, changed_at = now()",
+        &[&id, &status],
+    )
+    .await?;
+    let row = tx.query_one(&select("WHERE m.id = $1"), &[&id]).await?;
+    tx.commit().await?;
+    monitor(&row).map(Some)
+}
+
+/// Deletes a monitor with its checks, incidents and notifications. Whether `owner` had it.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn delete(pool: &Pool, owner: Uuid, id: Uuid) -> Result<bool, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached("DELETE FROM monitors WHERE id = $1 AND owner_id = $2").await?;
+    Ok(client.execute(&stmt, &[&id, &owner]).await? == 1)
+}
+
+/// Whether `owner` has monitor `id` (for the monitor's sub-resources).
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn owns(pool: &Pool, owner: Uuid, id: Uuid) -> Result<bool, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached("SELECT 1 FROM monitors WHERE id = $1 AND owner_id = $2").await?;
+    Ok(client.query_opt(&stmt, &[&id, &owner]).await?.is_some())
+}

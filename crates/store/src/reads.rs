@@ -1,0 +1,252 @@
+//! The API's read models: checks, stats, incidents and the delivery log.
+
+use crate::{Pool, StoreError};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One stored check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// When the probe finished.
+    pub checked_at: OffsetDateTime,
+    /// The probing region.
+    pub region: String,
+    /// `up` or `down`.
+    pub status: String,
+    /// Time to the response, ms.
+    pub latency_ms: Option<i32>,
+    /// The response's status code.
+    pub http_status: Option<i16>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The job's stream id (part of the page cursor).
+    pub job_id: String,
+}
+
+/// Checks of a monitor, newest first, within `[since, until)`, strictly before the `before`
+/// position `(checked_at, job_id)` when given.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn checks(
+    pool: &Pool,
+    monitor_id: Uuid,
+    since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+    before: Option<(OffsetDateTime, String)>,
+    limit: i64,
+) -> Result<Vec<Check>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT checked_at, region, status, latency_ms, http_status, error, job_id FROM check_results \
+             WHERE monitor_id = $1 AND ($2::timestamptz IS NULL OR checked_at >= $2) \
+               AND ($3::timestamptz IS NULL OR checked_at < $3) \
+               AND ($4::timestamptz IS NULL OR (checked_at, job_id) < ($4, $5)) \
+             ORDER BY checked_at DESC, job_id DESC LIMIT $6",
+        )
+        .await?;
+    let (at, job) = before.map_or((None, String::new()), |(a, j)| (Some(a), j));
+    let rows = client.query(&stmt, &[&monitor_id, &since, &until, &at, &job, &limit]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Check {
+            checked_at: r.get(0),
+            region: r.get(1),
+            status: r.get(2),
+            latency_ms: r.get(3),
+            http_status: r.get(4),
+            error: r.get(5),
+            job_id: r.get(6),
+        })
+        .collect())
+}
+
+/// Aggregates over a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// Checks in the window.
+    pub checks: i64,
+    /// Failed checks in the window.
+    pub failures: i64,
+    /// Latency percentiles (p50, p95, p99) in ms, over checks that got a response.
+    pub latency_ms: (Option<f64>, Option<f64>, Option<f64>),
+}
+
+/// Counts and latency percentiles of a monitor's checks since `since`.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn stats(pool: &Pool, monitor_id: Uuid, since: OffsetDateTime) -> Result<Stats, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'down'), \
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), \
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms), \
+               percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) \
+             FROM check_results WHERE monitor_id = $1 AND checked_at >= $2",
+        )
+        .await?;
+    let r = client.query_one(&stmt, &[&monitor_id, &since]).await?;
+    Ok(Stats { checks: r.get(0), failures: r.get(1), latency_ms: (r.get(2), r.get(3), r.get(4)) })
+}
+
+/// An incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    /// Id.
+    pub id: Uuid,
+    /// Its monitor.
+    pub monitor_id: Uuid,
+    /// `open` or `resolved`.
+    pub state: String,
+    /// When it opened.
+    pub opened_at: OffsetDateTime,
+    /// When someone acknowledged it.
+    pub acknowledged_at: Option<OffsetDateTime>,
+    /// When it was resolved.
+    pub resolved_at: Option<OffsetDateTime>,
+    /// The failing check's error.
+    pub cause: Option<String>,
+}
+
+const INCIDENT: &str = "i.id, i.monitor_id, i.state, i.opened_at, i.acknowledged_at, i.resolved_at, i.cause";
+
+fn incident(r: &tokio_postgres::Row) -> Incident {
+    Incident {
+        id: r.get(0),
+        monitor_id: r.get(1),
+        state: r.get(2),
+        opened_at: r.get(3),
+        acknowledged_at: r.get(4),
+        resolved_at: r.get(5),
+        cause: r.get(6),
+    }
+}
+
+/// Incidents of `owner`'s monitors, newest first (ids are time-ordered), optionally of one
+/// monitor and one state, with ids before `before`.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn incidents(
+    pool: &Pool,
+    owner: Uuid,
+    monitor_id: Option<Uuid>,
+    state: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Incident>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {INCIDENT} FROM incidents i JOIN monitors m ON m.id = i.monitor_id \
+             WHERE m.owner_id = $1 AND ($2::uuid IS NULL OR i.monitor_id = $2) \
+               AND ($3::text IS NULL OR i.state = $3) AND ($4::uuid IS NULL OR i.id < $4) \
+             ORDER BY i.id DESC LIMIT $5"
+        ))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&owner, &monitor_id, &state, &before, &limit])
+        .await?
+        .iter()
+        .map(incident)
+        .collect())
+}
+
+/// One incident of `owner`'s monitors.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn incident_of(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Incident>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {INCIDENT} FROM incidents i JOIN monitors m ON m.id = i.monitor_id \
+             WHERE i.id = $1 AND m.owner_id = $2"
+        ))
+        .await?;
+    Ok(client.query_opt(&stmt, &[&id, &owner]).await?.as_ref().map(incident))
+}
+
+/// Acknowledges an incident (the first acknowledgement's time and user are kept).
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn acknowledge(
+    pool: &Pool,
+    owner: Uuid,
+    id: Uuid,
+    user: Uuid,
+) -> Result<Option<Incident>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE incidents i SET acknowledged_at = coalesce(i.acknowledged_at, now()), \
+               acknowledged_by = coalesce(i.acknowledged_by, $3) \
+             FROM monitors m WHERE m.id = i.monitor_id AND i.id = $1 AND m.owner_id = $2",
+        )
+        .await?;
+    client.execute(&stmt, &[&id, &owner, &user]).await?;
+    drop(client);
+    incident_of(pool, owner, id).await
+}
+
+/// One entry of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Id (the `webhook-id`).
+    pub id: Uuid,
+    /// The channel, unless deleted since.
+    pub channel_id: Option<Uuid>,
+    /// `monitor.down` or `monitor.up`.
+    pub event: String,
+    /// `pending`, `delivered`, `failed` or `dead`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The latest attempt's error.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<OffsetDateTime>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+}
+
+/// A monitor's delivery log, newest first, strictly before `(created_at, id)` when given.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn notifications(
+    pool: &Pool,
+    monitor_id: Uuid,
+    before: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Notification>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, channel_id, event_type, state, attempts, last_error, delivered_at, created_at \
+             FROM notifications WHERE monitor_id = $1 \
+               AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .await?;
+    let (at, id) = before.map_or((None, Uuid::nil()), |(a, i)| (Some(a), i));
+    Ok(client
+        .query(&stmt, &[&monitor_id, &at, &id, &limit])
+        .await?
+        .iter()
+        .map(|r| Notification {
+            id: r.get(0),
+            channel_id: r.get(1),
+            event: r.get(2),
+            state: r.get(3),
+            attempts: r.get(4),
+            last_error: r.get(5),
+            delivered_at: r.get(6),
+            created_at: r.get(7),
+        })
+        .collect())
+}
