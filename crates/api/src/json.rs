@@ -46,11 +46,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             return ApiError::BadRequest { field: None, message: format!("malformed JSON: {inner}") };
         }
         let message = strip_position(&inner.to_string());
-        // serde names unknown and missing fields in backticks; the path points at their parent.
-        let named = message
-            .split('`')
-            .nth(1)
-            .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
+        // A missing field is named in backticks, and the path points at its parent (an unknown
+        // field's path already ends with it).
+        let named = message.split('`').nth(1).filter(|_| message.starts_with("missing field"));
         let field = match (named, path.as_str()) {
             (Some(name), ".") => name.to_string(),
             (Some(name), parent) => format!("{parent}.{name}"),

@@ -1,0 +1,68 @@
+//! Every route is in the OpenAPI document, and every documented route is served.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::Value;
+
+/// Every route of DESIGN.md's API table that this release serves.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/signup"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("get", "/api/v1/me"),
+    ("post", "/api/v1/monitors"),
+    ("get", "/api/v1/monitors"),
+    ("get", "/api/v1/monitors/{id}"),
+    ("patch", "/api/v1/monitors/{id}"),
+    ("delete", "/api/v1/monitors/{id}"),
+    ("post", "/api/v1/monitors/{id}/pause"),
+    ("post", "/api/v1/monitors/{id}/resume"),
+    ("get", "/api/v1/monitors/{id}/checks"),
+    ("get", "/api/v1/monitors/{id}/stats"),
+    ("get", "/api/v1/monitors/{id}/incidents"),
+    ("get", "/api/v1/monitors/{id}/notifications"),
+    ("get", "/api/v1/incidents"),
+    ("get", "/api/v1/incidents/{id}"),
+    ("post", "/api/v1/incidents/{id}/acknowledge"),
+    ("post", "/api/v1/channels"),
+    ("get", "/api/v1/channels"),
+    ("get", "/api/v1/channels/{id}"),
+    ("patch", "/api/v1/channels/{id}"),
+    ("delete", "/api/v1/channels/{id}"),
+    ("post", "/api/v1/channels/{id}/test"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+];
+
+#[tokio::test]
+async fn every_route_is_documented_in_openapi_3_1_and_served() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let mut documented = 0;
+    for (method, path) in ROUTES {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from openapi.json");
+        let url = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
+        let r =
+            app.call(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &url, None, None).await;
+        if r.status() == 404 {
+            let body: Value = r.json().await.unwrap_or_default();
+            assert_ne!(body["type"], "urn:upcheck:problem:no-such-route", "{method} {path} is not served");
+        }
+        documented += 1;
+    }
+    let total: usize =
+        doc["paths"].as_object().unwrap().values().map(|ops| ops.as_object().unwrap().len()).sum();
+    assert_eq!(total, documented, "the document has exactly the served routes");
+}
