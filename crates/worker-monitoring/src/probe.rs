@@ -32,11 +32,12 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The HTTP(S) probe (reqwest with rustls).
 ///
-/// Connection policy: keep-alive connections are pooled per host and reused across checks; a
-/// pooled connection the target closed is detected on use and replaced by a fresh connect, so
-/// a dead listener fails its very next check with "connection refused". Redirects are followed
-/// (up to 10) unless a monitor's `expected_status` accepts a 3xx code, in which case the first
-/// response is judged.
+/// Connection policy: keep-alive connections are pooled per host and reused across checks. A
+/// request that fails because its pooled connection turned out to be closed (the target closed
+/// it, or died) is retried once at once on a fresh connection within the same timeout, so a
+/// server's idle-connection close never shows as an outage, and a dead listener still fails its
+/// very next check, with "connection refused". Redirects are followed (up to 10) unless a
+/// monitor's `expected_status` accepts a 3xx code, in which case the first response is judged.
 #[derive(Clone)]
 pub struct HttpProbe {
     follow: reqwest::Client,
@@ -69,16 +70,25 @@ impl HttpProbe {
         let client = if accepts_redirect { &self.no_follow } else { &self.follow };
         let method =
             reqwest::Method::from_bytes(spec.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut request =
-            client.request(method, &spec.url).timeout(Duration::from_millis(u64::from(spec.timeout_ms)));
-        for (k, v) in &spec.headers {
-            request = request.header(k, v);
-        }
-        if let Some(body) = &spec.body {
-            request = request.body(body.clone());
-        }
+        let timeout = Duration::from_millis(u64::from(spec.timeout_ms));
+        let request = |budget: Duration| {
+            let mut r = client.request(method.clone(), &spec.url).timeout(budget);
+            for (k, v) in &spec.headers {
+                r = r.header(k, v);
+            }
+            if let Some(body) = &spec.body {
+                r = r.body(body.clone());
+            }
+            r
+        };
         let start = Instant::now();
-        let sent = request.send().await;
+        let mut sent = request(timeout).send().await;
+        if let Err(e) = &sent {
+            let left = timeout.saturating_sub(start.elapsed());
+            if is_stale_connection(e) && left > Duration::from_millis(1) {
+                sent = request(left).send().await;
+            }
+        }
         let latency = i32::try_from(start.elapsed().as_millis()).unwrap_or(i32::MAX);
         match sent {
             Ok(mut response) => {
@@ -152,4 +162,25 @@ pub fn describe_error(e: &reqwest::Error, timeout_ms: u32) -> String {
     } else {
         innermost
     }
+}
+
+/// Whether a request failed because its (pooled) connection was already closed: the peer
+/// closed it before answering, or reset it. Such a request is safe to send once more.
+fn is_stale_connection(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() {
+        return false;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && matches!(io.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        if s.to_string().contains("connection closed before message completed") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }

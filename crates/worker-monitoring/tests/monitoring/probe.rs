@@ -111,3 +111,42 @@ async fn method_headers_and_body_are_sent() {
     assert_eq!(got[0].header("x-probe"), Some("yes"));
     assert_eq!(got[0].body, b"{\"ping\":1}");
 }
+
+/// A server that answers the first request on each connection and closes the connection when a
+/// second one arrives on it, as a server whose keep-alive timeout fires just then does.
+async fn one_request_per_connection_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                let _ = socket.read(&mut buf).await; // the next request on this connection…
+                // …is dropped unanswered: the connection closes.
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_closed_by_a_live_server_is_not_an_outage() {
+    let url = one_request_per_connection_server().await;
+    let p = probe();
+    let s = spec(&url);
+
+    let first = p.probe(&s).await;
+    let second = p.probe(&s).await;
+
+    assert_eq!(first.outcome, CheckOutcome::Up);
+    assert_eq!((second.outcome, second.error), (CheckOutcome::Up, None), "retried on a fresh connection");
+}
