@@ -12,6 +12,14 @@ cleanup() { stop_services "$state"; rm -rf "$state"; }
 trap cleanup EXIT
 ensure_services "$state"
 
+# Static checks of the scripts and compose files, where the tools are installed.
+if command -v shellcheck >/dev/null 2>&1; then
+  shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
+fi
+if command -v docker-compose >/dev/null 2>&1; then
+  docker-compose -f docker-compose.yml config -q
+  docker-compose -f docker-compose.external.yml config -q
+fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
