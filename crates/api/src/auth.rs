@@ -60,7 +60,9 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .ok_or(ApiError::Unauthorized("expected an Authorization: Bearer token"))?;
-    let data = jsonwebtoken::decode::<Claims>(token, &state.decoding, &Validation::new(Algorithm::HS256))
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0; // jsonwebtoken's default accepts a token for 60 s after `exp`
+    let data = jsonwebtoken::decode::<Claims>(token, &state.decoding, &validation)
         .map_err(|_| ApiError::Unauthorized("invalid or expired token"))?;
     Ok(AuthUser { id: data.claims.sub, role: data.claims.role })
 }

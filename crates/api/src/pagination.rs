@@ -58,9 +58,15 @@ pub fn encode_cursor(position: &str) -> String {
     URL_SAFE_NO_PAD.encode(position)
 }
 
-/// The `next_cursor` for a page: the last item's position when the page is full.
-pub fn next_cursor<T>(items: &[T], limit: i64, position: impl Fn(&T) -> String) -> Option<String> {
-    (items.len() as i64 == limit).then(|| items.last().map(|i| encode_cursor(&position(i)))).flatten()
+/// Cuts a page from `items`, fetched with `limit + 1` rows: the extra row, when present, only
+/// tells that more follow, and the `next_cursor` is the last kept item's position.
+pub fn next_cursor<T>(items: &mut Vec<T>, limit: i64, position: impl Fn(&T) -> String) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if items.len() <= limit {
+        return None;
+    }
+    items.truncate(limit);
+    items.last().map(|i| encode_cursor(&position(i)))
 }
 
 /// Parses a cursor holding a UUID.
@@ -70,5 +76,29 @@ pub fn next_cursor<T>(items: &[T], limit: i64, position: impl Fn(&T) -> String) 
 pub fn uuid_cursor(cursor: Option<String>) -> Result<Option<uuid::Uuid>, ApiError> {
     cursor
         .map(|c| c.parse().map_err(|_| ApiError::bad("cursor", "not a cursor from next_cursor")))
+        .transpose()
+}
+
+/// The position `(time, key)` of a list ordered by time then key, as cursor text.
+pub fn time_position(at: time::OffsetDateTime, key: &str) -> String {
+    format!("{}|{key}", at.unix_timestamp_nanos())
+}
+
+/// Parses a cursor made by [`time_position`].
+///
+/// # Errors
+/// 400 naming `cursor`.
+pub fn time_cursor(cursor: Option<String>) -> Result<Option<(time::OffsetDateTime, String)>, ApiError> {
+    cursor
+        .map(|c| {
+            let bad = || ApiError::bad("cursor", "not a cursor from next_cursor");
+            let (nanos, key) = c.split_once('|').ok_or_else(bad)?;
+            let at = nanos
+                .parse::<i128>()
+                .ok()
+                .and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+                .ok_or_else(bad)?;
+            Ok((at, key.to_string()))
+        })
         .transpose()
 }

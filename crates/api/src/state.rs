@@ -20,8 +20,18 @@ pub struct AppState {
     pub encoding: Arc<EncodingKey>,
     /// HS256 verification key.
     pub decoding: Arc<DecodingKey>,
-    redis: Arc<tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>>,
+    redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
+
+/// The lazily made Redis connection, and when the last attempt to make it failed.
+#[derive(Default)]
+struct RedisSlot {
+    conn: Option<redis::aio::ConnectionManager>,
+    failed_at: Option<std::time::Instant>,
+}
+
+/// After a failed connect, requests get a 503 at once for this long instead of each waiting.
+const REDIS_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 impl AppState {
     /// State for `settings`; nothing connects yet.
@@ -36,30 +46,43 @@ impl AppState {
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),
-            redis: Arc::new(tokio::sync::Mutex::new(None)),
+            redis: Arc::new(tokio::sync::Mutex::new(RedisSlot::default())),
         })
     }
 
     /// A Redis connection, connecting on first use (the API starts, and answers what needs
-    /// only Postgres, while Redis is down).
+    /// only Postgres, while Redis is down). Once made, the connection reconnects by itself.
     ///
     /// # Errors
     /// [`ApiError::Unavailable`] when Redis does not answer within 2 s.
     pub async fn redis(&self) -> Result<redis::aio::ConnectionManager, ApiError> {
         let mut slot = self.redis.lock().await;
-        if let Some(conn) = slot.as_ref() {
+        if let Some(conn) = &slot.conn {
             return Ok(conn.clone());
+        }
+        if slot.failed_at.is_some_and(|t| t.elapsed() < REDIS_RETRY_AFTER) {
+            return Err(ApiError::Unavailable("redis"));
         }
         let connected =
             tokio::time::timeout(Duration::from_secs(2), upcheck_streams::connect(&self.settings.redis))
-                .await
-                .map_err(|_| ApiError::Unavailable("redis"))?
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "redis unavailable");
-                    ApiError::Unavailable("redis")
-                })?;
-        *slot = Some(connected.commands.clone());
-        Ok(connected.commands)
+                .await;
+        match connected {
+            Ok(Ok(c)) => {
+                slot.conn = Some(c.commands.clone());
+                slot.failed_at = None;
+                Ok(c.commands)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis unavailable");
+                slot.failed_at = Some(std::time::Instant::now());
+                Err(ApiError::Unavailable("redis"))
+            }
+            Err(_) => {
+                tracing::warn!("redis did not answer within 2000 ms");
+                slot.failed_at = Some(std::time::Instant::now());
+                Err(ApiError::Unavailable("redis"))
+            }
+        }
     }
 
     /// The schedule (sorted sets and spec hashes) in Redis.

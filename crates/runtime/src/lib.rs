@@ -5,6 +5,39 @@ mod health;
 
 pub use health::{HealthServer, Readiness};
 
+/// A started worker: its health server and its loops.
+pub struct RunningWorker {
+    health: HealthServer,
+    tasks: tokio::task::JoinSet<()>,
+    drain: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningWorker {
+    /// `tasks` stop on cancellation; `drain` are awaited after them (e.g. a writer that ends
+    /// once the consumers holding its senders are gone).
+    pub fn new(
+        health: HealthServer,
+        tasks: tokio::task::JoinSet<()>,
+        drain: Vec<tokio::task::JoinHandle<()>>,
+    ) -> Self {
+        Self { health, tasks, drain }
+    }
+
+    /// The port `/healthz` and `/readyz` are served on.
+    pub fn health_port(&self) -> u16 {
+        self.health.port
+    }
+
+    /// Waits until every loop has stopped (after cancellation) and in-flight work is done.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        for d in self.drain {
+            let _ = d.await;
+        }
+        self.health.stop().await;
+    }
+}
+
 use tokio_util::sync::CancellationToken;
 use upcheck_config::{LogFormat, Settings};
 

@@ -25,18 +25,10 @@ impl Producer {
     /// # Errors
     /// [`StreamError`] when encoding or Redis fails.
     pub async fn add<T: Serialize>(&self, stream: &str, message: &T) -> Result<String, StreamError> {
-        let json = serde_json::to_string(message)?;
-        let id: String = redis::cmd("XADD")
-            .arg(stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.maxlen)
-            .arg("*")
-            .arg(MESSAGE_FIELD)
-            .arg(json)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(id)
+        self.add_many(stream, std::slice::from_ref(message))
+            .await?
+            .pop()
+            .ok_or_else(|| StreamError::Reply("XADD returned no id".into()))
     }
 
     /// Adds several messages to one stream in one pipelined round trip.

@@ -16,31 +16,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
-use upcheck_runtime::{HealthServer, Readiness};
+use upcheck_runtime::{HealthServer, Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
-
-/// A started worker.
-pub struct RunningWorker {
-    health: HealthServer,
-    tasks: JoinSet<()>,
-    drain: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl RunningWorker {
-    /// The port `/healthz` and `/readyz` are served on.
-    pub fn health_port(&self) -> u16 {
-        self.health.port
-    }
-
-    /// Waits until every loop has stopped (after cancellation) and in-flight checks are written.
-    pub async fn wait(mut self) {
-        while self.tasks.join_next().await.is_some() {}
-        for d in self.drain {
-            let _ = d.await;
-        }
-        self.health.stop().await;
-    }
-}
 
 /// Starts the scheduler, one consumer per monitoring shard, the outbox relay, the reconcile and
 /// the health server. Everything stops when `cancel` fires.
@@ -111,5 +88,5 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         health_port = health.port,
         "monitoring worker started"
     );
-    Ok(RunningWorker { health, tasks, drain: vec![batch_task] })
+    Ok(RunningWorker::new(health, tasks, vec![batch_task]))
 }

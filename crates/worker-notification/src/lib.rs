@@ -12,27 +12,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
-use upcheck_runtime::{HealthServer, Readiness};
+use upcheck_runtime::{HealthServer, Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig};
-
-/// A started worker.
-pub struct RunningWorker {
-    health: HealthServer,
-    tasks: JoinSet<()>,
-}
-
-impl RunningWorker {
-    /// The port `/healthz` and `/readyz` are served on.
-    pub fn health_port(&self) -> u16 {
-        self.health.port
-    }
-
-    /// Waits until the consumer and the retry pump have stopped.
-    pub async fn wait(mut self) {
-        while self.tasks.join_next().await.is_some() {}
-        self.health.stop().await;
-    }
-}
 
 /// Starts the consumer, the retry pump and the health server; all stop when `cancel` fires.
 ///
@@ -90,5 +71,5 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     )
     .context("health server")?;
     tracing::info!(consumer = %settings.streams.consumer, health_port = health.port, "notification worker started");
-    Ok(RunningWorker { health, tasks })
+    Ok(RunningWorker::new(health, tasks, Vec::new()))
 }

@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
 use upcheck_domain::{NotificationJob, StatusEvent};
-use upcheck_runtime::{HealthServer, Readiness, store_failure};
+use upcheck_runtime::{HealthServer, Readiness, RunningWorker, store_failure};
 use upcheck_store::Pool;
 use upcheck_streams::{HandleError, Handler, Keys, Producer, Runner, RunnerConfig, StreamMessage};
 
@@ -72,25 +72,6 @@ impl Handler for StatusChangeHandler {
     }
 }
 
-/// A started worker.
-pub struct RunningWorker {
-    health: HealthServer,
-    tasks: JoinSet<()>,
-}
-
-impl RunningWorker {
-    /// The port `/healthz` and `/readyz` are served on.
-    pub fn health_port(&self) -> u16 {
-        self.health.port
-    }
-
-    /// Waits until the consumer has stopped and drained.
-    pub async fn wait(mut self) {
-        while self.tasks.join_next().await.is_some() {}
-        self.health.stop().await;
-    }
-}
-
 /// Starts the consumer and the health server; both stop when `cancel` fires.
 ///
 /// # Errors
@@ -129,5 +110,5 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     )
     .context("health server")?;
     tracing::info!(consumer = %settings.streams.consumer, health_port = health.port, "status-change worker started");
-    Ok(RunningWorker { health, tasks })
+    Ok(RunningWorker::new(health, tasks, Vec::new()))
 }

@@ -4,7 +4,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ValidJson;
 use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
-use crate::routes::rfc3339;
+use crate::routes::{rfc3339, validate_name};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
@@ -83,14 +83,6 @@ pub(crate) struct TestResult {
     latency_ms: Option<i32>,
 }
 
-fn validate_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
-    }
-    Ok(name.to_string())
-}
-
 /// Checks a webhook config `{url, secret?}`, generating the secret (or keeping `keep`) when absent.
 fn webhook_config(config: &Value, keep: Option<&str>) -> Result<Value, ApiError> {
     let obj = config.as_object().ok_or_else(|| ApiError::invalid("config", "must be an object"))?;
@@ -144,8 +136,8 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let items = upcheck_store::channels::list(&state.pool, caller.id, after, limit).await?;
-    let next_cursor = next_cursor(&items, limit, |c| c.id.to_string());
+    let mut items = upcheck_store::channels::list(&state.pool, caller.id, after, limit + 1).await?;
+    let next_cursor = next_cursor(&mut items, limit, |c| c.id.to_string());
     Ok(HttpResponse::Ok()
         .json(ChannelPage { items: items.into_iter().map(ChannelView::from).collect(), next_cursor }))
 }

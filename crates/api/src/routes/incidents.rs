@@ -51,8 +51,9 @@ pub(crate) struct IncidentPage {
 }
 
 impl IncidentPage {
-    pub(crate) fn new(items: Vec<Incident>, limit: i64) -> Self {
-        let next_cursor = next_cursor(&items, limit, |i| i.id.to_string());
+    /// A page from `items` fetched with `limit + 1` rows.
+    pub(crate) fn new(mut items: Vec<Incident>, limit: i64) -> Self {
+        let next_cursor = next_cursor(&mut items, limit, |i| i.id.to_string());
         Self { items: items.into_iter().map(IncidentView::from).collect(), next_cursor }
     }
 }
@@ -86,7 +87,8 @@ pub(crate) async fn list(
     let page = PageQuery { limit: q.limit.clone(), cursor: q.cursor.clone() };
     let limit = page.limit()?;
     let before = uuid_cursor(page.cursor()?)?;
-    let items = upcheck_store::reads::incidents(&state.pool, caller.id, None, wanted, before, limit).await?;
+    let items =
+        upcheck_store::reads::incidents(&state.pool, caller.id, None, wanted, before, limit + 1).await?;
     Ok(HttpResponse::Ok().json(IncidentPage::new(items, limit)))
 }
 

@@ -2,7 +2,7 @@
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
+use crate::pagination::{PageQuery, next_cursor, time_cursor, time_position, uuid_cursor};
 use crate::routes::incidents::IncidentPage;
 use crate::routes::rfc3339;
 use crate::state::AppState;
@@ -79,24 +79,11 @@ pub(crate) async fn checks(
     owned(&state, &caller, *id).await?;
     let page = PageQuery { limit: q.limit.clone(), cursor: q.cursor.clone() };
     let limit = page.limit()?;
-    let before = page
-        .cursor()?
-        .map(|c| {
-            let (nanos, job) =
-                c.split_once('|').ok_or_else(|| ApiError::bad("cursor", "not a cursor from next_cursor"))?;
-            let at = nanos
-                .parse::<i128>()
-                .ok()
-                .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
-                .ok_or_else(|| ApiError::bad("cursor", "not a cursor from next_cursor"))?;
-            Ok::<_, ApiError>((at, job.to_string()))
-        })
-        .transpose()?;
+    let before = time_cursor(page.cursor()?)?;
     let since = time_param("since", q.since.as_ref())?;
     let until = time_param("until", q.until.as_ref())?;
-    let items = upcheck_store::reads::checks(&state.pool, *id, since, until, before, limit).await?;
-    let next_cursor =
-        next_cursor(&items, limit, |c| format!("{}|{}", c.checked_at.unix_timestamp_nanos(), c.job_id));
+    let mut items = upcheck_store::reads::checks(&state.pool, *id, since, until, before, limit + 1).await?;
+    let next_cursor = next_cursor(&mut items, limit, |c| time_position(c.checked_at, &c.job_id));
     let items = items
         .into_iter()
         .map(|c| CheckView {
@@ -181,7 +168,7 @@ pub(crate) async fn incidents(
     let limit = page.limit()?;
     let before = uuid_cursor(page.cursor()?)?;
     let items =
-        upcheck_store::reads::incidents(&state.pool, caller.id, Some(*id), None, before, limit).await?;
+        upcheck_store::reads::incidents(&state.pool, caller.id, Some(*id), None, before, limit + 1).await?;
     Ok(HttpResponse::Ok().json(IncidentPage::new(items, limit)))
 }
 
@@ -219,19 +206,16 @@ pub(crate) async fn notifications(
 ) -> Result<HttpResponse, ApiError> {
     owned(&state, &caller, *id).await?;
     let limit = page.limit()?;
-    let before = page
-        .cursor()?
-        .map(|c| {
-            let bad = || ApiError::bad("cursor", "not a cursor from next_cursor");
-            let (nanos, nid) = c.split_once('|').ok_or_else(bad)?;
-            let at =
-                nanos.parse::<i128>().ok().and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok());
-            Ok::<_, ApiError>((at.ok_or_else(bad)?, nid.parse::<Uuid>().map_err(|_| bad())?))
+    let before = time_cursor(page.cursor()?)?
+        .map(|(at, id)| {
+            Ok::<_, ApiError>((
+                at,
+                id.parse::<Uuid>().map_err(|_| ApiError::bad("cursor", "not a cursor from next_cursor"))?,
+            ))
         })
         .transpose()?;
-    let items = upcheck_store::reads::notifications(&state.pool, *id, before, limit).await?;
-    let next_cursor =
-        next_cursor(&items, limit, |n| format!("{}|{}", n.created_at.unix_timestamp_nanos(), n.id));
+    let mut items = upcheck_store::reads::notifications(&state.pool, *id, before, limit + 1).await?;
+    let next_cursor = next_cursor(&mut items, limit, |n| time_position(n.created_at, &n.id.to_string()));
     let items = items
         .into_iter()
         .map(|n| NotificationView {

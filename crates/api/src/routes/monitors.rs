@@ -6,7 +6,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::{ValidJson, present};
 use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
-use crate::routes::rfc3339;
+use crate::routes::{rfc3339, validate_name};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
@@ -145,14 +145,6 @@ pub(crate) struct MonitorPage {
     next_cursor: Option<String>,
 }
 
-fn validate_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
-    }
-    Ok(name.to_string())
-}
-
 async fn check_channels(state: &AppState, owner: Uuid, ids: &[Uuid]) -> Result<(), ApiError> {
     let foreign = upcheck_store::monitors::foreign_channels(&state.pool, owner, ids).await?;
     match foreign.first() {
@@ -230,8 +222,8 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let items = upcheck_store::monitors::list(&state.pool, caller.id, after, limit).await?;
-    let next_cursor = next_cursor(&items, limit, |m| m.spec.monitor_id.to_string());
+    let mut items = upcheck_store::monitors::list(&state.pool, caller.id, after, limit + 1).await?;
+    let next_cursor = next_cursor(&mut items, limit, |m| m.spec.monitor_id.to_string());
     Ok(HttpResponse::Ok()
         .json(MonitorPage { items: items.into_iter().map(MonitorView::from).collect(), next_cursor }))
 }

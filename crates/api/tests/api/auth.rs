@@ -115,6 +115,7 @@ async fn missing_garbage_foreign_and_expired_tokens_are_401() {
     };
     let other_key = forge(b"another-secret-that-is-32-characters-long!", now + 600);
     assert_problem(app.get("/api/v1/me", &other_key).await, 401, None).await;
-    let expired = forge(b"test-secret-that-is-at-least-32-characters-long", now - 120);
+    // Expired five seconds ago: no grace period (jsonwebtoken's default would allow 60 s).
+    let expired = forge(b"test-secret-that-is-at-least-32-characters-long", now - 5);
     assert_problem(app.get("/api/v1/me", &expired).await, 401, None).await;
 }

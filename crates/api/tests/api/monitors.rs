@@ -151,6 +151,9 @@ async fn the_list_pages_with_an_opaque_cursor() {
         .collect();
     assert_eq!(seen, ids);
     assert!(third["next_cursor"].is_null());
+    let exact: Value = app.get("/api/v1/monitors?limit=5", &token).await.json().await.unwrap();
+    assert_eq!(exact["items"].as_array().unwrap().len(), 5);
+    assert!(exact["next_cursor"].is_null(), "a page ending at the last monitor has no next page");
     assert_problem(app.get("/api/v1/monitors?limit=0", &token).await, 400, Some("limit")).await;
     assert_problem(app.get("/api/v1/monitors?limit=501", &token).await, 400, Some("limit")).await;
     assert_problem(app.get("/api/v1/monitors?cursor=%25%25", &token).await, 400, Some("cursor")).await;
