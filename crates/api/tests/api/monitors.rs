@@ -171,3 +171,61 @@ async fn a_monitor_created_paused_is_not_scheduled() {
     assert_eq!(m["status"], "paused");
     assert_eq!(schedule(&app).await.due_at(m["id"].as_str().unwrap().parse().unwrap()).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn channel_ids_link_on_create_and_a_patch_replaces_them() {
+    let app = spawn_app().await;
+    let token = app.user("a@example.com").await;
+    let mut channels = Vec::new();
+    for name in ["a", "b"] {
+        let c: Value = app
+            .call(
+                Method::POST,
+                "/api/v1/channels",
+                Some(&token),
+                Some(
+                    json!({"kind": "webhook", "name": name, "config": {"url": "https://hooks.example.com"}}),
+                ),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        channels.push(c["id"].clone());
+    }
+    let r = app
+        .create_monitor(
+            &token,
+            json!({"name": "m", "url": "https://example.com", "channel_ids": [channels[0]]}),
+        )
+        .await;
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["channel_ids"], json!([channels[0]]));
+
+    let id = m["id"].as_str().unwrap();
+    let patched: Value = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/monitors/{id}"),
+            Some(&token),
+            Some(json!({"channel_ids": [channels[1]]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(patched["channel_ids"], json!([channels[1]]));
+    let unchanged: Value = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/monitors/{id}"),
+            Some(&token),
+            Some(json!({"name": "renamed"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged["channel_ids"], json!([channels[1]]), "a patch without channel_ids keeps the links");
+}
