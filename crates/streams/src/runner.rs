@@ -219,7 +219,12 @@ impl<H: Handler> Runner<H> {
         cancel: &CancellationToken,
     ) {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
-        if !self.in_flight.lock().expect("in-flight set").insert(message.id.clone()) {
+        if !self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(message.id.clone())
+        {
             return; // already being handled here
         }
         let in_flight = InFlight { set: self.in_flight.clone(), id: message.id.clone() };
@@ -287,7 +292,13 @@ impl<H: Handler> Runner<H> {
     async fn reclaim(&self) -> Result<Vec<StreamMessage>, StreamError> {
         let mut conn = self.commands.clone();
         let c = &self.config;
-        let mine: Vec<String> = self.in_flight.lock().expect("in-flight set").iter().cloned().collect();
+        let mine: Vec<String> = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect();
         if !mine.is_empty() {
             // Still working on these: reset their idle time (JUSTID counts no delivery).
             let _: redis::Value = redis::cmd("XCLAIM")
