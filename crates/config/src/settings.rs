@@ -55,8 +55,10 @@ pub struct Tunables {
     pub scheduler_tick_ms: u64,
     /// `RECONCILE_INTERVAL_SECONDS` (default 60): how often Redis is repaired from Postgres.
     pub reconcile_interval_seconds: u64,
-    /// `OUTBOX_RELAY_MS` (default 5,000): how often the outbox relay looks for status events a
-    /// crash left unpublished; it takes those older than twice this.
+    /// `OUTBOX_RELAY_MS` (default 5,000): how often the relays look for work a crash or a Redis
+    /// data loss left behind: status events unpublished for twice this or unapplied for ten
+    /// `RECLAIM_IDLE_MS`, notifications pending with no activity for `NOTIFICATION_RETRY_MAX_MS`
+    /// plus ten `RECLAIM_IDLE_MS`.
     pub outbox_relay_ms: u64,
     /// `WEBHOOK_TIMEOUT_MS` (default 10,000): one delivery attempt's timeout.
     pub webhook_timeout_ms: u64,

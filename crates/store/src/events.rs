@@ -1,5 +1,5 @@
 //! The outbox of status events: written with their checks, published afterwards, and swept
-//! for any whose publication a crash interrupted.
+//! for any whose publication a crash interrupted or whose stream entry Redis lost.
 
 use crate::{Pool, StoreError};
 use deadpool_postgres::Transaction;
@@ -50,25 +50,33 @@ pub async fn mark_published(pool: &Pool, ids: &[Uuid]) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Up to `limit` events written more than `older_than_ms` ago and never published: the ones a
-/// crash between commit and publication left behind. Oldest first.
+/// Up to `limit` events the relay must publish (again), oldest first: those committed more than
+/// `unpublished_ms` ago and never published (a crash between commit and publication), and those
+/// published more than `unapplied_ms` ago but never applied by the status-change worker (their
+/// stream entry was lost with Redis's data). Applying an event twice is harmless.
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails or a row is corrupt.
-pub async fn unpublished(
+pub async fn to_relay(
     pool: &Pool,
-    older_than_ms: i64,
+    unpublished_ms: i64,
+    unapplied_ms: i64,
     limit: i64,
 ) -> Result<Vec<StatusEvent>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT id, monitor_id, from_status, to_status, notify, cause, occurred_at FROM status_events \
-             WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000) \
-             ORDER BY created_at LIMIT $2",
+            "(SELECT id, monitor_id, from_status, to_status, notify, cause, occurred_at, created_at FROM status_events \
+              WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000) \
+              ORDER BY created_at LIMIT $3) \
+             UNION ALL \
+             (SELECT id, monitor_id, from_status, to_status, notify, cause, occurred_at, created_at FROM status_events \
+              WHERE applied_at IS NULL AND published_at < now() - make_interval(secs => $2::float8 / 1000) \
+              ORDER BY published_at LIMIT $3) \
+             ORDER BY created_at LIMIT $3",
         )
         .await?;
-    let rows = client.query(&stmt, &[&(older_than_ms as f64), &limit]).await?;
+    let rows = client.query(&stmt, &[&(unpublished_ms as f64), &(unapplied_ms as f64), &limit]).await?;
     rows.iter()
         .map(|r| {
             let status = |i: usize| {

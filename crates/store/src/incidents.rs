@@ -17,8 +17,9 @@ pub struct EventEffects {
     pub pending_notifications: Vec<Uuid>,
 }
 
-/// Opens an incident on `down`, resolves the open one on `up`, and creates one notification per
-/// channel linked to the monitor (when the event notifies), all in one transaction.
+/// Opens an incident on `down`, resolves the open one on `up`, creates one notification per
+/// channel linked to the monitor (when the event notifies), and marks the event applied, all in
+/// one transaction.
 ///
 /// Idempotent on the event id: a redelivered event finds its incident (`opened_event_id` /
 /// `resolved_event_id`) and its notifications (id = UUIDv5(event, channel)) and creates nothing
@@ -141,6 +142,10 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
         effects.pending_notifications =
             tx.query(&pending, &[&event.event_id]).await?.iter().map(|r| r.get(0)).collect();
     }
+    let applied = tx
+        .prepare_cached("UPDATE status_events SET applied_at = coalesce(applied_at, now()) WHERE id = $1")
+        .await?;
+    tx.execute(&applied, &[&event.event_id]).await?;
     tx.commit().await?;
     Ok(effects)
 }

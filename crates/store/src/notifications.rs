@@ -150,3 +150,23 @@ pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), Stor
     client.execute(&stmt, &[&id, &reason]).await?;
     Ok(())
 }
+
+/// Up to `limit` notifications still `pending` with no activity (creation or attempt) for
+/// `idle_ms`: longer than any retry delay, so their job was lost (Redis lost its data) and they
+/// must be enqueued again. Oldest first.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn orphaned(pool: &Pool, idle_ms: i64, limit: i64) -> Result<Vec<Uuid>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT n.id FROM notifications n \
+             WHERE n.state = 'pending' AND n.created_at < now() - make_interval(secs => $1::float8 / 1000) \
+               AND NOT EXISTS (SELECT 1 FROM notification_attempts a WHERE a.notification_id = n.id \
+                               AND a.attempted_at >= now() - make_interval(secs => $1::float8 / 1000)) \
+             ORDER BY n.created_at LIMIT $2",
+        )
+        .await?;
+    Ok(client.query(&stmt, &[&(idle_ms as f64), &limit]).await?.iter().map(|r| r.get(0)).collect())
+}

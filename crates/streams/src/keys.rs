@@ -70,6 +70,11 @@ impl Keys {
         format!("{}notification:retry", self.prefix)
     }
 
+    /// A lock held by the replica sweeping for notifications whose jobs were lost.
+    pub fn notification_sweep_lock(&self) -> String {
+        format!("{}lock:notification-sweep", self.prefix)
+    }
+
     /// The dead-letter stream of `stream`.
     pub fn dead_letter(stream: &str) -> String {
         format!("{stream}:dlq")

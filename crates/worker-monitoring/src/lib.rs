@@ -66,6 +66,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     tasks.spawn(outbox.relay(
         Duration::from_millis(t.outbox_relay_ms),
         Duration::from_millis(t.outbox_relay_ms * 2),
+        Duration::from_millis(t.reclaim_idle_ms * 10),
         cancel.clone(),
     ));
     tasks.spawn(reconcile::run(

@@ -37,17 +37,35 @@ impl Outbox {
         }
     }
 
-    /// Every `every`, publishes events committed more than `grace` ago and still unpublished.
-    /// Downstream handling is idempotent on the event id, so a double publication is harmless.
-    pub async fn relay(self, every: Duration, grace: Duration, cancel: CancellationToken) {
+    /// Every `every`, publishes events committed more than `grace` ago and still unpublished, and
+    /// events published more than `unapplied` ago that the status-change worker never applied
+    /// (their stream entry was lost with Redis's data). Handling is idempotent on the event id,
+    /// so a second publication is harmless.
+    pub async fn relay(
+        self,
+        every: Duration,
+        grace: Duration,
+        unapplied: Duration,
+        cancel: CancellationToken,
+    ) {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(every) => {},
             }
-            match upcheck_store::events::unpublished(&self.pool, grace.as_millis() as i64, 500).await {
+            let found = upcheck_store::events::to_relay(
+                &self.pool,
+                grace.as_millis() as i64,
+                unapplied.as_millis() as i64,
+                500,
+            )
+            .await;
+            match found {
                 Ok(events) if !events.is_empty() => {
-                    tracing::info!(count = events.len(), "relaying unpublished status events");
+                    tracing::info!(
+                        count = events.len(),
+                        "relaying status events not yet published or applied"
+                    );
                     self.publish(&events).await;
                 }
                 Ok(_) => {}

@@ -1,10 +1,11 @@
 //! `upcheck-worker-notification`: delivers notifications over their channels (webhook first),
-//! logs every attempt, retries with exponential backoff and jitter, and dead-letters after the
-//! last attempt.
+//! logs every attempt, retries with exponential backoff and jitter, dead-letters after the
+//! last attempt, and re-enqueues notifications whose jobs Redis lost.
 
 pub mod channel;
 pub mod handler;
 pub mod retry;
+pub mod sweep;
 
 use anyhow::Context;
 use std::sync::Arc;
@@ -56,6 +57,17 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     tasks.spawn(async move {
         let _ = runner.run(run_cancel).await;
     });
+    tasks.spawn(
+        sweep::Sweep {
+            pool: pool.clone(),
+            producer: Producer::new(conns.commands.clone(), t.stream_maxlen),
+            redis: conns.commands.clone(),
+            stream: settings.streams.notification.clone(),
+            lock: keys.notification_sweep_lock(),
+            idle: Duration::from_millis(t.notification_retry_max_ms + t.reclaim_idle_ms * 10),
+        }
+        .run(Duration::from_millis(t.outbox_relay_ms), cancel.clone()),
+    );
     tasks.spawn(retry::pump(
         conns.commands.clone(),
         keys.notification_retries(),

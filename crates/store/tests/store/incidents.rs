@@ -131,3 +131,63 @@ async fn delivered_notifications_are_no_longer_pending() {
     assert_eq!((d.state, d.attempts), (DeliveryState::Delivered, 1));
     assert!(apply_status_event(&env.pool, &down).await.unwrap().pending_notifications.is_empty());
 }
+
+#[tokio::test]
+async fn an_event_published_but_never_applied_is_relayed_until_it_is_applied() {
+    let env = TestEnv::new().await;
+    let m = monitor(&env, user(&env).await).await;
+    let events = upcheck_store::checks::record_checks(
+        &env.pool,
+        &[crate::helpers::check(m, 1_000, upcheck_domain::CheckOutcome::Up)],
+    )
+    .await
+    .unwrap();
+    let id = events[0].event_id;
+    upcheck_store::events::mark_published(&env.pool, &[id]).await.unwrap();
+    // Published an hour ago, and the stream entry was lost with Redis's data.
+    env.db()
+        .await
+        .execute("UPDATE status_events SET published_at = now() - interval '1 hour'", &[])
+        .await
+        .unwrap();
+
+    let due = upcheck_store::events::to_relay(&env.pool, 60_000, 600_000, 10).await.unwrap();
+    assert_eq!(due.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![id]);
+
+    apply_status_event(&env.pool, &events[0]).await.unwrap();
+    assert!(upcheck_store::events::to_relay(&env.pool, 60_000, 600_000, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_pending_notification_idle_past_every_retry_is_orphaned_and_an_active_one_is_not() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    webhook_channel(&env, owner, m).await;
+    let old = apply_status_event(&env.pool, &event(m, MonitorStatus::Up, MonitorStatus::Down)).await.unwrap();
+    let recent =
+        apply_status_event(&env.pool, &event(m, MonitorStatus::Down, MonitorStatus::Up)).await.unwrap();
+    let old_id = old.pending_notifications[0];
+    env.db()
+        .await
+        .execute("UPDATE notifications SET created_at = now() - interval '1 hour' WHERE id = $1", &[&old_id])
+        .await
+        .unwrap();
+
+    let orphaned = upcheck_store::notifications::orphaned(&env.pool, 600_000, 10).await.unwrap();
+
+    assert_eq!(orphaned, vec![old_id]);
+    assert!(!orphaned.contains(&recent.pending_notifications[0]));
+    let attempt = Attempt {
+        attempt: 1,
+        attempted_at: OffsetDateTime::now_utc(),
+        http_status: Some(500),
+        latency_ms: Some(1),
+        error: Some("x".into()),
+    };
+    record_attempt(&env.pool, old_id, &attempt, DeliveryState::Pending).await.unwrap();
+    assert!(
+        upcheck_store::notifications::orphaned(&env.pool, 600_000, 10).await.unwrap().is_empty(),
+        "a recent attempt means it is alive"
+    );
+}

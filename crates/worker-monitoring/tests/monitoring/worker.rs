@@ -242,3 +242,40 @@ async fn a_flushed_redis_schedule_heals_from_postgres_on_its_own() {
     assert!(sched.due_at(s.monitor_id).await.unwrap().is_some());
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn a_published_transition_lost_with_redis_data_is_published_again() {
+    let env = TestEnv::with_env(&[("OUTBOX_RELAY_MS", "100")]).await; // unapplied after 10 × 3 s
+    let s = spec("http://127.0.0.1:1/");
+    monitor(&env, user(&env).await, &s).await;
+    env.db().await.execute("UPDATE monitors SET paused = true", &[]).await.unwrap(); // no new checks
+    let record = |due: i64| CheckRecord {
+        monitor_id: s.monitor_id,
+        job_id: format!("{due}-0"),
+        region: env.settings.region.clone(),
+        due_at_ms: due,
+        checked_at: OffsetDateTime::now_utc(),
+        outcome: upcheck_domain::CheckOutcome::Up,
+        latency_ms: Some(1),
+        http_status: Some(200),
+        error: None,
+        thresholds: Default::default(),
+    };
+    let events = record_checks(&env.pool, &[record(1_000)]).await.unwrap();
+    upcheck_store::events::mark_published(&env.pool, &[events[0].event_id]).await.unwrap();
+    // It was published an hour ago, then Redis lost the stream before anyone applied it.
+    env.db()
+        .await
+        .execute("UPDATE status_events SET published_at = now() - interval '1 hour'", &[])
+        .await
+        .unwrap();
+
+    let worker = start(&env).await;
+
+    let again = wait_for("the lost transition published again", WAIT, || async {
+        published_events(&env).await.into_iter().find(|e| e.event_id == events[0].event_id)
+    })
+    .await;
+    assert_eq!(again.to.as_str(), "up");
+    worker.stop().await;
+}

@@ -23,6 +23,11 @@ struct Setup {
 /// A monitor with one webhook channel to a local receiver, a `down` event applied, and its
 /// notification job enqueued.
 async fn setup(overrides: &[(&str, &str)]) -> Setup {
+    setup_with(overrides, true).await
+}
+
+/// Like [`setup`]; without `enqueue_job` the job is left out, as if Redis had lost it.
+async fn setup_with(overrides: &[(&str, &str)], enqueue_job: bool) -> Setup {
     upcheck_config::install_crypto_provider();
     let env = TestEnv::with_env(overrides).await;
     let receiver = WebhookReceiver::start().await;
@@ -41,7 +46,9 @@ async fn setup(overrides: &[(&str, &str)]) -> Setup {
     };
     let effects = apply_status_event(&env.pool, &event).await.unwrap();
     let notification = effects.pending_notifications[0];
-    enqueue(&env, notification).await;
+    if enqueue_job {
+        enqueue(&env, notification).await;
+    }
     Setup { env, receiver, secret, notification, event }
 }
 
@@ -241,6 +248,28 @@ async fn a_notification_whose_channel_was_deleted_is_marked_failed_without_sendi
         .await;
 
     assert!(t.receiver.received().is_empty());
+    cancel.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_notification_whose_job_redis_lost_is_swept_up_and_delivered() {
+    let t = setup_with(&[("OUTBOX_RELAY_MS", "100")], false).await;
+    // Pending for an hour with no job anywhere: longer than any retry could explain.
+    t.env
+        .db()
+        .await
+        .execute("UPDATE notifications SET created_at = now() - interval '1 hour'", &[])
+        .await
+        .unwrap();
+
+    let (cancel, task) = start(&t.env).await;
+
+    wait_for("delivered", WAIT, || async {
+        (state(&t.env, t.notification).await.0 == "delivered").then_some(())
+    })
+    .await;
+    assert_eq!(t.receiver.received().len(), 1);
     cancel.cancel();
     task.await.unwrap();
 }
