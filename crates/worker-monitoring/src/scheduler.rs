@@ -8,8 +8,12 @@ use upcheck_streams::Schedule;
 /// Most monitors claimed by one script call.
 const CLAIM_LIMIT: usize = 1_000;
 
+/// Least time between two warnings about failing claims (Redis down): the loop retries every tick.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
 /// Claims due monitors of every shard each `tick` until cancelled.
 pub async fn run(schedule: Schedule, tick: Duration, cancel: CancellationToken) {
+    let mut last_warning: Option<std::time::Instant> = None;
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -24,7 +28,12 @@ pub async fn run(schedule: Schedule, tick: Duration, cancel: CancellationToken) 
                     Ok(n) if n == CLAIM_LIMIT => continue,
                     Ok(_) => break,
                     Err(e) => {
-                        tracing::warn!(shard, error = %e, "claiming due monitors failed");
+                        if last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                            tracing::warn!(shard, error = %e, "claiming due monitors failed; retrying every tick");
+                            last_warning = Some(std::time::Instant::now());
+                        } else {
+                            tracing::debug!(shard, error = %e, "claiming due monitors failed");
+                        }
                         break;
                     }
                 }
