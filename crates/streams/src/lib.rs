@@ -6,9 +6,11 @@
 //! acknowledged only after their effects are committed, and pending entries idle longer than
 //! `RECLAIM_IDLE_MS` are claimed by a live consumer.
 
+mod backoff;
 mod conn;
 mod error;
 mod keys;
+mod message;
 mod producer;
 mod reply;
 mod runner;
@@ -17,6 +19,7 @@ mod schedule;
 pub use conn::{RedisConns, connect};
 pub use error::StreamError;
 pub use keys::Keys;
+pub use message::{HandleError, Handler, StreamMessage};
 pub use producer::{MESSAGE_FIELD, Producer};
-pub use runner::{HandleError, Handler, Runner, RunnerConfig, StreamMessage};
+pub use runner::{Runner, RunnerConfig};
 pub use schedule::Schedule;

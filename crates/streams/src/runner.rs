@@ -16,57 +16,17 @@
 //! - On cancellation: stop reading, let in-flight handlers finish (or, if they are stuck
 //!   retrying, leave their entries pending for another replica), then return.
 
+use crate::backoff::{Backoff, sleep_or_cancel};
 use crate::reply::{self, Entry};
-use crate::{MESSAGE_FIELD, StreamError};
+use crate::{HandleError, Handler, MESSAGE_FIELD, StreamError, StreamMessage};
 use redis::aio::ConnectionManager;
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// One entry handed to a handler.
-#[derive(Debug, Clone)]
-pub struct StreamMessage {
-    /// The stream it came from.
-    pub stream: String,
-    /// Its entry id (`<ms>-<seq>`), the idempotency key for its effects.
-    pub id: String,
-    /// The JSON message (field `m`); empty when the entry was trimmed away before it was read.
-    pub payload: String,
-}
-
-impl StreamMessage {
-    /// Decodes the JSON message.
-    ///
-    /// # Errors
-    /// [`HandleError::Permanent`]: a message that does not decode never will.
-    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, HandleError> {
-        serde_json::from_str(&self.payload)
-            .map_err(|e| HandleError::Permanent(format!("undecodable message {}: {e}", self.id)))
-    }
-}
-
-/// Why a handler did not finish a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandleError {
-    /// A dependency failed (database, Redis, network): try again later.
-    #[error("retryable: {0}")]
-    Retryable(String),
-    /// The message can never succeed: dead-letter it.
-    #[error("permanent: {0}")]
-    Permanent(String),
-}
-
-/// A worker's message handler. It must be idempotent on the message id: entries are delivered
-/// at least once.
-pub trait Handler: Send + Sync + 'static {
-    /// Commits the message's effects; the runner acknowledges after `Ok`.
-    fn handle(&self, message: &StreamMessage) -> impl Future<Output = Result<(), HandleError>> + Send;
-}
 
 /// Where and how a runner reads.
 #[derive(Debug, Clone)]
@@ -444,33 +404,4 @@ async fn dead_letter(
     pipe.cmd("XACK").arg(&c.stream).arg(&c.group).arg(&message.id).ignore();
     pipe.query_async::<()>(conn).await?;
     Ok(())
-}
-
-/// Sleeps `d` unless cancelled first; returns whether it was cancelled.
-pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => true,
-        _ = tokio::time::sleep(d) => false,
-    }
-}
-
-/// Exponential backoff from 100 ms to 5 s with full jitter.
-pub(crate) struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    pub(crate) fn new() -> Self {
-        Self { attempt: 0 }
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    pub(crate) fn next(&mut self) -> Duration {
-        let cap = (100u64 << self.attempt.min(6)).min(5_000);
-        self.attempt = self.attempt.saturating_add(1);
-        Duration::from_millis(rand::random_range(cap / 2..=cap))
-    }
 }
