@@ -41,16 +41,20 @@ if [ -f "$state/env" ]; then
   . "$state/env"
 fi
 ensure_services "$state"
-# The stack keeps its data in its own database, created on first run.
-case "$DATABASE_URL" in
-  */postgres)
-    DATABASE_URL="${DATABASE_URL%/postgres}/upcheck"
-    if ! psql "${DATABASE_URL%/upcheck}/postgres" -qAtc "select 1 from pg_database where datname = 'upcheck'" | grep -q 1; then
-      psql "${DATABASE_URL%/upcheck}/postgres" -qc 'create database upcheck'
-      say "created database upcheck"
-    fi
-    ;;
-esac
+printf 'export DATABASE_URL=%q REDIS_URL=%q\n' "$DATABASE_URL" "$REDIS_URL" > "$state/env"
+
+# The stack keeps its data in its own database (`upcheck` unless DATABASE_URL names another),
+# created when missing.
+base=${DATABASE_URL%%\?*}
+query=${DATABASE_URL#"$base"}
+case "$base" in */postgres) base="${base%/postgres}/upcheck" ;; esac
+DATABASE_URL="$base$query"
+db=${base##*/}
+maintenance="${base%/*}/postgres$query"
+if ! psql "$maintenance" -qAtc "select 1 from pg_database where datname = '$db'" | grep -q 1; then
+  psql "$maintenance" -qc "create database \"$db\""
+  say "created database $db"
+fi
 
 port=${PORT:-8080}
 if [ -z "${JWT_SECRET:-}" ]; then
@@ -58,8 +62,6 @@ if [ -z "${JWT_SECRET:-}" ]; then
   JWT_SECRET=$(cat "$state/jwt_secret")
 fi
 export JWT_SECRET PORT="$port" REGION="${REGION:-local}" LOG_FORMAT="${LOG_FORMAT:-pretty}" RUST_LOG="${RUST_LOG:-info}"
-printf 'export DATABASE_URL=%q REDIS_URL=%q\n' "$DATABASE_URL" "$REDIS_URL" > "$state/env"
-
 say "building (release; the first build takes a few minutes)"
 cargo build --release --locked --bins -p upcheck-api -p upcheck-worker-monitoring \
   -p upcheck-worker-status-change -p upcheck-worker-notification
