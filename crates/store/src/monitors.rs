@@ -114,26 +114,10 @@ pub async fn create(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .await?;
-    tx.execute(
-        &insert,
-        &[
-            &spec.monitor_id,
-            &owner,
-            &name,
-            &spec.kind.as_str(),
-            &spec.url,
-            &spec.method.as_str(),
-            &json(&spec.headers)?,
-            &spec.body,
-            &(spec.interval_seconds as i32),
-            &(spec.timeout_ms as i32),
-            &json(&spec.expected_status)?,
-            &(spec.failure_threshold as i16),
-            &(spec.recovery_threshold as i16),
-            &paused,
-        ],
-    )
-    .await?;
+    let row = SpecRow::new(spec)?;
+    let mut params = row.params(&owner, &name);
+    params.push(&paused);
+    tx.execute(&insert, &params).await?;
     let status = if paused { "paused" } else { "pending" };
     tx.execute(
         "INSERT INTO monitor_state (monitor_id, status) VALUES ($1, $2)",
@@ -162,6 +146,58 @@ async fn link(
 
 fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A spec as column values of `monitors`, for the INSERT and the UPDATE, which share the
+/// parameter order: `$1` id, `$2` owner, `$3` name, then the spec's columns up to `$13`.
+struct SpecRow<'a> {
+    spec: &'a ProbeSpec,
+    kind: &'static str,
+    method: &'static str,
+    headers: serde_json::Value,
+    expected_status: serde_json::Value,
+    interval_seconds: i32,
+    timeout_ms: i32,
+    failure_threshold: i16,
+    recovery_threshold: i16,
+}
+
+impl<'a> SpecRow<'a> {
+    fn new(spec: &'a ProbeSpec) -> Result<Self, StoreError> {
+        Ok(Self {
+            spec,
+            kind: spec.kind.as_str(),
+            method: spec.method.as_str(),
+            headers: json(&spec.headers)?,
+            expected_status: json(&spec.expected_status)?,
+            interval_seconds: spec.interval_seconds as i32,
+            timeout_ms: spec.timeout_ms as i32,
+            failure_threshold: spec.failure_threshold as i16,
+            recovery_threshold: spec.recovery_threshold as i16,
+        })
+    }
+
+    fn params<'p>(
+        &'p self,
+        owner: &'p Uuid,
+        name: &'p &str,
+    ) -> Vec<&'p (dyn tokio_postgres::types::ToSql + Sync)> {
+        vec![
+            &self.spec.monitor_id,
+            owner,
+            name,
+            &self.kind,
+            &self.spec.url,
+            &self.method,
+            &self.headers,
+            &self.spec.body,
+            &self.interval_seconds,
+            &self.timeout_ms,
+            &self.expected_status,
+            &self.failure_threshold,
+            &self.recovery_threshold,
+        ]
+    }
 }
 
 /// One monitor of `owner`.
@@ -211,26 +247,7 @@ pub async fn update(
                recovery_threshold = $13, updated_at = now() WHERE id = $1 AND owner_id = $2",
         )
         .await?;
-    let n = tx
-        .execute(
-            &stmt,
-            &[
-                &spec.monitor_id,
-                &owner,
-                &name,
-                &spec.kind.as_str(),
-                &spec.url,
-                &spec.method.as_str(),
-                &json(&spec.headers)?,
-                &spec.body,
-                &(spec.interval_seconds as i32),
-                &(spec.timeout_ms as i32),
-                &json(&spec.expected_status)?,
-                &(spec.failure_threshold as i16),
-                &(spec.recovery_threshold as i16),
-            ],
-        )
-        .await?;
+    let n = tx.execute(&stmt, &SpecRow::new(spec)?.params(&owner, &name)).await?;
     if n == 0 {
         return Ok(None);
     }
