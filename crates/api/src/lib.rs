@@ -15,12 +15,6 @@ use upcheck_config::Settings;
 
 pub use state::AppState;
 
-/// The OpenAPI document as JSON (what `/api/v1/openapi.json` serves).
-pub fn openapi_json() -> serde_json::Value {
-    use utoipa::OpenApi;
-    serde_json::to_value(routes::openapi::ApiDoc::openapi()).unwrap_or_default()
-}
-
 /// A bound, not yet running API server.
 pub struct Application {
     port: u16,

@@ -44,9 +44,4 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         self.sqlstate() == Some("23505")
     }
-
-    /// Whether a foreign key rejected the statement (SQLSTATE 23503).
-    pub fn is_foreign_key_violation(&self) -> bool {
-        self.sqlstate() == Some("23503")
-    }
 }

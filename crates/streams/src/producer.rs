@@ -56,14 +56,6 @@ impl Producer {
         }
         Ok(pipe.query_async(&mut self.conn.clone()).await?)
     }
-
-    /// Stream length (`XLEN`).
-    ///
-    /// # Errors
-    /// [`StreamError`] when Redis fails.
-    pub async fn len(&self, stream: &str) -> Result<u64, StreamError> {
-        Ok(redis::cmd("XLEN").arg(stream).query_async(&mut self.conn.clone()).await?)
-    }
 }
 
 impl Producer {
