@@ -82,20 +82,20 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
     .map_err(|e| ApiError::Internal(e.into()))?
 }
 
-/// Checks a password against a stored hash, off the async threads. `None` hash: verifies
-/// against a dummy so that unknown e-mails take as long as wrong passwords.
+/// Checks a password against a stored hash, off the async threads. With no hash (an unknown
+/// e-mail) it verifies against a dummy hash made once per process, so both cases cost one
+/// argon2 verification and take as long.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     tokio::task::spawn_blocking(move || {
-        let dummy;
         let stored = match &hash {
             Some(h) => h.as_str(),
-            None => {
-                dummy = Argon2::default()
+            None => DUMMY.get_or_init(|| {
+                Argon2::default()
                     .hash_password(b"dummy-password", &salt())
                     .map(|h| h.to_string())
-                    .unwrap_or_default();
-                dummy.as_str()
-            }
+                    .unwrap_or_default()
+            }),
         };
         let ok = PasswordHash::new(stored)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
