@@ -23,6 +23,21 @@ impl RunningWorker {
         Self { health, tasks, drain }
     }
 
+    /// Serves `/healthz` and `/readyz` on `BIND_ADDRESS:HEALTH_PORT` for a worker whose loops
+    /// are `tasks` (and `drain`, see [`RunningWorker::new`]).
+    ///
+    /// # Errors
+    /// The bind error, when the port is taken.
+    pub fn start(
+        settings: &Settings,
+        readiness: Readiness,
+        tasks: tokio::task::JoinSet<()>,
+        drain: Vec<tokio::task::JoinHandle<()>>,
+    ) -> std::io::Result<Self> {
+        let health = HealthServer::start(&settings.bind_address, settings.health_port, readiness)?;
+        Ok(Self::new(health, tasks, drain))
+    }
+
     /// The port `/healthz` and `/readyz` are served on.
     pub fn health_port(&self) -> u16 {
         self.health.port

@@ -52,6 +52,21 @@ pub struct RunnerConfig {
 }
 
 impl RunnerConfig {
+    /// A config for this replica from `settings` (`CONSUMER_NAME`, `RECLAIM_IDLE_MS`,
+    /// `MAX_DELIVERIES`), with at most `concurrency` messages in flight.
+    pub fn from_settings(
+        settings: &upcheck_config::Settings,
+        stream: impl Into<String>,
+        group: impl Into<String>,
+        concurrency: usize,
+    ) -> Self {
+        let mut c = Self::new(stream, group, settings.streams.consumer.clone());
+        c.concurrency = concurrency;
+        c.reclaim_idle_ms = settings.tunables.reclaim_idle_ms;
+        c.max_deliveries = settings.tunables.max_deliveries;
+        c
+    }
+
     /// A config with Upcheck's defaults for the given stream and group.
     pub fn new(stream: impl Into<String>, group: impl Into<String>, consumer: impl Into<String>) -> Self {
         Self {

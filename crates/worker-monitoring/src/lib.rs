@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
-use upcheck_runtime::{HealthServer, Readiness, RunningWorker};
+use upcheck_runtime::{Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
 
 /// Starts the scheduler, one consumer per monitoring shard, the outbox relay, the reconcile and
@@ -45,15 +45,13 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let mut tasks = JoinSet::new();
     let mut groups = Vec::new();
     for shard in 0..keys.shards() {
-        let mut config = RunnerConfig::new(
+        let mut config = RunnerConfig::from_settings(
+            &settings,
             keys.monitoring_stream(shard),
             settings.streams.monitoring_group.clone(),
-            settings.streams.consumer.clone(),
+            t.monitoring_concurrency,
         );
-        config.concurrency = t.monitoring_concurrency;
         config.read_count = t.monitoring_concurrency.min(1_000);
-        config.reclaim_idle_ms = t.reclaim_idle_ms;
-        config.max_deliveries = t.max_deliveries;
         let runner = Runner::new(config, &conns, handler.clone());
         groups.push(runner.ready_flag());
         let cancel = cancel.clone();
@@ -76,18 +74,19 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         Duration::from_secs(t.reconcile_interval_seconds),
         cancel.clone(),
     ));
-    let health = HealthServer::start(
-        &settings.bind_address,
-        settings.health_port,
+    let worker = RunningWorker::start(
+        &settings,
         Readiness { pool, redis: conns.commands.clone(), groups },
+        tasks,
+        vec![batch_task],
     )
     .context("health server")?;
     tracing::info!(
         region = %settings.region,
         consumer = %settings.streams.consumer,
         shards = keys.shards(),
-        health_port = health.port,
+        health_port = worker.health_port(),
         "monitoring worker started"
     );
-    Ok(RunningWorker::new(health, tasks, vec![batch_task]))
+    Ok(worker)
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
-use upcheck_runtime::{HealthServer, Readiness, RunningWorker};
+use upcheck_runtime::{Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig};
 
 /// Starts the consumer, the retry pump and the health server; all stop when `cancel` fires.
@@ -42,14 +42,12 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             max_ms: t.notification_retry_max_ms,
         },
     ));
-    let mut config = RunnerConfig::new(
+    let config = RunnerConfig::from_settings(
+        &settings,
         settings.streams.notification.clone(),
         settings.streams.notification_group.clone(),
-        settings.streams.consumer.clone(),
+        t.worker_concurrency,
     );
-    config.concurrency = t.worker_concurrency;
-    config.reclaim_idle_ms = t.reclaim_idle_ms;
-    config.max_deliveries = t.max_deliveries;
     let runner = Runner::new(config, &conns, handler);
     let ready = runner.ready_flag();
     let mut tasks = JoinSet::new();
@@ -76,12 +74,13 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         Duration::from_millis(t.scheduler_tick_ms.max(50)),
         cancel,
     ));
-    let health = HealthServer::start(
-        &settings.bind_address,
-        settings.health_port,
+    let worker = RunningWorker::start(
+        &settings,
         Readiness { pool, redis: conns.commands, groups: vec![ready] },
+        tasks,
+        Vec::new(),
     )
     .context("health server")?;
-    tracing::info!(consumer = %settings.streams.consumer, health_port = health.port, "notification worker started");
-    Ok(RunningWorker::new(health, tasks, Vec::new()))
+    tracing::info!(consumer = %settings.streams.consumer, health_port = worker.health_port(), "notification worker started");
+    Ok(worker)
 }

@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
 use upcheck_domain::{NotificationJob, StatusEvent};
-use upcheck_runtime::{HealthServer, Readiness, RunningWorker, store_failure};
+use upcheck_runtime::{Readiness, RunningWorker, store_failure};
 use upcheck_store::Pool;
 use upcheck_streams::{HandleError, Handler, Keys, Producer, Runner, RunnerConfig, StreamMessage};
 
@@ -89,26 +89,25 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         settings.streams.notification.clone(),
         keys.live_channel(),
     ));
-    let mut config = RunnerConfig::new(
+    let config = RunnerConfig::from_settings(
+        &settings,
         settings.streams.status_change.clone(),
         settings.streams.status_change_group.clone(),
-        settings.streams.consumer.clone(),
+        settings.tunables.worker_concurrency,
     );
-    config.concurrency = settings.tunables.worker_concurrency;
-    config.reclaim_idle_ms = settings.tunables.reclaim_idle_ms;
-    config.max_deliveries = settings.tunables.max_deliveries;
     let runner = Runner::new(config, &conns, handler);
     let ready = runner.ready_flag();
     let mut tasks = JoinSet::new();
     tasks.spawn(async move {
         let _ = runner.run(cancel).await;
     });
-    let health = HealthServer::start(
-        &settings.bind_address,
-        settings.health_port,
+    let worker = RunningWorker::start(
+        &settings,
         Readiness { pool, redis: conns.commands, groups: vec![ready] },
+        tasks,
+        Vec::new(),
     )
     .context("health server")?;
-    tracing::info!(consumer = %settings.streams.consumer, health_port = health.port, "status-change worker started");
-    Ok(RunningWorker::new(health, tasks, Vec::new()))
+    tracing::info!(consumer = %settings.streams.consumer, health_port = worker.health_port(), "status-change worker started");
+    Ok(worker)
 }
