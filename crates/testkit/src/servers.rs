@@ -21,28 +21,10 @@ impl FlipTarget {
     pub async fn start() -> Self {
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicU64::new(0));
-        let (s, h) = (status.clone(), hits.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind target");
-        let url = format!("http://{}/", listener.local_addr().expect("addr"));
-        let server = HttpServer::new(move || {
-            let (s, h) = (s.clone(), h.clone());
-            App::new().default_service(web::to(move || {
-                let (s, h) = (s.clone(), h.clone());
-                async move {
-                    h.fetch_add(1, Ordering::Relaxed);
-                    let code = actix_web::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
-                        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-                    HttpResponse::build(code).body("target")
-                }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let counter = hits.clone();
+        let (url, handle) = serve("/", status.clone(), move |_, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         Self { url, status, hits, handle }
     }
 
@@ -97,33 +79,15 @@ impl WebhookReceiver {
     pub async fn start() -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
-        let (r, s) = (received.clone(), status.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        let server = HttpServer::new(move || {
-            let (r, s) = (r.clone(), s.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (r, s) = (r.clone(), s.clone());
-                async move {
-                    let headers = req
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
-                        .collect();
-                    r.lock().expect("lock").push(Received { headers, body: body.to_vec() });
-                    let code = actix_web::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
-                        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-                    HttpResponse::build(code).finish()
-                }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let log = received.clone();
+        let (url, handle) = serve("/hook", status.clone(), move |req, body| {
+            let headers = req
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect();
+            log.lock().expect("lock").push(Received { headers, body: body.to_vec() });
+        });
         Self { url, received, status, handle }
     }
 
@@ -141,4 +105,34 @@ impl WebhookReceiver {
     pub async fn stop(&self) {
         self.handle.stop(false).await;
     }
+}
+
+/// Serves every request on a fresh loopback port: calls `on_request`, then answers the status
+/// `status` holds. Returns the URL (`http://127.0.0.1:<port><path>`) and the server's handle.
+fn serve<F>(path: &str, status: Arc<AtomicU16>, on_request: F) -> (String, actix_web::dev::ServerHandle)
+where
+    F: Fn(&HttpRequest, &[u8]) + Clone + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let url = format!("http://{}{path}", listener.local_addr().expect("addr"));
+    let server = HttpServer::new(move || {
+        let (status, on_request) = (status.clone(), on_request.clone());
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let (status, on_request) = (status.clone(), on_request.clone());
+            async move {
+                on_request(&req, &body);
+                let code = actix_web::http::StatusCode::from_u16(status.load(Ordering::Relaxed))
+                    .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+                HttpResponse::build(code).finish()
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .expect("listen")
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (url, handle)
 }
