@@ -28,12 +28,14 @@ impl Application {
     /// # Errors
     /// When `JWT_SECRET` is missing, the pool cannot be built, or the port cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        upcheck_runtime::metrics::install();
         let listener = TcpListener::bind((settings.bind_address.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState::new(settings)?);
         let server =
             HttpServer::new(move || {
                 App::new()
+                    .wrap(actix_web::middleware::from_fn(record_metrics))
                     .app_data(state.clone())
                     .app_data(web::PayloadConfig::new(json::MAX_BODY_BYTES))
                     .app_data(web::PathConfig::default().error_handler(|e, _| {
@@ -77,6 +79,25 @@ impl Application {
         });
         self.server.await
     }
+}
+
+/// Counts every answered request and its latency by route pattern (`/api/v1/monitors/{id}`,
+/// or `unmatched`), method and status.
+async fn record_metrics(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let response = next.call(req).await?;
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    upcheck_runtime::metrics::record_http(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    Ok(response)
 }
 
 async fn no_route() -> HttpResponse {

@@ -1,17 +1,23 @@
-//! `upcheck-api`: serves the REST API; `upcheck-api migrate` runs the migrations and exits.
+//! `upcheck-api`: serves the REST API; `upcheck-api migrate` runs the migrations and exits;
+//! `upcheck-api healthcheck` probes a running API's `/healthz` (for container health checks).
 
 use anyhow::Context;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     upcheck_config::install_crypto_provider();
     let settings = upcheck_runtime::load_settings_or_exit("upcheck-api");
+    let command = std::env::args().nth(1);
+    if command.as_deref() == Some("healthcheck") {
+        return Ok(upcheck_runtime::healthcheck("upcheck-api", settings.port).await);
+    }
     upcheck_runtime::init_tracing(&settings);
-    match std::env::args().nth(1).as_deref() {
+    match command.as_deref() {
         Some("migrate") => {
             upcheck_store::migrate(&settings.database).await.context("migrate")?;
             tracing::info!("migrations applied");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         None | Some("serve") => {
             if let Err(e) = settings.require_jwt_secret() {
@@ -22,13 +28,13 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "upcheck-api listening");
             app.run_until_stopped(upcheck_runtime::shutdown_token()).await?;
             tracing::info!("upcheck-api stopped");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Some(other) => {
             eprintln!(
-                "upcheck-api: unknown command {other:?}; use `upcheck-api` (serve) or `upcheck-api migrate`"
+                "upcheck-api: unknown command {other:?}; use `upcheck-api` (serve), `upcheck-api migrate` or `upcheck-api healthcheck`"
             );
-            std::process::exit(2);
+            Ok(ExitCode::from(2))
         }
     }
 }

@@ -1,6 +1,7 @@
-//! A worker's health server: `/healthz` (the process is alive) and `/readyz` (its consumer
-//! groups exist and Postgres and Redis answer within 2 s).
+//! A worker's health server: `/healthz` (the process is alive), `/readyz` (its consumer
+//! groups exist and Postgres and Redis answer within 2 s) and `/metrics` (Prometheus text).
 
+use crate::metrics::Scrape;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -52,6 +53,11 @@ impl Readiness {
     }
 }
 
+/// `GET /metrics`: Prometheus text exposition format 0.0.4.
+pub(crate) async fn metrics(scrape: web::Data<Scrape>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(scrape.render().await)
+}
+
 /// A running health server.
 pub struct HealthServer {
     /// The bound port (useful when `HEALTH_PORT=0`).
@@ -61,17 +67,20 @@ pub struct HealthServer {
 }
 
 impl HealthServer {
-    /// Binds `address:port` and serves until [`HealthServer::stop`].
+    /// Binds `address:port` and serves `/healthz`, `/readyz` and `/metrics` until [`HealthServer::stop`].
     ///
     /// # Errors
     /// The bind error, when the port is taken.
-    pub fn start(address: &str, port: u16, readiness: Readiness) -> std::io::Result<Self> {
+    pub fn start(address: &str, port: u16, readiness: Readiness, scrape: Scrape) -> std::io::Result<Self> {
         let listener = TcpListener::bind((address, port))?;
         let port = listener.local_addr()?.port();
         let readiness = web::Data::new(readiness);
+        let scrape = web::Data::new(scrape);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(readiness.clone())
+                .app_data(scrape.clone())
+                .route("/metrics", web::get().to(metrics))
                 .route(
                     "/healthz",
                     web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),

@@ -1,9 +1,12 @@
 //! Process plumbing shared by Upcheck's four binaries: tracing set-up, a cancellation token
-//! wired to SIGTERM/SIGINT, and the workers' `/healthz` and `/readyz` server.
+//! wired to SIGTERM/SIGINT, the workers' `/healthz`, `/readyz` and `/metrics` server, and the
+//! `healthcheck` subcommand every binary has.
 
 mod health;
+pub mod metrics;
 
 pub use health::{HealthServer, Readiness};
+use metrics::{GroupRef, Scrape};
 
 /// A started worker: its health server and its loops.
 pub struct RunningWorker {
@@ -23,18 +26,21 @@ impl RunningWorker {
         Self { health, tasks, drain }
     }
 
-    /// Serves `/healthz` and `/readyz` on `BIND_ADDRESS:HEALTH_PORT` for a worker whose loops
-    /// are `tasks` (and `drain`, see [`RunningWorker::new`]).
+    /// Serves `/healthz`, `/readyz` and `/metrics` on `BIND_ADDRESS:HEALTH_PORT` for a worker
+    /// consuming `groups` whose loops are `tasks` (and `drain`, see [`RunningWorker::new`]).
     ///
     /// # Errors
     /// The bind error, when the port is taken.
     pub fn start(
         settings: &Settings,
         readiness: Readiness,
+        groups: Vec<GroupRef>,
         tasks: tokio::task::JoinSet<()>,
         drain: Vec<tokio::task::JoinHandle<()>>,
     ) -> std::io::Result<Self> {
-        let health = HealthServer::start(&settings.bind_address, settings.health_port, readiness)?;
+        let scrape =
+            Scrape { pool: Some(readiness.pool.clone()), redis: Some(readiness.redis.clone()), groups };
+        let health = HealthServer::start(&settings.bind_address, settings.health_port, readiness, scrape)?;
         Ok(Self::new(health, tasks, drain))
     }
 
@@ -66,6 +72,61 @@ pub fn init_tracing(settings: &Settings) {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+/// The `healthcheck` subcommand (for a container's `HEALTHCHECK`, whose image has no curl):
+/// `GET http://127.0.0.1:<port>/healthz` with a 3 s timeout. Returns exit status 0 when it
+/// answers 200, else 1 after printing why on stderr.
+pub async fn healthcheck(binary: &str, port: u16) -> std::process::ExitCode {
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{binary} healthcheck: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => std::process::ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("{binary} healthcheck: {url} answered {}", r.status());
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{binary} healthcheck: {url}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole `main` of a worker binary: `<binary> healthcheck` probes the running worker's
+/// `/healthz` on `HEALTH_PORT`; `<binary>` (or `<binary> run`) starts the worker with `start`
+/// and runs it until SIGTERM/SIGINT, then drains. Exit status 2 for bad settings or usage.
+///
+/// # Errors
+/// What `start` returns.
+pub async fn worker_main<F, Fut>(binary: &str, start: F) -> anyhow::Result<std::process::ExitCode>
+where
+    F: FnOnce(Settings, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<RunningWorker>>,
+{
+    upcheck_config::install_crypto_provider();
+    let settings = load_settings_or_exit(binary);
+    match std::env::args().nth(1).as_deref() {
+        Some("healthcheck") => return Ok(healthcheck(binary, settings.health_port).await),
+        None | Some("run") => {}
+        Some(other) => {
+            eprintln!("{binary}: unknown command {other:?}; use `{binary}` (run) or `{binary} healthcheck`");
+            return Ok(std::process::ExitCode::from(2));
+        }
+    }
+    init_tracing(&settings);
+    metrics::install();
+    let cancel = shutdown_token();
+    let worker = start(settings, cancel).await?;
+    worker.wait().await;
+    tracing::info!("{binary} stopped");
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// A token cancelled on the first SIGTERM or SIGINT (Ctrl-C).

@@ -15,6 +15,10 @@
 //!   so no replica reclaims live work.
 //! - On cancellation: stop reading, let in-flight handlers finish (or, if they are stuck
 //!   retrying, leave their entries pending for another replica), then return.
+//!
+//! Metrics (labels `stream`, `group`): `upcheck_stream_entries_read_total`,
+//! `upcheck_stream_entries_acknowledged_total`, `upcheck_stream_entries_reclaimed_total`,
+//! `upcheck_stream_entries_dead_lettered_total`, `upcheck_stream_handler_retries_total`.
 
 use crate::backoff::{Backoff, sleep_or_cancel};
 use crate::reply::{self, Entry};
@@ -83,9 +87,33 @@ impl RunnerConfig {
     }
 }
 
+/// The runner's counters, resolved once (labels `stream`, `group`).
+#[derive(Clone)]
+struct Counters {
+    read: metrics::Counter,
+    acknowledged: metrics::Counter,
+    reclaimed: metrics::Counter,
+    dead_lettered: metrics::Counter,
+    retries: metrics::Counter,
+}
+
+impl Counters {
+    fn new(c: &RunnerConfig) -> Self {
+        let labels = [("stream", c.stream.clone()), ("group", c.group.clone())];
+        Self {
+            read: metrics::counter!("upcheck_stream_entries_read_total", &labels),
+            acknowledged: metrics::counter!("upcheck_stream_entries_acknowledged_total", &labels),
+            reclaimed: metrics::counter!("upcheck_stream_entries_reclaimed_total", &labels),
+            dead_lettered: metrics::counter!("upcheck_stream_entries_dead_lettered_total", &labels),
+            retries: metrics::counter!("upcheck_stream_handler_retries_total", &labels),
+        }
+    }
+}
+
 /// Runs one consumer of one group until cancelled.
 pub struct Runner<H> {
     config: RunnerConfig,
+    counters: Counters,
     commands: ConnectionManager,
     blocking: ConnectionManager,
     handler: Arc<H>,
@@ -97,6 +125,7 @@ impl<H: Handler> Runner<H> {
     /// A runner using `conns` for commands and blocking reads.
     pub fn new(config: RunnerConfig, conns: &crate::RedisConns, handler: Arc<H>) -> Self {
         Self {
+            counters: Counters::new(&config),
             config,
             commands: conns.commands.clone(),
             blocking: conns.blocking.clone(),
@@ -160,6 +189,7 @@ impl<H: Handler> Runner<H> {
             match self.read(free.min(self.config.read_count)).await {
                 Ok(messages) => {
                     backoff.reset();
+                    self.counters.read.increment(messages.len() as u64);
                     for m in messages {
                         self.dispatch(m, &slots, &mut tasks, &cancel).await;
                     }
@@ -207,6 +237,7 @@ impl<H: Handler> Runner<H> {
         let mut conn = self.commands.clone();
         let config = self.config.clone();
         let cancel = cancel.clone();
+        let counters = self.counters.clone();
         tasks.spawn(async move {
             let _permit = permit;
             let _in_flight = in_flight;
@@ -214,7 +245,9 @@ impl<H: Handler> Runner<H> {
             loop {
                 match handler.handle(&message).await {
                     Ok(()) => {
-                        ack_with_retry(&mut conn, &config, &message.id, &cancel).await;
+                        if ack_with_retry(&mut conn, &config, &message.id, &cancel).await {
+                            counters.acknowledged.increment(1);
+                        }
                         return;
                     }
                     Err(HandleError::Permanent(reason)) => {
@@ -226,9 +259,11 @@ impl<H: Handler> Runner<H> {
                                 return;
                             }
                         }
+                        counters.dead_lettered.increment(1);
                         return;
                     }
                     Err(HandleError::Retryable(reason)) => {
+                        counters.retries.increment(1);
                         let wait = backoff.next();
                         tracing::warn!(stream = %config.stream, stream_id = %message.id, %reason, retry_in_ms = wait.as_millis() as u64, "handler failed; will retry");
                         if sleep_or_cancel(wait, &cancel).await {
@@ -316,6 +351,7 @@ impl<H: Handler> Runner<H> {
                 let reason = format!("delivered {} times without success", row.deliveries);
                 tracing::error!(stream = %c.stream, stream_id = %row.id, %reason, "dead-lettering message");
                 dead_letter(&mut conn, c, &message, &reason, row.deliveries).await?;
+                self.counters.dead_lettered.increment(1);
             } else {
                 claim.push(row.id);
             }
@@ -341,6 +377,7 @@ impl<H: Handler> Runner<H> {
             redis::cmd("XACK").arg(&c.stream).arg(&c.group).arg(&ids).query_async::<i64>(&mut conn).await?;
         }
         if !live.is_empty() {
+            self.counters.reclaimed.increment(live.len() as u64);
             tracing::info!(stream = %c.stream, count = live.len(), "reclaimed pending entries");
         }
         Ok(live)
@@ -385,20 +422,21 @@ pub(crate) async fn ensure_group(
     }
 }
 
+/// Acknowledges `id`, retrying until it succeeds (`true`) or `cancel` fires (`false`).
 async fn ack_with_retry(
     conn: &mut ConnectionManager,
     c: &RunnerConfig,
     id: &str,
     cancel: &CancellationToken,
-) {
+) -> bool {
     let mut backoff = Backoff::new();
     loop {
         match redis::cmd("XACK").arg(&c.stream).arg(&c.group).arg(id).query_async::<i64>(conn).await {
-            Ok(_) => return,
+            Ok(_) => return true,
             Err(e) => {
                 tracing::warn!(stream = %c.stream, stream_id = %id, error = %e, "ack failed; retrying");
                 if sleep_or_cancel(backoff.next(), cancel).await {
-                    return; // redelivered later; the handler is idempotent
+                    return false; // redelivered later; the handler is idempotent
                 }
             }
         }

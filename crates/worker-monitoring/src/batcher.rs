@@ -61,9 +61,12 @@ async fn write_loop(
             }
         }
         let (records, replies): (Vec<CheckRecord>, Vec<Reply>) = batch.into_iter().unzip();
+        metrics::histogram!(upcheck_runtime::metrics::CHECK_BATCH_SIZE).record(records.len() as f64);
         let result = match record_checks(&pool, &records).await {
             Ok(events) => {
                 for e in &events {
+                    metrics::counter!(upcheck_runtime::metrics::STATUS_CHANGES, "to" => e.to.as_str())
+                        .increment(1);
                     tracing::info!(monitor_id = %e.monitor_id, event_id = %e.event_id, from = e.from.as_str(), to = e.to.as_str(), "status changed");
                 }
                 // Committed: the outbox holds the events. A failed publication is retried by

@@ -3,6 +3,7 @@
 use crate::batcher::Batcher;
 use crate::probe::Probe;
 use upcheck_domain::{CheckJob, Thresholds};
+use upcheck_runtime::metrics as metrics_names;
 use upcheck_store::checks::CheckRecord;
 use upcheck_streams::{HandleError, Handler, StreamMessage};
 
@@ -39,7 +40,15 @@ impl<P: Probe> Handler for CheckHandler<P> {
                 recovery: job.spec.recovery_threshold,
             },
         };
-        tracing::debug!(monitor_id = %record.monitor_id, stream_id = %message.id, outcome = record.outcome.as_str(), "checked");
-        self.batcher.submit(record).await.map_err(HandleError::Retryable)
+        let outcome = record.outcome.as_str();
+        let lag_ms = (record.checked_at.unix_timestamp_nanos() / 1_000_000) as i64 - record.due_at_ms;
+        metrics::histogram!(metrics_names::PROBE_DURATION, "outcome" => outcome)
+            .record(f64::from(record.latency_ms.unwrap_or(0).max(0)) / 1_000.0);
+        metrics::histogram!(metrics_names::SCHEDULE_LAG).record(lag_ms.max(0) as f64 / 1_000.0);
+        tracing::debug!(monitor_id = %record.monitor_id, stream_id = %message.id, outcome, lag_ms, "checked");
+        self.batcher.submit(record).await.map_err(HandleError::Retryable)?;
+        metrics::counter!(metrics_names::CHECKS, "outcome" => outcome, "region" => self.region.clone())
+            .increment(1);
+        Ok(())
     }
 }

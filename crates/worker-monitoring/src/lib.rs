@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
+use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
 
@@ -26,6 +27,7 @@ use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
 /// When the health port cannot be bound, the pool cannot be built, or Redis is unreachable
 /// until cancellation.
 pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunningWorker> {
+    upcheck_runtime::metrics::install();
     let pool = upcheck_store::connect_pool(&settings.database).context("database pool")?;
     let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
     let keys = Keys::new(&settings);
@@ -44,6 +46,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
 
     let mut tasks = JoinSet::new();
     let mut groups = Vec::new();
+    let mut reported = Vec::new();
     for shard in 0..keys.shards() {
         let mut config = RunnerConfig::from_settings(
             &settings,
@@ -52,6 +55,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             t.monitoring_concurrency,
         );
         config.read_count = t.monitoring_concurrency.min(1_000);
+        reported.push(GroupRef { stream: config.stream.clone(), group: config.group.clone() });
         let runner = Runner::new(config, &conns, handler.clone());
         groups.push(runner.ready_flag());
         let cancel = cancel.clone();
@@ -77,6 +81,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let worker = RunningWorker::start(
         &settings,
         Readiness { pool, redis: conns.commands.clone(), groups },
+        reported,
         tasks,
         vec![batch_task],
     )

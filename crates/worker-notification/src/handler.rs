@@ -87,8 +87,15 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             error: result.error.clone(),
         };
         record_attempt(&self.pool, id, &attempt, state).await.map_err(store_failure)?;
+        let outcome = match state {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Pending => "retrying",
+            DeliveryState::Failed | DeliveryState::Dead => "failed",
+        };
+        metrics::counter!(upcheck_runtime::metrics::NOTIFICATION_DELIVERIES, "channel" => kind.clone(), "outcome" => outcome)
+            .increment(1);
         tracing::info!(
-            notification_id = %id, %channel_id, attempt = attempt_no, state = state.as_str(),
+            notification_id = %id, %channel_id, incident_id = delivery.payload.pointer("/incident/id").and_then(|v| v.as_str()).unwrap_or(""), attempt = attempt_no, state = state.as_str(),
             error = result.error.as_deref().unwrap_or(""), "delivery attempt"
         );
         match state {

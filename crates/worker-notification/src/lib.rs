@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
+use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig};
 
@@ -22,6 +23,7 @@ use upcheck_streams::{Keys, Producer, Runner, RunnerConfig};
 /// When the pool or HTTP client cannot be built, Redis is unreachable until cancellation, or
 /// the health port cannot be bound.
 pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunningWorker> {
+    upcheck_runtime::metrics::install();
     let pool = upcheck_store::connect_pool(&settings.database).context("database pool")?;
     let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
     let keys = Keys::new(&settings);
@@ -48,6 +50,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         settings.streams.notification_group.clone(),
         t.worker_concurrency,
     );
+    let reported = vec![GroupRef { stream: config.stream.clone(), group: config.group.clone() }];
     let runner = Runner::new(config, &conns, handler);
     let ready = runner.ready_flag();
     let mut tasks = JoinSet::new();
@@ -77,6 +80,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let worker = RunningWorker::start(
         &settings,
         Readiness { pool, redis: conns.commands, groups: vec![ready] },
+        reported,
         tasks,
         Vec::new(),
     )

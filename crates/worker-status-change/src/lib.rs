@@ -7,6 +7,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
 use upcheck_domain::{NotificationJob, StatusEvent};
+use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker, store_failure};
 use upcheck_store::Pool;
 use upcheck_streams::{HandleError, Handler, Keys, Producer, Runner, RunnerConfig, StreamMessage};
@@ -78,6 +79,7 @@ impl Handler for StatusChangeHandler {
 /// When the pool cannot be built, Redis is unreachable until cancellation, or the health port
 /// cannot be bound.
 pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunningWorker> {
+    upcheck_runtime::metrics::install();
     let pool = upcheck_store::connect_pool(&settings.database).context("database pool")?;
     let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
     let keys = Keys::new(&settings);
@@ -95,6 +97,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         settings.streams.status_change_group.clone(),
         settings.tunables.worker_concurrency,
     );
+    let reported = vec![GroupRef { stream: config.stream.clone(), group: config.group.clone() }];
     let runner = Runner::new(config, &conns, handler);
     let ready = runner.ready_flag();
     let mut tasks = JoinSet::new();
@@ -104,6 +107,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let worker = RunningWorker::start(
         &settings,
         Readiness { pool, redis: conns.commands, groups: vec![ready] },
+        reported,
         tasks,
         Vec::new(),
     )

@@ -1,13 +1,6 @@
 //! `upcheck-worker-status-change`: incidents and fan-out. Thin: settings, tracing, signals, run.
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    upcheck_config::install_crypto_provider();
-    let settings = upcheck_runtime::load_settings_or_exit("upcheck-worker-status-change");
-    upcheck_runtime::init_tracing(&settings);
-    let cancel = upcheck_runtime::shutdown_token();
-    let worker = upcheck_worker_status_change::start(settings, cancel).await?;
-    worker.wait().await;
-    tracing::info!("status-change worker stopped");
-    Ok(())
+async fn main() -> anyhow::Result<std::process::ExitCode> {
+    upcheck_runtime::worker_main("upcheck-worker-status-change", upcheck_worker_status_change::start).await
 }

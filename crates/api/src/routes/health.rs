@@ -1,4 +1,5 @@
-//! `/healthz` (alive) and `/readyz` (Postgres and Redis answer), outside `/api/v1`.
+//! `/healthz` (alive), `/readyz` (Postgres and Redis answer) and `/metrics` (Prometheus), outside
+//! `/api/v1`.
 
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
@@ -6,7 +7,7 @@ use serde_json::json;
 use std::time::Duration;
 
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
 }
 
 /// Liveness: the process answers.
@@ -14,6 +15,16 @@ pub(crate) fn config(cfg: &mut web::ServiceConfig) {
 #[get("/healthz")]
 pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Prometheus metrics, text exposition format 0.0.4: requests by route, method and status
+/// (count and latency histogram) and Postgres pool usage.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[get("/metrics")]
+pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let scrape = upcheck_runtime::metrics::Scrape { pool: Some(state.pool.clone()), ..Default::default() };
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(scrape.render().await)
 }
 
 /// Readiness: 200 when Postgres and Redis both answer within 2 s; else 503 naming which fails.

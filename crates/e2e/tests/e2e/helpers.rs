@@ -13,6 +13,8 @@ pub(crate) struct Stack {
     pub(crate) api: String,
     pub(crate) http: reqwest::Client,
     pub(crate) token: String,
+    /// The health/metrics ports of the monitoring, status-change and notification workers.
+    pub(crate) health_ports: [u16; 3],
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -31,14 +33,17 @@ impl Stack {
         }));
         let m =
             upcheck_worker_monitoring::start(env.settings.clone(), cancel.clone()).await.expect("monitoring");
+        let mut health_ports = [m.health_port(), 0, 0];
         tasks.push(tokio::spawn(m.wait()));
         let s = upcheck_worker_status_change::start(env.settings.clone(), cancel.clone())
             .await
             .expect("status-change");
+        health_ports[1] = s.health_port();
         tasks.push(tokio::spawn(s.wait()));
         let n = upcheck_worker_notification::start(env.settings.clone(), cancel.clone())
             .await
             .expect("notification");
+        health_ports[2] = n.health_port();
         tasks.push(tokio::spawn(n.wait()));
         let http = reqwest::Client::new();
         let creds = json!({"email": "owner@example.com", "password": "correct horse battery"});
@@ -54,7 +59,7 @@ impl Stack {
             .await
             .unwrap();
         let token = r["access_token"].as_str().expect("access token").to_string();
-        Self { env, api, http, token, cancel, tasks }
+        Self { env, api, http, token, health_ports, cancel, tasks }
     }
 
     pub(crate) async fn post(&self, path: &str, body: Value) -> Value {

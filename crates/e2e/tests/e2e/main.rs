@@ -1,2 +1,3 @@
 mod helpers;
+mod metrics;
 mod pipeline;
