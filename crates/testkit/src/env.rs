@@ -1,6 +1,5 @@
 //! One isolated environment per test: a fresh database (migrated) and a unique Redis prefix.
 
-use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use upcheck_config::Settings;
 use upcheck_store::Pool;
@@ -27,12 +26,20 @@ impl TestEnv {
     }
 
     /// A new environment whose settings are overridden by `overrides` (variable, value).
+    /// Overriding `DATABASE_URL`, `REDIS_URL` or their CA settings points it at other servers;
+    /// the test database is then created on that server.
     pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
         crate::init_test_log();
+        upcheck_config::install_crypto_provider();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let db_name = format!("upcheck_test_{}", &id[..20]);
         let prefix = format!("test:{}:", &id[..20]);
-        let base_env = base_env();
+        let mut base_env = base_env();
+        for (k, v) in overrides {
+            if k.starts_with("DATABASE_") || k.starts_with("REDIS_") {
+                base_env.insert((*k).to_string(), (*v).to_string());
+            }
+        }
         let admin = Settings::from_env_map(base_env.clone()).expect("test settings");
         let admin_pool = upcheck_store::connect_pool(&admin.database).expect("admin pool");
         let client = admin_pool.get().await.unwrap_or_else(|e| {
@@ -97,7 +104,7 @@ impl Drop for TestEnv {
         let db_name = self.db_name.clone();
         let prefix = self.prefix.clone();
         let admin = self.admin.clone();
-        let redis_url = self.settings.redis.url.expose_secret().to_string();
+        let redis = self.settings.redis.client();
         self.pool.close();
         // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
         let cleanup = std::thread::spawn(move || {
@@ -110,7 +117,7 @@ impl Drop for TestEnv {
                         .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
                         .await;
                 }
-                if let Ok(client) = redis::Client::open(redis_url)
+                if let Ok(client) = redis
                     && let Ok(mut conn) = client.get_multiplexed_async_connection().await
                 {
                     let keys: Vec<String> = redis::cmd("KEYS")

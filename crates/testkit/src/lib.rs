@@ -9,6 +9,7 @@
 mod env;
 pub mod fixtures;
 mod servers;
+pub mod tls;
 
 pub use env::TestEnv;
 pub use servers::{FlipTarget, Received, WebhookReceiver};

@@ -21,8 +21,12 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub(crate) async fn start() -> Self {
+        Self::start_in(TestEnv::new().await).await
+    }
+
+    /// The stack on `env`'s servers and settings.
+    pub(crate) async fn start_in(env: TestEnv) -> Self {
         upcheck_config::install_crypto_provider();
-        let env = TestEnv::new().await;
         let cancel = CancellationToken::new();
         let app = upcheck_api::Application::build(env.settings.clone()).await.expect("api");
         let api = format!("http://127.0.0.1:{}", app.port());

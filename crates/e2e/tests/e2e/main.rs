@@ -1,3 +1,4 @@
 mod helpers;
 mod metrics;
 mod pipeline;
+mod tls;
