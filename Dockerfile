@@ -1,9 +1,14 @@
 # syntax=docker/dockerfile:1.7
-# One image holding Upcheck's four binaries.
+# One image holding Upcheck's four binaries: upcheck-api (default command; `upcheck-api migrate`
+# runs the migrations) and the three workers. Build: docker build -t upcheck:latest .
+
+# ---- builder: dependencies and build output live in BuildKit cache mounts, so a change to
+# Upcheck's own code rebuilds only the workspace crates, not the ~300 dependencies.
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bins \
       -p upcheck-api -p upcheck-worker-monitoring -p upcheck-worker-status-change -p upcheck-worker-notification \
@@ -11,14 +16,31 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cp target/release/upcheck-api target/release/upcheck-worker-monitoring \
        target/release/upcheck-worker-status-change target/release/upcheck-worker-notification /out/
 
+# ---- runtime: Debian slim, CA certificates (for https probes, webhooks, sslmode=verify-full,
+# rediss://), a non-root user, no shell tools needed: `<binary> healthcheck` probes /healthz.
 FROM debian:bookworm-slim
+ARG VERSION=0.1.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="upcheck" \
-      org.opencontainers.image.description="Uptime monitoring: API and workers" \
-      org.opencontainers.image.licenses="AGPL-3.0-only"
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+      org.opencontainers.image.description="Uptime monitoring backend: REST API and the monitoring, status-change and notification workers" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="AGPL-3.0-only" \
+      org.opencontainers.image.source="https://github.com/upcheck/upcheck" \
+      org.opencontainers.image.documentation="https://github.com/upcheck/upcheck#readme"
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home upcheck
+ && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin upcheck
 COPY --from=builder /out/ /usr/local/bin/
-USER upcheck
-EXPOSE 8080
+USER 10001:10001
+ENV BIND_ADDRESS=0.0.0.0 \
+    PORT=8080 \
+    HEALTH_PORT=8081 \
+    LOG_FORMAT=json
+EXPOSE 8080 8081
+# For the API (the default command); compose gives each worker its own `<binary> healthcheck`.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["upcheck-api", "healthcheck"]
+STOPSIGNAL SIGTERM
 CMD ["upcheck-api"]

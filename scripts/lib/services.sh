@@ -6,6 +6,8 @@
 #   ensure_services <state-dir>   exports DATABASE_URL and REDIS_URL; servers it starts keep
 #                                 their data and pid files under <state-dir>
 #   stop_services <state-dir>     stops only the servers ensure_services started there
+#   ensure_server_binaries        installs the PostgreSQL and Redis servers if missing (the TLS
+#                                 test starts its own) and exports PG_BINDIR
 
 : "${DATABASE_URL:=postgres://postgres@127.0.0.1:5432/postgres}"
 : "${REDIS_URL:=redis://127.0.0.1:6379}"
@@ -93,6 +95,18 @@ start_redis() {
   REDIS_URL="redis://127.0.0.1:$port"
   export REDIS_URL
   say "started a throwaway Redis on 127.0.0.1:$port ($dir)"
+}
+
+ensure_server_binaries() {
+  local bindir
+  bindir=$(pg_bindir)
+  if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+    apt_install postgresql
+    bindir=$(pg_bindir)
+  fi
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  PG_BINDIR=$bindir
+  export PG_BINDIR
 }
 
 ensure_services() {
