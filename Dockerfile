@@ -35,10 +35,13 @@ RUN apt-get update \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin upcheck
 COPY --from=builder /out/ /usr/local/bin/
 USER 10001:10001
+# MIMALLOC_ARENA_EAGER_COMMIT=0: mimalloc (the binaries' allocator) otherwise commits its first
+# arena up front, which doubles an idle process's resident memory (BENCHMARKS.md, "Memory").
 ENV BIND_ADDRESS=0.0.0.0 \
     PORT=8080 \
     HEALTH_PORT=8081 \
-    LOG_FORMAT=json
+    LOG_FORMAT=json \
+    MIMALLOC_ARENA_EAGER_COMMIT=0
 EXPOSE 8080 8081
 # For the API (the default command); compose gives each worker its own `<binary> healthcheck`.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["upcheck-api", "healthcheck"]
