@@ -20,6 +20,11 @@ use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
 
+/// Messages a monitoring runner holds in flight per probe slot (`MONITORING_CONCURRENCY`):
+/// besides the probes running, jobs claimed up to one scheduler tick early wait for their due
+/// time, and probed jobs wait for their batch to commit.
+pub const MESSAGES_PER_PROBE_SLOT: usize = 4;
+
 /// Starts the scheduler, one consumer per monitoring shard, the outbox relay, the reconcile and
 /// the health server. Everything stops when `cancel` fires.
 ///
@@ -42,7 +47,12 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         Duration::from_millis(t.check_batch_ms),
     );
     let probe = probe::HttpProbe::new().context("HTTP client")?;
-    let handler = Arc::new(handler::CheckHandler::new(probe, batcher, settings.region.clone()));
+    let handler = Arc::new(handler::CheckHandler::new(
+        probe,
+        batcher,
+        settings.region.clone(),
+        t.monitoring_concurrency,
+    ));
 
     let mut tasks = JoinSet::new();
     let mut groups = Vec::new();
@@ -52,9 +62,11 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             &settings,
             keys.monitoring_stream(shard),
             settings.streams.monitoring_group.clone(),
-            t.monitoring_concurrency,
+            // Jobs waiting for their due time or their batch's commit hold no probe slot: let
+            // the runner hold more messages than probes run at once.
+            t.monitoring_concurrency * MESSAGES_PER_PROBE_SLOT,
         );
-        config.read_count = t.monitoring_concurrency.min(1_000);
+        config.read_count = config.concurrency.min(1_000);
         reported.push(GroupRef { stream: config.stream.clone(), group: config.group.clone() });
         let runner = Runner::new(config, &conns, handler.clone());
         groups.push(runner.ready_flag());

@@ -1,5 +1,7 @@
-//! The scheduler loop every monitoring replica runs: claim due monitors (atomically, see
-//! `upcheck_streams::Schedule`) every tick.
+//! The scheduler loop every monitoring replica runs: every tick, claim the monitors due before
+//! the next tick (atomically, see `upcheck_streams::Schedule`). Their jobs carry their due
+//! time and the handler waits for it, so a check starts on time rather than up to one tick
+//! late, and a tick's checks spread over the tick instead of starting in one burst.
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -11,9 +13,10 @@ const CLAIM_LIMIT: usize = 1_000;
 /// Least time between two warnings about failing claims (Redis down): the loop retries every tick.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// Claims due monitors of every shard each `tick` until cancelled.
+/// Claims the monitors of every shard due within the next `tick`, each `tick`, until cancelled.
 pub async fn run(schedule: Schedule, tick: Duration, cancel: CancellationToken) {
     let mut last_warning: Option<std::time::Instant> = None;
+    let lookahead_ms = i64::try_from(tick.as_millis()).unwrap_or(i64::MAX);
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -24,7 +27,7 @@ pub async fn run(schedule: Schedule, tick: Duration, cancel: CancellationToken) 
         for shard in 0..schedule.keys().shards() {
             loop {
                 let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-                match schedule.claim_due(shard, now_ms, CLAIM_LIMIT).await {
+                match schedule.claim_due(shard, now_ms.saturating_add(lookahead_ms), CLAIM_LIMIT).await {
                     Ok(n) if n == CLAIM_LIMIT => continue,
                     Ok(_) => break,
                     Err(e) => {

@@ -1,2 +1,3 @@
+mod handler;
 mod probe;
 mod worker;

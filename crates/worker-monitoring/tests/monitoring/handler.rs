@@ -1,0 +1,124 @@
+//! The check handler's timing: jobs are probed at their due time, and probes are capped apart
+//! from the messages in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use upcheck_domain::{CheckJob, CheckOutcome, ProbeSpec};
+use upcheck_streams::{Handler, Keys, Producer, Schedule, StreamMessage};
+use upcheck_testkit::fixtures::{monitor, spec, user};
+use upcheck_testkit::{FlipTarget, TestEnv, wait_for};
+use upcheck_worker_monitoring::batcher::Batcher;
+use upcheck_worker_monitoring::handler::CheckHandler;
+use upcheck_worker_monitoring::outbox::Outbox;
+use upcheck_worker_monitoring::probe::{Probe, ProbeResult};
+
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[tokio::test]
+async fn jobs_claimed_a_tick_ahead_are_probed_at_their_due_time_not_a_tick_late() {
+    // A long tick: without the look-ahead and the wait, a check would start 0–500 ms late.
+    let env = TestEnv::with_env(&[("SCHEDULER_TICK_MS", "500")]).await;
+    let target = FlipTarget::start().await;
+    let owner = user(&env).await;
+    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
+    let schedule = Schedule::new(conns.commands, Keys::new(&env.settings), 10_000);
+    let start = now_ms() + 1_000;
+    let mut ids = Vec::new();
+    for phase in [0, 170, 340] {
+        let s = spec(&target.url);
+        monitor(&env, owner, &s).await;
+        schedule.upsert(&s, start + phase).await.unwrap();
+        ids.push(s.monitor_id);
+    }
+    upcheck_config::install_crypto_provider();
+    let cancel = CancellationToken::new();
+    let worker = upcheck_worker_monitoring::start(env.settings.clone(), cancel.clone()).await.unwrap();
+    let task = tokio::spawn(worker.wait());
+    let db = env.db().await;
+    let lags: Vec<f64> = wait_for("three checks of each monitor", Duration::from_secs(15), || async {
+        let rows = db
+            .query(
+                "SELECT (extract(epoch FROM checked_at - due_at) * 1000)::float8 FROM check_results \
+                 WHERE monitor_id = ANY($1) ORDER BY due_at",
+                &[&ids],
+            )
+            .await
+            .unwrap();
+        (rows.len() >= 9).then(|| rows.iter().map(|r| r.get::<_, f64>(0)).collect())
+    })
+    .await;
+    cancel.cancel();
+    task.await.unwrap();
+    for lag in &lags {
+        assert!(*lag >= 0.0, "a check ran {lag:.0} ms before it was due: {lags:?}");
+        assert!(*lag < 150.0, "a check ran {lag:.0} ms after it was due: {lags:?}");
+    }
+}
+
+/// A probe that takes 100 ms and records how many run at once.
+#[derive(Clone, Default)]
+struct SlowProbe {
+    running: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+}
+
+impl Probe for SlowProbe {
+    async fn probe(&self, _spec: &ProbeSpec) -> ProbeResult {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.done.fetch_add(1, Ordering::SeqCst);
+        ProbeResult {
+            outcome: CheckOutcome::Up,
+            latency_ms: Some(100),
+            http_status: Some(200),
+            error: None,
+            checked_at: OffsetDateTime::now_utc(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn at_most_max_probes_run_at_once_however_many_messages_are_in_flight() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
+    let outbox = Outbox::new(
+        env.pool.clone(),
+        Producer::new(conns.commands, 10_000),
+        env.settings.streams.status_change.clone(),
+    );
+    let (batcher, batch_task) = Batcher::start(env.pool.clone(), outbox, 256, Duration::from_millis(5));
+    let probe = SlowProbe::default();
+    let handler = Arc::new(CheckHandler::new(probe.clone(), batcher, "local".into(), 2));
+    let mut handled = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let s = spec("http://127.0.0.1:9/");
+        monitor(&env, owner, &s).await;
+        let job = CheckJob { spec: s, due_at_ms: now_ms() };
+        let message = StreamMessage {
+            stream: "monitoring".into(),
+            id: format!("1-{i}"),
+            payload: serde_json::to_string(&job).unwrap(),
+        };
+        let handler = handler.clone();
+        handled.spawn(async move { handler.handle(&message).await });
+    }
+    while let Some(r) = handled.join_next().await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(probe.done.load(Ordering::SeqCst), 6, "every message was probed");
+    assert_eq!(probe.most.load(Ordering::SeqCst), 2, "never more than two probes at once");
+    let stored: i64 =
+        env.db().await.query_one("SELECT count(*) FROM check_results", &[]).await.unwrap().get(0);
+    assert_eq!(stored, 6, "every check was stored");
+    drop(handler);
+    batch_task.await.unwrap();
+}
