@@ -4,6 +4,9 @@
 //! - `XREADGROUP … COUNT n BLOCK ms` reads at most as many entries as there are free slots
 //!   (`concurrency`), so memory and in-flight work stay bounded.
 //! - An entry is acknowledged only after its handler returned `Ok` (its effects committed).
+//!   Acknowledgements are batched: the ids that finish while one `XACK` is in flight go
+//!   together in the next, so a busy runner pays one round trip per batch, an idle one waits
+//!   for nothing.
 //!   [`HandleError::Retryable`] is retried in-process with exponential backoff (the database
 //!   or Redis is down: nothing is lost, nothing piles up); [`HandleError::Permanent`] moves the
 //!   entry to `<stream>:dlq` at once.
@@ -28,7 +31,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -163,6 +166,12 @@ impl<H: Handler> Runner<H> {
             }
         }
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let (acker, ack_loop) = Acker::start(
+            self.commands.clone(),
+            self.config.clone(),
+            cancel.clone(),
+            self.counters.acknowledged.clone(),
+        );
         let mut tasks = JoinSet::new();
         let reclaim_every = Duration::from_millis((self.config.reclaim_idle_ms / 2).max(100));
         let mut next_reclaim = Instant::now();
@@ -173,7 +182,7 @@ impl<H: Handler> Runner<H> {
                 match self.reclaim().await {
                     Ok(messages) => {
                         for m in messages {
-                            self.dispatch(m, &slots, &mut tasks, &cancel).await;
+                            self.dispatch(m, &slots, &acker, &mut tasks, &cancel).await;
                         }
                     }
                     Err(e) => tracing::warn!(stream = %self.config.stream, error = %e, "reclaim failed"),
@@ -191,7 +200,7 @@ impl<H: Handler> Runner<H> {
                     backoff.reset();
                     self.counters.read.increment(messages.len() as u64);
                     for m in messages {
-                        self.dispatch(m, &slots, &mut tasks, &cancel).await;
+                        self.dispatch(m, &slots, &acker, &mut tasks, &cancel).await;
                     }
                 }
                 Err(e) => {
@@ -213,6 +222,10 @@ impl<H: Handler> Runner<H> {
             tracing::warn!(stream = %self.config.stream, left = tasks.len(), "shutdown timeout: leaving entries pending");
             tasks.abort_all();
         }
+        // The acknowledgement loop ends once the last handler task has dropped its sender.
+        drop(acker);
+        while tasks.join_next().await.is_some() {}
+        let _ = ack_loop.await;
         Ok(())
     }
 
@@ -220,6 +233,7 @@ impl<H: Handler> Runner<H> {
         &self,
         message: StreamMessage,
         slots: &Arc<Semaphore>,
+        acker: &Acker,
         tasks: &mut JoinSet<()>,
         cancel: &CancellationToken,
     ) {
@@ -238,6 +252,7 @@ impl<H: Handler> Runner<H> {
         let config = self.config.clone();
         let cancel = cancel.clone();
         let counters = self.counters.clone();
+        let acker = acker.clone();
         tasks.spawn(async move {
             let _permit = permit;
             let _in_flight = in_flight;
@@ -245,9 +260,8 @@ impl<H: Handler> Runner<H> {
             loop {
                 match handler.handle(&message).await {
                     Ok(()) => {
-                        if ack_with_retry(&mut conn, &config, &message.id, &cancel).await {
-                            counters.acknowledged.increment(1);
-                        }
+                        // Holds the slot and the in-flight mark until acknowledged.
+                        acker.ack(message.id.clone()).await;
                         return;
                     }
                     Err(HandleError::Permanent(reason)) => {
@@ -422,23 +436,75 @@ pub(crate) async fn ensure_group(
     }
 }
 
-/// Acknowledges `id`, retrying until it succeeds (`true`) or `cancel` fires (`false`).
-async fn ack_with_retry(
-    conn: &mut ConnectionManager,
-    c: &RunnerConfig,
-    id: &str,
-    cancel: &CancellationToken,
-) -> bool {
-    let mut backoff = Backoff::new();
-    loop {
-        match redis::cmd("XACK").arg(&c.stream).arg(&c.group).arg(id).query_async::<i64>(conn).await {
-            Ok(_) => return true,
-            Err(e) => {
-                tracing::warn!(stream = %c.stream, stream_id = %id, error = %e, "ack failed; retrying");
-                if sleep_or_cancel(backoff.next(), cancel).await {
-                    return false; // redelivered later; the handler is idempotent
+/// Most ids in one `XACK`.
+const ACK_BATCH: usize = 1_000;
+
+type AckRequest = (String, oneshot::Sender<bool>);
+
+/// Queues acknowledgements for one loop that sends them in batches.
+#[derive(Clone)]
+struct Acker {
+    tx: mpsc::UnboundedSender<AckRequest>,
+}
+
+impl Acker {
+    /// Starts the loop; it ends once every `Acker` clone is dropped and the queue is empty.
+    fn start(
+        conn: ConnectionManager,
+        config: RunnerConfig,
+        cancel: CancellationToken,
+        acknowledged: metrics::Counter,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, tokio::spawn(ack_loop(rx, conn, config, cancel, acknowledged)))
+    }
+
+    /// Acknowledges `id`; `true` once Redis has, `false` when cancellation came first (the
+    /// entry stays pending and is redelivered later; handlers are idempotent).
+    async fn ack(&self, id: String) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send((id, reply)).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+}
+
+/// Sends every queued id in one `XACK` (at most [`ACK_BATCH`]), retrying a failed one with
+/// backoff until it succeeds or `cancel` fires, then answers each waiting handler.
+async fn ack_loop(
+    mut rx: mpsc::UnboundedReceiver<AckRequest>,
+    mut conn: ConnectionManager,
+    c: RunnerConfig,
+    cancel: CancellationToken,
+    acknowledged: metrics::Counter,
+) {
+    let mut batch: Vec<AckRequest> = Vec::with_capacity(ACK_BATCH);
+    while rx.recv_many(&mut batch, ACK_BATCH).await > 0 {
+        let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+        let mut backoff = Backoff::new();
+        let acked = loop {
+            match redis::cmd("XACK")
+                .arg(&c.stream)
+                .arg(&c.group)
+                .arg(&ids)
+                .query_async::<i64>(&mut conn)
+                .await
+            {
+                Ok(_) => break true,
+                Err(e) => {
+                    tracing::warn!(stream = %c.stream, count = ids.len(), error = %e, "ack failed; retrying");
+                    if sleep_or_cancel(backoff.next(), &cancel).await {
+                        break false; // redelivered later; the handlers are idempotent
+                    }
                 }
             }
+        };
+        if acked {
+            acknowledged.increment(ids.len() as u64);
+        }
+        for (_, reply) in batch.drain(..) {
+            let _ = reply.send(acked);
         }
     }
 }
