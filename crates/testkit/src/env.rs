@@ -15,6 +15,9 @@ pub struct TestEnv {
     pub redis: redis::aio::ConnectionManager,
     /// The Redis prefix every key and stream of this test starts with.
     pub prefix: String,
+    /// The environment variables `settings` was built from, with `DATABASE_URL` naming this
+    /// test's database: hand them to a child process to run a component against this environment.
+    pub vars: HashMap<String, String>,
     db_name: String,
     admin: Settings,
 }
@@ -68,15 +71,22 @@ impl TestEnv {
         for (k, v) in overrides {
             env.insert((*k).to_string(), (*v).to_string());
         }
-        let mut settings = Settings::from_env_map(env).expect("test settings");
+        let mut settings = Settings::from_env_map(env.clone()).expect("test settings");
         settings.database = settings.database.with_dbname(&db_name);
+        let mut vars = env;
+        if let Some(raw) = vars.get_mut("DATABASE_URL")
+            && let Ok(mut url) = url::Url::parse(raw)
+        {
+            url.set_path(&db_name);
+            *raw = url.to_string();
+        }
         upcheck_store::migrate(&settings.database).await.expect("migrate test database");
         let pool = upcheck_store::connect_pool(&settings.database).expect("pool");
         let client = settings.redis.client().expect("redis client");
         let redis = redis::aio::ConnectionManager::new(client).await.unwrap_or_else(|e| {
             panic!("Redis does not answer at REDIS_URL ({e}); run the tests through scripts/test.sh")
         });
-        Self { settings, pool, redis, prefix, db_name, admin }
+        Self { settings, pool, redis, prefix, vars, db_name, admin }
     }
 
     /// A pooled Postgres connection on this test's database, for assertions.

@@ -51,6 +51,8 @@ pub struct Received {
     pub headers: BTreeMap<String, String>,
     /// The raw body.
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -86,7 +88,11 @@ impl WebhookReceiver {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
                 .collect();
-            log.lock().expect("lock").push(Received { headers, body: body.to_vec() });
+            log.lock().expect("lock").push(Received {
+                headers,
+                body: body.to_vec(),
+                at: std::time::Instant::now(),
+            });
         });
         Self { url, received, status, handle }
     }
