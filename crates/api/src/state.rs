@@ -93,7 +93,7 @@ impl AppState {
         Ok(Schedule::new(
             self.redis().await?,
             Keys::new(&self.settings),
-            self.settings.tunables.stream_maxlen,
+            self.settings.tunables.monitoring_stream_maxlen,
         ))
     }
 }

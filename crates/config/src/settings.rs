@@ -39,8 +39,15 @@ pub struct Tunables {
     pub reclaim_idle_ms: u64,
     /// `MAX_DELIVERIES` (default 10): a message delivered this often goes to `<stream>:dlq`.
     pub max_deliveries: u64,
-    /// `STREAM_MAXLEN` (default 100,000): approximate cap on each stream's length.
+    /// `STREAM_MAXLEN` (default 100,000): approximate cap on the status-change and notification
+    /// streams' length.
     pub stream_maxlen: u64,
+    /// `MONITORING_STREAM_MAXLEN` (default 20,000): approximate cap on each monitoring stream's
+    /// length. Check jobs carry their whole spec, and the scheduler stops claiming while a
+    /// replica's runner is full, so the unread backlog stays near one tick's claims plus four
+    /// times `MONITORING_CONCURRENCY` per replica; a job trimmed unread is one skipped check,
+    /// claimed again at the monitor's next due time.
+    pub monitoring_stream_maxlen: u64,
     /// `SCHEDULE_SHARDS` (default 1): sorted sets (and monitoring streams) the schedule is split into.
     pub schedule_shards: u32,
     /// `MONITORING_CONCURRENCY` (default 512): probes in flight per monitoring replica (its
@@ -170,6 +177,7 @@ impl Settings {
             reclaim_idle_ms: raw.number("RECLAIM_IDLE_MS", 30_000, 1_000..=3_600_000)?,
             max_deliveries: raw.number("MAX_DELIVERIES", 10, 1..=1_000)?,
             stream_maxlen: raw.number("STREAM_MAXLEN", 100_000, 1_000..=100_000_000)?,
+            monitoring_stream_maxlen: raw.number("MONITORING_STREAM_MAXLEN", 20_000, 1_000..=100_000_000)?,
             schedule_shards: raw.number("SCHEDULE_SHARDS", 1, 1..=1_024)?,
             monitoring_concurrency: raw.number("MONITORING_CONCURRENCY", 512, 1..=100_000)?,
             worker_concurrency: raw.number("WORKER_CONCURRENCY", 32, 1..=10_000)?,

@@ -117,6 +117,8 @@ fn numbers_are_range_checked_and_named() {
     assert_eq!(err_var(&[("PORT", "70000")]), "PORT");
     assert_eq!(err_var(&[("SCHEDULE_SHARDS", "0")]), "SCHEDULE_SHARDS");
     assert_eq!(load(&[("STREAM_MAXLEN", "1_000_000")]).unwrap().tunables.stream_maxlen, 1_000_000);
+    assert_eq!(load(&[]).unwrap().tunables.monitoring_stream_maxlen, 20_000);
+    assert_eq!(err_var(&[("MONITORING_STREAM_MAXLEN", "10")]), "MONITORING_STREAM_MAXLEN");
 }
 
 #[test]

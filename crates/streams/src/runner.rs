@@ -121,6 +121,7 @@ pub struct Runner<H> {
     blocking: ConnectionManager,
     handler: Arc<H>,
     ready: Arc<AtomicBool>,
+    full: Arc<AtomicBool>,
     in_flight: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -134,6 +135,7 @@ impl<H: Handler> Runner<H> {
             blocking: conns.blocking.clone(),
             handler,
             ready: Arc::new(AtomicBool::new(false)),
+            full: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -141,6 +143,12 @@ impl<H: Handler> Runner<H> {
     /// Set once the consumer group exists (for `/readyz`).
     pub fn ready_flag(&self) -> Arc<AtomicBool> {
         self.ready.clone()
+    }
+
+    /// Set while every slot is taken (`concurrency` messages in flight), so a producer in the
+    /// same process can hold back instead of piling entries up in the stream.
+    pub fn full_flag(&self) -> Arc<AtomicBool> {
+        self.full.clone()
     }
 
     /// Creates the group at id `0` with `MKSTREAM`, unless it exists.
@@ -189,6 +197,7 @@ impl<H: Handler> Runner<H> {
                 }
             }
             let free = slots.available_permits();
+            self.full.store(free == 0, Ordering::Relaxed);
             if free == 0 {
                 tokio::select! {
                     _ = cancel.cancelled() => break,

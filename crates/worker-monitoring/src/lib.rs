@@ -37,7 +37,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
     let keys = Keys::new(&settings);
     let t = &settings.tunables;
-    let schedule = Schedule::new(conns.commands.clone(), keys.clone(), t.stream_maxlen);
+    let schedule = Schedule::new(conns.commands.clone(), keys.clone(), t.monitoring_stream_maxlen);
     let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
     let outbox = outbox::Outbox::new(pool.clone(), producer, settings.streams.status_change.clone());
     let (batcher, batch_task) = batcher::Batcher::start(
@@ -57,6 +57,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let mut tasks = JoinSet::new();
     let mut groups = Vec::new();
     let mut reported = Vec::new();
+    let mut full = Vec::new();
     for shard in 0..keys.shards() {
         let mut config = RunnerConfig::from_settings(
             &settings,
@@ -70,13 +71,19 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         reported.push(GroupRef { stream: config.stream.clone(), group: config.group.clone() });
         let runner = Runner::new(config, &conns, handler.clone());
         groups.push(runner.ready_flag());
+        full.push(runner.full_flag());
         let cancel = cancel.clone();
         tasks.spawn(async move {
             let _ = runner.run(cancel).await;
         });
     }
     drop(handler); // the batcher stops once the runners (holding the last clones) are done
-    tasks.spawn(scheduler::run(schedule.clone(), Duration::from_millis(t.scheduler_tick_ms), cancel.clone()));
+    tasks.spawn(scheduler::run(
+        schedule.clone(),
+        Duration::from_millis(t.scheduler_tick_ms),
+        full,
+        cancel.clone(),
+    ));
     tasks.spawn(outbox.relay(
         Duration::from_millis(t.outbox_relay_ms),
         Duration::from_millis(t.outbox_relay_ms * 2),

@@ -2,7 +2,15 @@
 //! the next tick (atomically, see `upcheck_streams::Schedule`). Their jobs carry their due
 //! time and the handler waits for it, so a check starts on time rather than up to one tick
 //! late, and a tick's checks spread over the tick instead of starting in one burst.
+//!
+//! Back-pressure: while this replica's runner of a shard has every slot taken, the replica
+//! claims nothing for that shard. Overdue monitors then wait in the schedule, most overdue
+//! first, and each claim skips the slots it missed, rather than jobs piling up in the stream
+//! until `STREAM_MAXLEN` trims them unread (work Redis did for nothing). Other replicas with
+//! free slots keep claiming.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use upcheck_streams::Schedule;
@@ -13,8 +21,9 @@ const CLAIM_LIMIT: usize = 1_000;
 /// Least time between two warnings about failing claims (Redis down): the loop retries every tick.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// Claims the monitors of every shard due within the next `tick`, each `tick`, until cancelled.
-pub async fn run(schedule: Schedule, tick: Duration, cancel: CancellationToken) {
+/// Claims the monitors of every shard due within the next `tick`, each `tick`, until cancelled;
+/// skips shard `i` while `full[i]` is set (its runner has no free slot).
+pub async fn run(schedule: Schedule, tick: Duration, full: Vec<Arc<AtomicBool>>, cancel: CancellationToken) {
     let mut last_warning: Option<std::time::Instant> = None;
     let lookahead_ms = i64::try_from(tick.as_millis()).unwrap_or(i64::MAX);
     let mut interval = tokio::time::interval(tick);
@@ -25,7 +34,8 @@ pub async fn run(schedule: Schedule, tick: Duration, cancel: CancellationToken) 
             _ = interval.tick() => {},
         }
         for shard in 0..schedule.keys().shards() {
-            loop {
+            let is_full = || full.get(shard as usize).is_some_and(|f| f.load(Ordering::Relaxed));
+            while !is_full() {
                 let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
                 match schedule.claim_due(shard, now_ms.saturating_add(lookahead_ms), CLAIM_LIMIT).await {
                     Ok(n) if n == CLAIM_LIMIT => continue,

@@ -122,3 +122,44 @@ async fn at_most_max_probes_run_at_once_however_many_messages_are_in_flight() {
     drop(handler);
     batch_task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_replica_whose_runner_is_full_claims_nothing_more_and_overdue_monitors_wait() {
+    // One probe slot (four messages in flight) against a target that never answers: two checks
+    // a second for 60 monitors due every second.
+    let env = TestEnv::with_env(&[("MONITORING_CONCURRENCY", "1")]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket); // accept and never answer
+        }
+    });
+    let owner = user(&env).await;
+    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
+    let schedule = Schedule::new(conns.commands, Keys::new(&env.settings), 10_000);
+    let mut specs = Vec::new();
+    for _ in 0..60 {
+        let mut s = spec(&url);
+        s.timeout_ms = 500;
+        monitor(&env, owner, &s).await;
+        specs.push(s);
+    }
+    schedule.upsert_many(&specs, now_ms(), false).await.unwrap();
+    upcheck_config::install_crypto_provider();
+    let cancel = CancellationToken::new();
+    let worker = upcheck_worker_monitoring::start(env.settings.clone(), cancel.clone()).await.unwrap();
+    let task = tokio::spawn(worker.wait());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stream = Keys::new(&env.settings).monitoring_stream(0);
+    let added: u64 = redis::cmd("XLEN").arg(&stream).query_async(&mut env.redis.clone()).await.unwrap();
+    let stored: i64 =
+        env.db().await.query_one("SELECT count(*) FROM check_results", &[]).await.unwrap().get(0);
+    cancel.cancel();
+    task.await.unwrap();
+    hold.abort();
+    // Without back-pressure every tick would add the 60 monitors again: 180 jobs in 3 s.
+    assert!(added < 90, "{added} jobs piled up in the stream while the runner was full");
+    assert!(stored > 0, "checks were still stored while saturated");
+}
