@@ -16,12 +16,14 @@
 //! - `api`: `--checks` stored checks over `--api-monitors` monitors, then `wrk` against a
 //!   single monitor, the monitor list and a monitor's `/stats`.
 //! - `vigil`: the peer Vigil with `--monitors` HTTP probes against the same kind of target.
-//! - `all`: ceilings, throughput (1 and 2 replicas), alert under load at `--load-percent` of
-//!   the measured rate, Vigil at the same number of monitors, the API; then the ratios.
+//! - `all`: ceilings; throughput at `--monitors` with 1 and 2 replicas and with Vigil's
+//!   parallelism (`MONITORING_CONCURRENCY=64`), and at `--big-monitors` (100,000); alert under
+//!   load at `--load-percent` of the best measured rate; Vigil at both monitor counts with the
+//!   ratios; the API.
 //!
 //! Usage: `upcheck-bench <scenario> [--monitors N] [--replicas R] [--seconds S]
 //! [--warmup-seconds W] [--rounds R] [--flip N] [--checks N] [--api-monitors N]
-//! [--load-percent P] [--set VARIABLE=value …]`. Build first: `cargo build --release --workspace --bins`.
+//! [--load-percent P] [--big-monitors N] [--set VARIABLE=value …]`. Build first: `cargo build --release --workspace --bins`.
 
 mod procs;
 mod tools;
@@ -64,6 +66,8 @@ struct Args {
     checks: u64,
     api_monitors: usize,
     load_percent: u64,
+    /// `all`'s second, larger monitor count.
+    big_monitors: usize,
     /// `--set VARIABLE=value`: settings the components get on top of the shipped defaults.
     sets: Vec<(String, String)>,
 }
@@ -89,6 +93,7 @@ fn parse_args() -> anyhow::Result<Args> {
         checks: 10_000_000,
         api_monitors: 100,
         load_percent: 80,
+        big_monitors: 100_000,
         sets: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -110,6 +115,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--checks" => a.checks = value("--checks")?,
             "--api-monitors" => a.api_monitors = value("--api-monitors")?.max(1) as usize,
             "--load-percent" => a.load_percent = value("--load-percent")?.clamp(1, 100),
+            "--big-monitors" => a.big_monitors = value("--big-monitors")? as usize,
             "--set" => {
                 let kv = it.next().context("--set needs VARIABLE=value")?;
                 let (k, v) = kv.split_once('=').context("--set takes VARIABLE=value")?;
@@ -344,10 +350,10 @@ async fn alert(a: &Args) -> anyhow::Result<Rows> {
         (
             format!("alert, idle: flip → webhook p50 / p99 / max ({rounds} rounds)"),
             format!(
-                "{:.0} / {:.0} / {:.0} ms",
-                percentile(&latencies, 0.5),
-                percentile(&latencies, 0.99),
-                latencies.last().copied().unwrap_or(f64::NAN)
+                "{} / {} / {} ms",
+                thousands(percentile(&latencies, 0.5)),
+                thousands(percentile(&latencies, 0.99)),
+                thousands(latencies.last().copied().unwrap_or(f64::NAN))
             ),
         ),
         ("alert: bound interval × failure_threshold + 500 ms".into(), "2,500 ms".into()),
@@ -454,10 +460,10 @@ async fn throughput(a: &Args, monitors: usize, replicas: usize, flip: usize) -> 
         alert_rows.push((
             "alert under load: flip → webhook p50 / p99 / max".into(),
             format!(
-                "{:.0} / {:.0} / {:.0} ms (bound 2,500 ms)",
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.99),
-                lat.last().copied().unwrap_or(f64::NAN)
+                "{} / {} / {} ms (bound 2,500 ms)",
+                thousands(percentile(&lat, 0.5)),
+                thousands(percentile(&lat, 0.99)),
+                thousands(lat.last().copied().unwrap_or(f64::NAN))
             ),
         ));
     }
@@ -483,8 +489,14 @@ async fn throughput(a: &Args, monitors: usize, replicas: usize, flip: usize) -> 
     let rate = checks as f64 / secs;
     let per_k = |cpu_s: f64| cpu_s * 1_000_000.0 / checks.max(1) as f64;
     let lag = |i: usize| row.get::<_, Option<f64>>(i).unwrap_or(f64::NAN);
-    let label =
-        format!("{monitors} monitors, {replicas} monitoring replica{}", if replicas == 1 { "" } else { "s" });
+    let mut label = format!(
+        "{} monitors, {replicas} monitoring replica{}",
+        thousands(monitors as f64),
+        if replicas == 1 { "" } else { "s" }
+    );
+    for (k, v) in &a.sets {
+        label.push_str(&format!(", {k}={v}"));
+    }
     let mut rows: Rows = vec![
         (
             format!("{label}: checks stored per second"),
@@ -497,7 +509,7 @@ async fn throughput(a: &Args, monitors: usize, replicas: usize, flip: usize) -> 
         ),
         (
             format!("{label}: schedule lag p50 / p99 / max"),
-            format!("{:.0} / {:.0} / {:.0} ms", lag(1), lag(2), lag(3)),
+            format!("{} / {} / {} ms", thousands(lag(1)), thousands(lag(2)), thousands(lag(3))),
         ),
     ];
     let worker_cpu: f64 =
@@ -779,7 +791,10 @@ async fn vigil(a: &Args, monitors: usize) -> anyhow::Result<Vigil> {
     let cpu_ms = cpu * 1_000_000.0 / checks.max(1) as f64;
     Ok(Vigil {
         rows: vec![(
-            format!("Vigil, {monitors} probes: checks per second / CPU ms per 1,000 / peak RSS"),
+            format!(
+                "Vigil, {} probes: checks per second / CPU ms per 1,000 / peak RSS",
+                thousands(monitors as f64)
+            ),
             format!("{} / {cpu_ms:.1} ms / {rss:.1} MiB", thousands(rate)),
         )],
         checks_per_second: rate,
@@ -816,22 +831,20 @@ fn vigil_assets() -> anyhow::Result<std::path::PathBuf> {
     bail!("vigil-server's sources are not in {}/registry/src", home.display())
 }
 
-fn ratio_rows(up: &Throughput, v: &Vigil, monitors: usize) -> Rows {
+fn ratio_rows(up: &Throughput, v: &Vigil, monitors: usize, tag: &str) -> Rows {
+    let at = format!("Upcheck{tag} ÷ Vigil at {} monitors", thousands(monitors as f64));
     vec![
+        (format!("{at}: checks per second"), format!("{:.2}", up.checks_per_second / v.checks_per_second)),
         (
-            format!("Upcheck ÷ Vigil at {monitors} monitors: checks per second"),
-            format!("{:.2}", up.checks_per_second / v.checks_per_second),
-        ),
-        (
-            "Upcheck ÷ Vigil: monitoring worker CPU per check (target ≤ 1.5)".into(),
+            format!("{at}: monitoring worker CPU per check (target ≤ 1.5)"),
             format!("{:.2}", up.worker_cpu_ms / v.cpu_ms),
         ),
         (
-            "Upcheck ÷ Vigil: whole pipeline CPU per check (target ≤ 4)".into(),
+            format!("{at}: whole pipeline CPU per check (target ≤ 4)"),
             format!("{:.2}", up.pipeline_cpu_ms / v.cpu_ms),
         ),
         (
-            "Upcheck ÷ Vigil: peak RSS, monitoring worker ÷ Vigil (target < 1)".into(),
+            format!("{at}: peak RSS, worker ÷ Vigil (target < 1)"),
             format!("{:.2}", up.worker_rss_mib / v.rss_mib),
         ),
     ]
@@ -860,17 +873,45 @@ async fn main() -> anyhow::Result<()> {
             rows.extend(ceiling_rows);
             let one = throughput(&a, a.monitors, 1, 0).await?;
             rows.extend(one.rows.clone());
+            let two = throughput(&a, a.monitors, 2, 0).await?;
+            rows.extend(two.rows.clone());
+            // Vigil's parallelism: as many probes in flight as Vigil's 64 threads.
+            let mut matched = a.clone();
+            matched.sets.push(("MONITORING_CONCURRENCY".into(), "64".into()));
+            let one_matched = throughput(&matched, a.monitors, 1, 0).await?;
+            rows.extend(one_matched.rows.clone());
+            // Every monitor's first check is a pending → up transition: warm up past them.
+            let mut big_args = a.clone();
+            big_args.warmup = a.warmup.max((a.big_monitors / 2_500) as u64);
+            let big = throughput(&big_args, a.big_monitors, 1, 0).await?;
+            rows.extend(big.rows.clone());
+            let capacity = one.checks_per_second.max(big.checks_per_second);
             rows.push((
-                "pipeline ÷ probe ceiling".into(),
-                format!("{:.0} %", one.checks_per_second * 100.0 / probe_ceiling),
+                "pipeline capacity (checks stored per second, best of the runs) ÷ probe ceiling".into(),
+                format!(
+                    "{} ÷ {} = {:.0} %",
+                    thousands(capacity),
+                    thousands(probe_ceiling),
+                    capacity * 100.0 / probe_ceiling
+                ),
             ));
-            rows.extend(throughput(&a, a.monitors, 2, 0).await?.rows);
-            let load = (one.checks_per_second * a.load_percent as f64 / 100.0) as usize;
             let flip = if a.flip > 0 { a.flip } else { 100 };
+            let load = (capacity * a.load_percent as f64 / 100.0) as usize;
+            rows.push((
+                format!("alert under load: load is {} % of capacity", a.load_percent),
+                format!("{} monitors × 1 s", thousands(load as f64)),
+            ));
             rows.extend(throughput(&a, load.saturating_sub(flip).max(1), 1, flip).await?.rows);
-            let peer = vigil(&a, a.monitors).await?;
-            rows.extend(peer.rows.clone());
-            rows.extend(ratio_rows(&one, &peer, a.monitors));
+            for (up, up_matched, monitors) in
+                [(&one, Some(&one_matched), a.monitors), (&big, None, a.big_monitors)]
+            {
+                let peer = vigil(&a, monitors).await?;
+                rows.extend(peer.rows.clone());
+                rows.extend(ratio_rows(up, &peer, monitors, ""));
+                if let Some(m) = up_matched {
+                    rows.extend(ratio_rows(m, &peer, monitors, ", MONITORING_CONCURRENCY=64"));
+                }
+            }
             rows.extend(api(&a).await?);
         }
     }
