@@ -4,12 +4,12 @@
 //! - `XREADGROUP … COUNT n BLOCK ms` reads at most as many entries as there are free slots
 //!   (`concurrency`), so memory and in-flight work stay bounded.
 //! - An entry is acknowledged only after its handler returned `Ok` (its effects committed).
-//!   Acknowledgements are batched: the ids that finish while one `XACK` is in flight go
-//!   together in the next, so a busy runner pays one round trip per batch, an idle one waits
-//!   for nothing.
 //!   [`HandleError::Retryable`] is retried in-process with exponential backoff (the database
 //!   or Redis is down: nothing is lost, nothing piles up); [`HandleError::Permanent`] moves the
 //!   entry to `<stream>:dlq` at once.
+//! - Acknowledgements are batched: the ids that finish while one `XACK` is in flight go
+//!   together in the next, so a busy runner pays one round trip per batch and an idle one
+//!   waits for nothing.
 //! - Every `reclaim_idle_ms / 2`, entries pending longer than `reclaim_idle_ms` (their
 //!   consumer died) are claimed by this consumer; one delivered `max_deliveries` times or more
 //!   goes to the dead-letter stream instead (a poison message that keeps killing workers).

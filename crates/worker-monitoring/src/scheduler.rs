@@ -6,7 +6,7 @@
 //! Back-pressure: while this replica's runner of a shard has every slot taken, the replica
 //! claims nothing for that shard. Overdue monitors then wait in the schedule, most overdue
 //! first, and each claim skips the slots it missed, rather than jobs piling up in the stream
-//! until `STREAM_MAXLEN` trims them unread (work Redis did for nothing). Other replicas with
+//! until `MONITORING_STREAM_MAXLEN` trims them unread (work Redis did for nothing). Other replicas with
 //! free slots keep claiming.
 
 use std::sync::Arc;
