@@ -56,7 +56,9 @@ pub struct Tunables {
     pub monitoring_concurrency: usize,
     /// `WORKER_CONCURRENCY` (default 32): messages in flight per status-change or notification replica.
     pub worker_concurrency: usize,
-    /// `CHECK_BATCH_SIZE` (default 256): most check results written in one transaction.
+    /// `CHECK_BATCH_SIZE` (default 1,000): most check results written in one transaction. A
+    /// replica writes one batch at a time, so this bounds its rate at about this many checks
+    /// per commit time (256 held one replica to ~17,000 checks/s here; BENCHMARKS.md).
     pub check_batch_size: usize,
     /// `CHECK_BATCH_MS` (default 20): longest a check result waits for its batch.
     pub check_batch_ms: u64,
@@ -181,7 +183,7 @@ impl Settings {
             schedule_shards: raw.number("SCHEDULE_SHARDS", 1, 1..=1_024)?,
             monitoring_concurrency: raw.number("MONITORING_CONCURRENCY", 512, 1..=100_000)?,
             worker_concurrency: raw.number("WORKER_CONCURRENCY", 32, 1..=10_000)?,
-            check_batch_size: raw.number("CHECK_BATCH_SIZE", 256, 1..=10_000)?,
+            check_batch_size: raw.number("CHECK_BATCH_SIZE", 1_000, 1..=10_000)?,
             check_batch_ms: raw.number("CHECK_BATCH_MS", 20, 0..=10_000)?,
             scheduler_tick_ms: raw.number("SCHEDULER_TICK_MS", 100, 10..=10_000)?,
             reconcile_interval_seconds: raw.number("RECONCILE_INTERVAL_SECONDS", 60, 1..=86_400)?,
