@@ -51,8 +51,8 @@ pub struct Tunables {
     /// `SCHEDULE_SHARDS` (default 1): sorted sets (and monitoring streams) the schedule is split into.
     pub schedule_shards: u32,
     /// `MONITORING_CONCURRENCY` (default 512): probes in flight per monitoring replica (its
-    /// runner holds up to four times as many messages: jobs waiting for their due time or for
-    /// their batch's commit hold no probe slot).
+    /// runner holds four times as many messages plus two `CHECK_BATCH_SIZE`s: jobs waiting for
+    /// their due time or for their batch's commit hold no probe slot).
     pub monitoring_concurrency: usize,
     /// `WORKER_CONCURRENCY` (default 32): messages in flight per status-change or notification replica.
     pub worker_concurrency: usize,

@@ -20,10 +20,18 @@ use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
 
-/// Messages a monitoring runner holds in flight per probe slot (`MONITORING_CONCURRENCY`):
-/// besides the probes running, jobs claimed up to one scheduler tick early wait for their due
-/// time, and probed jobs wait for their batch to commit.
+/// Messages a monitoring runner holds in flight per probe slot (`MONITORING_CONCURRENCY`),
+/// besides two batches' worth (`CHECK_BATCH_SIZE`) of probed jobs waiting for their commit:
+/// jobs claimed up to one scheduler tick early wait here for their due time.
 pub const MESSAGES_PER_PROBE_SLOT: usize = 4;
+
+/// Most messages one monitoring runner holds in flight: probes running, jobs waiting for their
+/// due time (up to one tick's claims) and probed jobs waiting for their batch's commit (the
+/// batch being written and the one filling). Fewer would cap the rate below what the probe
+/// slots allow.
+pub fn runner_capacity(monitoring_concurrency: usize, check_batch_size: usize) -> usize {
+    monitoring_concurrency * MESSAGES_PER_PROBE_SLOT + 2 * check_batch_size
+}
 
 /// Starts the scheduler, one consumer per monitoring shard, the outbox relay, the reconcile and
 /// the health server. Everything stops when `cancel` fires.
@@ -63,9 +71,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             &settings,
             keys.monitoring_stream(shard),
             settings.streams.monitoring_group.clone(),
-            // Jobs waiting for their due time or their batch's commit hold no probe slot: let
-            // the runner hold more messages than probes run at once.
-            t.monitoring_concurrency * MESSAGES_PER_PROBE_SLOT,
+            // Jobs waiting for their due time or their batch's commit hold no probe slot.
+            runner_capacity(t.monitoring_concurrency, t.check_batch_size),
         );
         config.read_count = config.concurrency.min(1_000);
         reported.push(GroupRef { stream: config.stream.clone(), group: config.group.clone() });

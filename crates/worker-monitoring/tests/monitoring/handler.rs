@@ -125,9 +125,9 @@ async fn at_most_max_probes_run_at_once_however_many_messages_are_in_flight() {
 
 #[tokio::test]
 async fn a_replica_whose_runner_is_full_claims_nothing_more_and_overdue_monitors_wait() {
-    // One probe slot (four messages in flight) against a target that never answers: two checks
-    // a second for 60 monitors due every second.
-    let env = TestEnv::with_env(&[("MONITORING_CONCURRENCY", "1")]).await;
+    // One probe slot and one-check batches (six messages in flight) against a target that
+    // never answers: two checks a second for 60 monitors due every second.
+    let env = TestEnv::with_env(&[("MONITORING_CONCURRENCY", "1"), ("CHECK_BATCH_SIZE", "1")]).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let hold = tokio::spawn(async move {
