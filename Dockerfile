@@ -36,7 +36,7 @@ RUN apt-get update \
 COPY --from=builder /out/ /usr/local/bin/
 USER 10001:10001
 # MIMALLOC_ARENA_EAGER_COMMIT=0: mimalloc (the binaries' allocator) otherwise commits its first
-# arena up front, which doubles an idle process's resident memory (BENCHMARKS.md, "Memory").
+# arena up front, which doubles an idle process's resident memory (BENCHMARKS.md, "Profile and fixes").
 ENV BIND_ADDRESS=0.0.0.0 \
     PORT=8080 \
     HEALTH_PORT=8081 \

@@ -62,7 +62,7 @@ if [ -z "${JWT_SECRET:-}" ]; then
   JWT_SECRET=$(cat "$state/jwt_secret")
 fi
 export JWT_SECRET PORT="$port" REGION="${REGION:-local}" LOG_FORMAT="${LOG_FORMAT:-pretty}" RUST_LOG="${RUST_LOG:-info}"
-# As the image does: without it mimalloc commits its first arena up front (BENCHMARKS.md, "Memory").
+# As the image does: without it mimalloc commits its first arena up front (BENCHMARKS.md, "Profile and fixes").
 export MIMALLOC_ARENA_EAGER_COMMIT="${MIMALLOC_ARENA_EAGER_COMMIT:-0}"
 say "building (release; the first build takes a few minutes)"
 cargo build --release --locked --bins -p upcheck-api -p upcheck-worker-monitoring \

@@ -2,7 +2,7 @@
 
 /// mimalloc instead of glibc's malloc: under load the probes' many small, short-lived
 /// allocations spent about a fifth of the monitoring worker's CPU in glibc's arena locks and
-/// free-list upkeep (BENCHMARKS.md, "Profile").
+/// free-list upkeep (BENCHMARKS.md, "Profile and fixes").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
