@@ -12,7 +12,7 @@ mod servers;
 pub mod tls;
 
 pub use env::TestEnv;
-pub use servers::{FlipTarget, Received, WebhookReceiver};
+pub use servers::{FlipTarget, Received, SilentTarget, WebhookReceiver};
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -44,6 +44,35 @@ impl FlipTarget {
     }
 }
 
+/// A local target that accepts connections and never answers (a hung server): every probe
+/// against it times out. Dropping it closes the listener and every accepted connection.
+pub struct SilentTarget {
+    /// Base URL, e.g. `http://127.0.0.1:40123/`.
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SilentTarget {
+    /// Starts listening on a fresh loopback port.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket); // accept and never answer
+            }
+        });
+        Self { url, task }
+    }
+}
+
+impl Drop for SilentTarget {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// One request a [`WebhookReceiver`] got.
 #[derive(Debug, Clone)]
 pub struct Received {

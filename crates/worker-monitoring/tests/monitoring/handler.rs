@@ -5,19 +5,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio_util::sync::CancellationToken;
 use upcheck_domain::{CheckJob, CheckOutcome, ProbeSpec};
-use upcheck_streams::{Handler, Keys, Producer, Schedule, StreamMessage};
+use upcheck_streams::{Handler, Keys, Producer, StreamMessage};
 use upcheck_testkit::fixtures::{monitor, spec, user};
-use upcheck_testkit::{FlipTarget, TestEnv, wait_for};
+use upcheck_testkit::{FlipTarget, SilentTarget, TestEnv, wait_for};
 use upcheck_worker_monitoring::batcher::Batcher;
 use upcheck_worker_monitoring::handler::CheckHandler;
 use upcheck_worker_monitoring::outbox::Outbox;
 use upcheck_worker_monitoring::probe::{Probe, ProbeResult};
 
-fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+use crate::worker::{now_ms, schedule, start};
 
 #[tokio::test]
 async fn jobs_claimed_a_tick_ahead_are_probed_at_their_due_time_not_a_tick_late() {
@@ -25,20 +22,16 @@ async fn jobs_claimed_a_tick_ahead_are_probed_at_their_due_time_not_a_tick_late(
     let env = TestEnv::with_env(&[("SCHEDULER_TICK_MS", "500")]).await;
     let target = FlipTarget::start().await;
     let owner = user(&env).await;
-    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
-    let schedule = Schedule::new(conns.commands, Keys::new(&env.settings), 10_000);
-    let start = now_ms() + 1_000;
+    let schedule = schedule(&env).await;
+    let first_due = now_ms() + 1_000;
     let mut ids = Vec::new();
     for phase in [0, 170, 340] {
         let s = spec(&target.url);
         monitor(&env, owner, &s).await;
-        schedule.upsert(&s, start + phase).await.unwrap();
+        schedule.upsert(&s, first_due + phase).await.unwrap();
         ids.push(s.monitor_id);
     }
-    upcheck_config::install_crypto_provider();
-    let cancel = CancellationToken::new();
-    let worker = upcheck_worker_monitoring::start(env.settings.clone(), cancel.clone()).await.unwrap();
-    let task = tokio::spawn(worker.wait());
+    let worker = start(&env).await;
     let db = env.db().await;
     let lags: Vec<f64> = wait_for("three checks of each monitor", Duration::from_secs(15), || async {
         let rows = db
@@ -52,8 +45,7 @@ async fn jobs_claimed_a_tick_ahead_are_probed_at_their_due_time_not_a_tick_late(
         (rows.len() >= 9).then(|| rows.iter().map(|r| r.get::<_, f64>(0)).collect())
     })
     .await;
-    cancel.cancel();
-    task.await.unwrap();
+    worker.stop().await;
     for lag in &lags {
         assert!(*lag >= 0.0, "a check ran {lag:.0} ms before it was due: {lags:?}");
         assert!(*lag < 150.0, "a check ran {lag:.0} ms after it was due: {lags:?}");
@@ -128,37 +120,23 @@ async fn a_replica_whose_runner_is_full_claims_nothing_more_and_overdue_monitors
     // One probe slot and one-check batches (six messages in flight) against a target that
     // never answers: two checks a second for 60 monitors due every second.
     let env = TestEnv::with_env(&[("MONITORING_CONCURRENCY", "1"), ("CHECK_BATCH_SIZE", "1")]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let hold = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket); // accept and never answer
-        }
-    });
+    let target = SilentTarget::start().await;
     let owner = user(&env).await;
-    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
-    let schedule = Schedule::new(conns.commands, Keys::new(&env.settings), 10_000);
     let mut specs = Vec::new();
     for _ in 0..60 {
-        let mut s = spec(&url);
+        let mut s = spec(&target.url);
         s.timeout_ms = 500;
         monitor(&env, owner, &s).await;
         specs.push(s);
     }
-    schedule.upsert_many(&specs, now_ms(), false).await.unwrap();
-    upcheck_config::install_crypto_provider();
-    let cancel = CancellationToken::new();
-    let worker = upcheck_worker_monitoring::start(env.settings.clone(), cancel.clone()).await.unwrap();
-    let task = tokio::spawn(worker.wait());
+    schedule(&env).await.upsert_many(&specs, now_ms(), false).await.unwrap();
+    let worker = start(&env).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let stream = Keys::new(&env.settings).monitoring_stream(0);
     let added: u64 = redis::cmd("XLEN").arg(&stream).query_async(&mut env.redis.clone()).await.unwrap();
     let stored: i64 =
         env.db().await.query_one("SELECT count(*) FROM check_results", &[]).await.unwrap().get(0);
-    cancel.cancel();
-    task.await.unwrap();
-    hold.abort();
+    worker.stop().await;
     // Without back-pressure every tick would add the 60 monitors again: 180 jobs in 3 s.
     assert!(added < 90, "{added} jobs piled up in the stream while the runner was full");
     assert!(stored > 0, "checks were still stored while saturated");

@@ -1,8 +1,8 @@
 //! The HTTP probe against real local servers.
 
 use upcheck_domain::{CheckOutcome, ExpectedStatus};
-use upcheck_testkit::FlipTarget;
 use upcheck_testkit::fixtures::spec;
+use upcheck_testkit::{FlipTarget, SilentTarget};
 use upcheck_worker_monitoring::probe::{HttpProbe, Probe};
 
 fn probe() -> HttpProbe {
@@ -61,15 +61,8 @@ async fn a_closed_port_is_connection_refused() {
 
 #[tokio::test]
 async fn a_target_that_never_answers_times_out_after_the_monitor_timeout() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let hold = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket); // accept and never answer
-        }
-    });
-    let mut s = spec(&url);
+    let target = SilentTarget::start().await;
+    let mut s = spec(&target.url);
     s.timeout_ms = 300;
 
     let started = std::time::Instant::now();
@@ -77,7 +70,6 @@ async fn a_target_that_never_answers_times_out_after_the_monitor_timeout() {
 
     assert_eq!(r.error.as_deref(), Some("timed out after 300 ms"));
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
-    hold.abort();
 }
 
 #[tokio::test]

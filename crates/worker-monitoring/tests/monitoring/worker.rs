@@ -12,20 +12,20 @@ use upcheck_testkit::{FlipTarget, TestEnv, wait_for};
 const WAIT: Duration = Duration::from_secs(15);
 const CHECKS: &str = "SELECT count(*) FROM check_results WHERE monitor_id = $1";
 
-struct Running {
+pub(crate) struct Running {
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
     health_port: u16,
 }
 
 impl Running {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.cancel.cancel();
         tokio::time::timeout(WAIT, self.task).await.expect("worker stops").unwrap();
     }
 }
 
-async fn start(env: &TestEnv) -> Running {
+pub(crate) async fn start(env: &TestEnv) -> Running {
     upcheck_config::install_crypto_provider();
     let cancel = CancellationToken::new();
     let worker = upcheck_worker_monitoring::start(env.settings.clone(), cancel.clone()).await.unwrap();
@@ -33,12 +33,12 @@ async fn start(env: &TestEnv) -> Running {
     Running { cancel, task: tokio::spawn(worker.wait()), health_port }
 }
 
-async fn schedule(env: &TestEnv) -> Schedule {
+pub(crate) async fn schedule(env: &TestEnv) -> Schedule {
     let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
     Schedule::new(conns.commands, Keys::new(&env.settings), 10_000)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
