@@ -158,6 +158,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx]
 }
 
+/// `p50 / p99 / max` of sorted values, with thousands separators.
+fn p50_p99_max(sorted: &[f64]) -> String {
+    format!(
+        "{} / {} / {}",
+        thousands(percentile(sorted, 0.5)),
+        thousands(percentile(sorted, 0.99)),
+        thousands(sorted.last().copied().unwrap_or(f64::NAN))
+    )
+}
+
 fn thousands(n: f64) -> String {
     let s = format!("{:.0}", n.round());
     let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
@@ -349,12 +359,7 @@ async fn alert(a: &Args) -> anyhow::Result<Rows> {
     Ok(vec![
         (
             format!("alert, idle: flip → webhook p50 / p99 / max ({rounds} rounds)"),
-            format!(
-                "{} / {} / {} ms",
-                thousands(percentile(&latencies, 0.5)),
-                thousands(percentile(&latencies, 0.99)),
-                thousands(latencies.last().copied().unwrap_or(f64::NAN))
-            ),
+            format!("{} ms", p50_p99_max(&latencies)),
         ),
         ("alert: bound interval × failure_threshold + 500 ms".into(), "2,500 ms".into()),
     ])
@@ -459,12 +464,7 @@ async fn throughput(a: &Args, monitors: usize, replicas: usize, flip: usize) -> 
         ));
         alert_rows.push((
             "alert under load: flip → webhook p50 / p99 / max".into(),
-            format!(
-                "{} / {} / {} ms (bound 2,500 ms)",
-                thousands(percentile(&lat, 0.5)),
-                thousands(percentile(&lat, 0.99)),
-                thousands(lat.last().copied().unwrap_or(f64::NAN))
-            ),
+            format!("{} ms (bound 2,500 ms)", p50_p99_max(&lat)),
         ));
     }
     for c in &mut stack.components {
@@ -662,23 +662,13 @@ async fn api(a: &Args) -> anyhow::Result<Rows> {
     let stack = Stack::start(&env, 1).await?;
     let client = reqwest::Client::new();
     let creds = serde_json::json!({"email": "bench@example.com", "password": "bench-password"});
-    let signup: serde_json::Value = client
-        .post(format!("{}/api/v1/auth/signup", stack.api_url))
-        .json(&creds)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let post = |path: &str| {
+        let request = client.post(format!("{}{path}", stack.api_url)).json(&creds);
+        async move { anyhow::Ok(request.send().await?.error_for_status()?.json::<serde_json::Value>().await?) }
+    };
+    let signup = post("/api/v1/auth/signup").await?;
     let owner: Uuid = signup["id"].as_str().context("signup returned no id")?.parse()?;
-    let tokens: serde_json::Value = client
-        .post(format!("{}/api/v1/auth/login", stack.api_url))
-        .json(&creds)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let tokens = post("/api/v1/auth/login").await?;
     let token = tokens["access_token"].as_str().context("login returned no access_token")?.to_string();
     // Monitors that are never scheduled: the API reads what is stored, no worker adds to it.
     let specs: Vec<ProbeSpec> = (0..a.api_monitors).map(|_| spec("http://127.0.0.1:9/")).collect();
@@ -748,7 +738,7 @@ async fn vigil(a: &Args, monitors: usize) -> anyhow::Result<Vigil> {
         bin.display()
     );
     let target = FlipTarget::start().await;
-    let dir = tempfile_dir()?;
+    let dir = tempfile::tempdir()?;
     let assets = vigil_assets()?;
     let mut cfg = format!(
         "[server]\nlog_level = \"error\"\ninet = \"127.0.0.1:{port}\"\nworkers = 1\nmanager_token = \"bench\"\nreporter_token = \"bench\"\n\n\
@@ -770,7 +760,7 @@ async fn vigil(a: &Args, monitors: usize) -> anyhow::Result<Vigil> {
         cfg.push_str(&format!("  \"{}r{i}\",\n", target.url));
     }
     cfg.push_str("]\n");
-    let path = dir.join("vigil.cfg");
+    let path = dir.path().join("vigil.cfg");
     std::fs::write(&path, cfg)?;
     let vars: HashMap<String, String> = HashMap::new();
     let mut peer = Component::spawn("vigil", &bin, &["-c", path.to_str().context("path")?], &vars)?;
@@ -786,7 +776,6 @@ async fn vigil(a: &Args, monitors: usize) -> anyhow::Result<Vigil> {
     let rss = peer.peak_rss_mib();
     peer.ensure_running()?;
     tokio::task::spawn_blocking(move || peer.stop()).await?;
-    let _ = std::fs::remove_dir_all(&dir);
     let rate = checks as f64 / secs;
     let cpu_ms = cpu * 1_000_000.0 / checks.max(1) as f64;
     Ok(Vigil {
@@ -801,12 +790,6 @@ async fn vigil(a: &Args, monitors: usize) -> anyhow::Result<Vigil> {
         cpu_ms,
         rss_mib: rss,
     })
-}
-
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("upcheck-bench-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// Vigil's `res/assets` from the installed crate's sources in Cargo's registry.
