@@ -39,6 +39,11 @@ pub struct StatusEvent {
     /// The deciding check's error, for `down` events.
     #[serde(default)]
     pub cause: Option<String>,
+    /// The event's place in the order the status machine produced events, from the outbox
+    /// (`status_events.seq`): increasing per monitor, with gaps. `None` until the outbox has
+    /// stored the event. Appliers order a monitor's events by it, never by arrival.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
 }
 
 /// A notification job on the notification stream: one per (status event, channel).

@@ -39,7 +39,7 @@ pub struct CheckRecord {
 /// not touch the state, so a redelivered job changes nothing. Checks of deleted monitors are
 /// dropped. Checks are applied per monitor in due-time order, and a check due no later than
 /// the last applied one is stored but does not change the state (the ordering guard). Returns
-/// the transitions written to the outbox, to be published.
+/// the transitions written to the outbox, each with its `seq`, to be published.
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails; nothing is then committed.
@@ -137,6 +137,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
                     notify: t.notify,
                     occurred_at: c.checked_at,
                     cause: if t.to == MonitorStatus::Down { c.error.clone() } else { None },
+                    seq: None,
                 });
             }
         }
@@ -155,7 +156,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
         .await?;
     tx.execute(&update, &[&upd.ids, &upd.statuses, &upd.failures, &upd.successes, &upd.dues, &upd.checked])
         .await?;
-    crate::events::insert(&tx, &events).await?;
+    crate::events::insert(&tx, &mut events).await?;
     tx.commit().await?;
     Ok(events)
 }

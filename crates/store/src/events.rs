@@ -1,24 +1,60 @@
 //! The outbox of status events: written with their checks, published afterwards, and swept
 //! for any whose publication a crash interrupted or whose stream entry Redis lost.
+//!
+//! Each event gets a `seq` from one Postgres sequence, drawn in the transaction that produced
+//! it while the monitor's state row is locked: a monitor's events are numbered in the order its
+//! status machine produced them, and committed in that order (DESIGN.md, "In order per
+//! monitor"). The status-change worker applies them in that order (see
+//! [`crate::incidents::apply_status_event`]).
 
 use crate::{Pool, StoreError};
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 use time::OffsetDateTime;
 use upcheck_domain::{MonitorStatus, StatusEvent};
 use uuid::Uuid;
 
-/// Writes `events` inside `tx` (the check batch's transaction).
+/// The columns [`from_row`] decodes, in its order.
+pub(crate) const COLUMNS: &str = "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq";
+
+/// Decodes a row selected with [`COLUMNS`].
+pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreError> {
+    let status = |i: usize| {
+        let s: &str = r.get(i);
+        MonitorStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("status {s:?}")))
+    };
+    Ok(StatusEvent {
+        event_id: r.get(0),
+        monitor_id: r.get(1),
+        from: status(2)?,
+        to: status(3)?,
+        notify: r.get(4),
+        cause: r.get(5),
+        occurred_at: r.get(6),
+        seq: Some(r.get(7)),
+    })
+}
+
+/// Writes `events` inside `tx` (the check batch's transaction) and sets each one's `seq`.
+/// A monitor's events must come in the order they were produced, and the caller must hold the
+/// lock on the monitor's `monitor_state` row: that is what makes `seq` increase per monitor in
+/// production order.
 ///
 /// # Errors
 /// [`StoreError::Db`] when the insert fails.
-pub async fn insert(tx: &Transaction<'_>, events: &[StatusEvent]) -> Result<(), StoreError> {
+pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
+    // The rows reach the insert in ordinality order, so `seq` (the column default) is drawn in
+    // the order of `events`.
     let stmt = tx
         .prepare_cached(
             "INSERT INTO status_events (id, monitor_id, from_status, to_status, notify, cause, occurred_at) \
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::timestamptz[])",
+             SELECT u.id, u.monitor_id, u.from_status, u.to_status, u.notify, u.cause, u.occurred_at \
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::timestamptz[]) \
+                  WITH ORDINALITY AS u(id, monitor_id, from_status, to_status, notify, cause, occurred_at, n) \
+             ORDER BY u.n \
+             RETURNING id, seq",
         )
         .await?;
     let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
@@ -28,8 +64,44 @@ pub async fn insert(tx: &Transaction<'_>, events: &[StatusEvent]) -> Result<(), 
     let notify: Vec<bool> = events.iter().map(|e| e.notify).collect();
     let cause: Vec<Option<&str>> = events.iter().map(|e| e.cause.as_deref()).collect();
     let at: Vec<OffsetDateTime> = events.iter().map(|e| e.occurred_at).collect();
-    tx.execute(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at]).await?;
+    let rows = tx.query(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at]).await?;
+    let seqs: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for e in events.iter_mut() {
+        e.seq = seqs.get(&e.event_id).copied();
+    }
     Ok(())
+}
+
+/// Writes `events` to the outbox in a transaction of their own, each monitor's row in
+/// `monitor_state` locked meanwhile, and sets each one's `seq`. For events that no check
+/// produced (and for tests); check batches use [`insert`].
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails; nothing is then written.
+pub async fn append(pool: &Pool, events: &mut [StatusEvent]) -> Result<(), StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let mut monitors: Vec<Uuid> = events.iter().map(|e| e.monitor_id).collect();
+    monitors.sort();
+    monitors.dedup();
+    let lock = tx
+        .prepare_cached(
+            "SELECT 1 FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
+        )
+        .await?;
+    tx.query(&lock, &[&monitors]).await?;
+    insert(&tx, events).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Loads one event from the outbox; `None` when it is not there (its monitor was deleted).
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails or the row is corrupt.
+pub async fn load(client: &impl GenericClient, id: Uuid) -> Result<Option<StatusEvent>, StoreError> {
+    let stmt = client.prepare_cached(&format!("SELECT {COLUMNS} FROM status_events WHERE id = $1")).await?;
+    client.query_opt(&stmt, &[&id]).await?.as_ref().map(from_row).transpose()
 }
 
 /// Marks events as published on the status-change stream.
@@ -65,33 +137,18 @@ pub async fn to_relay(
 ) -> Result<Vec<StatusEvent>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached(
-            "(SELECT id, monitor_id, from_status, to_status, notify, cause, occurred_at, created_at FROM status_events \
-              WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000) \
-              ORDER BY created_at LIMIT $3) \
-             UNION ALL \
-             (SELECT id, monitor_id, from_status, to_status, notify, cause, occurred_at, created_at FROM status_events \
-              WHERE applied_at IS NULL AND published_at < now() - make_interval(secs => $2::float8 / 1000) \
-              ORDER BY published_at LIMIT $3) \
-             ORDER BY created_at LIMIT $3",
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM ( \
+               (SELECT {COLUMNS} FROM status_events \
+                 WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000) \
+                 ORDER BY created_at LIMIT $3) \
+               UNION \
+               (SELECT {COLUMNS} FROM status_events \
+                 WHERE applied_at IS NULL AND published_at < now() - make_interval(secs => $2::float8 / 1000) \
+                 ORDER BY published_at LIMIT $3)) e \
+             ORDER BY seq LIMIT $3"
+        ))
         .await?;
     let rows = client.query(&stmt, &[&(unpublished_ms as f64), &(unapplied_ms as f64), &limit]).await?;
-    rows.iter()
-        .map(|r| {
-            let status = |i: usize| {
-                let s: &str = r.get(i);
-                MonitorStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("status {s:?}")))
-            };
-            Ok(StatusEvent {
-                event_id: r.get(0),
-                monitor_id: r.get(1),
-                from: status(2)?,
-                to: status(3)?,
-                notify: r.get(4),
-                cause: r.get(5),
-                occurred_at: r.get(6),
-            })
-        })
-        .collect()
+    rows.iter().map(from_row).collect()
 }

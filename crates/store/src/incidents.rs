@@ -1,6 +1,14 @@
 //! Incidents from status events, and the notifications they fan out to, in one transaction.
+//!
+//! A monitor's status events are applied in the order its status machine produced them
+//! (`status_events.seq`), whatever order their stream entries arrive in: applying an event
+//! first applies every earlier unapplied event of the same monitor, read from the outbox, under
+//! a lock on the monitor's row. An event whose publication was delayed (a Redis outage, the
+//! relay's period, a worker restart) is thus applied before its successors, and is a no-op
+//! when its own entry finally arrives.
 
 use crate::{Pool, StoreError};
+use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
 use upcheck_domain::{
     MonitorStatus, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id,
@@ -8,51 +16,100 @@ use upcheck_domain::{
 };
 use uuid::Uuid;
 
-/// What applying one status event left to do outside Postgres.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EventEffects {
-    /// The incident the event opened or resolved.
+/// One status event as applied: what it left to do outside Postgres.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedEvent {
+    /// The event, as stored in the outbox (with its `seq`).
+    pub event: StatusEvent,
+    /// The incident the event opened, joined or resolved.
     pub incident_id: Option<Uuid>,
     /// Notifications of this event not yet delivered: enqueue each on the notification stream.
     pub pending_notifications: Vec<Uuid>,
 }
 
-/// Opens an incident on `down`, resolves the open one on `up`, creates one notification per
-/// channel linked to the monitor (when the event notifies), and marks the event applied, all in
-/// one transaction.
+/// Applies the status event `event_id` of `monitor_id`: first every earlier unapplied event of
+/// that monitor, then it, in `seq` order, all in one transaction. For each: a `down` opens an
+/// incident (or joins the open one), an `up` from `down` resolves the open incident opened by an
+/// earlier event, one notification is created per channel linked to the monitor (when the event
+/// notifies), and the event is marked applied. Returns the events applied, in order; an event
+/// already applied returns itself alone, with its incident and its notifications still pending.
 ///
-/// Idempotent on the event id: a redelivered event finds its incident (`opened_event_id` /
-/// `resolved_event_id`) and its notifications (id = UUIDv5(event, channel)) and creates nothing
-/// new; it returns the notifications still pending so a crash between commit and enqueue loses
-/// none. An event for a deleted monitor does nothing.
+/// Idempotent on the event id: a redelivered event creates nothing new (incident keys are the
+/// event ids, notification ids UUIDv5(event, channel)) and returns the notifications still
+/// pending, so a crash between commit and enqueue loses none. An event not in the outbox (its
+/// monitor was deleted) does nothing and returns nothing.
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails; nothing is then committed.
-pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<EventEffects, StoreError> {
+pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<AppliedEvent>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let monitor = tx.prepare_cached("SELECT name, url FROM monitors WHERE id = $1 FOR SHARE").await?;
+    // One applier per monitor at a time. NO KEY UPDATE does not block the checks' foreign-key
+    // checks (KEY SHARE), so the monitoring worker is never held up by this.
+    let monitor = tx.prepare_cached("SELECT name, url FROM monitors WHERE id = $1 FOR NO KEY UPDATE").await?;
     let Some(row) = tx.query_opt(&monitor, &[&event.monitor_id]).await? else {
         tx.commit().await?;
-        return Ok(EventEffects::default());
+        return Ok(Vec::new());
     };
     let monitor = WebhookMonitor { id: event.monitor_id, name: row.get(0), url: row.get(1) };
+    let state = tx
+        .prepare_cached("SELECT seq, applied_at IS NOT NULL, incident_id FROM status_events WHERE id = $1")
+        .await?;
+    let Some(row) = tx.query_opt(&state, &[&event.event_id]).await? else {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    };
+    let (seq, applied, incident_id): (i64, bool, Option<Uuid>) = (row.get(0), row.get(1), row.get(2));
+    if applied {
+        let stored = crate::events::load(&tx, event.event_id).await?.unwrap_or_else(|| event.clone());
+        let pending = pending_notifications(&tx, event.event_id).await?;
+        tx.commit().await?;
+        return Ok(vec![AppliedEvent { event: stored, incident_id, pending_notifications: pending }]);
+    }
+    let unapplied = tx
+        .prepare_cached(&format!(
+            "SELECT {} FROM status_events WHERE monitor_id = $1 AND applied_at IS NULL AND seq <= $2 ORDER BY seq",
+            crate::events::COLUMNS
+        ))
+        .await?;
+    let mut applied = Vec::new();
+    for row in tx.query(&unapplied, &[&event.monitor_id, &seq]).await? {
+        let e = crate::events::from_row(&row)?;
+        applied.push(apply_one(&tx, &monitor, e).await?);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
 
+/// Applies one unapplied event, every earlier event of its monitor being applied already.
+async fn apply_one(
+    tx: &Transaction<'_>,
+    monitor: &WebhookMonitor,
+    event: StatusEvent,
+) -> Result<AppliedEvent, StoreError> {
+    let seq = event.seq.unwrap_or(i64::MAX);
     let incident = match (event.from, event.to) {
         (_, MonitorStatus::Down) => {
             let open = tx
                 .prepare_cached(
-                    "INSERT INTO incidents (id, monitor_id, state, opened_event_id, opened_at, cause) \
-                     VALUES ($1, $2, 'open', $3, $4, $5) ON CONFLICT DO NOTHING",
+                    "INSERT INTO incidents (id, monitor_id, state, opened_event_id, opened_seq, opened_at, cause) \
+                     VALUES ($1, $2, 'open', $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 )
                 .await?;
             tx.execute(
                 &open,
-                &[&Uuid::now_v7(), &event.monitor_id, &event.event_id, &event.occurred_at, &event.cause],
+                &[
+                    &Uuid::now_v7(),
+                    &event.monitor_id,
+                    &event.event_id,
+                    &seq,
+                    &event.occurred_at,
+                    &event.cause,
+                ],
             )
             .await?;
-            // Ours if we just opened it (or did on an earlier delivery); otherwise the monitor
-            // already had an open incident, which this event joins.
+            // Ours if we just opened it; otherwise the monitor already had an open incident
+            // (it went down again with no `up` between, e.g. across a pause), which this joins.
             let find = tx
                 .prepare_cached(
                     "SELECT id, opened_at, resolved_at FROM incidents \
@@ -63,24 +120,15 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
             tx.query_opt(&find, &[&event.event_id, &event.monitor_id]).await?
         }
         (MonitorStatus::Down, MonitorStatus::Up) => {
+            // Only an incident opened by an earlier event: a late event never resolves a newer one.
             let resolve = tx
                 .prepare_cached(
                     "UPDATE incidents SET state = 'resolved', resolved_at = $3, resolved_event_id = $1 \
-                     WHERE monitor_id = $2 AND state = 'open' AND opened_at <= $3 \
+                     WHERE monitor_id = $2 AND state = 'open' AND coalesce(opened_seq < $4, opened_at <= $3) \
                      RETURNING id, opened_at, resolved_at",
                 )
                 .await?;
-            match tx.query_opt(&resolve, &[&event.event_id, &event.monitor_id, &event.occurred_at]).await? {
-                Some(row) => Some(row),
-                None => {
-                    let find = tx
-                        .prepare_cached(
-                            "SELECT id, opened_at, resolved_at FROM incidents WHERE resolved_event_id = $1",
-                        )
-                        .await?;
-                    tx.query_opt(&find, &[&event.event_id]).await?
-                }
-            }
+            tx.query_opt(&resolve, &[&event.event_id, &event.monitor_id, &event.occurred_at, &seq]).await?
         }
         _ => None,
     };
@@ -89,14 +137,13 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
         opened_at: r.get(1),
         resolved_at: r.get::<_, Option<OffsetDateTime>>(2),
     });
-
-    let mut effects =
-        EventEffects { incident_id: incident.as_ref().map(|i| i.id), pending_notifications: Vec::new() };
+    let incident_id = incident.as_ref().map(|i| i.id);
+    let mut pending = Vec::new();
     if event.notify {
         let payload = WebhookPayload {
             event_id: event.event_id,
             kind: webhook_type(event.to).to_string(),
-            monitor,
+            monitor: monitor.clone(),
             incident,
             previous_status: event.from,
             status: event.to,
@@ -134,18 +181,20 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Even
             )
             .await?;
         }
-        let pending = tx
-            .prepare_cached(
-                "SELECT id FROM notifications WHERE event_id = $1 AND state = 'pending' ORDER BY id",
-            )
-            .await?;
-        effects.pending_notifications =
-            tx.query(&pending, &[&event.event_id]).await?.iter().map(|r| r.get(0)).collect();
+        pending = pending_notifications(tx, event.event_id).await?;
     }
-    let applied = tx
-        .prepare_cached("UPDATE status_events SET applied_at = coalesce(applied_at, now()) WHERE id = $1")
+    let mark = tx
+        .prepare_cached(
+            "UPDATE status_events SET applied_at = coalesce(applied_at, now()), incident_id = $2 WHERE id = $1",
+        )
         .await?;
-    tx.execute(&applied, &[&event.event_id]).await?;
-    tx.commit().await?;
-    Ok(effects)
+    tx.execute(&mark, &[&event.event_id, &incident_id]).await?;
+    Ok(AppliedEvent { event, incident_id, pending_notifications: pending })
+}
+
+async fn pending_notifications(tx: &Transaction<'_>, event_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    let pending = tx
+        .prepare_cached("SELECT id FROM notifications WHERE event_id = $1 AND state = 'pending' ORDER BY id")
+        .await?;
+    Ok(tx.query(&pending, &[&event_id]).await?.iter().map(|r| r.get(0)).collect())
 }

@@ -37,38 +37,48 @@ impl StatusChangeHandler {
 impl Handler for StatusChangeHandler {
     async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
         let event: StatusEvent = message.decode()?;
-        let effects =
+        // Applies, in the monitor's order, every earlier event not yet applied and then this
+        // one; an event applied already comes back alone, with what is still to enqueue.
+        let applied =
             upcheck_store::incidents::apply_status_event(&self.pool, &event).await.map_err(store_failure)?;
-        let jobs: Vec<NotificationJob> =
-            effects.pending_notifications.iter().map(|id| NotificationJob { notification_id: *id }).collect();
+        let jobs: Vec<NotificationJob> = applied
+            .iter()
+            .flat_map(|a| a.pending_notifications.iter())
+            .map(|id| NotificationJob { notification_id: *id })
+            .collect();
         self.producer
             .add_many(&self.notification_stream, &jobs)
             .await
             .map_err(|e| HandleError::Retryable(e.to_string()))?;
-        let live = serde_json::json!({
-            "monitor_id": event.monitor_id,
-            "status": event.to,
-            "previous_status": event.from,
-            "occurred_at": event.occurred_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            "incident_id": effects.incident_id,
-        });
-        // Live status is best-effort: the feed's readers reload from the API on reconnect.
-        if let Err(e) = redis::cmd("PUBLISH")
-            .arg(&self.live_channel)
-            .arg(live.to_string())
-            .query_async::<i64>(&mut self.redis.clone())
-            .await
-        {
-            tracing::debug!(error = %e, "live status publish failed");
+        for a in &applied {
+            let e = &a.event;
+            let live = serde_json::json!({
+                "monitor_id": e.monitor_id,
+                "status": e.to,
+                "previous_status": e.from,
+                "occurred_at": e.occurred_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "incident_id": a.incident_id,
+            });
+            // Live status is best-effort: the feed's readers reload from the API on reconnect.
+            if let Err(err) = redis::cmd("PUBLISH")
+                .arg(&self.live_channel)
+                .arg(live.to_string())
+                .query_async::<i64>(&mut self.redis.clone())
+                .await
+            {
+                tracing::debug!(error = %err, "live status publish failed");
+            }
+            tracing::info!(
+                monitor_id = %e.monitor_id,
+                event_id = %e.event_id,
+                seq = ?e.seq,
+                incident_id = ?a.incident_id,
+                notifications = a.pending_notifications.len(),
+                to = e.to.as_str(),
+                caught_up = e.event_id != event.event_id,
+                "status event applied"
+            );
         }
-        tracing::info!(
-            monitor_id = %event.monitor_id,
-            event_id = %event.event_id,
-            incident_id = ?effects.incident_id,
-            notifications = jobs.len(),
-            to = event.to.as_str(),
-            "status event applied"
-        );
         Ok(())
     }
 }

@@ -82,7 +82,7 @@ async fn a_failing_target_opens_an_incident_and_sends_signed_webhooks_down_then_
         .db()
         .await
         .query(
-            "SELECT id, monitor_id, from_status, to_status, notify, cause, occurred_at FROM status_events",
+            "SELECT id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq FROM status_events",
             &[],
         )
         .await
@@ -96,6 +96,7 @@ async fn a_failing_target_opens_an_incident_and_sends_signed_webhooks_down_then_
             notify: r.get(4),
             cause: r.get(5),
             occurred_at: r.get(6),
+            seq: Some(r.get(7)),
         })
         .collect();
     let conns = upcheck_streams::connect(&stack.env.settings.redis).await.unwrap();

@@ -1,7 +1,7 @@
 //! Check records and small fixtures for the store tests.
 
 use time::OffsetDateTime;
-use upcheck_domain::{CheckOutcome, Thresholds};
+use upcheck_domain::{CheckOutcome, MonitorStatus, StatusEvent, Thresholds};
 use upcheck_store::checks::CheckRecord;
 use upcheck_testkit::TestEnv;
 use uuid::Uuid;
@@ -34,4 +34,27 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
         error: (outcome == CheckOutcome::Down).then(|| "expected 2xx, got 503".to_string()),
         thresholds: Thresholds { failure: 2, recovery: 1 },
     }
+}
+
+/// A status event of `monitor_id`, not yet in the outbox (no `seq`).
+pub(crate) fn event(monitor_id: Uuid, from: MonitorStatus, to: MonitorStatus) -> StatusEvent {
+    StatusEvent {
+        event_id: Uuid::now_v7(),
+        monitor_id,
+        from,
+        to,
+        notify: true,
+        occurred_at: OffsetDateTime::now_utc(),
+        cause: (to == MonitorStatus::Down).then(|| "connection refused".to_string()),
+        seq: None,
+    }
+}
+
+/// Writes `event` to the outbox, as a check batch would; returns it with its `seq`.
+pub(crate) async fn outboxed(env: &TestEnv, event: StatusEvent) -> StatusEvent {
+    let mut events = [event];
+    upcheck_store::events::append(&env.pool, &mut events).await.expect("outbox");
+    let [event] = events;
+    assert!(event.seq.is_some(), "the outbox numbers every event");
+    event
 }

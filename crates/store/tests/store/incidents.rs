@@ -3,21 +3,17 @@
 use crate::helpers::*;
 use time::OffsetDateTime;
 use upcheck_domain::{MonitorStatus, StatusEvent, notification_id};
-use upcheck_store::incidents::apply_status_event;
+use upcheck_store::incidents::{AppliedEvent, apply_status_event};
 use upcheck_store::notifications::{Attempt, DeliveryState, load_delivery, record_attempt};
 use upcheck_testkit::TestEnv;
 use uuid::Uuid;
 
-fn event(monitor_id: Uuid, from: MonitorStatus, to: MonitorStatus) -> StatusEvent {
-    StatusEvent {
-        event_id: Uuid::now_v7(),
-        monitor_id,
-        from,
-        to,
-        notify: true,
-        occurred_at: OffsetDateTime::now_utc(),
-        cause: (to == MonitorStatus::Down).then(|| "connection refused".to_string()),
-    }
+/// Applies `event` and returns what it did for that event itself (the last one applied).
+async fn apply(env: &TestEnv, event: &StatusEvent) -> AppliedEvent {
+    let applied = apply_status_event(&env.pool, event).await.unwrap();
+    let last = applied.last().expect("the event was applied").clone();
+    assert_eq!(last.event.event_id, event.event_id);
+    last
 }
 
 #[tokio::test]
@@ -26,9 +22,9 @@ async fn down_opens_an_incident_with_its_cause_and_one_notification_per_channel(
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     let (a, b) = (webhook_channel(&env, owner, m).await, webhook_channel(&env, owner, m).await);
-    let down = event(m, MonitorStatus::Up, MonitorStatus::Down);
+    let down = outboxed(&env, event(m, MonitorStatus::Up, MonitorStatus::Down)).await;
 
-    let effects = apply_status_event(&env.pool, &down).await.unwrap();
+    let effects = apply(&env, &down).await;
 
     let incident = effects.incident_id.expect("an incident");
     let row = env
@@ -55,10 +51,10 @@ async fn a_redelivered_event_creates_no_second_incident_or_notification() {
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     webhook_channel(&env, owner, m).await;
-    let down = event(m, MonitorStatus::Up, MonitorStatus::Down);
-    let first = apply_status_event(&env.pool, &down).await.unwrap();
+    let down = outboxed(&env, event(m, MonitorStatus::Up, MonitorStatus::Down)).await;
+    let first = apply(&env, &down).await;
 
-    let second = apply_status_event(&env.pool, &down).await.unwrap();
+    let second = apply(&env, &down).await;
 
     assert_eq!(first, second, "same incident, same pending notifications");
     assert_eq!(count(&env, "SELECT count(*) FROM incidents WHERE monitor_id = $1", m).await, 1);
@@ -71,12 +67,11 @@ async fn up_resolves_the_open_incident_and_redelivery_finds_it_again() {
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     webhook_channel(&env, owner, m).await;
-    let opened =
-        apply_status_event(&env.pool, &event(m, MonitorStatus::Up, MonitorStatus::Down)).await.unwrap();
-    let up = event(m, MonitorStatus::Down, MonitorStatus::Up);
+    let opened = apply(&env, &outboxed(&env, event(m, MonitorStatus::Up, MonitorStatus::Down)).await).await;
+    let up = outboxed(&env, event(m, MonitorStatus::Down, MonitorStatus::Up)).await;
 
-    let resolved = apply_status_event(&env.pool, &up).await.unwrap();
-    let again = apply_status_event(&env.pool, &up).await.unwrap();
+    let resolved = apply(&env, &up).await;
+    let again = apply(&env, &up).await;
 
     assert_eq!(resolved.incident_id, opened.incident_id);
     assert_eq!(again, resolved);
@@ -99,11 +94,14 @@ async fn a_silent_event_creates_no_notification() {
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     webhook_channel(&env, owner, m).await;
-    let first_up = StatusEvent { notify: false, ..event(m, MonitorStatus::Pending, MonitorStatus::Up) };
+    let first_up =
+        outboxed(&env, StatusEvent { notify: false, ..event(m, MonitorStatus::Pending, MonitorStatus::Up) })
+            .await;
 
-    let effects = apply_status_event(&env.pool, &first_up).await.unwrap();
+    let effects = apply(&env, &first_up).await;
 
-    assert_eq!(effects, Default::default());
+    assert_eq!((effects.incident_id, effects.pending_notifications), (None, vec![]));
+    assert_eq!(count(&env, "SELECT count(*) FROM notifications WHERE monitor_id = $1", m).await, 0);
 }
 
 #[tokio::test]
@@ -112,8 +110,8 @@ async fn delivered_notifications_are_no_longer_pending() {
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     webhook_channel(&env, owner, m).await;
-    let down = event(m, MonitorStatus::Up, MonitorStatus::Down);
-    let effects = apply_status_event(&env.pool, &down).await.unwrap();
+    let down = outboxed(&env, event(m, MonitorStatus::Up, MonitorStatus::Down)).await;
+    let effects = apply(&env, &down).await;
     let id = effects.pending_notifications[0];
     let attempt = |n| Attempt {
         attempt: n,
@@ -129,7 +127,7 @@ async fn delivered_notifications_are_no_longer_pending() {
 
     let d = load_delivery(&env.pool, id).await.unwrap().unwrap();
     assert_eq!((d.state, d.attempts), (DeliveryState::Delivered, 1));
-    assert!(apply_status_event(&env.pool, &down).await.unwrap().pending_notifications.is_empty());
+    assert!(apply(&env, &down).await.pending_notifications.is_empty());
 }
 
 #[tokio::test]
@@ -154,7 +152,7 @@ async fn an_event_published_but_never_applied_is_relayed_until_it_is_applied() {
     let due = upcheck_store::events::to_relay(&env.pool, 60_000, 600_000, 10).await.unwrap();
     assert_eq!(due.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![id]);
 
-    apply_status_event(&env.pool, &events[0]).await.unwrap();
+    apply(&env, &events[0]).await;
     assert!(upcheck_store::events::to_relay(&env.pool, 60_000, 600_000, 10).await.unwrap().is_empty());
 }
 
@@ -164,9 +162,8 @@ async fn a_pending_notification_idle_past_every_retry_is_orphaned_and_an_active_
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     webhook_channel(&env, owner, m).await;
-    let old = apply_status_event(&env.pool, &event(m, MonitorStatus::Up, MonitorStatus::Down)).await.unwrap();
-    let recent =
-        apply_status_event(&env.pool, &event(m, MonitorStatus::Down, MonitorStatus::Up)).await.unwrap();
+    let old = apply(&env, &outboxed(&env, event(m, MonitorStatus::Up, MonitorStatus::Down)).await).await;
+    let recent = apply(&env, &outboxed(&env, event(m, MonitorStatus::Down, MonitorStatus::Up)).await).await;
     let old_id = old.pending_notifications[0];
     env.db()
         .await

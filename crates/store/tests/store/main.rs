@@ -2,3 +2,4 @@ mod checks;
 mod helpers;
 mod incidents;
 mod migrations;
+mod ordering;

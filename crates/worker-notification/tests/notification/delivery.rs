@@ -35,7 +35,7 @@ async fn setup_with(overrides: &[(&str, &str)], enqueue_job: bool) -> Setup {
     let s = spec("http://127.0.0.1:1/");
     monitor(&env, owner, &s).await;
     let (_, secret) = webhook_channel(&env, owner, s.monitor_id, &receiver.url).await;
-    let event = StatusEvent {
+    let mut events = [StatusEvent {
         event_id: Uuid::now_v7(),
         monitor_id: s.monitor_id,
         from: MonitorStatus::Up,
@@ -43,9 +43,12 @@ async fn setup_with(overrides: &[(&str, &str)], enqueue_job: bool) -> Setup {
         notify: true,
         occurred_at: OffsetDateTime::now_utc(),
         cause: Some("connection refused".into()),
-    };
-    let effects = apply_status_event(&env.pool, &event).await.unwrap();
-    let notification = effects.pending_notifications[0];
+        seq: None,
+    }];
+    upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
+    let [event] = events;
+    let applied = apply_status_event(&env.pool, &event).await.unwrap();
+    let notification = applied[0].pending_notifications[0];
     if enqueue_job {
         enqueue(&env, notification).await;
     }
