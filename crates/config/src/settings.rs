@@ -79,6 +79,42 @@ pub struct Tunables {
     pub notification_retry_base_ms: u64,
     /// `NOTIFICATION_RETRY_MAX_MS` (default 600,000): cap on one retry delay.
     pub notification_retry_max_ms: u64,
+    /// `HANDLER_RETRY_BUDGET_MS` (default 60,000): how long one delivery of a stream entry is
+    /// retried in-process after transient failures before it is left to the reclaim and
+    /// `MAX_DELIVERIES` path.
+    pub handler_retry_budget_ms: u64,
+    /// `CONSUMER_IDLE_PRUNE_SECONDS` (default 3,600): a consumer with nothing pending and idle
+    /// this long (a replica that restarted under a new name) is removed from its group.
+    pub consumer_idle_prune_seconds: u64,
+    /// `DEAD_LETTER_MAXLEN` (default 10,000): approximate cap on each dead-letter stream.
+    pub dead_letter_maxlen: u64,
+}
+
+impl Default for Tunables {
+    /// The built-in defaults, as documented on each field.
+    fn default() -> Self {
+        Self {
+            reclaim_idle_ms: 30_000,
+            max_deliveries: 10,
+            stream_maxlen: 100_000,
+            monitoring_stream_maxlen: 20_000,
+            schedule_shards: 1,
+            monitoring_concurrency: 512,
+            worker_concurrency: 32,
+            check_batch_size: 1_000,
+            check_batch_ms: 20,
+            scheduler_tick_ms: 100,
+            reconcile_interval_seconds: 60,
+            outbox_relay_ms: 5_000,
+            webhook_timeout_ms: 10_000,
+            notification_max_attempts: 8,
+            notification_retry_base_ms: 1_000,
+            notification_retry_max_ms: 600_000,
+            handler_retry_budget_ms: 60_000,
+            consumer_idle_prune_seconds: 3_600,
+            dead_letter_maxlen: 10_000,
+        }
+    }
 }
 
 /// All of Upcheck's settings. Every binary loads the same struct and uses what it needs.
@@ -175,23 +211,59 @@ impl Settings {
             notification_group: raw.string_or("NOTIFICATION_GROUP", "notification")?,
             consumer: raw.string_or("CONSUMER_NAME", &default_consumer_name())?,
         };
+        let d = Tunables::default();
         let tunables = Tunables {
-            reclaim_idle_ms: raw.number("RECLAIM_IDLE_MS", 30_000, 1_000..=3_600_000)?,
-            max_deliveries: raw.number("MAX_DELIVERIES", 10, 1..=1_000)?,
-            stream_maxlen: raw.number("STREAM_MAXLEN", 100_000, 1_000..=100_000_000)?,
-            monitoring_stream_maxlen: raw.number("MONITORING_STREAM_MAXLEN", 20_000, 1_000..=100_000_000)?,
-            schedule_shards: raw.number("SCHEDULE_SHARDS", 1, 1..=1_024)?,
-            monitoring_concurrency: raw.number("MONITORING_CONCURRENCY", 512, 1..=100_000)?,
-            worker_concurrency: raw.number("WORKER_CONCURRENCY", 32, 1..=10_000)?,
-            check_batch_size: raw.number("CHECK_BATCH_SIZE", 1_000, 1..=10_000)?,
-            check_batch_ms: raw.number("CHECK_BATCH_MS", 20, 0..=10_000)?,
-            scheduler_tick_ms: raw.number("SCHEDULER_TICK_MS", 100, 10..=10_000)?,
-            reconcile_interval_seconds: raw.number("RECONCILE_INTERVAL_SECONDS", 60, 1..=86_400)?,
-            outbox_relay_ms: raw.number("OUTBOX_RELAY_MS", 5_000, 50..=600_000)?,
-            webhook_timeout_ms: raw.number("WEBHOOK_TIMEOUT_MS", 10_000, 100..=120_000)?,
-            notification_max_attempts: raw.number("NOTIFICATION_MAX_ATTEMPTS", 8, 1..=50)?,
-            notification_retry_base_ms: raw.number("NOTIFICATION_RETRY_BASE_MS", 1_000, 1..=3_600_000)?,
-            notification_retry_max_ms: raw.number("NOTIFICATION_RETRY_MAX_MS", 600_000, 1..=86_400_000)?,
+            reclaim_idle_ms: raw.number("RECLAIM_IDLE_MS", d.reclaim_idle_ms, 1_000..=3_600_000)?,
+            max_deliveries: raw.number("MAX_DELIVERIES", d.max_deliveries, 1..=1_000)?,
+            stream_maxlen: raw.number("STREAM_MAXLEN", d.stream_maxlen, 1_000..=100_000_000)?,
+            monitoring_stream_maxlen: raw.number(
+                "MONITORING_STREAM_MAXLEN",
+                d.monitoring_stream_maxlen,
+                1_000..=100_000_000,
+            )?,
+            schedule_shards: raw.number("SCHEDULE_SHARDS", d.schedule_shards, 1..=1_024)?,
+            monitoring_concurrency: raw.number(
+                "MONITORING_CONCURRENCY",
+                d.monitoring_concurrency,
+                1..=100_000,
+            )?,
+            worker_concurrency: raw.number("WORKER_CONCURRENCY", d.worker_concurrency, 1..=10_000)?,
+            check_batch_size: raw.number("CHECK_BATCH_SIZE", d.check_batch_size, 1..=10_000)?,
+            check_batch_ms: raw.number("CHECK_BATCH_MS", d.check_batch_ms, 0..=10_000)?,
+            scheduler_tick_ms: raw.number("SCHEDULER_TICK_MS", d.scheduler_tick_ms, 10..=10_000)?,
+            reconcile_interval_seconds: raw.number(
+                "RECONCILE_INTERVAL_SECONDS",
+                d.reconcile_interval_seconds,
+                1..=86_400,
+            )?,
+            outbox_relay_ms: raw.number("OUTBOX_RELAY_MS", d.outbox_relay_ms, 50..=600_000)?,
+            webhook_timeout_ms: raw.number("WEBHOOK_TIMEOUT_MS", d.webhook_timeout_ms, 100..=120_000)?,
+            notification_max_attempts: raw.number(
+                "NOTIFICATION_MAX_ATTEMPTS",
+                d.notification_max_attempts,
+                1..=50,
+            )?,
+            notification_retry_base_ms: raw.number(
+                "NOTIFICATION_RETRY_BASE_MS",
+                d.notification_retry_base_ms,
+                1..=3_600_000,
+            )?,
+            notification_retry_max_ms: raw.number(
+                "NOTIFICATION_RETRY_MAX_MS",
+                d.notification_retry_max_ms,
+                1..=86_400_000,
+            )?,
+            handler_retry_budget_ms: raw.number(
+                "HANDLER_RETRY_BUDGET_MS",
+                d.handler_retry_budget_ms,
+                0..=86_400_000,
+            )?,
+            consumer_idle_prune_seconds: raw.number(
+                "CONSUMER_IDLE_PRUNE_SECONDS",
+                d.consumer_idle_prune_seconds,
+                60..=30 * 86_400,
+            )?,
+            dead_letter_maxlen: raw.number("DEAD_LETTER_MAXLEN", d.dead_letter_maxlen, 100..=100_000_000)?,
         };
         if tunables.reclaim_idle_ms <= tunables.webhook_timeout_ms {
             return Err(ConfigError::new(

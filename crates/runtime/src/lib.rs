@@ -173,12 +173,15 @@ pub fn load_settings_or_exit(binary: &str) -> Settings {
     }
 }
 
-/// How a handler reports a store failure: a corrupt row can never succeed (dead-letter it);
-/// anything else (Postgres down, a lock timeout, a concurrent delete) is retried.
+/// How a handler reports a store failure, by [`upcheck_store::StoreError::is_permanent`]: data
+/// and constraint errors and corrupt rows can never succeed (dead-letter the message at once);
+/// anything else (Postgres down, a serialization failure, a deadlock, a pool time-out) is
+/// retried.
 pub fn store_failure(e: upcheck_store::StoreError) -> upcheck_streams::HandleError {
-    match e {
-        upcheck_store::StoreError::Corrupt(why) => upcheck_streams::HandleError::Permanent(why),
-        other => upcheck_streams::HandleError::Retryable(other.to_string()),
+    if e.is_permanent() {
+        upcheck_streams::HandleError::permanent(e)
+    } else {
+        upcheck_streams::HandleError::retryable(e)
     }
 }
 

@@ -19,7 +19,7 @@ mod schedule;
 pub use conn::{RedisConns, connect};
 pub use error::StreamError;
 pub use keys::Keys;
-pub use message::{HandleError, Handler, StreamMessage};
+pub use message::{BoxError, HandleError, Handler, StreamMessage};
 pub use producer::{MESSAGE_FIELD, Producer};
 pub use runner::{Runner, RunnerConfig};
 pub use schedule::Schedule;

@@ -12,12 +12,20 @@ pub const MESSAGE_FIELD: &str = "m";
 pub struct Producer {
     conn: ConnectionManager,
     maxlen: u64,
+    dead_letter_maxlen: u64,
 }
 
 impl Producer {
     /// A producer on `conn` trimming to about `maxlen` entries (`STREAM_MAXLEN`).
     pub fn new(conn: ConnectionManager, maxlen: u64) -> Self {
-        Self { conn, maxlen }
+        Self { conn, maxlen, dead_letter_maxlen: upcheck_config::Tunables::default().dead_letter_maxlen }
+    }
+
+    /// This producer, trimming dead-letter streams to about `maxlen` entries
+    /// (`DEAD_LETTER_MAXLEN`) instead of the default.
+    pub fn with_dead_letter_maxlen(mut self, maxlen: u64) -> Self {
+        self.dead_letter_maxlen = maxlen;
+        self
     }
 
     /// Adds one message; returns its entry id.
@@ -59,8 +67,9 @@ impl Producer {
 }
 
 impl Producer {
-    /// Copies `message` to `<stream>:dlq` with why it failed: fields `m` (the message),
-    /// `source_id`, `group`, `reason`, `deliveries`. Returns the dead letter's id.
+    /// Copies `message` to `<stream>:dlq` (trimmed to about `DEAD_LETTER_MAXLEN` entries) with
+    /// why it failed: fields `m` (the message), `source_id`, `group`, `reason`, `deliveries`.
+    /// Returns the dead letter's id.
     ///
     /// # Errors
     /// [`StreamError`] when Redis fails.
@@ -72,23 +81,27 @@ impl Producer {
         deliveries: u64,
     ) -> Result<String, StreamError> {
         let mut pipe = redis::pipe();
-        push_dead_letter(&mut pipe, &message.stream, group, message, reason, deliveries);
+        push_dead_letter(&mut pipe, self.dead_letter_maxlen, group, message, reason, deliveries);
         let ids: Vec<String> = pipe.query_async(&mut self.conn.clone()).await?;
         ids.into_iter().next().ok_or_else(|| StreamError::Reply("XADD returned nothing".into()))
     }
 }
 
-/// Appends the dead-letter `XADD` for `message` (from `stream`) to `pipe`.
+/// Appends the dead-letter `XADD` for `message` (to `<message.stream>:dlq`, trimmed to about
+/// `maxlen` entries) to `pipe`.
 pub(crate) fn push_dead_letter(
     pipe: &mut redis::Pipeline,
-    stream: &str,
+    maxlen: u64,
     group: &str,
     message: &StreamMessage,
     reason: &str,
     deliveries: u64,
 ) {
     pipe.cmd("XADD")
-        .arg(Keys::dead_letter(stream))
+        .arg(Keys::dead_letter(&message.stream))
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(maxlen)
         .arg("*")
         .arg(MESSAGE_FIELD)
         .arg(&message.payload)

@@ -4,9 +4,12 @@
 //! - `XREADGROUP … COUNT n BLOCK ms` reads at most as many entries as there are free slots
 //!   (`concurrency`), so memory and in-flight work stay bounded.
 //! - An entry is acknowledged only after its handler returned `Ok` (its effects committed).
-//!   [`HandleError::Retryable`] is retried in-process with exponential backoff (the database
-//!   or Redis is down: nothing is lost, nothing piles up); [`HandleError::Permanent`] moves the
-//!   entry to `<stream>:dlq` at once.
+//!   [`HandleError::Retryable`] is retried in-process after its `retry_after` or with
+//!   exponential backoff (the database or Redis is down: nothing is lost, nothing piles up), for
+//!   at most `retry_budget`; then the entry is left pending, no longer kept fresh, so the
+//!   reclaim below takes it and `max_deliveries` ends a failure that never clears.
+//!   [`HandleError::Permanent`] moves the entry to `<stream>:dlq` at once, with the error's
+//!   chain as the reason.
 //! - Acknowledgements are batched: the ids that finish while one `XACK` is in flight go
 //!   together in the next, so a busy runner pays one round trip per batch and an idle one
 //!   waits for nothing.
@@ -56,11 +59,21 @@ pub struct RunnerConfig {
     pub max_deliveries: u64,
     /// How long shutdown waits for in-flight handlers.
     pub shutdown_timeout: Duration,
+    /// A consumer of the group with nothing pending and idle this long (a replica that
+    /// restarted under a new name) is removed from the group (`CONSUMER_IDLE_PRUNE_SECONDS`).
+    pub consumer_idle_prune: Duration,
+    /// Approximate cap on `<stream>:dlq` (`DEAD_LETTER_MAXLEN`).
+    pub dead_letter_maxlen: u64,
+    /// How long one delivery of an entry is retried in-process after [`HandleError::Retryable`]
+    /// failures (`HANDLER_RETRY_BUDGET_MS`); past it the entry is left to the reclaim and
+    /// `max_deliveries` path.
+    pub retry_budget: Duration,
 }
 
 impl RunnerConfig {
     /// A config for this replica from `settings` (`CONSUMER_NAME`, `RECLAIM_IDLE_MS`,
-    /// `MAX_DELIVERIES`), with at most `concurrency` messages in flight.
+    /// `MAX_DELIVERIES`, `HANDLER_RETRY_BUDGET_MS`, `CONSUMER_IDLE_PRUNE_SECONDS`,
+    /// `DEAD_LETTER_MAXLEN`), with at most `concurrency` messages in flight.
     pub fn from_settings(
         settings: &upcheck_config::Settings,
         stream: impl Into<String>,
@@ -71,6 +84,9 @@ impl RunnerConfig {
         c.concurrency = concurrency;
         c.reclaim_idle_ms = settings.tunables.reclaim_idle_ms;
         c.max_deliveries = settings.tunables.max_deliveries;
+        c.retry_budget = Duration::from_millis(settings.tunables.handler_retry_budget_ms);
+        c.consumer_idle_prune = Duration::from_secs(settings.tunables.consumer_idle_prune_seconds);
+        c.dead_letter_maxlen = settings.tunables.dead_letter_maxlen;
         c
     }
 
@@ -86,6 +102,9 @@ impl RunnerConfig {
             reclaim_idle_ms: 30_000,
             max_deliveries: 10,
             shutdown_timeout: Duration::from_secs(20),
+            retry_budget: Duration::from_secs(60),
+            consumer_idle_prune: Duration::from_secs(3_600),
+            dead_letter_maxlen: 10_000,
         }
     }
 }
@@ -187,6 +206,9 @@ impl<H: Handler> Runner<H> {
             while tasks.try_join_next().is_some() {}
             if Instant::now() >= next_reclaim {
                 next_reclaim = Instant::now() + reclaim_every;
+                if let Err(e) = self.prune_consumers().await {
+                    tracing::debug!(stream = %self.config.stream, error = %e, "pruning idle consumers failed");
+                }
                 match self.reclaim().await {
                     Ok(messages) => {
                         for m in messages {
@@ -265,15 +287,20 @@ impl<H: Handler> Runner<H> {
         tasks.spawn(async move {
             let _permit = permit;
             let _in_flight = in_flight;
+            let started = Instant::now();
             let mut backoff = Backoff::new();
             loop {
-                match handler.handle(&message).await {
+                let err = match handler.handle(&message).await {
                     Ok(()) => {
                         // Holds the slot and the in-flight mark until acknowledged.
                         acker.ack(message.id.clone()).await;
                         return;
                     }
-                    Err(HandleError::Permanent(reason)) => {
+                    Err(e) => e,
+                };
+                let reason = err.chain();
+                match err {
+                    HandleError::Permanent { .. } => {
                         tracing::error!(stream = %config.stream, stream_id = %message.id, %reason, "dead-lettering message");
                         let mut tries = Backoff::new();
                         while let Err(e) = dead_letter(&mut conn, &config, &message, &reason, 0).await {
@@ -285,9 +312,15 @@ impl<H: Handler> Runner<H> {
                         counters.dead_lettered.increment(1);
                         return;
                     }
-                    Err(HandleError::Retryable(reason)) => {
+                    HandleError::Retryable { retry_after, .. } => {
                         counters.retries.increment(1);
-                        let wait = backoff.next();
+                        let wait = retry_after.unwrap_or_else(|| backoff.next());
+                        if started.elapsed() + wait > config.retry_budget {
+                            // Left pending and no longer kept fresh: reclaimed after
+                            // `reclaim_idle_ms`, dead-lettered after `max_deliveries`.
+                            tracing::warn!(stream = %config.stream, stream_id = %message.id, %reason, budget_ms = config.retry_budget.as_millis() as u64, "retry budget spent; leaving the entry to be reclaimed");
+                            return;
+                        }
                         tracing::warn!(stream = %config.stream, stream_id = %message.id, %reason, retry_in_ms = wait.as_millis() as u64, "handler failed; will retry");
                         if sleep_or_cancel(wait, &cancel).await {
                             return; // left pending: another replica reclaims it
@@ -319,6 +352,32 @@ impl<H: Handler> Runner<H> {
         let payload =
             entry.fields.into_iter().find(|(k, _)| k == MESSAGE_FIELD).map(|(_, v)| v).unwrap_or_default();
         StreamMessage { stream: self.config.stream.clone(), id: entry.id, payload }
+    }
+
+    /// Removes the group's consumers that have nothing pending and have been idle longer than
+    /// `consumer_idle_prune` (replicas gone under names that will not come back). A live
+    /// consumer reads every `block_ms`, so it is never that idle; were it removed, its next
+    /// read would recreate it.
+    async fn prune_consumers(&self) -> Result<(), StreamError> {
+        use redis::AsyncCommands;
+        let c = &self.config;
+        let mut conn = self.commands.clone();
+        let info: redis::streams::StreamInfoConsumersReply =
+            conn.xinfo_consumers(&c.stream, &c.group).await?;
+        let idle_ms = c.consumer_idle_prune.as_millis() as usize;
+        for gone in
+            info.consumers.iter().filter(|x| x.name != c.consumer && x.pending == 0 && x.idle > idle_ms)
+        {
+            let _: i64 = redis::cmd("XGROUP")
+                .arg("DELCONSUMER")
+                .arg(&c.stream)
+                .arg(&c.group)
+                .arg(&gone.name)
+                .query_async(&mut conn)
+                .await?;
+            tracing::info!(stream = %c.stream, group = %c.group, consumer = %gone.name, idle_ms = gone.idle, "removed an idle consumer with nothing pending");
+        }
+        Ok(())
     }
 
     /// Claims entries whose consumer went quiet; dead-letters those delivered too often.
@@ -528,7 +587,7 @@ async fn dead_letter(
 ) -> Result<(), StreamError> {
     let mut pipe = redis::pipe();
     pipe.atomic();
-    crate::producer::push_dead_letter(&mut pipe, &c.stream, &c.group, message, reason, deliveries);
+    crate::producer::push_dead_letter(&mut pipe, c.dead_letter_maxlen, &c.group, message, reason, deliveries);
     pipe.cmd("XACK").arg(&c.stream).arg(&c.group).arg(&message.id).ignore();
     pipe.query_async::<()>(conn).await?;
     Ok(())

@@ -8,7 +8,30 @@ use tokio::sync::{mpsc, oneshot};
 use upcheck_store::Pool;
 use upcheck_store::checks::{CheckRecord, record_checks};
 
-type Reply = oneshot::Sender<Result<(), String>>;
+type Reply = oneshot::Sender<Result<(), WriteError>>;
+
+/// Why a check result was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct WriteError {
+    /// The store's error, with its cause.
+    pub message: String,
+    /// Whether Postgres rejected this result for good
+    /// ([`upcheck_store::StoreError::is_permanent`]): the job is dead-lettered, not retried.
+    pub permanent: bool,
+}
+
+impl WriteError {
+    fn stopped() -> Self {
+        Self { message: "check writer stopped".into(), permanent: false }
+    }
+}
+
+impl From<&upcheck_store::StoreError> for WriteError {
+    fn from(e: &upcheck_store::StoreError) -> Self {
+        Self { message: e.to_string(), permanent: e.is_permanent() }
+    }
+}
 
 /// The submitting side, cloned into each handler.
 #[derive(Clone)]
@@ -33,11 +56,13 @@ impl Batcher {
     /// Submits one result and waits until its batch is committed.
     ///
     /// # Errors
-    /// The database error that failed the batch (the caller retries).
-    pub async fn submit(&self, record: CheckRecord) -> Result<(), String> {
+    /// [`WriteError`]: transient when the batch failed (Postgres down, a deadlock: the caller
+    /// retries with the same result), permanent when Postgres rejected this very result (it
+    /// was then written alone, so the rest of its batch is stored).
+    pub async fn submit(&self, record: CheckRecord) -> Result<(), WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((record, reply)).await.map_err(|_| "check writer stopped".to_string())?;
-        answer.await.map_err(|_| "check writer stopped".to_string())?
+        self.tx.send((record, reply)).await.map_err(|_| WriteError::stopped())?;
+        answer.await.map_err(|_| WriteError::stopped())?
     }
 }
 
@@ -62,25 +87,46 @@ async fn write_loop(
         }
         let (records, replies): (Vec<CheckRecord>, Vec<Reply>) = batch.into_iter().unzip();
         metrics::histogram!(upcheck_runtime::metrics::CHECK_BATCH_SIZE).record(records.len() as f64);
-        let result = match record_checks(&pool, &records).await {
-            Ok(events) => {
-                for e in &events {
-                    metrics::counter!(upcheck_runtime::metrics::STATUS_CHANGES, "to" => e.to.as_str())
-                        .increment(1);
-                    tracing::info!(monitor_id = %e.monitor_id, event_id = %e.event_id, from = e.from.as_str(), to = e.to.as_str(), "status changed");
+        match write(&pool, &outbox, &records).await {
+            Err(e) if e.is_permanent() && records.len() > 1 => {
+                // One result Postgres refuses must not fail the others: write each alone.
+                tracing::warn!(error = %e, checks = records.len(), "check batch rejected; writing its checks one by one");
+                for (record, reply) in records.iter().zip(replies) {
+                    let result = write(&pool, &outbox, std::slice::from_ref(record)).await;
+                    let _ = reply.send(result.map_err(|e| WriteError::from(&e)));
                 }
-                // Committed: the outbox holds the events. A failed publication is retried by
-                // the relay, so the jobs can be acknowledged either way.
-                outbox.publish(&events).await;
-                Ok(())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, checks = records.len(), "writing check batch failed");
-                Err(e.to_string())
+            result => {
+                let result = result.map_err(|e| WriteError::from(&e));
+                for reply in replies {
+                    let _ = reply.send(result.clone());
+                }
             }
-        };
-        for reply in replies {
-            let _ = reply.send(result.clone());
+        }
+    }
+}
+
+/// Writes `records` in one transaction and publishes the transitions it produced.
+async fn write(
+    pool: &Pool,
+    outbox: &Outbox,
+    records: &[CheckRecord],
+) -> Result<(), upcheck_store::StoreError> {
+    match record_checks(pool, records).await {
+        Ok(events) => {
+            for e in &events {
+                metrics::counter!(upcheck_runtime::metrics::STATUS_CHANGES, "to" => e.to.as_str())
+                    .increment(1);
+                tracing::info!(monitor_id = %e.monitor_id, event_id = %e.event_id, seq = ?e.seq, from = e.from.as_str(), to = e.to.as_str(), "status changed");
+            }
+            // Committed: the outbox holds the events. A failed publication is retried by the
+            // relay, so the jobs can be acknowledged either way.
+            outbox.publish(&events).await;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, checks = records.len(), permanent = e.is_permanent(), "writing check batch failed");
+            Err(e)
         }
     }
 }

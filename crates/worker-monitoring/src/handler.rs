@@ -3,6 +3,8 @@
 
 use crate::batcher::Batcher;
 use crate::probe::Probe;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use upcheck_domain::{CheckJob, CheckOutcome, Thresholds};
@@ -13,6 +15,14 @@ use upcheck_streams::{HandleError, Handler, StreamMessage};
 /// Longest a job that arrives early waits for its due time. The scheduler claims one tick
 /// ahead, so a longer wait means the replicas' clocks disagree: probe rather than stall.
 const MAX_EARLY: Duration = Duration::from_secs(1);
+
+/// Most probe results kept for jobs whose store is being retried; past it, results older than
+/// [`KEEP_PROBED`] are forgotten (their jobs were reclaimed by another replica, which probes
+/// again).
+const MAX_PROBED: usize = 100_000;
+
+/// How long a probe result is kept for its job's retries.
+const KEEP_PROBED: Duration = Duration::from_secs(600);
 
 /// The metric handles of one outcome, resolved once rather than per check.
 struct OutcomeMetrics {
@@ -36,8 +46,13 @@ impl OutcomeMetrics {
 /// start on time and spread evenly instead of in one burst per tick. At most `max_probes`
 /// probes run at once; jobs waiting for their due time or for their batch's commit hold no
 /// probe slot.
+///
+/// A job is probed once: when storing its result fails and the runner retries the message,
+/// the retry stores the same result rather than probing again (a `POST` monitor is sent once
+/// per check).
 pub struct CheckHandler<P> {
     probe: P,
+    probed: Mutex<HashMap<String, CheckRecord>>,
     batcher: Batcher,
     region: String,
     probes: Semaphore,
@@ -51,6 +66,7 @@ impl<P: Probe> CheckHandler<P> {
     pub fn new(probe: P, batcher: Batcher, region: String, max_probes: usize) -> Self {
         Self {
             probe,
+            probed: Mutex::new(HashMap::new()),
             batcher,
             probes: Semaphore::new(max_probes.max(1)),
             up: OutcomeMetrics::new(CheckOutcome::Up, &region),
@@ -65,19 +81,16 @@ fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-impl<P: Probe> Handler for CheckHandler<P> {
-    async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
-        let job: CheckJob = message.decode()?;
+impl<P: Probe> CheckHandler<P> {
+    /// Waits for the job's due time, probes and builds the record to store.
+    async fn check(&self, message: &StreamMessage, job: CheckJob) -> Result<CheckRecord, HandleError> {
         let early_ms = job.due_at_ms - now_ms();
         if early_ms > 0 {
             tokio::time::sleep(Duration::from_millis(early_ms as u64).min(MAX_EARLY)).await;
         }
         let result = {
-            let _slot = self
-                .probes
-                .acquire()
-                .await
-                .map_err(|_| HandleError::Retryable("probe slots closed".into()))?;
+            let _slot =
+                self.probes.acquire().await.map_err(|_| HandleError::retryable("probe slots closed"))?;
             self.probe.probe(&job.spec).await
         };
         let record = CheckRecord {
@@ -95,16 +108,58 @@ impl<P: Probe> Handler for CheckHandler<P> {
                 recovery: job.spec.recovery_threshold,
             },
         };
-        let m = match record.outcome {
-            CheckOutcome::Up => &self.up,
-            CheckOutcome::Down => &self.down,
-        };
         let lag_ms = (record.checked_at.unix_timestamp_nanos() / 1_000_000) as i64 - record.due_at_ms;
-        m.probe_seconds.record(f64::from(record.latency_ms.unwrap_or(0).max(0)) / 1_000.0);
+        self.metrics(record.outcome)
+            .probe_seconds
+            .record(f64::from(record.latency_ms.unwrap_or(0).max(0)) / 1_000.0);
         self.lag_seconds.record(lag_ms.max(0) as f64 / 1_000.0);
         tracing::debug!(monitor_id = %record.monitor_id, stream_id = %message.id, outcome = record.outcome.as_str(), lag_ms, "checked");
-        self.batcher.submit(record).await.map_err(HandleError::Retryable)?;
-        m.checks.increment(1);
-        Ok(())
+        Ok(record)
+    }
+
+    fn metrics(&self, outcome: CheckOutcome) -> &OutcomeMetrics {
+        match outcome {
+            CheckOutcome::Up => &self.up,
+            CheckOutcome::Down => &self.down,
+        }
+    }
+
+    /// The result kept for a retried job, if any.
+    fn take_probed(&self, id: &str) -> Option<CheckRecord> {
+        self.probed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id)
+    }
+
+    /// Keeps a job's result for the runner's retry.
+    fn keep_probed(&self, record: CheckRecord) {
+        let mut probed = self.probed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if probed.len() >= MAX_PROBED {
+            let oldest = time::OffsetDateTime::now_utc() - KEEP_PROBED;
+            probed.retain(|_, r| r.checked_at > oldest);
+        }
+        probed.insert(record.job_id.clone(), record);
+    }
+}
+
+impl<P: Probe> Handler for CheckHandler<P> {
+    async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
+        let record = match self.take_probed(&message.id) {
+            Some(record) => record,
+            None => {
+                let job: CheckJob = message.decode()?;
+                self.check(message, job).await?
+            }
+        };
+        let outcome = record.outcome;
+        match self.batcher.submit(record.clone()).await {
+            Ok(()) => {
+                self.metrics(outcome).checks.increment(1);
+                Ok(())
+            }
+            Err(e) if e.permanent => Err(HandleError::permanent(e)),
+            Err(e) => {
+                self.keep_probed(record);
+                Err(HandleError::retryable(e))
+            }
+        }
     }
 }

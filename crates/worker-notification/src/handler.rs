@@ -105,7 +105,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
                     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 + delay as i64;
                 retry::schedule(&self.redis, &self.retry_key, &message.payload, due)
                     .await
-                    .map_err(|e| HandleError::Retryable(e.to_string()))?;
+                    .map_err(HandleError::retryable)?;
             }
             DeliveryState::Dead => {
                 let reason = format!(
@@ -116,7 +116,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
                 self.producer
                     .dead_letter(&self.group, message, &reason, attempt_no as u64)
                     .await
-                    .map_err(|e| HandleError::Retryable(e.to_string()))?;
+                    .map_err(HandleError::retryable)?;
             }
             DeliveryState::Delivered | DeliveryState::Failed => {}
         }

@@ -28,7 +28,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
     let keys = Keys::new(&settings);
     let t = &settings.tunables;
-    let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
+    let producer =
+        Producer::new(conns.commands.clone(), t.stream_maxlen).with_dead_letter_maxlen(t.dead_letter_maxlen);
     let channel =
         channel::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms)).context("HTTP client")?;
     let handler = Arc::new(handler::NotificationHandler::new(
@@ -61,7 +62,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     tasks.spawn(
         sweep::Sweep {
             pool: pool.clone(),
-            producer: Producer::new(conns.commands.clone(), t.stream_maxlen),
+            producer: Producer::new(conns.commands.clone(), t.stream_maxlen)
+                .with_dead_letter_maxlen(t.dead_letter_maxlen),
             redis: conns.commands.clone(),
             stream: settings.streams.notification.clone(),
             lock: keys.notification_sweep_lock(),

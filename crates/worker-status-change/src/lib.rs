@@ -46,10 +46,7 @@ impl Handler for StatusChangeHandler {
             .flat_map(|a| a.pending_notifications.iter())
             .map(|id| NotificationJob { notification_id: *id })
             .collect();
-        self.producer
-            .add_many(&self.notification_stream, &jobs)
-            .await
-            .map_err(|e| HandleError::Retryable(e.to_string()))?;
+        self.producer.add_many(&self.notification_stream, &jobs).await.map_err(HandleError::retryable)?;
         for a in &applied {
             let e = &a.event;
             let live = serde_json::json!({

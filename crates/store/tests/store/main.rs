@@ -1,4 +1,5 @@
 mod checks;
+mod errors;
 mod helpers;
 mod incidents;
 mod migrations;

@@ -8,10 +8,13 @@ use upcheck_testkit::TestEnv;
 
 /// What the test handler does with a message whose payload is `"<behaviour>"`.
 /// `ok` succeeds; `permanent` fails permanently; `retry:N` fails N times then succeeds;
-/// `slow:MS` sleeps then succeeds; `hold` fails (retryably) until [`ScriptedHandler::release`].
+/// `slow:MS` sleeps then succeeds; `hold` fails (retryably) until [`ScriptedHandler::release`];
+/// `after:MS` fails once asking to be retried after MS ms, then succeeds; `forever` always
+/// fails retryably. Each call's time is kept in `called_at`.
 #[derive(Default)]
 pub(crate) struct ScriptedHandler {
     pub(crate) calls: Mutex<Vec<String>>,
+    pub(crate) called_at: Mutex<Vec<std::time::Instant>>,
     failures: Mutex<HashMap<String, u32>>,
     released: std::sync::atomic::AtomicBool,
 }
@@ -30,8 +33,21 @@ impl Handler for ScriptedHandler {
     async fn handle(&self, m: &StreamMessage) -> Result<(), HandleError> {
         let body: String = m.decode()?;
         self.calls.lock().unwrap().push(body.clone());
+        self.called_at.lock().unwrap().push(std::time::Instant::now());
+        if body == "forever" {
+            return Err(HandleError::retryable("never clears"));
+        }
+        if let Some(ms) = body.strip_prefix("after:") {
+            let mut f = self.failures.lock().unwrap();
+            let seen = f.entry(m.id.clone()).or_default();
+            if *seen == 0 {
+                *seen += 1;
+                let delay = Duration::from_millis(ms.parse().unwrap());
+                return Err(HandleError::retry_after("rate limited", delay));
+            }
+        }
         if body == "permanent" {
-            return Err(HandleError::Permanent("scripted".into()));
+            return Err(HandleError::permanent("scripted"));
         }
         if let Some(n) = body.strip_prefix("retry:") {
             let n: u32 = n.parse().unwrap();
@@ -39,11 +55,11 @@ impl Handler for ScriptedHandler {
             let seen = f.entry(m.id.clone()).or_default();
             if *seen < n {
                 *seen += 1;
-                return Err(HandleError::Retryable("scripted".into()));
+                return Err(HandleError::retryable("scripted"));
             }
         }
         if body == "hold" && !self.released.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(HandleError::Retryable("held".into()));
+            return Err(HandleError::retryable("held"));
         }
         if let Some(ms) = body.strip_prefix("slow:") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;

@@ -15,7 +15,15 @@ fn spawn_runner(
     consumer: &str,
     handler: Arc<ScriptedHandler>,
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let runner = Runner::new(config(env, consumer), conns, handler);
+    spawn_runner_with(config(env, consumer), conns, handler)
+}
+
+fn spawn_runner_with(
+    config: upcheck_streams::RunnerConfig,
+    conns: &upcheck_streams::RedisConns,
+    handler: Arc<ScriptedHandler>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let runner = Runner::new(config, conns, handler);
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     let task = tokio::spawn(async move { runner.run(c).await.unwrap() });
@@ -287,4 +295,130 @@ async fn a_message_retrying_through_an_outage_is_neither_reclaimed_nor_dead_lett
         .await;
     cancel.cancel();
     task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_retry_after_from_the_handler_is_waited_before_the_next_try() {
+    let env = TestEnv::new().await;
+    let conns = conns(&env).await;
+    let cfg = config(&env, "c1");
+    let handler = Arc::new(ScriptedHandler::default());
+    let (cancel, task) = spawn_runner(&env, &conns, "c1", handler.clone());
+
+    Producer::new(conns.commands.clone(), 10_000).add(&cfg.stream, &"after:700").await.unwrap();
+
+    wait_for("the ack", WAIT, || async {
+        (handler.calls().len() == 2 && pending(&env, &cfg.stream, &cfg.group).await == 0).then_some(())
+    })
+    .await;
+    let at = handler.called_at.lock().unwrap().clone();
+    let waited = at[1] - at[0];
+    // The runner's own first backoff is 50-100 ms; the handler asked for 700.
+    assert!(waited >= Duration::from_millis(700), "retried after {waited:?}");
+    cancel.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failure_that_never_clears_is_retried_within_its_budget_then_reclaimed_and_dead_lettered() {
+    let env = TestEnv::new().await;
+    let conns = conns(&env).await;
+    let mut cfg = config(&env, "c1"); // reclaim after 300 ms idle, dead letter after 3 deliveries
+    cfg.retry_budget = Duration::from_millis(400);
+    let handler = Arc::new(ScriptedHandler::default());
+    let (cancel, task) = spawn_runner_with(cfg.clone(), &conns, handler.clone());
+
+    let id = Producer::new(conns.commands.clone(), 10_000).add(&cfg.stream, &"forever").await.unwrap();
+
+    let dlq = format!("{}:dlq", cfg.stream);
+    let dead = wait_for("a dead letter", Duration::from_secs(20), || async {
+        entries(&env, &dlq).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(dead["source_id"], id);
+    assert_eq!(dead["deliveries"], "3", "dead-lettered by MAX_DELIVERIES");
+    wait_for("the ack", WAIT, || async { (pending(&env, &cfg.stream, &cfg.group).await == 0).then_some(()) })
+        .await;
+    let calls = handler.calls().len();
+    // Each of the three deliveries is retried in-process within the 400 ms budget (first
+    // backoffs 50-100, 100-200, 200-400 ms), so more calls than deliveries, but bounded.
+    assert!((4..=15).contains(&calls), "{calls} calls for 3 deliveries");
+    cancel.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn consumers_gone_idle_with_nothing_pending_are_pruned_and_one_with_pending_work_is_kept() {
+    let env = TestEnv::new().await;
+    let conns = conns(&env).await;
+    let mut cfg = config(&env, "live");
+    cfg.consumer_idle_prune = Duration::from_millis(500);
+    cfg.reclaim_idle_ms = 60_000; // the stuck entry below stays pending with its consumer
+    let mut redis = env.redis.clone();
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&cfg.stream)
+        .arg(&cfg.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let producer = Producer::new(conns.commands.clone(), 10_000);
+    producer.add(&cfg.stream, &"ok").await.unwrap();
+    // "stuck" read one entry and never acknowledged it; "restarted" read nothing.
+    for consumer in ["stuck", "restarted"] {
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(&cfg.group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(1)
+            .arg("STREAMS")
+            .arg(&cfg.stream)
+            .arg(">")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let handler = Arc::new(ScriptedHandler::default());
+    let (cancel, task) = spawn_runner_with(cfg.clone(), &conns, handler);
+
+    let names = || async {
+        let info: redis::streams::StreamInfoConsumersReply =
+            redis::AsyncCommands::xinfo_consumers(&mut env.redis.clone(), &cfg.stream, &cfg.group)
+                .await
+                .unwrap();
+        let mut names: Vec<String> = info.consumers.into_iter().map(|c| c.name).collect();
+        names.sort();
+        names
+    };
+    let left = wait_for("the idle consumer pruned", WAIT, || async {
+        let n = names().await;
+        (!n.contains(&"restarted".to_string())).then_some(n)
+    })
+    .await;
+    assert!(left.contains(&"stuck".to_string()), "a consumer with pending entries is kept: {left:?}");
+    cancel.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn dead_letter_streams_are_trimmed_to_about_their_cap() {
+    let env = TestEnv::new().await;
+    let conns = conns(&env).await;
+    let stream = format!("{}capped", env.prefix);
+    let producer = Producer::new(conns.commands.clone(), 10_000).with_dead_letter_maxlen(100);
+    for i in 0..1_000 {
+        let m = upcheck_streams::StreamMessage {
+            stream: stream.clone(),
+            id: format!("1-{i}"),
+            payload: "{}".into(),
+        };
+        producer.dead_letter("workers", &m, "test", 1).await.unwrap();
+    }
+    let len = xlen(&env, &format!("{stream}:dlq")).await;
+    assert!((100..300).contains(&len), "1,000 dead letters, {len} kept");
 }

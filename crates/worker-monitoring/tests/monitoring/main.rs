@@ -1,3 +1,4 @@
+mod faults;
 mod handler;
 mod probe;
 mod worker;
