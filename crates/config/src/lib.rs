@@ -6,12 +6,13 @@
 //! and never appear in `Debug` output.
 
 mod database;
+mod jwt_secret;
 mod redis_conn;
 mod settings;
 
 pub use database::{DatabaseSettings, PgSslMode};
 pub use redis_conn::RedisSettings;
-pub use settings::{LogFormat, Settings, StreamSettings, Tunables};
+pub use settings::{LogFormat, MetricsSettings, Settings, StreamSettings, Tunables};
 
 /// A setting that is missing or malformed. Displays as one line: `VARIABLE: what is wrong`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! The settings struct and its layered loading.
 
-use crate::{ConfigError, DatabaseSettings, RedisSettings};
-use secrecy::SecretString;
+use crate::{ConfigError, DatabaseSettings, RedisSettings, jwt_secret};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 /// Log output format (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +118,18 @@ impl Default for Tunables {
     }
 }
 
+/// The API's separate `/metrics` listener, kept off the public `PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `METRICS_PORT` (default 9090): the API's `/metrics` port; 0 picks a free one. Must
+    /// differ from `PORT`.
+    pub port: u16,
+    /// `METRICS_BIND_ADDRESS` (default `127.0.0.1`): the interface `/metrics` listens on.
+    /// Containers set `0.0.0.0` so Prometheus (or the host's loopback-only published port)
+    /// can reach it.
+    pub bind_address: String,
+}
+
 /// All of Upcheck's settings. Every binary loads the same struct and uses what it needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -130,8 +143,13 @@ pub struct Settings {
     pub health_port: u16,
     /// `BIND_ADDRESS` (default `0.0.0.0`).
     pub bind_address: String,
-    /// `JWT_SECRET`: required by the API (at least 32 characters), unused by workers.
+    /// `JWT_SECRET`, or else the contents of the file `JWT_SECRET_FILE` names: the API's token
+    /// signing secret, judged by [`Settings::require_jwt_secret`]; unused by workers.
     pub jwt_secret: Option<SecretString>,
+    /// `JWT_SECRET_FILE`, when the secret was read from it (`JWT_SECRET` was empty).
+    pub jwt_secret_file: Option<PathBuf>,
+    /// The API's `/metrics` listener (`METRICS_PORT`, `METRICS_BIND_ADDRESS`).
+    pub metrics: MetricsSettings,
     /// `ACCESS_TOKEN_TTL_SECONDS` (default 900).
     pub access_token_ttl_seconds: u64,
     /// `REFRESH_TOKEN_TTL_SECONDS` (default 30 days).
@@ -185,13 +203,8 @@ impl Settings {
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(ConfigError::new("REGION", "use letters, digits, '-' and '_' only"));
         }
-        let jwt_secret = match raw.get("JWT_SECRET")? {
-            None => None,
-            Some(s) if s.chars().count() < 32 => {
-                return Err(ConfigError::new("JWT_SECRET", "must be at least 32 characters"));
-            }
-            Some(s) => Some(SecretString::from(s)),
-        };
+        let (jwt_secret, jwt_secret_file) =
+            jwt_secret::resolve(raw.get("JWT_SECRET")?, raw.get("JWT_SECRET_FILE")?)?;
         let log_format = match raw.string_or("LOG_FORMAT", "pretty")?.as_str() {
             "pretty" | "text" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -271,6 +284,14 @@ impl Settings {
                 "must be above WEBHOOK_TIMEOUT_MS, or deliveries in flight would be reclaimed",
             ));
         }
+        let port = raw.number("PORT", 8080, 0..=65_535)?;
+        let metrics = MetricsSettings {
+            port: raw.number("METRICS_PORT", 9090, 0..=65_535)?,
+            bind_address: raw.string_or("METRICS_BIND_ADDRESS", "127.0.0.1")?,
+        };
+        if metrics.port != 0 && metrics.port == port {
+            return Err(ConfigError::new("METRICS_PORT", format!("must differ from PORT ({port})")));
+        }
         Ok(Self {
             database: DatabaseSettings::resolve(
                 raw.get("DATABASE_URL")?,
@@ -286,10 +307,12 @@ impl Settings {
                 ca_cert: raw.get("REDIS_CA_CERT")?,
                 key_prefix: raw.string_or("REDIS_KEY_PREFIX", "upcheck:")?,
             })?,
-            port: raw.number("PORT", 8080, 0..=65_535)?,
+            port,
             health_port: raw.number("HEALTH_PORT", 8081, 0..=65_535)?,
             bind_address: raw.string_or("BIND_ADDRESS", "0.0.0.0")?,
             jwt_secret,
+            jwt_secret_file,
+            metrics,
             access_token_ttl_seconds: raw.number("ACCESS_TOKEN_TTL_SECONDS", 900, 10..=86_400)?,
             refresh_token_ttl_seconds: raw.number(
                 "REFRESH_TOKEN_TTL_SECONDS",
@@ -304,14 +327,28 @@ impl Settings {
         })
     }
 
-    /// The JWT secret, for the API.
+    /// The JWT secret, for the API, once it is judged fit to sign tokens.
     ///
     /// # Errors
-    /// `JWT_SECRET: required by upcheck-api` when it is not set.
+    /// Names `JWT_SECRET` (or `JWT_SECRET_FILE`, when the secret came from that file) when the
+    /// secret is missing, shorter than 32 characters, a known placeholder (such as the one
+    /// `.env.local` used to carry, or anything starting `change-me` or `secret`) or has fewer
+    /// than 8 distinct characters. The message never contains the secret.
     pub fn require_jwt_secret(&self) -> Result<&SecretString, ConfigError> {
-        self.jwt_secret.as_ref().ok_or_else(|| {
-            ConfigError::new("JWT_SECRET", "required by upcheck-api (at least 32 random characters)")
-        })
+        let Some(secret) = self.jwt_secret.as_ref() else {
+            return Err(ConfigError::new(
+                "JWT_SECRET",
+                "required by upcheck-api: set it, or JWT_SECRET_FILE, to at least 32 random characters \
+                 (e.g. `openssl rand -hex 32`)",
+            ));
+        };
+        match (jwt_secret::check(secret.expose_secret()), &self.jwt_secret_file) {
+            (None, _) => Ok(secret),
+            (Some(why), None) => Err(ConfigError::new("JWT_SECRET", why)),
+            (Some(why), Some(path)) => {
+                Err(ConfigError::new("JWT_SECRET_FILE", format!("the secret in {}: {why}", path.display())))
+            }
+        }
     }
 }
 

@@ -127,15 +127,100 @@ fn reclaim_idle_must_exceed_the_delivery_timeout() {
 }
 
 #[test]
-fn jwt_secret_must_be_long_and_is_never_printed() {
-    assert_eq!(err_var(&[("JWT_SECRET", "short")]), "JWT_SECRET");
-    let secret = "a-very-long-secret-value-0123456789abcdef";
+fn jwt_secret_is_required_by_the_api_and_never_printed() {
+    let secret = "9f3c1e0b7a6d4c2e8f1a0b3c5d7e9f21a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4";
     let s = load(&[("JWT_SECRET", secret)]).unwrap();
     assert_eq!(s.require_jwt_secret().unwrap().expose_secret(), secret);
     let printed = format!("{s:?}");
     assert!(!printed.contains(secret));
     assert!(!printed.contains("u:p@"), "database password leaked: {printed}");
-    assert_eq!(load(&[]).unwrap().require_jwt_secret().unwrap_err().variable, "JWT_SECRET");
+    let missing = load(&[]).unwrap().require_jwt_secret().unwrap_err();
+    assert_eq!(missing.variable, "JWT_SECRET");
+    assert!(missing.to_string().contains("JWT_SECRET_FILE"), "{missing}");
+}
+
+/// `require_jwt_secret`'s error for `JWT_SECRET=value`, as upcheck-api prints it.
+fn refusal(value: &str) -> String {
+    let s = load(&[("JWT_SECRET", value)]).expect("workers load settings whatever the secret");
+    let e = s.require_jwt_secret().expect_err(value);
+    assert_eq!(e.variable, "JWT_SECRET");
+    assert!(!e.to_string().contains(value), "the error quotes the secret: {e}");
+    e.to_string()
+}
+
+#[test]
+fn a_short_jwt_secret_is_refused_naming_jwt_secret() {
+    let e = refusal("0123456789abcdef0123456789abcde");
+    assert!(e.starts_with("JWT_SECRET: must be at least 32 characters"), "{e}");
+    assert_eq!(e.lines().count(), 1);
+}
+
+#[test]
+fn placeholder_jwt_secrets_are_refused_naming_jwt_secret() {
+    let env_local =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.local")).unwrap();
+    assert!(!env_local.contains("change-me"), ".env.local carries a placeholder secret again");
+    for placeholder in [
+        // What .env.local carried until the API refused it.
+        "change-me-to-at-least-32-random-characters-0123456789",
+        "changeme-changeme-changeme-changeme",
+        "secret-0123456789-0123456789-0123456789",
+        "z".repeat(40).as_str(),
+    ] {
+        let e = refusal(placeholder);
+        assert!(e.contains("placeholder") || e.contains("distinct"), "{e}");
+        assert_eq!(e.lines().count(), 1);
+    }
+}
+
+/// A fresh directory under the system's temporary one, removed by the caller.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("upcheck-cfg-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn jwt_secret_file_is_read_when_jwt_secret_is_empty() {
+    let dir = scratch_dir("jwt");
+    let file = dir.join("jwt_secret");
+    let secret = "4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d49f3c1e0b7a6d4c2e8f1a0b3c5d7e9f21a";
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let path = file.to_str().unwrap();
+
+    let s = load(&[("JWT_SECRET", ""), ("JWT_SECRET_FILE", path)]).unwrap();
+    assert_eq!(s.require_jwt_secret().unwrap().expose_secret(), secret, "the newline is dropped");
+    assert_eq!(s.jwt_secret_file.as_deref(), Some(file.as_path()));
+    // A non-empty JWT_SECRET wins, so compose can always pass JWT_SECRET_FILE.
+    let other = "9f3c1e0b7a6d4c2e8f1a0b3c5d7e9f21a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4";
+    let s = load(&[("JWT_SECRET", other), ("JWT_SECRET_FILE", path)]).unwrap();
+    assert_eq!(s.require_jwt_secret().unwrap().expose_secret(), other);
+    assert_eq!(s.jwt_secret_file, None);
+
+    std::fs::write(&file, "change-me-to-at-least-32-random-characters-0123456789\n").unwrap();
+    let e = load(&[("JWT_SECRET_FILE", path)]).unwrap().require_jwt_secret().unwrap_err();
+    assert_eq!(e.variable, "JWT_SECRET_FILE");
+    assert!(e.message.contains(path) && e.message.contains("placeholder"), "{e}");
+
+    std::fs::write(&file, "\n").unwrap();
+    assert_eq!(err_var(&[("JWT_SECRET_FILE", path)]), "JWT_SECRET_FILE");
+    let missing = dir.join("missing");
+    assert_eq!(err_var(&[("JWT_SECRET_FILE", missing.to_str().unwrap())]), "JWT_SECRET_FILE");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_metrics_listener_defaults_to_loopback_9090_and_must_not_share_port() {
+    let s = load(&[]).unwrap();
+    assert_eq!((s.metrics.port, s.metrics.bind_address.as_str()), (9090, "127.0.0.1"));
+    let s = load(&[("METRICS_PORT", "9100"), ("METRICS_BIND_ADDRESS", "0.0.0.0")]).unwrap();
+    assert_eq!((s.metrics.port, s.metrics.bind_address.as_str()), (9100, "0.0.0.0"));
+    assert_eq!(err_var(&[("METRICS_PORT", "ninety")]), "METRICS_PORT");
+    assert_eq!(err_var(&[("METRICS_PORT", "65536")]), "METRICS_PORT");
+    assert_eq!(err_var(&[("PORT", "9000"), ("METRICS_PORT", "9000")]), "METRICS_PORT");
+    let s = load(&[("PORT", "0"), ("METRICS_PORT", "0")]).unwrap();
+    assert_eq!((s.port, s.metrics.port), (0, 0), "port 0 (any free port) for both, in tests");
 }
 
 #[test]
