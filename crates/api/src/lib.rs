@@ -1,5 +1,6 @@
 //! `upcheck-api`: Upcheck's REST API (actix-web). [`Application::build`] binds its own
-//! listener (port 0 works, for tests); the binary's `main` stays thin.
+//! listeners, the public one and the separate `/metrics` one (port 0 works for both, for
+//! tests); the binary's `main` stays thin.
 
 pub mod auth;
 pub mod error;
@@ -9,29 +10,49 @@ mod routes;
 pub mod state;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
 use std::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
 
 pub use state::AppState;
 
-/// A bound, not yet running API server.
+/// A bound, not yet running API server: the REST API on `PORT` and `/metrics` on `METRICS_PORT`.
 pub struct Application {
     port: u16,
+    metrics_port: u16,
     server: actix_web::dev::Server,
+    metrics_server: actix_web::dev::Server,
 }
 
 impl Application {
-    /// Binds `BIND_ADDRESS:PORT` and builds the server. Postgres and Redis are connected lazily,
-    /// so the API starts (and `/readyz` says what is missing) while they are down.
+    /// Binds `BIND_ADDRESS:PORT` (the REST API, `/healthz`, `/readyz`) and
+    /// `METRICS_BIND_ADDRESS:METRICS_PORT` (`/metrics` alone) and builds both servers.
+    /// Postgres and Redis are connected lazily, so the API starts (and `/readyz` says what is
+    /// missing) while they are down.
     ///
     /// # Errors
-    /// When `JWT_SECRET` is missing, the pool cannot be built, or the port cannot be bound.
+    /// When the JWT secret is missing or unfit ([`Settings::require_jwt_secret`]), the pool
+    /// cannot be built, or either port cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         upcheck_runtime::metrics::install();
-        let listener = TcpListener::bind((settings.bind_address.as_str(), settings.port))?;
+        let (address, port) = (settings.bind_address.as_str(), settings.port);
+        let listener = TcpListener::bind((address, port))
+            .with_context(|| format!("bind {address}:{port} (BIND_ADDRESS:PORT)"))?;
         let port = listener.local_addr()?.port();
+        let (address, metrics_port) = (settings.metrics.bind_address.as_str(), settings.metrics.port);
+        let metrics_listener = TcpListener::bind((address, metrics_port))
+            .with_context(|| format!("bind {address}:{metrics_port} (METRICS_BIND_ADDRESS:METRICS_PORT)"))?;
+        let metrics_port = metrics_listener.local_addr()?.port();
         let state = web::Data::new(AppState::new(settings)?);
+        let metrics_state = state.clone();
+        let metrics_server = HttpServer::new(move || {
+            App::new().app_data(metrics_state.clone()).configure(routes::metrics::config)
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(metrics_listener)?
+        .run();
         let server =
             HttpServer::new(move || {
                 App::new()
@@ -59,25 +80,32 @@ impl Application {
             .disable_signals()
             .listen(listener)?
             .run();
-        Ok(Self { port, server })
+        Ok(Self { port, metrics_port, server, metrics_server })
     }
 
-    /// The bound port.
+    /// The bound public port (`PORT`, or the one picked for port 0).
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until `cancel` fires, then finishes in-flight requests and returns.
+    /// The bound `/metrics` port (`METRICS_PORT`, or the one picked for port 0).
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    /// Serves until `cancel` fires, then finishes in-flight requests on both listeners and
+    /// returns.
     ///
     /// # Errors
-    /// The server's I/O error.
+    /// Either server's I/O error.
     pub async fn run_until_stopped(self, cancel: CancellationToken) -> std::io::Result<()> {
-        let handle = self.server.handle();
+        let (api, metrics) = (self.server.handle(), self.metrics_server.handle());
         tokio::spawn(async move {
             cancel.cancelled().await;
-            handle.stop(true).await;
+            futures::join!(api.stop(true), metrics.stop(true));
         });
-        self.server.await
+        let (api, metrics) = tokio::join!(self.server, self.metrics_server);
+        api.and(metrics)
     }
 }
 

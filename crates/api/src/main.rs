@@ -1,5 +1,6 @@
-//! `upcheck-api`: serves the REST API; `upcheck-api migrate` runs the migrations and exits;
-//! `upcheck-api healthcheck` probes a running API's `/healthz` (for container health checks).
+//! `upcheck-api`: serves the REST API (and `/metrics` on `METRICS_PORT`); `upcheck-api migrate`
+//! runs the migrations and exits; `upcheck-api healthcheck` probes a running API's `/healthz`
+//! (for container health checks).
 
 use anyhow::Context;
 use std::process::ExitCode;
@@ -31,7 +32,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 std::process::exit(2);
             }
             let app = upcheck_api::Application::build(settings).await.context("start")?;
-            tracing::info!(port = app.port(), "upcheck-api listening");
+            tracing::info!(port = app.port(), metrics_port = app.metrics_port(), "upcheck-api listening");
             app.run_until_stopped(upcheck_runtime::shutdown_token()).await?;
             tracing::info!("upcheck-api stopped");
             Ok(ExitCode::SUCCESS)

@@ -66,6 +66,7 @@ impl TestEnv {
         env.insert("CHECK_BATCH_MS".into(), "5".into());
         env.insert("PORT".into(), "0".into());
         env.insert("HEALTH_PORT".into(), "0".into());
+        env.insert("METRICS_PORT".into(), "0".into());
         env.insert("BIND_ADDRESS".into(), "127.0.0.1".into());
         env.insert("DATABASE_POOL_SIZE".into(), "8".into());
         for (k, v) in overrides {

@@ -1,13 +1,17 @@
-//! `/healthz` (alive), `/readyz` (Postgres and Redis answer) and `/metrics` (Prometheus), outside
-//! `/api/v1`.
+//! `/healthz` (alive) and `/readyz` (Postgres and Redis answer), outside `/api/v1`, on the
+//! public port for load balancers and Kubernetes probes. Both bodies are terse: what failed
+//! and why goes to the log, never to the (anonymous) caller.
 
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 use std::time::Duration;
 
+/// How long each dependency has to answer `/readyz`.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(metrics);
+    cfg.service(healthz).service(readyz);
 }
 
 /// Liveness: the process answers.
@@ -17,45 +21,54 @@ pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Prometheus metrics, text exposition format 0.0.4: requests by route, method and status
-/// (count and latency histogram) and Postgres pool usage.
-#[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-#[get("/metrics")]
-pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let scrape = upcheck_runtime::metrics::Scrape { pool: Some(state.pool.clone()), ..Default::default() };
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(scrape.render().await)
-}
-
-/// Readiness: 200 when Postgres and Redis both answer within 2 s; else 503 naming which fails.
+/// Readiness: 200 `{"status": "ready", "postgres": "ok", "redis": "ok"}` when Postgres and
+/// Redis both answer within 2 s; else 503 `{"status": "not ready", …}` with `unavailable` for
+/// each that does not. The reason is logged, not returned.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
+    responses((status = 200, description = "ready"),
+        (status = 503, description = "a dependency is down: `postgres` or `redis` is `unavailable`")))]
 #[get("/readyz")]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let pg = match tokio::time::timeout(Duration::from_secs(2), upcheck_store::ping(&state.pool)).await {
-        Ok(Ok(())) => "ok".to_string(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: timed out after 2000 ms".to_string(),
-    };
-    let redis = match state.redis().await {
-        Ok(mut conn) => {
-            match tokio::time::timeout(
-                Duration::from_secs(2),
-                redis::cmd("PING").query_async::<String>(&mut conn),
-            )
-            .await
-            {
-                Ok(Ok(_)) => "ok".to_string(),
-                Ok(Err(e)) => format!("error: {e}"),
-                Err(_) => "error: timed out after 2000 ms".to_string(),
-            }
+    let (pg, redis) = tokio::join!(postgres_ready(&state), redis_ready(&state));
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let ready = pg && redis;
+    let body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "postgres": word(pg),
+        "redis": word(redis),
+    });
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+async fn postgres_ready(state: &AppState) -> bool {
+    match tokio::time::timeout(READY_TIMEOUT, upcheck_store::ping(&state.pool)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(dependency = "postgres", error = %e, "readyz: postgres unavailable");
+            false
         }
-        Err(e) => format!("error: {e}"),
+        Err(_) => {
+            tracing::warn!(dependency = "postgres", "readyz: postgres did not answer within 2000 ms");
+            false
+        }
+    }
+}
+
+/// Connecting (when not connected yet) and the PING share the one 2 s budget.
+async fn redis_ready(state: &AppState) -> bool {
+    let ping = async {
+        let mut conn = state.redis().await.map_err(|e| e.to_string())?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map_err(|e| e.to_string())
     };
-    let body = json!({"postgres": pg, "redis": redis});
-    if pg == "ok" && redis == "ok" {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
+    match tokio::time::timeout(READY_TIMEOUT, ping).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(dependency = "redis", error = %e, "readyz: redis unavailable");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(dependency = "redis", "readyz: redis did not answer within 2000 ms");
+            false
+        }
     }
 }

@@ -4,6 +4,7 @@ pub(crate) mod auth;
 pub(crate) mod channels;
 pub(crate) mod health;
 pub(crate) mod incidents;
+pub(crate) mod metrics;
 pub(crate) mod monitor_reads;
 pub(crate) mod monitors;
 pub(crate) mod openapi;

@@ -28,7 +28,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "Upcheck API", description = "Uptime monitoring: monitors, checks, incidents, channels. Errors are RFC 9457 application/problem+json."),
     paths(
-        health::healthz, health::readyz, health::metrics,
+        health::healthz, health::readyz,
         auth::signup, auth::login, auth::refresh, auth::me,
         monitors::create, monitors::list, monitors::get_one, monitors::update, monitors::remove,
         monitors::pause, monitors::resume,

@@ -8,6 +8,8 @@ use upcheck_testkit::TestEnv;
 
 pub(crate) struct TestApp {
     pub(crate) address: String,
+    /// The separate `/metrics` listener's base URL.
+    pub(crate) metrics_address: String,
     pub(crate) env: TestEnv,
     pub(crate) client: reqwest::Client,
     cancel: CancellationToken,
@@ -31,9 +33,10 @@ pub(crate) async fn spawn_app_with(tweak: impl FnOnce(&mut upcheck_config::Setti
     tweak(&mut settings);
     let app = upcheck_api::Application::build(settings).await.expect("api builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port());
     let cancel = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(cancel.clone()));
-    TestApp { address, env, client: reqwest::Client::new(), cancel }
+    TestApp { address, metrics_address, env, client: reqwest::Client::new(), cancel }
 }
 
 impl TestApp {

@@ -2,6 +2,7 @@ mod auth;
 mod channels;
 mod health;
 mod helpers;
+mod metrics;
 mod monitors;
 mod openapi;
 mod reads;

@@ -33,7 +33,6 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
-    ("get", "/metrics"),
 ];
 
 #[tokio::test]

@@ -11,6 +11,8 @@ pub(crate) const WAIT: Duration = Duration::from_secs(20);
 pub(crate) struct Stack {
     pub(crate) env: TestEnv,
     pub(crate) api: String,
+    /// The API's `/metrics` URL (its own listener, not `api`).
+    pub(crate) api_metrics: String,
     pub(crate) http: reqwest::Client,
     pub(crate) token: String,
     /// The health/metrics ports of the monitoring, status-change and notification workers.
@@ -30,6 +32,7 @@ impl Stack {
         let cancel = CancellationToken::new();
         let app = upcheck_api::Application::build(env.settings.clone()).await.expect("api");
         let api = format!("http://127.0.0.1:{}", app.port());
+        let api_metrics = format!("http://127.0.0.1:{}/metrics", app.metrics_port());
         let mut tasks = Vec::new();
         let c = cancel.clone();
         tasks.push(tokio::spawn(async move {
@@ -63,7 +66,7 @@ impl Stack {
             .await
             .unwrap();
         let token = r["access_token"].as_str().expect("access token").to_string();
-        Self { env, api, http, token, health_ports, cancel, tasks }
+        Self { env, api, api_metrics, http, token, health_ports, cancel, tasks }
     }
 
     pub(crate) async fn post(&self, path: &str, body: Value) -> Value {

@@ -58,7 +58,7 @@ async fn each_component_exports_what_the_pipeline_did() {
     let [monitoring, status_change, notification] =
         stack.health_ports.map(|p| format!("http://127.0.0.1:{p}/metrics"));
 
-    let api = scrape(&stack.http, format!("{}/metrics", stack.api)).await;
+    let api = scrape(&stack.http, stack.api_metrics.clone()).await;
     let created = [("route", "/api/v1/monitors"), ("method", "POST"), ("status", "201")];
     assert!(sample(&api, "upcheck_http_requests_total", &created) >= Some(1.0), "{api}");
     assert!(sample(&api, "upcheck_http_request_duration_seconds_count", &created) >= Some(1.0));
