@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod gen_secret;
 pub mod json;
 pub mod pagination;
 mod routes;

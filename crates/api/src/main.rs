@@ -1,6 +1,7 @@
 //! `upcheck-api`: serves the REST API (and `/metrics` on `METRICS_PORT`); `upcheck-api migrate`
 //! runs the migrations and exits; `upcheck-api healthcheck` probes a running API's `/healthz`
-//! (for container health checks).
+//! (for container health checks); `upcheck-api gen-secret --out PATH` writes a random JWT
+//! secret to PATH unless it exists (for `JWT_SECRET_FILE`).
 
 use anyhow::Context;
 use std::process::ExitCode;
@@ -13,9 +14,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("gen-secret") {
+        // Before the settings: the one-shot service that runs it has no DATABASE_URL.
+        return Ok(upcheck_api::gen_secret::main(&args[1..]));
+    }
     upcheck_config::install_crypto_provider();
     let settings = upcheck_runtime::load_settings_or_exit("upcheck-api");
-    let command = std::env::args().nth(1);
+    let command = args.first().cloned();
     if command.as_deref() == Some("healthcheck") {
         return Ok(upcheck_runtime::healthcheck("upcheck-api", settings.port).await);
     }
@@ -39,7 +45,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         }
         Some(other) => {
             eprintln!(
-                "upcheck-api: unknown command {other:?}; use `upcheck-api` (serve), `upcheck-api migrate` or `upcheck-api healthcheck`"
+                "upcheck-api: unknown command {other:?}; use `upcheck-api` (serve), `upcheck-api migrate`, `upcheck-api healthcheck` or `upcheck-api gen-secret --out PATH`"
             );
             Ok(ExitCode::from(2))
         }

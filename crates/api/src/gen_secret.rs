@@ -1,0 +1,90 @@
+//! `upcheck-api gen-secret --out PATH`: writes a random JWT secret to `PATH` once, so a
+//! container stack can give the API a per-installation secret through `JWT_SECRET_FILE`
+//! without anyone choosing one.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// What [`write_secret_file`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretFile {
+    /// The file did not exist; it now holds a new secret.
+    Created,
+    /// The file existed and was left as it was.
+    Kept,
+}
+
+/// A new secret: 32 bytes from the thread's CSPRNG (ChaCha, seeded by the OS), as 64
+/// lower-case hex digits.
+pub fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes [`random_secret`] and a newline to `path`, mode 0600 and owned by the running user,
+/// unless `path` already exists, which is then left untouched (a later run must not change
+/// the secret and so sign every user out). The secret is written to a temporary file beside
+/// `path` and hard-linked into place, so a crash or a concurrent run never leaves a partly
+/// written secret behind. A missing parent directory is created with mode 0700.
+///
+/// # Errors
+/// The I/O error, e.g. when the directory is not writable by this user.
+pub fn write_secret_file(path: &Path) -> std::io::Result<SecretFile> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(SecretFile::Kept);
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secret");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = write_new(&tmp).and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(SecretFile::Created),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(SecretFile::Kept),
+        Err(e) => Err(e),
+    }
+}
+
+fn write_new(tmp: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(tmp);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp)?;
+    // The mode given to open is reduced by the umask; 0600 is what is wanted whatever it is.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(format!("{}\n", random_secret()).as_bytes())?;
+    file.sync_all()
+}
+
+/// The `gen-secret` subcommand: `args` are what follows it (`--out PATH`). Prints what it did
+/// on stderr (never the secret) and returns the exit status: 0 when the file exists
+/// afterwards, 1 on an I/O error, 2 on bad usage.
+pub fn main(args: &[String]) -> std::process::ExitCode {
+    let path = match args {
+        [flag, path] if flag == "--out" => path,
+        [arg] if arg.starts_with("--out=") => &arg["--out=".len()..],
+        _ => {
+            eprintln!("upcheck-api gen-secret: usage: upcheck-api gen-secret --out PATH");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match write_secret_file(Path::new(path)) {
+        Ok(SecretFile::Created) => {
+            eprintln!("upcheck-api gen-secret: wrote a new random secret to {path}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(SecretFile::Kept) => {
+            eprintln!("upcheck-api gen-secret: {path} exists; kept it");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("upcheck-api gen-secret: {path}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
