@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # One image holding Upcheck's four binaries: upcheck-api (default command; `upcheck-api migrate`
-# runs the migrations) and the three workers. Build: docker build -t upcheck:latest .
+# runs the migrations, `upcheck-api gen-secret --out PATH` writes a JWT secret once) and the
+# three workers. Build: docker build -t upcheck:latest .
 
 # ---- builder: dependencies and build output live in BuildKit cache mounts, so a change to
 # Upcheck's own code rebuilds only the workspace crates, not the ~300 dependencies.
@@ -32,17 +33,24 @@ LABEL org.opencontainers.image.title="upcheck" \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin upcheck
+ && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin upcheck \
+ && install -d -o 10001 -g 10001 -m 0700 /run/upcheck
 COPY --from=builder /out/ /usr/local/bin/
 USER 10001:10001
+# /run/upcheck (owned by 10001, mode 0700): where `upcheck-api gen-secret` writes the JWT secret;
+# a named volume mounted there starts with this owner and mode.
+# METRICS_BIND_ADDRESS=0.0.0.0: inside a container loopback is unreachable to Prometheus and to
+# a published port; compose publishes METRICS_PORT on the host's loopback only.
 # MIMALLOC_ARENA_EAGER_COMMIT=0: mimalloc (the binaries' allocator) otherwise commits its first
 # arena up front, which doubles an idle process's resident memory (BENCHMARKS.md, "Profile and fixes").
 ENV BIND_ADDRESS=0.0.0.0 \
     PORT=8080 \
     HEALTH_PORT=8081 \
+    METRICS_PORT=9090 \
+    METRICS_BIND_ADDRESS=0.0.0.0 \
     LOG_FORMAT=json \
     MIMALLOC_ARENA_EAGER_COMMIT=0
-EXPOSE 8080 8081
+EXPOSE 8080 8081 9090
 # For the API (the default command); compose gives each worker its own `<binary> healthcheck`.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["upcheck-api", "healthcheck"]
 STOPSIGNAL SIGTERM
