@@ -4,8 +4,9 @@
 #   2. lints what a schema cannot see (python3 + PyYAML): the KEDA objects (ScaledObject,
 #      TriggerAuthentication) and their references, the streams and consumer groups the
 #      triggers watch against the workers' rendered configuration, no committed secret
-#      values, probes/resources/securityContext on the Upcheck containers, and the
-#      references between Services, HPAs, PDBs and their workloads;
+#      values, probes/resources/securityContext on the Upcheck containers, the references
+#      between Services, HPAs, PDBs and their workloads, and that prometheus.io/port names a
+#      declared port (for the API: METRICS_PORT, bound beyond loopback, not PORT);
 #   3. validates every non-KEDA object against the Kubernetes OpenAPI schemas, offline and
 #      strictly (unknown fields are errors), with `kubernetes-validate --strict`.
 # Prints one line per overlay and exits non-zero on any failure.
@@ -409,6 +410,30 @@ for so in (d for d in keda if d["kind"] == "ScaledObject"):
             bad(so, f"watches stream {s!r} group {g!r}, which {binary} does not consume with its configuration (it consumes {sorted(expected)})")
         for s, g in sorted(expected - watched):
             bad(so, f"no trigger for stream {s!r} group {g!r}, which {binary} consumes")
+
+# --- Prometheus scrapes a port that serves /metrics; the API's is not its public one ------------
+for d in docs:
+    if d.get("kind") != "Deployment" or not is_upcheck(d):
+        continue
+    annotations = ((((d.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations")) or {}
+    if annotations.get("prometheus.io/scrape") != "true":
+        continue
+    port = str(annotations.get("prometheus.io/port"))
+    for c in pod_spec(d).get("containers") or []:
+        declared = {str(p.get("containerPort")) for p in c.get("ports") or []}
+        if port not in declared:
+            bad(d, f"prometheus.io/port {port} is not a containerPort of container {c.get('name')} ({sorted(declared)})")
+        cmd = c.get("command") or []
+        if cmd and os.path.basename(str(cmd[0])) == "upcheck-api":
+            env, _ = container_env(d, c)
+            # Defaults as in crates/config/src/settings.rs.
+            metrics, public = env.get("METRICS_PORT", "9090"), env.get("PORT", "8080")
+            if port != metrics:
+                bad(d, f"prometheus.io/port {port} is not METRICS_PORT {metrics}: the API serves /metrics only there")
+            if metrics == public:
+                bad(d, f"METRICS_PORT equals PORT ({public}): the API refuses to start")
+            if env.get("METRICS_BIND_ADDRESS", "127.0.0.1") in ("127.0.0.1", "localhost", "::1"):
+                bad(d, "METRICS_BIND_ADDRESS is loopback (the binary's default): Prometheus cannot scrape the pod; set 0.0.0.0")
 
 hpa_targets = {((d.get("spec") or {}).get("scaleTargetRef") or {}).get("name") for d in docs if d.get("kind") == "HorizontalPodAutoscaler"}
 for d in docs:
