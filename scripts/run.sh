@@ -57,11 +57,27 @@ if ! psql "$maintenance" -qAtc "select 1 from pg_database where datname = '$db'"
 fi
 
 port=${PORT:-8080}
-if [ -z "${JWT_SECRET:-}" ]; then
-  [ -f "$state/jwt_secret" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' > "$state/jwt_secret"
-  JWT_SECRET=$(cat "$state/jwt_secret")
+metrics_port=${METRICS_PORT:-9090}
+# The JWT secret: JWT_SECRET when set (the API refuses placeholders); else a random one made on
+# the first run and kept in .upcheck/jwt_secret (mode 0600), so tokens survive restarts. The API
+# reads it from the file (JWT_SECRET_FILE), so it never sits in a process environment.
+secret_file="$state/jwt_secret"
+if [ -n "${JWT_SECRET:-}" ]; then
+  secret_source="JWT_SECRET"
+else
+  if [ ! -s "$secret_file" ]; then
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$secret_file.tmp" && echo >> "$secret_file.tmp")
+    mv -f "$secret_file.tmp" "$secret_file"
+    say "generated a random JWT secret in $secret_file"
+  fi
+  chmod 600 "$secret_file"
+  export JWT_SECRET_FILE="$secret_file"
+  secret_source=$secret_file
 fi
-export JWT_SECRET PORT="$port" REGION="${REGION:-local}" LOG_FORMAT="${LOG_FORMAT:-pretty}" RUST_LOG="${RUST_LOG:-info}"
+# Loopback unless told otherwise, as in compose: BIND_ADDRESS=0.0.0.0 exposes the API (and the
+# workers' health ports); /metrics stays on METRICS_BIND_ADDRESS (loopback by default).
+export BIND_ADDRESS="${BIND_ADDRESS:-127.0.0.1}" METRICS_PORT="$metrics_port"
+export PORT="$port" REGION="${REGION:-local}" LOG_FORMAT="${LOG_FORMAT:-pretty}" RUST_LOG="${RUST_LOG:-info}"
 # As the image does: without it mimalloc commits its first arena up front (BENCHMARKS.md, "Profile and fixes").
 export MIMALLOC_ARENA_EAGER_COMMIT="${MIMALLOC_ARENA_EAGER_COMMIT:-0}"
 say "building (release; the first build takes a few minutes)"
@@ -109,7 +125,9 @@ cat <<MSG
 
 Upcheck is running.
   API          $api   (OpenAPI: $api/api/v1/openapi.json)
-  Workers      health on 127.0.0.1:8081, :8082, :8083 (/healthz, /readyz)
+  Metrics      http://127.0.0.1:$metrics_port/metrics   (the API's; not on $port)
+  Workers      health on 127.0.0.1:8081, :8082, :8083 (/healthz, /readyz, /metrics)
+  JWT secret   $secret_source
   Demo user    $email / $password
   Demo monitor $monitor  (probes $api/healthz every 10 s)
   Logs         $state/logs/
