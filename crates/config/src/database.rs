@@ -37,6 +37,13 @@ pub struct DatabaseSettings {
     pub ca_cert: Option<PathBuf>,
     /// `DATABASE_POOL_SIZE` (default 16): most connections per process.
     pub pool_size: usize,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 30,000): Postgres cancels any statement of
+    /// Upcheck's that runs longer (SQLSTATE 57014, retried as transient). 0 turns it off.
+    pub statement_timeout_ms: u64,
+    /// `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS` (default 60,000): Postgres ends a session whose
+    /// transaction sits idle longer, so a stuck process cannot hold row locks for ever. 0 turns
+    /// it off.
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -47,6 +54,8 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("user", &self.config.get_user())
             .field("ssl_mode", &self.ssl_mode)
             .field("pool_size", &self.pool_size)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("idle_in_transaction_timeout_ms", &self.idle_in_transaction_timeout_ms)
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +122,14 @@ impl DatabaseSettings {
         if let Some(path) = ca_cert.as_ref().filter(|p| !p.is_file()) {
             return Err(ConfigError::new("DATABASE_CA_CERT", format!("no such file {}", path.display())));
         }
-        Ok(Self { config, ssl_mode, ca_cert, pool_size })
+        Ok(Self {
+            config,
+            ssl_mode,
+            ca_cert,
+            pool_size,
+            statement_timeout_ms: 30_000,
+            idle_in_transaction_timeout_ms: 60_000,
+        })
     }
 
     /// A copy pointing at database `name` on the same server (used by tests and tooling).

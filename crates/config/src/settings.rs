@@ -68,9 +68,10 @@ pub struct Tunables {
     /// `RECONCILE_INTERVAL_SECONDS` (default 60): how often Redis is repaired from Postgres.
     pub reconcile_interval_seconds: u64,
     /// `OUTBOX_RELAY_MS` (default 5,000): how often the relays look for work a crash or a Redis
-    /// data loss left behind: status events unpublished for twice this or unapplied for ten
-    /// `RECLAIM_IDLE_MS`, notifications pending with no activity for `NOTIFICATION_RETRY_MAX_MS`
-    /// plus ten `RECLAIM_IDLE_MS`.
+    /// data loss left behind: status events unpublished for twice this, or published three
+    /// times this ago, unapplied and gone from the stream; notifications pending, not leased,
+    /// with no creation, attempt or due retry for `WEBHOOK_TIMEOUT_MS` + 5 s. With the
+    /// defaults, lost work is enqueued again within 20 s.
     pub outbox_relay_ms: u64,
     /// `WEBHOOK_TIMEOUT_MS` (default 10,000): one delivery attempt's timeout.
     pub webhook_timeout_ms: u64,
@@ -292,12 +293,20 @@ impl Settings {
         if metrics.port != 0 && metrics.port == port {
             return Err(ConfigError::new("METRICS_PORT", format!("must differ from PORT ({port})")));
         }
+        let mut database = DatabaseSettings::resolve(
+            raw.get("DATABASE_URL")?,
+            raw.get("DATABASE_CA_CERT")?,
+            raw.number("DATABASE_POOL_SIZE", 16, 1..=1_000)?,
+        )?;
+        database.statement_timeout_ms =
+            raw.number("DATABASE_STATEMENT_TIMEOUT_MS", database.statement_timeout_ms, 0..=3_600_000)?;
+        database.idle_in_transaction_timeout_ms = raw.number(
+            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+            database.idle_in_transaction_timeout_ms,
+            0..=3_600_000,
+        )?;
         Ok(Self {
-            database: DatabaseSettings::resolve(
-                raw.get("DATABASE_URL")?,
-                raw.get("DATABASE_CA_CERT")?,
-                raw.number("DATABASE_POOL_SIZE", 16, 1..=1_000)?,
-            )?,
+            database,
             redis: RedisSettings::resolve(&RedisInputs {
                 url: raw.get("REDIS_URL")?,
                 addr: raw.get("REDIS_ADDR")?,

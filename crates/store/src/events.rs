@@ -104,51 +104,68 @@ pub async fn load(client: &impl GenericClient, id: Uuid) -> Result<Option<Status
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(from_row).transpose()
 }
 
-/// Marks events as published on the status-change stream.
+/// Marks events as published on the status-change stream: `(event id, stream entry id)`.
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails.
-pub async fn mark_published(pool: &Pool, ids: &[Uuid]) -> Result<(), StoreError> {
-    if ids.is_empty() {
+pub async fn mark_published(pool: &Pool, published: &[(Uuid, String)]) -> Result<(), StoreError> {
+    if published.is_empty() {
         return Ok(());
     }
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "UPDATE status_events SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL",
+            "UPDATE status_events s SET published_at = now(), stream_id = u.stream_id \
+             FROM unnest($1::uuid[], $2::text[]) AS u(id, stream_id) WHERE s.id = u.id",
         )
         .await?;
-    client.execute(&stmt, &[&ids]).await?;
+    let ids: Vec<Uuid> = published.iter().map(|(id, _)| *id).collect();
+    let entries: Vec<&str> = published.iter().map(|(_, e)| e.as_str()).collect();
+    client.execute(&stmt, &[&ids, &entries]).await?;
     Ok(())
 }
 
-/// Up to `limit` events the relay must publish (again), oldest first: those committed more than
-/// `unpublished_ms` ago and never published (a crash between commit and publication), and those
-/// published more than `unapplied_ms` ago but never applied by the status-change worker (their
-/// stream entry was lost with Redis's data). Applying an event twice is harmless.
+/// Up to `limit` events committed more than `older_than_ms` ago and never published (a crash
+/// or a Redis outage between commit and publication), in `seq` order.
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails or a row is corrupt.
-pub async fn to_relay(
+pub async fn unpublished(
     pool: &Pool,
-    unpublished_ms: i64,
-    unapplied_ms: i64,
+    older_than_ms: i64,
     limit: i64,
 ) -> Result<Vec<StatusEvent>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM ( \
-               (SELECT {COLUMNS} FROM status_events \
-                 WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000) \
-                 ORDER BY created_at LIMIT $3) \
-               UNION \
-               (SELECT {COLUMNS} FROM status_events \
-                 WHERE applied_at IS NULL AND published_at < now() - make_interval(secs => $2::float8 / 1000) \
-                 ORDER BY published_at LIMIT $3)) e \
-             ORDER BY seq LIMIT $3"
+            "SELECT {COLUMNS} FROM status_events \
+             WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000) \
+             ORDER BY seq LIMIT $2"
         ))
         .await?;
-    let rows = client.query(&stmt, &[&(unpublished_ms as f64), &(unapplied_ms as f64), &limit]).await?;
+    let rows = client.query(&stmt, &[&(older_than_ms as f64), &limit]).await?;
     rows.iter().map(from_row).collect()
+}
+
+/// Up to `limit` events published more than `older_than_ms` ago and not applied yet, in `seq`
+/// order, each with the stream entry it was published as (`None` for events published before
+/// entry ids were kept): the relay publishes again those whose entry is gone from the stream.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails or a row is corrupt.
+pub async fn unapplied(
+    pool: &Pool,
+    older_than_ms: i64,
+    limit: i64,
+) -> Result<Vec<(StatusEvent, Option<String>)>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, stream_id FROM status_events \
+             WHERE applied_at IS NULL AND published_at < now() - make_interval(secs => $1::float8 / 1000) \
+             ORDER BY seq LIMIT $2"
+        ))
+        .await?;
+    let rows = client.query(&stmt, &[&(older_than_ms as f64), &limit]).await?;
+    rows.iter().map(|r| Ok((from_row(r)?, r.get::<_, Option<String>>(8)))).collect()
 }

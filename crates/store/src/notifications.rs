@@ -78,6 +78,62 @@ pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, St
     }))
 }
 
+/// What [`claim_delivery`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Leased to the caller until the lease ends: deliver it, then [`record_attempt`].
+    Claimed(Delivery),
+    /// Another job holds its lease, or its retry is not due yet: this job is a duplicate.
+    Busy,
+    /// Delivered, failed or dead already.
+    Finished,
+    /// No such notification (its monitor was deleted).
+    Missing,
+}
+
+/// Leases a pending notification to the job `owner` (its stream entry id) for `lease_ms`,
+/// unless another job holds the lease or its next retry is more than 5 s away (a duplicate
+/// job: the one waiting for the retry delivers it). A job enqueued twice (a redelivered status
+/// event, a sweep racing a slow queue) thus delivers once, while the owner's own retries (a
+/// failed store after the attempt) take the lease again.
+///
+/// # Errors
+/// [`StoreError`] when Postgres fails.
+pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -> Result<Claim, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH claimed AS ( \
+               UPDATE notifications SET lease_until = now() + make_interval(secs => $2::float8 / 1000), \
+                 lease_owner = $3 \
+               WHERE id = $1 AND state = 'pending' \
+                 AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $3) \
+                 AND (next_attempt_at IS NULL OR next_attempt_at <= now() + interval '5 seconds') \
+               RETURNING id, state, attempts, channel_id, payload) \
+             SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload \
+             FROM claimed n LEFT JOIN channels c ON c.id = n.channel_id",
+        )
+        .await?;
+    if let Some(r) = client.query_opt(&stmt, &[&id, &(lease_ms as f64), &owner]).await? {
+        let channel = r
+            .get::<_, Option<Uuid>>(3)
+            .map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
+        return Ok(Claim::Claimed(Delivery {
+            id: r.get(0),
+            state: DeliveryState::parse(r.get(1))?,
+            attempts: r.get(2),
+            channel,
+            payload: r.get(6),
+        }));
+    }
+    let state = client.prepare_cached("SELECT state FROM notifications WHERE id = $1").await?;
+    Ok(match client.query_opt(&state, &[&id]).await? {
+        None => Claim::Missing,
+        Some(r) if DeliveryState::parse(r.get(0))? == DeliveryState::Pending => Claim::Busy,
+        Some(_) => Claim::Finished,
+    })
+}
+
 /// One delivery attempt's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
@@ -91,10 +147,13 @@ pub struct Attempt {
     pub latency_ms: Option<i32>,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// When the next attempt is due, when this one failed and will be retried.
+    pub retry_at: Option<OffsetDateTime>,
 }
 
-/// Logs `attempt` and moves the notification to `state`, in one transaction. Logging the same
-/// attempt number twice (a redelivery) keeps the first row.
+/// Logs `attempt`, moves the notification to `state`, records when its retry is due and ends
+/// its lease, in one transaction. Logging the same attempt number twice (a redelivery) keeps
+/// the first row.
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails.
@@ -127,11 +186,12 @@ pub async fn record_attempt(
     let update = tx
         .prepare_cached(
             "UPDATE notifications SET state = $2, attempts = greatest(attempts, $3), last_error = $4, \
-               delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END \
+               delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END, \
+               next_attempt_at = $5, lease_until = NULL \
              WHERE id = $1 AND state <> 'delivered'",
         )
         .await?;
-    tx.execute(&update, &[&id, &state.as_str(), &attempt.attempt, &attempt.error]).await?;
+    tx.execute(&update, &[&id, &state.as_str(), &attempt.attempt, &attempt.error, &attempt.retry_at]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -151,9 +211,11 @@ pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), Stor
     Ok(())
 }
 
-/// Up to `limit` notifications still `pending` with no activity (creation or attempt) for
-/// `idle_ms`: longer than any retry delay, so their job was lost (Redis lost its data) and they
-/// must be enqueued again. Oldest first.
+/// Up to `limit` notifications whose job Redis lost, marked as enqueued again now: still
+/// `pending`, not leased, and with no sign of life for `idle_ms` — not created, enqueued again,
+/// attempted, or due for a retry in that time. The caller enqueues a job for each; a job that
+/// was not lost after all finds the notification leased or finished and does nothing.
+/// Oldest first.
 ///
 /// # Errors
 /// [`StoreError`] when Postgres fails.
@@ -161,11 +223,15 @@ pub async fn orphaned(pool: &Pool, idle_ms: i64, limit: i64) -> Result<Vec<Uuid>
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT n.id FROM notifications n \
-             WHERE n.state = 'pending' AND n.created_at < now() - make_interval(secs => $1::float8 / 1000) \
-               AND NOT EXISTS (SELECT 1 FROM notification_attempts a WHERE a.notification_id = n.id \
-                               AND a.attempted_at >= now() - make_interval(secs => $1::float8 / 1000)) \
-             ORDER BY n.created_at LIMIT $2",
+            "WITH lost AS ( \
+               SELECT n.id FROM notifications n \
+               WHERE n.state = 'pending' AND (n.lease_until IS NULL OR n.lease_until < now()) \
+                 AND greatest(n.created_at, n.enqueued_at, n.next_attempt_at) \
+                     < now() - make_interval(secs => $1::float8 / 1000) \
+                 AND NOT EXISTS (SELECT 1 FROM notification_attempts a WHERE a.notification_id = n.id \
+                                 AND a.attempted_at >= now() - make_interval(secs => $1::float8 / 1000)) \
+               ORDER BY n.created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             UPDATE notifications n SET enqueued_at = now() FROM lost WHERE n.id = lost.id RETURNING n.id",
         )
         .await?;
     Ok(client.query(&stmt, &[&(idle_ms as f64), &limit]).await?.iter().map(|r| r.get(0)).collect())

@@ -14,7 +14,9 @@ mod embedded {
 /// Lock key serialising concurrent `migrate` runs (`pg_advisory_lock`).
 const MIGRATION_LOCK: i64 = 0x7570_6368_6563_6b01;
 
-/// Builds a pool of at most `settings.pool_size` connections. No connection is opened yet.
+/// Builds a pool of at most `settings.pool_size` connections. No connection is opened yet;
+/// each one opened gets the session's `statement_timeout` and
+/// `idle_in_transaction_session_timeout` from the settings.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] when the TLS set-up is impossible (e.g. an unreadable CA file).
@@ -25,8 +27,18 @@ pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
         tls,
         deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
     );
+    let timeouts = format!(
+        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+        settings.statement_timeout_ms, settings.idle_in_transaction_timeout_ms
+    );
     deadpool_postgres::Pool::builder(manager)
         .max_size(settings.pool_size)
+        .post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
+            let timeouts = timeouts.clone();
+            Box::pin(async move {
+                client.batch_execute(&timeouts).await.map_err(deadpool_postgres::HookError::Backend)
+            })
+        }))
         .wait_timeout(Some(Duration::from_secs(5)))
         .create_timeout(Some(Duration::from_secs(5)))
         .recycle_timeout(Some(Duration::from_secs(5)))

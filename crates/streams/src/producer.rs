@@ -67,6 +67,23 @@ impl Producer {
 }
 
 impl Producer {
+    /// Which of the entry ids `ids` are no longer in `stream` (trimmed, or lost with Redis's
+    /// data), in the order given. One pipelined `XRANGE id id` per id.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn missing<'a>(&self, stream: &str, ids: &[&'a str]) -> Result<Vec<&'a str>, StreamError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("XRANGE").arg(stream).arg(*id).arg(*id).arg("COUNT").arg(1);
+        }
+        let found: Vec<Vec<redis::Value>> = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(ids.iter().zip(found).filter(|(_, f)| f.is_empty()).map(|(id, _)| *id).collect())
+    }
+
     /// Copies `message` to `<stream>:dlq` (trimmed to about `DEAD_LETTER_MAXLEN` entries) with
     /// why it failed: fields `m` (the message), `source_id`, `group`, `reason`, `deliveries`.
     /// Returns the dead letter's id.

@@ -8,10 +8,12 @@
 
 mod env;
 pub mod fixtures;
+mod redis_server;
 mod servers;
 pub mod tls;
 
 pub use env::TestEnv;
+pub use redis_server::LocalRedis;
 pub use servers::{FlipTarget, Received, SilentTarget, WebhookReceiver};
 
 use std::future::Future;

@@ -148,7 +148,7 @@ fn certificates() -> (String, String, String) {
     (ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 

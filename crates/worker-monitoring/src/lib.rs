@@ -91,10 +91,12 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         full,
         cancel.clone(),
     ));
+    // An event unpublished for two relay periods, or published three periods ago, unapplied
+    // and gone from the stream, is published again: with the 5 s default, within 20 s.
     tasks.spawn(outbox.relay(
         Duration::from_millis(t.outbox_relay_ms),
         Duration::from_millis(t.outbox_relay_ms * 2),
-        Duration::from_millis(t.reclaim_idle_ms * 10),
+        Duration::from_millis(t.outbox_relay_ms * 3),
         cancel.clone(),
     ));
     tasks.spawn(reconcile::run(

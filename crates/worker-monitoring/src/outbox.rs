@@ -1,11 +1,14 @@
 //! Publishing status events from the outbox to the status-change stream, and the relay that
-//! re-publishes any a crash left unpublished.
+//! publishes again any that a crash left unpublished or whose stream entry Redis lost.
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use upcheck_domain::StatusEvent;
 use upcheck_store::Pool;
 use upcheck_streams::Producer;
+
+/// Most events one relay pass handles.
+const RELAY_LIMIT: i64 = 500;
 
 /// Publishes committed events.
 #[derive(Clone)]
@@ -21,30 +24,65 @@ impl Outbox {
         Self { pool, producer, stream }
     }
 
-    /// Adds `events` to the status-change stream and marks them published. Failures are logged:
-    /// the events stay unpublished in Postgres and the relay retries them.
+    /// Adds `events` to the status-change stream and records each one's entry id. Failures are
+    /// logged: the events stay unpublished in Postgres and the relay retries them.
     pub async fn publish(&self, events: &[StatusEvent]) {
         if events.is_empty() {
             return;
         }
-        if let Err(e) = self.producer.add_many(&self.stream, events).await {
-            tracing::warn!(error = %e, count = events.len(), "publishing status events failed; the relay will retry");
-            return;
-        }
-        let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
-        if let Err(e) = upcheck_store::events::mark_published(&self.pool, &ids).await {
+        let entries = match self.producer.add_many(&self.stream, events).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, count = events.len(), "publishing status events failed; the relay will retry");
+                return;
+            }
+        };
+        let published: Vec<_> = events.iter().map(|e| e.event_id).zip(entries).collect();
+        if let Err(e) = upcheck_store::events::mark_published(&self.pool, &published).await {
             tracing::warn!(error = %e, "marking events published failed; they may be published twice");
         }
     }
 
-    /// Every `every`, publishes events committed more than `grace` ago and still unpublished, and
-    /// events published more than `unapplied` ago that the status-change worker never applied
-    /// (their stream entry was lost with Redis's data). Handling is idempotent on the event id,
-    /// so a second publication is harmless.
+    /// One relay pass: publishes the events committed more than `unpublished` ago and never
+    /// published, and the events published more than `unapplied` ago, not applied yet, whose
+    /// stream entry is gone (Redis lost it). An unapplied event whose entry is still there is
+    /// waiting in the stream or pending with a consumer (the runner's reclaim covers that), so
+    /// it is not published twice. Returns how many events were published.
+    ///
+    /// # Errors
+    /// The Postgres or Redis failure.
+    pub async fn relay_once(&self, unpublished: Duration, unapplied: Duration) -> anyhow::Result<usize> {
+        let mut due =
+            upcheck_store::events::unpublished(&self.pool, unpublished.as_millis() as i64, RELAY_LIMIT)
+                .await?;
+        let waiting =
+            upcheck_store::events::unapplied(&self.pool, unapplied.as_millis() as i64, RELAY_LIMIT).await?;
+        let entries: Vec<&str> = waiting.iter().filter_map(|(_, entry)| entry.as_deref()).collect();
+        let lost = self.producer.missing(&self.stream, &entries).await?;
+        due.extend(
+            waiting
+                .iter()
+                .filter(|(_, entry)| entry.as_deref().is_none_or(|id| lost.contains(&id)))
+                .map(|(e, _)| e.clone()),
+        );
+        // In production order, so the status-change worker meets them as they happened.
+        due.sort_by_key(|e| e.seq);
+        due.dedup_by_key(|e| e.event_id);
+        if !due.is_empty() {
+            tracing::info!(
+                count = due.len(),
+                "relaying status events not yet published or lost with Redis's data"
+            );
+            self.publish(&due).await;
+        }
+        Ok(due.len())
+    }
+
+    /// Runs [`Outbox::relay_once`] every `every` until cancelled.
     pub async fn relay(
         self,
         every: Duration,
-        grace: Duration,
+        unpublished: Duration,
         unapplied: Duration,
         cancel: CancellationToken,
     ) {
@@ -53,23 +91,8 @@ impl Outbox {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(every) => {},
             }
-            let found = upcheck_store::events::to_relay(
-                &self.pool,
-                grace.as_millis() as i64,
-                unapplied.as_millis() as i64,
-                500,
-            )
-            .await;
-            match found {
-                Ok(events) if !events.is_empty() => {
-                    tracing::info!(
-                        count = events.len(),
-                        "relaying status events not yet published or applied"
-                    );
-                    self.publish(&events).await;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox relay query failed"),
+            if let Err(e) = self.relay_once(unpublished, unapplied).await {
+                tracing::warn!(error = %e, "outbox relay failed");
             }
         }
     }

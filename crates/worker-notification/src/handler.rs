@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 use upcheck_domain::NotificationJob;
 use upcheck_runtime::store_failure;
 use upcheck_store::Pool;
-use upcheck_store::notifications::{Attempt, DeliveryState, load_delivery, mark_failed, record_attempt};
+use upcheck_store::notifications::{
+    Attempt, Claim, DeliveryState, claim_delivery, mark_failed, record_attempt,
+};
 use upcheck_streams::{HandleError, Handler, Producer, StreamMessage};
 
 /// Retry policy (`NOTIFICATION_MAX_ATTEMPTS`, `NOTIFICATION_RETRY_BASE_MS`, `NOTIFICATION_RETRY_MAX_MS`).
@@ -19,6 +21,9 @@ pub struct RetryPolicy {
     pub base_ms: u64,
     /// Longest retry delay, ms.
     pub max_ms: u64,
+    /// How long one attempt holds the notification's lease, ms: above the channel's timeout
+    /// (`WEBHOOK_TIMEOUT_MS`), so a duplicate job never delivers while an attempt is running.
+    pub lease_ms: u64,
 }
 
 /// Delivers notifications over channel `C`.
@@ -51,12 +56,18 @@ impl<C: Channel> Handler for NotificationHandler<C> {
     async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
         let job: NotificationJob = message.decode()?;
         let id = job.notification_id;
-        let Some(delivery) = load_delivery(&self.pool, id).await.map_err(store_failure)? else {
-            return Ok(()); // its monitor was deleted
+        let delivery = match claim_delivery(&self.pool, id, &message.id, self.policy.lease_ms as i64)
+            .await
+            .map_err(store_failure)?
+        {
+            Claim::Claimed(delivery) => delivery,
+            // Its monitor was deleted, or a redelivery of a finished notification.
+            Claim::Missing | Claim::Finished => return Ok(()),
+            Claim::Busy => {
+                tracing::debug!(notification_id = %id, "another job holds this notification; dropping the duplicate");
+                return Ok(());
+            }
         };
-        if delivery.state != DeliveryState::Pending {
-            return Ok(()); // a redelivery of a finished notification
-        }
         let Some((channel_id, kind, config)) = delivery.channel else {
             mark_failed(&self.pool, id, "channel deleted").await.map_err(store_failure)?;
             return Ok(());
@@ -79,12 +90,15 @@ impl<C: Channel> Handler for NotificationHandler<C> {
         } else {
             DeliveryState::Pending
         };
+        let retry_in_ms = (state == DeliveryState::Pending)
+            .then(|| retry::backoff_ms(attempt_no as u32, self.policy.base_ms, self.policy.max_ms));
         let attempt = Attempt {
             attempt: attempt_no,
             attempted_at,
             http_status: result.http_status.and_then(|c| i16::try_from(c).ok()),
             latency_ms: result.latency_ms,
             error: result.error.clone(),
+            retry_at: retry_in_ms.map(|ms| OffsetDateTime::now_utc() + std::time::Duration::from_millis(ms)),
         };
         record_attempt(&self.pool, id, &attempt, state).await.map_err(store_failure)?;
         let outcome = match state {
@@ -100,9 +114,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
         );
         match state {
             DeliveryState::Pending => {
-                let delay = retry::backoff_ms(attempt_no as u32, self.policy.base_ms, self.policy.max_ms);
-                let due =
-                    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 + delay as i64;
+                let due = attempt.retry_at.map_or(0, |at| (at.unix_timestamp_nanos() / 1_000_000) as i64);
                 retry::schedule(&self.redis, &self.retry_key, &message.payload, due)
                     .await
                     .map_err(HandleError::retryable)?;

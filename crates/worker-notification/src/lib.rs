@@ -43,6 +43,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             max_attempts: t.notification_max_attempts,
             base_ms: t.notification_retry_base_ms,
             max_ms: t.notification_retry_max_ms,
+            lease_ms: t.webhook_timeout_ms + 5_000,
         },
     ));
     let config = RunnerConfig::from_settings(
@@ -67,7 +68,9 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             redis: conns.commands.clone(),
             stream: settings.streams.notification.clone(),
             lock: keys.notification_sweep_lock(),
-            idle: Duration::from_millis(t.notification_retry_max_ms + t.reclaim_idle_ms * 10),
+            // Past one attempt's lease with no sign of life: with the defaults, a lost job is
+            // enqueued again 15-20 s after it was due.
+            idle: Duration::from_millis(t.webhook_timeout_ms + 5_000),
         }
         .run(Duration::from_millis(t.outbox_relay_ms), cancel.clone()),
     );

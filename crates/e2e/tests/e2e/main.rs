@@ -1,3 +1,4 @@
+mod healing;
 mod helpers;
 mod metrics;
 mod pipeline;

@@ -28,7 +28,7 @@ async fn a_monitor_goes_down_after_threshold_failures_with_the_event_in_the_outb
     assert_eq!(status(&env, m).await, "down");
     assert_eq!(count(&env, CHECKS, m).await, 3);
     assert_eq!(count(&env, EVENTS, m).await, 2);
-    let unpublished = upcheck_store::events::to_relay(&env.pool, 0, 3_600_000, 10).await.unwrap();
+    let unpublished = upcheck_store::events::unpublished(&env.pool, 0, 10).await.unwrap();
     assert_eq!(unpublished.len(), 2, "written to the outbox, not yet published");
 }
 
@@ -113,7 +113,9 @@ async fn published_events_leave_the_relay_queue() {
     let m = monitor(&env, user(&env).await).await;
     let events = record_checks(&env.pool, &[check(m, 1_000, Up)]).await.unwrap();
 
-    upcheck_store::events::mark_published(&env.pool, &[events[0].event_id]).await.unwrap();
+    upcheck_store::events::mark_published(&env.pool, &[(events[0].event_id, "5-0".into())]).await.unwrap();
 
-    assert!(upcheck_store::events::to_relay(&env.pool, 0, 3_600_000, 10).await.unwrap().is_empty());
+    assert!(upcheck_store::events::unpublished(&env.pool, 0, 10).await.unwrap().is_empty());
+    let waiting = upcheck_store::events::unapplied(&env.pool, 0, 10).await.unwrap();
+    assert_eq!(waiting, vec![(events[0].clone(), Some("5-0".to_string()))], "unapplied, with its entry id");
 }

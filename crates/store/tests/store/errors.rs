@@ -52,3 +52,25 @@ async fn an_unreachable_database_is_transient() {
     assert!(!e.is_permanent(), "{e}");
     assert!(e.is_unavailable());
 }
+
+#[tokio::test]
+async fn a_statement_past_the_timeout_is_cancelled_and_transient() {
+    let env = TestEnv::with_env(&[("DATABASE_STATEMENT_TIMEOUT_MS", "300")]).await;
+    let db = env.db().await;
+    let started = std::time::Instant::now();
+    let e = StoreError::from(db.execute("SELECT pg_sleep(5)", &[]).await.expect_err("cancelled"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "cancelled after {:?}", started.elapsed());
+    assert_eq!(e.sqlstate(), Some("57014"), "{e}");
+    assert!(!e.is_permanent());
+}
+
+#[tokio::test]
+async fn a_transaction_left_idle_is_ended_by_postgres() {
+    let env = TestEnv::with_env(&[("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", "300")]).await;
+    let mut db = env.db().await;
+    let tx = db.transaction().await.unwrap();
+    tx.execute("SELECT 1", &[]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let e = StoreError::from(tx.execute("SELECT 1", &[]).await.expect_err("the session was ended"));
+    assert!(!e.is_permanent(), "{e}");
+}

@@ -119,6 +119,7 @@ async fn delivered_notifications_are_no_longer_pending() {
         http_status: Some(200),
         latency_ms: Some(4),
         error: None,
+        retry_at: None,
     };
 
     record_attempt(&env.pool, id, &attempt(1), DeliveryState::Delivered).await.unwrap();
@@ -141,7 +142,7 @@ async fn an_event_published_but_never_applied_is_relayed_until_it_is_applied() {
     .await
     .unwrap();
     let id = events[0].event_id;
-    upcheck_store::events::mark_published(&env.pool, &[id]).await.unwrap();
+    upcheck_store::events::mark_published(&env.pool, &[(id, "7-0".into())]).await.unwrap();
     // Published an hour ago, and the stream entry was lost with Redis's data.
     env.db()
         .await
@@ -149,42 +150,99 @@ async fn an_event_published_but_never_applied_is_relayed_until_it_is_applied() {
         .await
         .unwrap();
 
-    let due = upcheck_store::events::to_relay(&env.pool, 60_000, 600_000, 10).await.unwrap();
-    assert_eq!(due.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![id]);
+    let due = upcheck_store::events::unapplied(&env.pool, 600_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|(e, entry)| (e.event_id, entry.clone())).collect::<Vec<_>>(),
+        vec![(id, Some("7-0".into()))]
+    );
+    assert!(upcheck_store::events::unapplied(&env.pool, 7_200_000, 10).await.unwrap().is_empty(), "not yet");
 
     apply(&env, &events[0]).await;
-    assert!(upcheck_store::events::to_relay(&env.pool, 60_000, 600_000, 10).await.unwrap().is_empty());
+    assert!(upcheck_store::events::unapplied(&env.pool, 600_000, 10).await.unwrap().is_empty());
+}
+
+/// Moves every time of notification `id` (creation, re-enqueue, retry due, attempts) an hour back.
+async fn age(env: &TestEnv, id: Uuid) {
+    let db = env.db().await;
+    db.execute(
+        "UPDATE notifications SET created_at = created_at - interval '1 hour', \
+           enqueued_at = enqueued_at - interval '1 hour', next_attempt_at = next_attempt_at - interval '1 hour' \
+         WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE notification_attempts SET attempted_at = attempted_at - interval '1 hour' WHERE notification_id = $1",
+        &[&id],
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
-async fn a_pending_notification_idle_past_every_retry_is_orphaned_and_an_active_one_is_not() {
+async fn a_pending_notification_with_no_sign_of_life_is_orphaned_and_a_live_one_is_not() {
     let env = TestEnv::new().await;
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     webhook_channel(&env, owner, m).await;
     let old = apply(&env, &outboxed(&env, event(m, MonitorStatus::Up, MonitorStatus::Down)).await).await;
     let recent = apply(&env, &outboxed(&env, event(m, MonitorStatus::Down, MonitorStatus::Up)).await).await;
-    let old_id = old.pending_notifications[0];
-    env.db()
-        .await
-        .execute("UPDATE notifications SET created_at = now() - interval '1 hour' WHERE id = $1", &[&old_id])
-        .await
-        .unwrap();
+    let (old_id, recent_id) = (old.pending_notifications[0], recent.pending_notifications[0]);
+    let orphaned = || async { upcheck_store::notifications::orphaned(&env.pool, 600_000, 10).await.unwrap() };
+    age(&env, old_id).await;
 
-    let orphaned = upcheck_store::notifications::orphaned(&env.pool, 600_000, 10).await.unwrap();
+    assert_eq!(orphaned().await, vec![old_id], "created an hour ago and never attempted");
+    assert!(orphaned().await.is_empty(), "enqueued again just now");
 
-    assert_eq!(orphaned, vec![old_id]);
-    assert!(!orphaned.contains(&recent.pending_notifications[0]));
+    // Attempted, with a retry due in an hour: waiting for it, alive.
+    age(&env, old_id).await;
     let attempt = Attempt {
         attempt: 1,
         attempted_at: OffsetDateTime::now_utc(),
         http_status: Some(500),
         latency_ms: Some(1),
         error: Some("x".into()),
+        retry_at: Some(OffsetDateTime::now_utc() + time::Duration::hours(1)),
     };
     record_attempt(&env.pool, old_id, &attempt, DeliveryState::Pending).await.unwrap();
-    assert!(
-        upcheck_store::notifications::orphaned(&env.pool, 600_000, 10).await.unwrap().is_empty(),
-        "a recent attempt means it is alive"
-    );
+    age(&env, old_id).await;
+    assert!(orphaned().await.is_empty(), "its retry is due in the future");
+    // The retry was due an hour ago and nothing happened: its job was lost.
+    age(&env, old_id).await;
+    assert_eq!(orphaned().await, vec![old_id]);
+
+    // A leased notification is being delivered, however old.
+    age(&env, recent_id).await;
+    let claim =
+        upcheck_store::notifications::claim_delivery(&env.pool, recent_id, "9-0", 60_000).await.unwrap();
+    assert!(matches!(claim, upcheck_store::notifications::Claim::Claimed(_)));
+    assert!(orphaned().await.is_empty(), "leased");
+}
+
+#[tokio::test]
+async fn one_job_holds_a_notification_at_a_time_and_its_own_retry_may_take_it_again() {
+    use upcheck_store::notifications::{Claim, claim_delivery};
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    webhook_channel(&env, owner, m).await;
+    let id = apply(&env, &outboxed(&env, event(m, MonitorStatus::Up, MonitorStatus::Down)).await)
+        .await
+        .pending_notifications[0];
+
+    assert!(matches!(claim_delivery(&env.pool, id, "1-0", 60_000).await.unwrap(), Claim::Claimed(_)));
+    assert_eq!(claim_delivery(&env.pool, id, "2-0", 60_000).await.unwrap(), Claim::Busy, "a duplicate job");
+    assert!(matches!(claim_delivery(&env.pool, id, "1-0", 60_000).await.unwrap(), Claim::Claimed(_)));
+    let delivered = Attempt {
+        attempt: 1,
+        attempted_at: OffsetDateTime::now_utc(),
+        http_status: Some(200),
+        latency_ms: Some(1),
+        error: None,
+        retry_at: None,
+    };
+    record_attempt(&env.pool, id, &delivered, DeliveryState::Delivered).await.unwrap();
+    assert_eq!(claim_delivery(&env.pool, id, "2-0", 60_000).await.unwrap(), Claim::Finished);
+    assert_eq!(claim_delivery(&env.pool, Uuid::now_v7(), "2-0", 60_000).await.unwrap(), Claim::Missing);
 }

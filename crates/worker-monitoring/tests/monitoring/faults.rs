@@ -159,3 +159,68 @@ async fn a_check_postgres_rejects_for_good_is_permanent_and_the_rest_of_its_batc
     drop(handler);
     task.await.unwrap();
 }
+
+/// Three unapplied events, published an hour ago or never: the relay publishes again the one
+/// whose stream entry Redis lost and the one never published, and leaves the one still waiting
+/// in the stream alone.
+#[tokio::test]
+async fn the_relay_publishes_again_only_events_whose_entry_is_gone_or_was_never_written() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
+    let producer = Producer::new(conns.commands.clone(), 10_000);
+    let stream = env.settings.streams.status_change.clone();
+    let outbox = Outbox::new(env.pool.clone(), producer.clone(), stream.clone());
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        let s = spec("http://127.0.0.1:9/");
+        monitor(&env, owner, &s).await;
+        let mut e = [upcheck_domain::StatusEvent {
+            event_id: uuid::Uuid::now_v7(),
+            monitor_id: s.monitor_id,
+            from: upcheck_domain::MonitorStatus::Up,
+            to: upcheck_domain::MonitorStatus::Down,
+            notify: true,
+            occurred_at: OffsetDateTime::now_utc(),
+            cause: None,
+            seq: None,
+        }];
+        upcheck_store::events::append(&env.pool, &mut e).await.unwrap();
+        events.push(e[0].clone());
+    }
+    let (waiting, lost, never) = (&events[0], &events[1], &events[2]);
+    let entry = producer.add(&stream, waiting).await.unwrap();
+    upcheck_store::events::mark_published(
+        &env.pool,
+        &[(waiting.event_id, entry), (lost.event_id, "1-1".into())],
+    )
+    .await
+    .unwrap();
+    env.db()
+        .await
+        .execute(
+            "UPDATE status_events SET published_at = published_at - interval '1 hour', \
+               created_at = created_at - interval '1 hour'",
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let published = outbox.relay_once(Duration::from_secs(10), Duration::from_secs(15)).await.unwrap();
+
+    assert_eq!(published, 2);
+    let entries: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut env.redis.clone())
+        .await
+        .unwrap();
+    let ids: Vec<uuid::Uuid> = entries
+        .iter()
+        .map(|(_, f)| serde_json::from_str::<upcheck_domain::StatusEvent>(&f["m"]).unwrap().event_id)
+        .collect();
+    assert_eq!(ids, vec![waiting.event_id, lost.event_id, never.event_id], "in production order, once each");
+    // Both were published again just now: the next pass publishes nothing.
+    assert_eq!(outbox.relay_once(Duration::from_secs(10), Duration::from_secs(15)).await.unwrap(), 0);
+}

@@ -245,7 +245,7 @@ async fn a_flushed_redis_schedule_heals_from_postgres_on_its_own() {
 
 #[tokio::test]
 async fn a_published_transition_lost_with_redis_data_is_published_again() {
-    let env = TestEnv::with_env(&[("OUTBOX_RELAY_MS", "100")]).await; // unapplied after 10 × 3 s
+    let env = TestEnv::with_env(&[("OUTBOX_RELAY_MS", "100")]).await;
     let s = spec("http://127.0.0.1:1/");
     monitor(&env, user(&env).await, &s).await;
     env.db().await.execute("UPDATE monitors SET paused = true", &[]).await.unwrap(); // no new checks
@@ -262,8 +262,9 @@ async fn a_published_transition_lost_with_redis_data_is_published_again() {
         thresholds: Default::default(),
     };
     let events = record_checks(&env.pool, &[record(1_000)]).await.unwrap();
-    upcheck_store::events::mark_published(&env.pool, &[events[0].event_id]).await.unwrap();
-    // It was published an hour ago, then Redis lost the stream before anyone applied it.
+    // It was published an hour ago as entry 1-0, then Redis lost the stream before anyone
+    // applied it.
+    upcheck_store::events::mark_published(&env.pool, &[(events[0].event_id, "1-0".into())]).await.unwrap();
     env.db()
         .await
         .execute("UPDATE status_events SET published_at = now() - interval '1 hour'", &[])
