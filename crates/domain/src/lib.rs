@@ -1,6 +1,7 @@
 //! Upcheck's pure domain: monitors, checks, the status machine and the message contracts
 //! carried on the Redis streams. No I/O and no async live here.
 
+pub mod channel;
 pub mod expected;
 pub mod messages;
 pub mod monitor;

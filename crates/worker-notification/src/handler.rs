@@ -1,9 +1,9 @@
 //! The notification stream's handler: one delivery attempt per message, logged; a failure is
 //! retried later through the retry set, and after the last attempt dead-lettered.
 
-use crate::channel::Channel;
 use crate::retry;
 use time::OffsetDateTime;
+use upcheck_channels::Channel;
 use upcheck_domain::NotificationJob;
 use upcheck_runtime::store_failure;
 use upcheck_store::Pool;

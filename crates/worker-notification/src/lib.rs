@@ -2,7 +2,6 @@
 //! logs every attempt, retries with exponential backoff and jitter, dead-letters after the
 //! last attempt, and re-enqueues notifications whose jobs Redis lost.
 
-pub mod channel;
 pub mod handler;
 pub mod retry;
 pub mod sweep;
@@ -30,8 +29,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let t = &settings.tunables;
     let producer =
         Producer::new(conns.commands.clone(), t.stream_maxlen).with_dead_letter_maxlen(t.dead_letter_maxlen);
-    let channel =
-        channel::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms)).context("HTTP client")?;
+    let channel = upcheck_channels::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms))
+        .context("HTTP client")?;
     let handler = Arc::new(handler::NotificationHandler::new(
         pool.clone(),
         channel,

@@ -10,8 +10,8 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
+use upcheck_channels::{Channel as _, WebhookChannel};
 use upcheck_store::channels::Channel;
-use upcheck_worker_notification::channel::{Channel as _, WebhookChannel};
 use utoipa::ToSchema;
 use uuid::Uuid;
 

@@ -1,38 +1,10 @@
-//! Delivery channels: one trait, one implementation per channel kind. Webhook is the first.
+//! Webhooks signed per Standard Webhooks (https://www.standardwebhooks.com).
 
-use std::future::Future;
+use crate::{AttemptResult, Channel, root_cause};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+use upcheck_domain::channel::WebhookConfig;
 use uuid::Uuid;
-
-/// The result of one delivery attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptResult {
-    /// Whether the receiver accepted it.
-    pub delivered: bool,
-    /// Whether trying again cannot help (a misconfigured channel).
-    pub permanent: bool,
-    /// The receiver's status code, if it answered.
-    pub http_status: Option<u16>,
-    /// Time to the answer, ms.
-    pub latency_ms: Option<i32>,
-    /// Why it failed.
-    pub error: Option<String>,
-}
-
-/// Delivers one notification over one kind of channel.
-pub trait Channel: Send + Sync + 'static {
-    /// The channel kind this implementation serves (`webhook`, …).
-    fn kind(&self) -> &'static str;
-
-    /// One attempt to deliver `payload` for notification `id` over a channel configured with `config`.
-    fn deliver(
-        &self,
-        id: Uuid,
-        config: &serde_json::Value,
-        payload: &serde_json::Value,
-    ) -> impl Future<Output = AttemptResult> + Send;
-}
 
 /// Webhooks signed per Standard Webhooks: `webhook-id` (the notification id, stable across
 /// retries so receivers can deduplicate), `webhook-timestamp` (Unix seconds),
@@ -57,10 +29,6 @@ impl WebhookChannel {
     }
 }
 
-fn failure(permanent: bool, error: String) -> AttemptResult {
-    AttemptResult { delivered: false, permanent, http_status: None, latency_ms: None, error: Some(error) }
-}
-
 impl Channel for WebhookChannel {
     fn kind(&self) -> &'static str {
         "webhook"
@@ -72,18 +40,20 @@ impl Channel for WebhookChannel {
         config: &serde_json::Value,
         payload: &serde_json::Value,
     ) -> AttemptResult {
-        let (Some(url), Some(secret)) = (config["url"].as_str(), config["secret"].as_str()) else {
-            return failure(true, "channel config lacks url or secret".into());
+        let config = match WebhookConfig::from_value(config) {
+            Ok(c) => c,
+            Err(e) => return AttemptResult::failure(true, e.to_string()),
         };
+        let (url, secret) = (config.url.as_str(), config.secret.as_str());
         let body = match serde_json::to_vec(payload) {
             Ok(b) => b,
-            Err(e) => return failure(true, format!("payload does not encode: {e}")),
+            Err(e) => return AttemptResult::failure(true, format!("payload does not encode: {e}")),
         };
         let msg_id = id.to_string();
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();
         let signature = match upcheck_domain::webhook::sign(secret, &msg_id, timestamp, &body) {
             Ok(s) => s,
-            Err(e) => return failure(true, e.to_string()),
+            Err(e) => return AttemptResult::failure(true, e.to_string()),
         };
         let start = Instant::now();
         let sent = self
@@ -127,12 +97,4 @@ impl Channel for WebhookChannel {
             }
         }
     }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }

@@ -1,0 +1,41 @@
+//! Typed channel configs, as stored in `channels.config` and given to the channels.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a stored channel config cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("channel config: {0}")]
+pub struct ChannelConfigError(pub String);
+
+/// A `webhook` channel's config: `{"url": "https://…", "secret": "whsec_…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// The Standard Webhooks signing secret (`whsec_` + base64).
+    pub secret: String,
+}
+
+impl WebhookConfig {
+    /// Parses a stored config.
+    ///
+    /// # Errors
+    /// [`ChannelConfigError`] naming what is missing or malformed.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, ChannelConfigError> {
+        serde_json::from_value(value.clone()).map_err(|e| ChannelConfigError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_config_needs_its_url_and_secret() {
+        let ok = serde_json::json!({"url": "https://example.com/hook", "secret": "whsec_x"});
+        assert_eq!(WebhookConfig::from_value(&ok).unwrap().url, "https://example.com/hook");
+        let missing = WebhookConfig::from_value(&serde_json::json!({"url": "https://example.com"}));
+        assert!(missing.unwrap_err().0.contains("secret"));
+    }
+}
