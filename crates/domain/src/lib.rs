@@ -1,7 +1,9 @@
 //! Upcheck's pure domain: monitors, checks, the status machine and the message contracts
 //! carried on the Redis streams. No I/O and no async live here.
 
+pub mod backoff;
 pub mod channel;
+pub mod clock;
 pub mod expected;
 pub mod messages;
 pub mod monitor;

@@ -193,7 +193,7 @@ pub async fn connect_redis(
     settings: &Settings,
     cancel: &CancellationToken,
 ) -> anyhow::Result<upcheck_streams::RedisConns> {
-    let mut wait = std::time::Duration::from_millis(200);
+    let mut backoff = upcheck_domain::backoff::Backoff::new(200, 5_000);
     loop {
         match upcheck_streams::connect(&settings.redis).await {
             Ok(c) => return Ok(c),
@@ -204,8 +204,7 @@ pub async fn connect_redis(
         }
         tokio::select! {
             _ = cancel.cancelled() => anyhow::bail!("cancelled while waiting for Redis"),
-            _ = tokio::time::sleep(wait) => {},
+            _ = tokio::time::sleep(backoff.next_delay()) => {},
         }
-        wait = (wait * 2).min(std::time::Duration::from_secs(5));
     }
 }

@@ -77,14 +77,10 @@ impl<P: Probe> CheckHandler<P> {
     }
 }
 
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 impl<P: Probe> CheckHandler<P> {
     /// Waits for the job's due time, probes and builds the record to store.
     async fn check(&self, message: &StreamMessage, job: CheckJob) -> Result<CheckRecord, HandleError> {
-        let early_ms = job.due_at_ms - now_ms();
+        let early_ms = job.due_at_ms - upcheck_domain::clock::now_ms();
         if early_ms > 0 {
             tokio::time::sleep(Duration::from_millis(early_ms as u64).min(MAX_EARLY)).await;
         }
@@ -108,7 +104,7 @@ impl<P: Probe> CheckHandler<P> {
                 recovery: job.spec.recovery_threshold,
             },
         };
-        let lag_ms = (record.checked_at.unix_timestamp_nanos() / 1_000_000) as i64 - record.due_at_ms;
+        let lag_ms = upcheck_domain::clock::unix_ms(record.checked_at) - record.due_at_ms;
         self.metrics(record.outcome)
             .probe_seconds
             .record(f64::from(record.latency_ms.unwrap_or(0).max(0)) / 1_000.0);

@@ -84,7 +84,7 @@ pub async fn reconcile_once(
         return Ok(None);
     }
     let result = async {
-        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now_ms = upcheck_domain::clock::now_ms();
         let mut after = None;
         let mut upserted = 0;
         loop {

@@ -36,7 +36,7 @@ pub async fn run(schedule: Schedule, tick: Duration, full: Vec<Arc<AtomicBool>>,
         for shard in 0..schedule.keys().shards() {
             let is_full = || full.get(shard as usize).is_some_and(|f| f.load(Ordering::Relaxed));
             while !is_full() {
-                let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+                let now_ms = upcheck_domain::clock::now_ms();
                 match schedule.claim_due(shard, now_ms.saturating_add(lookahead_ms), CLAIM_LIMIT).await {
                     Ok(n) if n == CLAIM_LIMIT => continue,
                     Ok(_) => break,

@@ -5,6 +5,7 @@ use crate::retry;
 use time::OffsetDateTime;
 use upcheck_channels::Channel;
 use upcheck_domain::NotificationJob;
+use upcheck_domain::backoff::equal_jitter_ms;
 use upcheck_runtime::store_failure;
 use upcheck_store::Pool;
 use upcheck_store::notifications::{
@@ -91,7 +92,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             DeliveryState::Pending
         };
         let retry_in_ms = (state == DeliveryState::Pending)
-            .then(|| retry::backoff_ms(attempt_no as u32, self.policy.base_ms, self.policy.max_ms));
+            .then(|| equal_jitter_ms(attempt_no as u32, self.policy.base_ms, self.policy.max_ms));
         let attempt = Attempt {
             attempt: attempt_no,
             attempted_at,
@@ -114,7 +115,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
         );
         match state {
             DeliveryState::Pending => {
-                let due = attempt.retry_at.map_or(0, |at| (at.unix_timestamp_nanos() / 1_000_000) as i64);
+                let due = attempt.retry_at.map_or(0, upcheck_domain::clock::unix_ms);
                 retry::schedule(&self.redis, &self.retry_key, &message.payload, due)
                     .await
                     .map_err(HandleError::retryable)?;

@@ -1,9 +1,8 @@
 //! Delayed retries: a notification whose attempt failed waits in a sorted set (score: due time,
 //! Unix ms) and is moved back onto the notification stream when due, atomically.
 //!
-//! The delay is exponential with jitter: attempt `n` (1-based) waits a random time in
-//! `[d/2, d]` where `d = min(base × 2^(n-1), max)` ("equal jitter", which keeps a floor under
-//! the delay while spreading retries of one outage).
+//! The delay is the domain's exponential backoff with equal jitter
+//! ([`upcheck_domain::backoff::equal_jitter_ms`]).
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -18,12 +17,6 @@ for _, member in ipairs(due) do
 end
 return #due
 "#;
-
-/// The delay before retry number `attempt` (1 = the first retry), in ms.
-pub fn backoff_ms(attempt: u32, base_ms: u64, max_ms: u64) -> u64 {
-    let d = base_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(40)).min(max_ms).max(1);
-    rand::random_range(d / 2..=d)
-}
 
 /// Schedules `job_json` (a notification job) to be enqueued again at `due_ms`.
 ///
@@ -53,7 +46,7 @@ pub async fn pump(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(tick) => {},
         }
-        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now_ms = upcheck_domain::clock::now_ms();
         let moved: redis::RedisResult<i64> = script
             .key(&key)
             .key(&stream)
@@ -65,23 +58,6 @@ pub async fn pump(
             .await;
         if let Err(e) = moved {
             tracing::warn!(error = %e, "moving due retries failed");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_double_with_jitter_and_are_capped() {
-        for _ in 0..200 {
-            let first = backoff_ms(1, 1_000, 60_000);
-            assert!((500..=1_000).contains(&first), "{first}");
-            let third = backoff_ms(3, 1_000, 60_000);
-            assert!((2_000..=4_000).contains(&third), "{third}");
-            let late = backoff_ms(30, 1_000, 60_000);
-            assert!((30_000..=60_000).contains(&late), "{late}");
         }
     }
 }

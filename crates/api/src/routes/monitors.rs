@@ -153,9 +153,7 @@ async fn check_channels(state: &AppState, owner: Uuid, ids: &[Uuid]) -> Result<(
     }
 }
 
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+use upcheck_domain::clock::now_ms;
 
 /// Schedules (due now) or unschedules a monitor in Redis; failures are logged, not returned.
 async fn sync_schedule(state: &AppState, m: &Monitor) {

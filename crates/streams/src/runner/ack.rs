@@ -2,7 +2,7 @@
 //! the next, so a busy runner pays one round trip per batch and an idle one waits for nothing.
 
 use super::RunnerConfig;
-use crate::backoff::{Backoff, sleep_or_cancel};
+use crate::backoff::{backoff, sleep_or_cancel};
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,7 @@ async fn ack_loop(
     let mut batch: Vec<AckRequest> = Vec::with_capacity(ACK_BATCH);
     while rx.recv_many(&mut batch, ACK_BATCH).await > 0 {
         let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
-        let mut backoff = Backoff::new();
+        let mut backoff = backoff();
         let acked = loop {
             match redis::cmd("XACK")
                 .arg(&c.stream)
@@ -65,7 +65,7 @@ async fn ack_loop(
                 Ok(_) => break true,
                 Err(e) => {
                     tracing::warn!(stream = %c.stream, count = ids.len(), error = %e, "ack failed; retrying");
-                    if sleep_or_cancel(backoff.next(), &cancel).await {
+                    if sleep_or_cancel(backoff.next_delay(), &cancel).await {
                         break false; // redelivered later; the handlers are idempotent
                     }
                 }

@@ -30,7 +30,7 @@ mod ack;
 mod config;
 mod reclaim;
 
-use crate::backoff::{Backoff, sleep_or_cancel};
+use crate::backoff::{backoff, sleep_or_cancel};
 use crate::reply::{self, Entry};
 use crate::{HandleError, Handler, MESSAGE_FIELD, StreamError, StreamMessage};
 use ack::Acker;
@@ -99,10 +99,10 @@ impl<H: Handler> Runner<H> {
     /// # Errors
     /// None today: Redis failures are logged and retried with backoff.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), StreamError> {
-        let mut backoff = Backoff::new();
+        let mut backoff = backoff();
         while let Err(e) = self.ensure_group().await {
             tracing::warn!(stream = %self.config.stream, error = %e, "cannot create consumer group; retrying");
-            if sleep_or_cancel(backoff.next(), &cancel).await {
+            if sleep_or_cancel(backoff.next_delay(), &cancel).await {
                 return Ok(());
             }
         }
@@ -153,7 +153,7 @@ impl<H: Handler> Runner<H> {
                     if e.to_string().contains("NOGROUP") {
                         let _ = self.ensure_group().await;
                     }
-                    if sleep_or_cancel(backoff.next(), &cancel).await {
+                    if sleep_or_cancel(backoff.next_delay(), &cancel).await {
                         break;
                     }
                 }
@@ -202,7 +202,7 @@ impl<H: Handler> Runner<H> {
             let _permit = permit;
             let _in_flight = in_flight;
             let started = Instant::now();
-            let mut backoff = Backoff::new();
+            let mut backoff = backoff();
             loop {
                 let err = match handler.handle(&message).await {
                     Ok(()) => {
@@ -216,10 +216,10 @@ impl<H: Handler> Runner<H> {
                 match err {
                     HandleError::Permanent { .. } => {
                         tracing::error!(stream = %config.stream, stream_id = %message.id, %reason, "dead-lettering message");
-                        let mut tries = Backoff::new();
+                        let mut tries = crate::backoff::backoff();
                         while let Err(e) = dead_letter(&mut conn, &config, &message, &reason, 0).await {
                             tracing::warn!(error = %e, "dead-letter failed; retrying");
-                            if sleep_or_cancel(tries.next(), &cancel).await {
+                            if sleep_or_cancel(tries.next_delay(), &cancel).await {
                                 return;
                             }
                         }
@@ -228,7 +228,7 @@ impl<H: Handler> Runner<H> {
                     }
                     HandleError::Retryable { retry_after, .. } => {
                         counters.retries.increment(1);
-                        let wait = retry_after.unwrap_or_else(|| backoff.next());
+                        let wait = retry_after.unwrap_or_else(|| backoff.next_delay());
                         if started.elapsed() + wait > config.retry_budget {
                             // Left pending and no longer kept fresh: reclaimed after
                             // `reclaim_idle_ms`, dead-lettered after `max_deliveries`.

@@ -38,9 +38,7 @@ pub(crate) async fn schedule(env: &TestEnv) -> Schedule {
     Schedule::new(conns.commands, Keys::new(&env.settings), 10_000)
 }
 
-pub(crate) fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub(crate) use upcheck_domain::clock::now_ms;
 
 async fn published_events(env: &TestEnv) -> Vec<StatusEvent> {
     let entries: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
