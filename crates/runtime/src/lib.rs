@@ -4,9 +4,11 @@
 
 mod health;
 pub mod metrics;
+mod periodic;
 
 pub use health::{HealthServer, Readiness};
 use metrics::{GroupRef, Scrape};
+pub use periodic::every;
 
 /// A started worker: its health server and its loops.
 pub struct RunningWorker {

@@ -121,7 +121,12 @@ impl Scrape {
         if let Some(redis) = &self.redis {
             for g in &self.groups {
                 let mut conn = redis.clone();
-                match tokio::time::timeout(Duration::from_secs(1), group_info(&mut conn, g)).await {
+                match tokio::time::timeout(
+                    Duration::from_secs(1),
+                    upcheck_streams::group_info(&mut conn, &g.stream, &g.group),
+                )
+                .await
+                {
                     Ok(Ok(info)) => {
                         let labels = [("stream", g.stream.clone()), ("group", g.group.clone())];
                         metrics::gauge!(STREAM_LENGTH, "stream" => g.stream.clone()).set(info.length as f64);
@@ -140,60 +145,6 @@ impl Scrape {
         handle.run_upkeep();
         handle.render()
     }
-}
-
-struct GroupInfo {
-    length: u64,
-    pending: Option<u64>,
-    lag: Option<u64>,
-}
-
-async fn group_info(
-    conn: &mut redis::aio::ConnectionManager,
-    g: &GroupRef,
-) -> Result<GroupInfo, redis::RedisError> {
-    let (length, groups): (u64, redis::Value) = redis::pipe()
-        .cmd("XLEN")
-        .arg(&g.stream)
-        .cmd("XINFO")
-        .arg("GROUPS")
-        .arg(&g.stream)
-        .query_async(conn)
-        .await
-        .or_else(|e| {
-            // A stream that does not exist yet has no groups: report it empty.
-            if e.code() == Some("ERR") && e.to_string().contains("no such key") {
-                Ok((0, redis::Value::Array(Vec::new())))
-            } else {
-                Err(e)
-            }
-        })?;
-    let mut info = GroupInfo { length, pending: None, lag: None };
-    let redis::Value::Array(groups) = groups else { return Ok(info) };
-    for group in groups {
-        let fields: Vec<redis::Value> = match group {
-            redis::Value::Array(f) => f,
-            redis::Value::Map(m) => m.into_iter().flat_map(|(k, v)| [k, v]).collect(),
-            _ => continue,
-        };
-        let mut name = None;
-        let (mut pending, mut lag) = (None, None);
-        for pair in fields.chunks(2) {
-            let [key, value] = pair else { continue };
-            let key: String = redis::from_redis_value_ref(key).unwrap_or_default();
-            match key.as_str() {
-                "name" => name = redis::from_redis_value_ref::<String>(value).ok(),
-                "pending" => pending = redis::from_redis_value_ref::<u64>(value).ok(),
-                "lag" => lag = redis::from_redis_value_ref::<u64>(value).ok(),
-                _ => {}
-            }
-        }
-        if name.as_deref() == Some(g.group.as_str()) {
-            info.pending = pending;
-            info.lag = lag;
-        }
-    }
-    Ok(info)
 }
 
 /// Records one answered API request.

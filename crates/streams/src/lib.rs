@@ -1,5 +1,6 @@
 //! Redis for Upcheck: connections, the stream producer, the one consumer-group runner every
-//! worker shares, and the leaderless schedule.
+//! worker shares, the leaderless schedule, the delay queue, lease locks, live-status
+//! publication and stream/group introspection.
 //!
 //! Stream semantics follow the Redis streams documentation: groups are created at id `0` with
 //! `MKSTREAM` (so entries added before the group exists are not skipped), entries are
@@ -8,8 +9,11 @@
 
 mod backoff;
 mod conn;
+mod delay;
 mod error;
+mod info;
 mod keys;
+mod lock;
 mod message;
 mod producer;
 mod reply;
@@ -17,8 +21,11 @@ mod runner;
 mod schedule;
 
 pub use conn::{RedisConns, connect};
+pub use delay::DelayQueue;
 pub use error::StreamError;
+pub use info::{GroupInfo, group_info};
 pub use keys::Keys;
+pub use lock::{Held, Lock};
 pub use message::{BoxError, HandleError, Handler, StreamMessage};
 pub use producer::{MESSAGE_FIELD, Producer};
 pub use runner::{Runner, RunnerConfig};

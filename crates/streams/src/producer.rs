@@ -67,6 +67,15 @@ impl Producer {
 }
 
 impl Producer {
+    /// Publishes `payload` on pub/sub `channel` (the live status feed); returns how many
+    /// subscribers got it.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn publish(&self, channel: &str, payload: &str) -> Result<i64, StreamError> {
+        Ok(redis::cmd("PUBLISH").arg(channel).arg(payload).query_async(&mut self.conn.clone()).await?)
+    }
+
     /// Which of the entry ids `ids` are no longer in `stream` (trimmed, or lost with Redis's
     /// data), in the order given. One pipelined `XRANGE id id` per id.
     ///

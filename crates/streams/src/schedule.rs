@@ -180,4 +180,26 @@ impl Schedule {
         }
         Ok(out)
     }
+
+    /// Sets the marker a reconcile leaves (`now_ms`, Unix ms): its absence means Redis lost
+    /// data since.
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn mark_reconciled(&self, now_ms: i64) -> Result<(), StreamError> {
+        redis::cmd("SET")
+            .arg(self.keys.schedule_marker())
+            .arg(now_ms)
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the reconcile marker is there (Redis has not lost data since the last reconcile).
+    ///
+    /// # Errors
+    /// [`StreamError`] when Redis fails.
+    pub async fn is_reconciled(&self) -> Result<bool, StreamError> {
+        Ok(redis::cmd("EXISTS").arg(self.keys.schedule_marker()).query_async(&mut self.conn.clone()).await?)
+    }
 }

@@ -86,14 +86,11 @@ impl Outbox {
         unapplied: Duration,
         cancel: CancellationToken,
     ) {
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(every) => {},
-            }
+        upcheck_runtime::every(every, every, &cancel, || async {
             if let Err(e) = self.relay_once(unpublished, unapplied).await {
                 tracing::warn!(error = %e, "outbox relay failed");
             }
-        }
+        })
+        .await;
     }
 }

@@ -5,10 +5,21 @@
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use upcheck_store::Pool;
-use upcheck_streams::Schedule;
+use upcheck_streams::{Lock, Schedule};
 
 /// Specs read from Postgres per page.
 const PAGE: i64 = 1_000;
+
+/// Why one reconcile did not finish (it is tried again at the next probe).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// Reading monitors from Postgres failed.
+    #[error(transparent)]
+    Store(#[from] upcheck_store::StoreError),
+    /// Redis failed.
+    #[error(transparent)]
+    Redis(#[from] upcheck_streams::StreamError),
+}
 
 /// Runs until cancelled: checks the marker every `probe_every`, reconciles when it is missing
 /// or `every` has passed.
@@ -20,39 +31,35 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let probe_every = every.min(Duration::from_secs(5));
-    let mut last = Instant::now();
-    let mut first = true;
-    loop {
-        let marker_missing = match redis::cmd("EXISTS")
-            .arg(schedule.keys().schedule_marker())
-            .query_async::<bool>(&mut redis.clone())
-            .await
-        {
+    let lock = Lock::new(redis.clone(), schedule.keys().reconcile_lock());
+    // When the last reconcile finished; `None` before the first.
+    let last: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    upcheck_runtime::every(probe_every, Duration::ZERO, &cancel, || async {
+        let marker_missing = match schedule.is_reconciled().await {
             Ok(exists) => !exists,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot read the reconcile marker");
                 false
             }
         };
-        if first || marker_missing || last.elapsed() >= every {
-            match reconcile_once(&pool, &schedule, &redis).await {
-                Ok(Some((upserted, removed))) => {
+        let due = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none_or(|t| t.elapsed() >= every);
+        if !(due || marker_missing) {
+            return;
+        }
+        match reconcile_once(&pool, &schedule, &lock).await {
+            Ok(done) => {
+                if let Some((upserted, removed)) = done {
                     tracing::info!(upserted, removed, repaired = marker_missing, "schedule reconciled");
-                    last = Instant::now();
-                    first = false;
                 }
-                Ok(None) => {
-                    last = Instant::now();
-                    first = false;
-                }
-                Err(e) => tracing::warn!(error = %e, "schedule reconcile failed; will retry"),
+                *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
             }
+            Err(e) => tracing::warn!(error = %e, "schedule reconcile failed; will retry"),
         }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(probe_every) => {},
-        }
-    }
+    })
+    .await;
 }
 
 /// One reconcile under the lock; `None` when another replica holds it.
@@ -62,67 +69,41 @@ pub async fn run(
 /// paused are removed.
 ///
 /// # Errors
-/// The first Postgres or Redis failure, as text.
+/// [`ReconcileError`]: the first Postgres or Redis failure.
 pub async fn reconcile_once(
     pool: &Pool,
     schedule: &Schedule,
-    redis: &redis::aio::ConnectionManager,
-) -> Result<Option<(usize, usize)>, String> {
-    let keys = schedule.keys();
-    let mut conn = redis.clone();
-    let token = uuid::Uuid::new_v4().to_string();
-    let locked: Option<String> = redis::cmd("SET")
-        .arg(keys.reconcile_lock())
-        .arg(&token)
-        .arg("NX")
-        .arg("PX")
-        .arg(120_000)
-        .query_async(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-    if locked.is_none() {
-        return Ok(None);
-    }
+    lock: &Lock,
+) -> Result<Option<(usize, usize)>, ReconcileError> {
+    let Some(held) = lock.try_acquire(120_000).await? else { return Ok(None) };
     let result = async {
         let now_ms = upcheck_domain::clock::now_ms();
         let mut after = None;
         let mut upserted = 0;
         loop {
-            let page =
-                upcheck_store::reconcile::active_specs(pool, after, PAGE).await.map_err(|e| e.to_string())?;
+            let page = upcheck_store::reconcile::active_specs(pool, after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.monitor_id);
-            schedule.upsert_many(&page, now_ms, true).await.map_err(|e| e.to_string())?;
+            schedule.upsert_many(&page, now_ms, true).await?;
             upserted += page.len();
             if (page.len() as i64) < PAGE {
                 break;
             }
         }
-        let scheduled: Vec<_> =
-            schedule.scheduled_ids().await.map_err(|e| e.to_string())?.into_iter().collect();
+        let scheduled: Vec<_> = schedule.scheduled_ids().await?.into_iter().collect();
         let mut removed = 0;
         for chunk in scheduled.chunks(PAGE as usize) {
-            let stale =
-                upcheck_store::reconcile::inactive_among(pool, chunk).await.map_err(|e| e.to_string())?;
-            schedule.remove_many(&stale).await.map_err(|e| e.to_string())?;
+            let stale = upcheck_store::reconcile::inactive_among(pool, chunk).await?;
+            schedule.remove_many(&stale).await?;
             removed += stale.len();
         }
-        redis::cmd("SET")
-            .arg(keys.schedule_marker())
-            .arg(now_ms)
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((upserted, removed))
+        schedule.mark_reconciled(now_ms).await?;
+        Ok::<_, ReconcileError>((upserted, removed))
     }
     .await;
     // Release only our own lock.
-    let _: Result<i64, _> = redis::Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-    )
-    .key(keys.reconcile_lock())
-    .arg(&token)
-    .invoke_async(&mut conn)
-    .await;
+    if let Err(e) = lock.release(held).await {
+        tracing::debug!(error = %e, "releasing the reconcile lock failed; it expires by itself");
+    }
     result.map(Some)
 }

@@ -24,15 +24,9 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 /// Claims the monitors of every shard due within the next `tick`, each `tick`, until cancelled;
 /// skips shard `i` while `full[i]` is set (its runner has no free slot).
 pub async fn run(schedule: Schedule, tick: Duration, full: Vec<Arc<AtomicBool>>, cancel: CancellationToken) {
-    let mut last_warning: Option<std::time::Instant> = None;
+    let last_warning: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
     let lookahead_ms = i64::try_from(tick.as_millis()).unwrap_or(i64::MAX);
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = interval.tick() => {},
-        }
+    upcheck_runtime::every(tick, Duration::ZERO, &cancel, || async {
         for shard in 0..schedule.keys().shards() {
             let is_full = || full.get(shard as usize).is_some_and(|f| f.load(Ordering::Relaxed));
             while !is_full() {
@@ -41,9 +35,10 @@ pub async fn run(schedule: Schedule, tick: Duration, full: Vec<Arc<AtomicBool>>,
                     Ok(n) if n == CLAIM_LIMIT => continue,
                     Ok(_) => break,
                     Err(e) => {
-                        if last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                        let mut last = last_warning.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if last.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
                             tracing::warn!(shard, error = %e, "claiming due monitors failed; retrying every tick");
-                            last_warning = Some(std::time::Instant::now());
+                            *last = Some(std::time::Instant::now());
                         } else {
                             tracing::debug!(shard, error = %e, "claiming due monitors failed");
                         }
@@ -52,5 +47,6 @@ pub async fn run(schedule: Schedule, tick: Duration, full: Vec<Arc<AtomicBool>>,
                 }
             }
         }
-    }
+    })
+    .await;
 }

@@ -1,7 +1,6 @@
 //! The notification stream's handler: one delivery attempt per message, logged; a failure is
 //! retried later through the retry set, and after the last attempt dead-lettered.
 
-use crate::retry;
 use time::OffsetDateTime;
 use upcheck_channels::Channel;
 use upcheck_domain::NotificationJob;
@@ -11,7 +10,7 @@ use upcheck_store::Pool;
 use upcheck_store::notifications::{
     Attempt, Claim, DeliveryState, claim_delivery, mark_failed, record_attempt,
 };
-use upcheck_streams::{HandleError, Handler, Producer, StreamMessage};
+use upcheck_streams::{DelayQueue, HandleError, Handler, Producer, StreamMessage};
 
 /// Retry policy (`NOTIFICATION_MAX_ATTEMPTS`, `NOTIFICATION_RETRY_BASE_MS`, `NOTIFICATION_RETRY_MAX_MS`).
 #[derive(Debug, Clone, Copy)]
@@ -31,25 +30,24 @@ pub struct RetryPolicy {
 pub struct NotificationHandler<C> {
     pool: Pool,
     channel: C,
-    redis: redis::aio::ConnectionManager,
+    retries: DelayQueue,
     producer: Producer,
-    retry_key: String,
     group: String,
     policy: RetryPolicy,
 }
 
 impl<C: Channel> NotificationHandler<C> {
-    /// A handler; `retry_key` is the retry set, `group` names this consumer group in dead letters.
+    /// A handler; failed attempts wait in `retries`, `group` names this consumer group in dead
+    /// letters.
     pub fn new(
         pool: Pool,
         channel: C,
-        redis: redis::aio::ConnectionManager,
+        retries: DelayQueue,
         producer: Producer,
-        retry_key: String,
         group: String,
         policy: RetryPolicy,
     ) -> Self {
-        Self { pool, channel, redis, producer, retry_key, group, policy }
+        Self { pool, channel, retries, producer, group, policy }
     }
 }
 
@@ -116,9 +114,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
         match state {
             DeliveryState::Pending => {
                 let due = attempt.retry_at.map_or(0, upcheck_domain::clock::unix_ms);
-                retry::schedule(&self.redis, &self.retry_key, &message.payload, due)
-                    .await
-                    .map_err(HandleError::retryable)?;
+                self.retries.schedule(&message.payload, due).await.map_err(HandleError::retryable)?;
             }
             DeliveryState::Dead => {
                 let reason = format!(

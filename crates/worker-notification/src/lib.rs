@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
 use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker};
-use upcheck_streams::{Keys, Producer, Runner, RunnerConfig};
+use upcheck_streams::{DelayQueue, Keys, Lock, Producer, Runner, RunnerConfig};
 
 /// Starts the consumer, the retry pump and the health server; all stop when `cancel` fires.
 ///
@@ -31,12 +31,17 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         Producer::new(conns.commands.clone(), t.stream_maxlen).with_dead_letter_maxlen(t.dead_letter_maxlen);
     let channel = upcheck_channels::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms))
         .context("HTTP client")?;
+    let retries = DelayQueue::new(
+        conns.commands.clone(),
+        keys.notification_retries(),
+        settings.streams.notification.clone(),
+        t.stream_maxlen,
+    );
     let handler = Arc::new(handler::NotificationHandler::new(
         pool.clone(),
         channel,
-        conns.commands.clone(),
+        retries.clone(),
         producer,
-        keys.notification_retries(),
         settings.streams.notification_group.clone(),
         handler::RetryPolicy {
             max_attempts: t.notification_max_attempts,
@@ -64,23 +69,15 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             pool: pool.clone(),
             producer: Producer::new(conns.commands.clone(), t.stream_maxlen)
                 .with_dead_letter_maxlen(t.dead_letter_maxlen),
-            redis: conns.commands.clone(),
+            lock: Lock::new(conns.commands.clone(), keys.notification_sweep_lock()),
             stream: settings.streams.notification.clone(),
-            lock: keys.notification_sweep_lock(),
             // Past one attempt's lease with no sign of life: with the defaults, a lost job is
             // enqueued again 15-20 s after it was due.
             idle: Duration::from_millis(t.webhook_timeout_ms + 5_000),
         }
         .run(Duration::from_millis(t.outbox_relay_ms), cancel.clone()),
     );
-    tasks.spawn(retry::pump(
-        conns.commands.clone(),
-        keys.notification_retries(),
-        settings.streams.notification.clone(),
-        t.stream_maxlen,
-        Duration::from_millis(t.scheduler_tick_ms.max(50)),
-        cancel,
-    ));
+    tasks.spawn(retry::pump(retries, Duration::from_millis(t.scheduler_tick_ms.max(50)), cancel));
     let worker = RunningWorker::start(
         &settings,
         Readiness { pool, redis: conns.commands, groups: vec![ready] },

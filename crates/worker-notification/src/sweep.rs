@@ -1,12 +1,23 @@
 //! Re-enqueues notifications whose job Redis lost (a flush, an eviction, a restart without
-//! persistence): still `pending`, with no creation or attempt for longer than any retry delay
-//! and any reclaim could explain. One replica sweeps at a time, under a Redis lock.
+//! persistence, a failover that lost writes): still `pending`, not leased, with no creation,
+//! attempt, re-enqueue or due retry for `idle`. One replica sweeps at a time, under a Redis lock.
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use upcheck_domain::NotificationJob;
 use upcheck_store::Pool;
-use upcheck_streams::Producer;
+use upcheck_streams::{Lock, Producer};
+
+/// Why one sweep did not finish (the next one tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// Postgres failed.
+    #[error(transparent)]
+    Store(#[from] upcheck_store::StoreError),
+    /// Redis failed.
+    #[error(transparent)]
+    Redis(#[from] upcheck_streams::StreamError),
+}
 
 /// Where the sweep reads and writes.
 pub struct Sweep {
@@ -14,55 +25,43 @@ pub struct Sweep {
     pub pool: Pool,
     /// Adds the recovered jobs.
     pub producer: Producer,
-    /// Redis, for the lock.
-    pub redis: redis::aio::ConnectionManager,
+    /// One sweeper at a time.
+    pub lock: Lock,
     /// The notification stream.
     pub stream: String,
-    /// The lock key.
-    pub lock: String,
-    /// A pending notification idle this long is orphaned.
+    /// A pending notification with no sign of life this long has lost its job.
     pub idle: Duration,
 }
 
 impl Sweep {
     /// Sweeps every `every` until cancelled.
     pub async fn run(self, every: Duration, cancel: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(every) => {},
-            }
+        upcheck_runtime::every(every, every, &cancel, || async {
             match self.once(every).await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(count = n, "re-enqueued notifications whose jobs were lost"),
                 Err(e) => tracing::warn!(error = %e, "notification sweep failed"),
             }
-        }
+        })
+        .await;
     }
 
-    /// One sweep (when this replica gets the lock); returns how many jobs were re-enqueued.
+    /// One sweep (when this replica gets the lock, held for `every`); returns how many jobs
+    /// were re-enqueued.
     ///
     /// # Errors
-    /// The Postgres or Redis failure, as text.
-    pub async fn once(&self, every: Duration) -> Result<usize, String> {
-        let locked: Option<String> = redis::cmd("SET")
-            .arg(&self.lock)
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(every.as_millis().max(1) as u64)
-            .query_async(&mut self.redis.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        if locked.is_none() {
+    /// [`SweepError`] when Postgres or Redis fails.
+    pub async fn once(&self, every: Duration) -> Result<usize, SweepError> {
+        // Not released: held for one period, it keeps the other replicas from sweeping the
+        // same notifications again in that period.
+        if self.lock.try_acquire(every.as_millis() as u64).await?.is_none() {
             return Ok(0);
         }
-        let ids = upcheck_store::notifications::orphaned(&self.pool, self.idle.as_millis() as i64, 500)
-            .await
-            .map_err(|e| e.to_string())?;
+        let ids =
+            upcheck_store::notifications::orphaned(&self.pool, self.idle.as_millis() as i64, 500).await?;
         let jobs: Vec<NotificationJob> =
             ids.into_iter().map(|notification_id| NotificationJob { notification_id }).collect();
-        self.producer.add_many(&self.stream, &jobs).await.map_err(|e| e.to_string())?;
+        self.producer.add_many(&self.stream, &jobs).await?;
         Ok(jobs.len())
     }
 }

@@ -16,21 +16,15 @@ use upcheck_streams::{HandleError, Handler, Keys, Producer, Runner, RunnerConfig
 pub struct StatusChangeHandler {
     pool: Pool,
     producer: Producer,
-    redis: redis::aio::ConnectionManager,
     notification_stream: String,
     live_channel: String,
 }
 
 impl StatusChangeHandler {
-    /// A handler writing to `pool` and enqueueing on `notification_stream`.
-    pub fn new(
-        pool: Pool,
-        producer: Producer,
-        redis: redis::aio::ConnectionManager,
-        notification_stream: String,
-        live_channel: String,
-    ) -> Self {
-        Self { pool, producer, redis, notification_stream, live_channel }
+    /// A handler writing to `pool`, enqueueing on `notification_stream` and publishing live
+    /// status on `live_channel`.
+    pub fn new(pool: Pool, producer: Producer, notification_stream: String, live_channel: String) -> Self {
+        Self { pool, producer, notification_stream, live_channel }
     }
 }
 
@@ -57,12 +51,7 @@ impl Handler for StatusChangeHandler {
                 "incident_id": a.incident_id,
             });
             // Live status is best-effort: the feed's readers reload from the API on reconnect.
-            if let Err(err) = redis::cmd("PUBLISH")
-                .arg(&self.live_channel)
-                .arg(live.to_string())
-                .query_async::<i64>(&mut self.redis.clone())
-                .await
-            {
+            if let Err(err) = self.producer.publish(&self.live_channel, &live.to_string()).await {
                 tracing::debug!(error = %err, "live status publish failed");
             }
             tracing::info!(
@@ -94,7 +83,6 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let handler = Arc::new(StatusChangeHandler::new(
         pool.clone(),
         producer,
-        conns.commands.clone(),
         settings.streams.notification.clone(),
         keys.live_channel(),
     ));
