@@ -22,7 +22,7 @@ pub struct Claims {
     /// The user id.
     pub sub: Uuid,
     /// `admin` or `member`.
-    pub role: String,
+    pub role: upcheck_domain::Role,
     /// Expiry, Unix seconds.
     pub exp: i64,
     /// Issue time, Unix seconds.
@@ -35,7 +35,7 @@ pub struct AuthUser {
     /// The user id.
     pub id: Uuid,
     /// `admin` or `member`.
-    pub role: String,
+    pub role: upcheck_domain::Role,
 }
 
 impl FromRequest for AuthUser {
@@ -116,7 +116,7 @@ pub async fn issue_tokens(
 ) -> Result<serde_json::Value, ApiError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let ttl = state.settings.access_token_ttl_seconds as i64;
-    let claims = Claims { sub: user.id, role: user.role.clone(), exp: now + ttl, iat: now };
+    let claims = Claims { sub: user.id, role: user.role, exp: now + ttl, iat: now };
     let access = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &state.encoding)
         .map_err(|e| ApiError::Internal(e.into()))?;
     let raw: [u8; 32] = rand::random();

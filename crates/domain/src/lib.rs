@@ -5,12 +5,14 @@ pub mod backoff;
 pub mod channel;
 pub mod clock;
 pub mod expected;
+pub mod kinds;
 pub mod messages;
 pub mod monitor;
 pub mod status;
 pub mod webhook;
 
 pub use expected::{ExpectedStatus, ExpectedStatusError};
+pub use kinds::{ChannelKind, IncidentState, Role};
 pub use messages::{
     CheckJob, NotificationJob, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id,
     webhook_type,

@@ -1,7 +1,9 @@
 //! Notification channels of a user.
 
+use crate::error::stored;
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
+use upcheck_domain::ChannelKind;
 use uuid::Uuid;
 
 /// A channel.
@@ -10,7 +12,7 @@ pub struct Channel {
     /// Id.
     pub id: Uuid,
     /// `webhook` (more kinds later).
-    pub kind: String,
+    pub kind: ChannelKind,
     /// Display name.
     pub name: String,
     /// Kind-specific settings; for a webhook `{url, secret}`.
@@ -23,15 +25,15 @@ pub struct Channel {
 
 const COLUMNS: &str = "id, kind, name, config, created_at, updated_at";
 
-fn channel(r: &tokio_postgres::Row) -> Channel {
-    Channel {
+fn channel(r: &tokio_postgres::Row) -> Result<Channel, StoreError> {
+    Ok(Channel {
         id: r.get(0),
-        kind: r.get(1),
+        kind: stored(r.get(1), ChannelKind::parse, "channel kind")?,
         name: r.get(2),
         config: r.get(3),
         created_at: r.get(4),
         updated_at: r.get(5),
-    }
+    })
 }
 
 /// Creates a channel for `owner`.
@@ -41,7 +43,7 @@ fn channel(r: &tokio_postgres::Row) -> Channel {
 pub async fn create(
     pool: &Pool,
     owner: Uuid,
-    kind: &str,
+    kind: ChannelKind,
     name: &str,
     config: &serde_json::Value,
 ) -> Result<Channel, StoreError> {
@@ -51,7 +53,7 @@ pub async fn create(
             "INSERT INTO channels (id, owner_id, kind, name, config) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
         ))
         .await?;
-    Ok(channel(&client.query_one(&stmt, &[&Uuid::now_v7(), &owner, &kind, &name, &config]).await?))
+    channel(&client.query_one(&stmt, &[&Uuid::now_v7(), &owner, &kind.as_str(), &name, &config]).await?)
 }
 
 /// One channel of `owner`.
@@ -63,7 +65,7 @@ pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Channel>, 
     let stmt = client
         .prepare_cached(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1 AND owner_id = $2"))
         .await?;
-    Ok(client.query_opt(&stmt, &[&id, &owner]).await?.as_ref().map(channel))
+    client.query_opt(&stmt, &[&id, &owner]).await?.as_ref().map(channel).transpose()
 }
 
 /// Up to `limit` channels of `owner` with ids after `after`, in id order.
@@ -82,12 +84,7 @@ pub async fn list(
             "SELECT {COLUMNS} FROM channels WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
         .await?;
-    Ok(client
-        .query(&stmt, &[&owner, &after.unwrap_or(Uuid::nil()), &limit])
-        .await?
-        .iter()
-        .map(channel)
-        .collect())
+    client.query(&stmt, &[&owner, &after.unwrap_or(Uuid::nil()), &limit]).await?.iter().map(channel).collect()
 }
 
 /// Replaces a channel's name and config. `None` when `owner` has no such channel.
@@ -108,7 +105,7 @@ pub async fn update(
              WHERE id = $1 AND owner_id = $2 RETURNING {COLUMNS}"
         ))
         .await?;
-    Ok(client.query_opt(&stmt, &[&id, &owner, &name, &config]).await?.as_ref().map(channel))
+    client.query_opt(&stmt, &[&id, &owner, &name, &config]).await?.as_ref().map(channel).transpose()
 }
 
 /// Deletes a channel (its links go with it; its delivery log stays). Whether `owner` had it.

@@ -18,6 +18,11 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Parses a stored name with `parse` (an enum's `parse`); any other text is a corrupt `what`.
+pub(crate) fn stored<T>(text: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("{what} {text:?}")))
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         Self::Db(e)

@@ -2,7 +2,7 @@
 
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
-use upcheck_domain::{HttpMethod, MonitorKind, ProbeSpec};
+use upcheck_domain::{HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
 use uuid::Uuid;
 
 /// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=10).
@@ -19,7 +19,7 @@ pub struct Monitor {
     /// Whether scheduling is paused.
     pub paused: bool,
     /// `pending`, `up`, `down` or `paused`.
-    pub status: String,
+    pub status: MonitorStatus,
     /// When the latest check ran.
     pub last_checked_at: Option<OffsetDateTime>,
     /// Linked notification channels.
@@ -44,7 +44,7 @@ fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
         spec: spec_from_row(r)?,
         name: r.get(11),
         paused: r.get(12),
-        status: r.get(13),
+        status: crate::error::stored(r.get(13), MonitorStatus::parse, "status")?,
         last_checked_at: r.get(14),
         channel_ids: r.get(15),
         created_at: r.get(16),

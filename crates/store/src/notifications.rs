@@ -28,7 +28,7 @@ impl DeliveryState {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "pending" => Self::Pending,
             "delivered" => Self::Delivered,

@@ -2,6 +2,7 @@
 
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
+use upcheck_domain::{CheckOutcome, IncidentState};
 use uuid::Uuid;
 
 /// One stored check.
@@ -12,7 +13,7 @@ pub struct Check {
     /// The probing region.
     pub region: String,
     /// `up` or `down`.
-    pub status: String,
+    pub status: CheckOutcome,
     /// Time to the response, ms.
     pub latency_ms: Option<i32>,
     /// The response's status code.
@@ -48,18 +49,19 @@ pub async fn checks(
         .await?;
     let (at, job) = before.map_or((None, String::new()), |(a, j)| (Some(a), j));
     let rows = client.query(&stmt, &[&monitor_id, &since, &until, &at, &job, &limit]).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Check {
-            checked_at: r.get(0),
-            region: r.get(1),
-            status: r.get(2),
-            latency_ms: r.get(3),
-            http_status: r.get(4),
-            error: r.get(5),
-            job_id: r.get(6),
+    rows.iter()
+        .map(|r| {
+            Ok(Check {
+                checked_at: r.get(0),
+                region: r.get(1),
+                status: crate::error::stored(r.get(2), CheckOutcome::parse, "check status")?,
+                latency_ms: r.get(3),
+                http_status: r.get(4),
+                error: r.get(5),
+                job_id: r.get(6),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Aggregates over a window.
@@ -100,7 +102,7 @@ pub struct Incident {
     /// Its monitor.
     pub monitor_id: Uuid,
     /// `open` or `resolved`.
-    pub state: String,
+    pub state: IncidentState,
     /// When it opened.
     pub opened_at: OffsetDateTime,
     /// When someone acknowledged it.
@@ -113,16 +115,16 @@ pub struct Incident {
 
 const INCIDENT: &str = "i.id, i.monitor_id, i.state, i.opened_at, i.acknowledged_at, i.resolved_at, i.cause";
 
-fn incident(r: &tokio_postgres::Row) -> Incident {
-    Incident {
+fn incident(r: &tokio_postgres::Row) -> Result<Incident, StoreError> {
+    Ok(Incident {
         id: r.get(0),
         monitor_id: r.get(1),
-        state: r.get(2),
+        state: crate::error::stored(r.get(2), IncidentState::parse, "incident state")?,
         opened_at: r.get(3),
         acknowledged_at: r.get(4),
         resolved_at: r.get(5),
         cause: r.get(6),
-    }
+    })
 }
 
 /// Incidents of `owner`'s monitors, newest first (ids are time-ordered), optionally of one
@@ -134,7 +136,7 @@ pub async fn incidents(
     pool: &Pool,
     owner: Uuid,
     monitor_id: Option<Uuid>,
-    state: Option<&str>,
+    state: Option<IncidentState>,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Incident>, StoreError> {
@@ -147,12 +149,8 @@ pub async fn incidents(
              ORDER BY i.id DESC LIMIT $5"
         ))
         .await?;
-    Ok(client
-        .query(&stmt, &[&owner, &monitor_id, &state, &before, &limit])
-        .await?
-        .iter()
-        .map(incident)
-        .collect())
+    let state = state.map(IncidentState::as_str);
+    client.query(&stmt, &[&owner, &monitor_id, &state, &before, &limit]).await?.iter().map(incident).collect()
 }
 
 /// One incident of `owner`'s monitors.
@@ -167,7 +165,7 @@ pub async fn incident_of(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<In
              WHERE i.id = $1 AND m.owner_id = $2"
         ))
         .await?;
-    Ok(client.query_opt(&stmt, &[&id, &owner]).await?.as_ref().map(incident))
+    client.query_opt(&stmt, &[&id, &owner]).await?.as_ref().map(incident).transpose()
 }
 
 /// Acknowledges an incident (the first acknowledgement's time and user are kept).
@@ -203,7 +201,7 @@ pub struct Notification {
     /// `monitor.down` or `monitor.up`.
     pub event: String,
     /// `pending`, `delivered`, `failed` or `dead`.
-    pub state: String,
+    pub state: crate::notifications::DeliveryState,
     /// Attempts made.
     pub attempts: i32,
     /// The latest attempt's error.
@@ -234,19 +232,21 @@ pub async fn notifications(
         )
         .await?;
     let (at, id) = before.map_or((None, Uuid::nil()), |(a, i)| (Some(a), i));
-    Ok(client
+    client
         .query(&stmt, &[&monitor_id, &at, &id, &limit])
         .await?
         .iter()
-        .map(|r| Notification {
-            id: r.get(0),
-            channel_id: r.get(1),
-            event: r.get(2),
-            state: r.get(3),
-            attempts: r.get(4),
-            last_error: r.get(5),
-            delivered_at: r.get(6),
-            created_at: r.get(7),
+        .map(|r| {
+            Ok(Notification {
+                id: r.get(0),
+                channel_id: r.get(1),
+                event: r.get(2),
+                state: crate::notifications::DeliveryState::parse(r.get(3))?,
+                attempts: r.get(4),
+                last_error: r.get(5),
+                delivered_at: r.get(6),
+                created_at: r.get(7),
+            })
         })
-        .collect())
+        .collect()
 }

@@ -1,7 +1,9 @@
 //! Users and their refresh tokens.
 
+use crate::error::stored;
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
+use upcheck_domain::Role;
 use uuid::Uuid;
 
 /// A user as the API shows it.
@@ -12,13 +14,14 @@ pub struct User {
     /// E-mail, as given at sign-up.
     pub email: String,
     /// `admin` or `member`.
-    pub role: String,
+    pub role: Role,
     /// Sign-up time.
     pub created_at: OffsetDateTime,
 }
 
-fn user(r: &tokio_postgres::Row) -> User {
-    User { id: r.get(0), email: r.get(1), role: r.get(2), created_at: r.get(3) }
+fn user(r: &tokio_postgres::Row) -> Result<User, StoreError> {
+    let role = stored(r.get(2), Role::parse, "role")?;
+    Ok(User { id: r.get(0), email: r.get(1), role, created_at: r.get(3) })
 }
 
 /// Creates a user. The role is `admin` when `email` equals `admin_email` (case-insensitive), or
@@ -47,7 +50,7 @@ pub async fn create(
         .await?;
     let row = tx.query_one(&stmt, &[&Uuid::now_v7(), &email, &password_hash, &admin_email]).await?;
     tx.commit().await?;
-    Ok(user(&row))
+    user(&row)
 }
 
 /// A user and their password hash, by e-mail (case-insensitive).
@@ -61,7 +64,7 @@ pub async fn find_by_email(pool: &Pool, email: &str) -> Result<Option<(User, Str
             "SELECT id, email, role, created_at, password_hash FROM users WHERE lower(email) = lower($1)",
         )
         .await?;
-    Ok(client.query_opt(&stmt, &[&email]).await?.map(|r| (user(&r), r.get(4))))
+    client.query_opt(&stmt, &[&email]).await?.map(|r| Ok((user(&r)?, r.get(4)))).transpose()
 }
 
 /// A user by id.
@@ -71,7 +74,7 @@ pub async fn find_by_email(pool: &Pool, email: &str) -> Result<Option<(User, Str
 pub async fn find(pool: &Pool, id: Uuid) -> Result<Option<User>, StoreError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached("SELECT id, email, role, created_at FROM users WHERE id = $1").await?;
-    Ok(client.query_opt(&stmt, &[&id]).await?.as_ref().map(user))
+    client.query_opt(&stmt, &[&id]).await?.as_ref().map(user).transpose()
 }
 
 /// Stores a refresh token's SHA-256 hash.

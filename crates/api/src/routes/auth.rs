@@ -45,7 +45,7 @@ pub(crate) struct UserView {
 
 impl From<upcheck_store::users::User> for UserView {
     fn from(u: upcheck_store::users::User) -> Self {
-        Self { id: u.id, email: u.email, role: u.role, created_at: rfc3339(u.created_at) }
+        Self { id: u.id, email: u.email, role: u.role.as_str().into(), created_at: rfc3339(u.created_at) }
     }
 }
 

@@ -58,7 +58,7 @@ impl From<Channel> for ChannelView {
     fn from(c: Channel) -> Self {
         Self {
             id: c.id,
-            kind: c.kind,
+            kind: c.kind.as_str().into(),
             name: c.name,
             config: c.config,
             created_at: rfc3339(c.created_at),
@@ -116,12 +116,12 @@ pub(crate) async fn create(
     body: ValidJson<CreateChannel>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    if b.kind != "webhook" {
+    let Some(kind) = upcheck_domain::ChannelKind::parse(&b.kind) else {
         return Err(ApiError::invalid("kind", "must be webhook"));
-    }
+    };
     let name = validate_name(&b.name)?;
     let config = webhook_config(&b.config, None)?;
-    let c = upcheck_store::channels::create(&state.pool, caller.id, &b.kind, &name, &config).await?;
+    let c = upcheck_store::channels::create(&state.pool, caller.id, kind, &name, &config).await?;
     Ok(HttpResponse::Created().json(ChannelView::from(c)))
 }
 

@@ -34,7 +34,7 @@ impl From<Incident> for IncidentView {
         Self {
             id: i.id,
             monitor_id: i.monitor_id,
-            state: i.state,
+            state: i.state.as_str().into(),
             opened_at: rfc3339(i.opened_at),
             acknowledged_at: i.acknowledged_at.map(rfc3339),
             resolved_at: i.resolved_at.map(rfc3339),
@@ -81,8 +81,10 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let wanted = match q.state.as_deref() {
         None => None,
-        Some(s @ ("open" | "resolved")) => Some(s),
-        Some(_) => return Err(ApiError::bad("state", "must be open or resolved")),
+        Some(s) => Some(
+            upcheck_domain::IncidentState::parse(s)
+                .ok_or_else(|| ApiError::bad("state", "must be open or resolved"))?,
+        ),
     };
     let page = PageQuery { limit: q.limit.clone(), cursor: q.cursor.clone() };
     let limit = page.limit()?;

@@ -89,7 +89,7 @@ pub(crate) async fn checks(
         .map(|c| CheckView {
             checked_at: rfc3339(c.checked_at),
             region: c.region,
-            status: c.status,
+            status: c.status.as_str().into(),
             latency_ms: c.latency_ms,
             http_status: c.http_status,
             error: c.error,
@@ -222,7 +222,7 @@ pub(crate) async fn notifications(
             id: n.id,
             channel_id: n.channel_id,
             event: n.event,
-            state: n.state,
+            state: n.state.as_str().into(),
             attempts: n.attempts,
             last_error: n.last_error,
             delivered_at: n.delivered_at.map(rfc3339),

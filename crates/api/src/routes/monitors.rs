@@ -130,7 +130,7 @@ impl From<Monitor> for MonitorView {
             recovery_threshold: s.recovery_threshold,
             channel_ids: m.channel_ids,
             paused: m.paused,
-            status: if m.paused { "paused".into() } else { m.status },
+            status: if m.paused { "paused".into() } else { m.status.as_str().into() },
             last_checked_at: m.last_checked_at.map(rfc3339),
             created_at: rfc3339(m.created_at),
             updated_at: rfc3339(m.updated_at),
