@@ -61,29 +61,22 @@ fn write_new(tmp: &Path) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The `gen-secret` subcommand: `args` are what follows it (`--out PATH`). Prints what it did
-/// on stderr (never the secret) and returns the exit status: 0 when the file exists
-/// afterwards, 1 on an I/O error, 2 on bad usage.
-pub fn main(args: &[String]) -> std::process::ExitCode {
-    let path = match args {
-        [flag, path] if flag == "--out" => path,
-        [arg] if arg.starts_with("--out=") => &arg["--out=".len()..],
-        _ => {
-            eprintln!("upcheck-api gen-secret: usage: upcheck-api gen-secret --out PATH");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    match write_secret_file(Path::new(path)) {
+/// The `gen-secret --out PATH` subcommand: writes the secret to `path` unless it exists.
+/// Prints what it did on stderr (never the secret) and returns the exit status: 0 when the
+/// file exists afterwards, 1 on an I/O error. (Bad usage, exit 2, is clap's.)
+pub fn run(path: &Path) -> std::process::ExitCode {
+    let shown = path.display();
+    match write_secret_file(path) {
         Ok(SecretFile::Created) => {
-            eprintln!("upcheck-api gen-secret: wrote a new random secret to {path}");
+            eprintln!("upcheck-api gen-secret: wrote a new random secret to {shown}");
             std::process::ExitCode::SUCCESS
         }
         Ok(SecretFile::Kept) => {
-            eprintln!("upcheck-api gen-secret: {path} exists; kept it");
+            eprintln!("upcheck-api gen-secret: {shown} exists; kept it");
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("upcheck-api gen-secret: {path}: {e}");
+            eprintln!("upcheck-api gen-secret: {shown}: {e}");
             std::process::ExitCode::FAILURE
         }
     }

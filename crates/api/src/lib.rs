@@ -3,6 +3,7 @@
 //! tests); the binary's `main` stays thin.
 
 pub mod auth;
+pub mod cli;
 pub mod error;
 pub mod gen_secret;
 pub mod json;

@@ -1,7 +1,8 @@
 //! Process plumbing shared by Upcheck's four binaries: tracing set-up, a cancellation token
 //! wired to SIGTERM/SIGINT, the workers' `/healthz`, `/readyz` and `/metrics` server, and the
-//! `healthcheck` subcommand every binary has.
+//! command line ([`cli`]) and `healthcheck` subcommand every binary has.
 
+pub mod cli;
 mod health;
 pub mod metrics;
 mod periodic;
@@ -101,33 +102,31 @@ pub async fn healthcheck(binary: &str, port: u16) -> std::process::ExitCode {
     }
 }
 
-/// The whole `main` of a worker binary: `<binary> healthcheck` probes the running worker's
+/// The whole `main` of a worker binary: parses the command line ([`cli::WorkerCli`]; `--help`
+/// and `--version` need no settings), then `<binary> healthcheck` probes the running worker's
 /// `/healthz` on `HEALTH_PORT`; `<binary>` (or `<binary> run`) starts the worker with `start`
 /// and runs it until SIGTERM/SIGINT, then drains. Exit status 2 for bad settings or usage.
 ///
 /// # Errors
 /// What `start` returns.
-pub async fn worker_main<F, Fut>(binary: &str, start: F) -> anyhow::Result<std::process::ExitCode>
+pub async fn worker_main<F, Fut>(binary: cli::Binary, start: F) -> anyhow::Result<std::process::ExitCode>
 where
     F: FnOnce(Settings, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<RunningWorker>>,
 {
+    let command = cli::parse::<cli::WorkerCli>(&binary).command.unwrap_or(cli::WorkerCommand::Run);
+    let name = binary.name;
     upcheck_config::install_crypto_provider();
-    let settings = load_settings_or_exit(binary);
-    match std::env::args().nth(1).as_deref() {
-        Some("healthcheck") => return Ok(healthcheck(binary, settings.health_port).await),
-        None | Some("run") => {}
-        Some(other) => {
-            eprintln!("{binary}: unknown command {other:?}; use `{binary}` (run) or `{binary} healthcheck`");
-            return Ok(std::process::ExitCode::from(2));
-        }
+    let settings = load_settings_or_exit(name);
+    if command == cli::WorkerCommand::Healthcheck {
+        return Ok(healthcheck(name, settings.health_port).await);
     }
     init_tracing(&settings);
     metrics::install();
     let cancel = shutdown_token();
     let worker = start(settings, cancel).await?;
     worker.wait().await;
-    tracing::info!("{binary} stopped");
+    tracing::info!("{name} stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -1,11 +1,13 @@
 //! Test helpers shared by every crate's integration tests: each test gets its own Postgres
 //! database and its own Redis key/stream prefix (both dropped when the [`TestEnv`] drops), plus
-//! real local HTTP servers to probe ([`FlipTarget`]) and to receive webhooks ([`WebhookReceiver`]).
+//! real local HTTP servers to probe ([`FlipTarget`]) and to receive webhooks ([`WebhookReceiver`]);
+//! [`cli`] checks a built binary's command line.
 //!
 //! `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and `REDIS_URL`
 //! (default `redis://127.0.0.1:6379`) name the servers; `scripts/test.sh` starts throwaway
 //! ones when none answer. Set `TEST_LOG=1` to see logs.
 
+pub mod cli;
 mod env;
 pub mod fixtures;
 mod redis_server;

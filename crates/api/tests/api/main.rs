@@ -1,5 +1,6 @@
 mod auth;
 mod channels;
+mod cli;
 mod gen_secret;
 mod health;
 mod helpers;

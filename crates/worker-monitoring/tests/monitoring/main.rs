@@ -1,3 +1,4 @@
+mod cli;
 mod faults;
 mod handler;
 mod probe;
