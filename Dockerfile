@@ -4,18 +4,19 @@
 # three workers. Build: docker build -t upcheck:latest .
 
 # ---- builder: dependencies and build output live in BuildKit cache mounts, so a change to
-# Upcheck's own code rebuilds only the workspace crates, not the ~300 dependencies.
+# Upcheck's own code rebuilds only the workspace crates, not the ~300 dependencies. The `dist`
+# profile (Cargo.toml) is release without debug info and with symbols stripped.
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins \
+    cargo build --profile dist --locked --bins \
       -p upcheck-api -p upcheck-worker-monitoring -p upcheck-worker-status-change -p upcheck-worker-notification \
  && mkdir -p /out \
- && cp target/release/upcheck-api target/release/upcheck-worker-monitoring \
-       target/release/upcheck-worker-status-change target/release/upcheck-worker-notification /out/
+ && cp target/dist/upcheck-api target/dist/upcheck-worker-monitoring \
+       target/dist/upcheck-worker-status-change target/dist/upcheck-worker-notification /out/
 
 # ---- runtime: Debian slim, CA certificates (for https probes, webhooks, sslmode=verify-full,
 # rediss://), a non-root user, no shell tools needed: `<binary> healthcheck` probes /healthz.
