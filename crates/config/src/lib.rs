@@ -25,7 +25,9 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(variable: &str, message: impl Into<String>) -> Self {
+    /// An error naming `variable` (for the crates that act on settings: the store's TLS, the
+    /// Redis client).
+    pub fn new(variable: &str, message: impl Into<String>) -> Self {
         Self { variable: variable.to_string(), message: message.into() }
     }
 }

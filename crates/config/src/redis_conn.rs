@@ -96,28 +96,4 @@ impl RedisSettings {
     pub fn is_tls(&self) -> bool {
         self.url.expose_secret().starts_with("rediss://")
     }
-
-    /// A client for this connection (no I/O yet).
-    ///
-    /// # Errors
-    /// `REDIS_URL` when the URL is rejected by the driver, `REDIS_CA_CERT` when the CA file
-    /// cannot be read.
-    pub fn client(&self) -> Result<redis::Client, ConfigError> {
-        let url = self.url.expose_secret();
-        match &self.ca_cert {
-            Some(path) if self.is_tls() => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    ConfigError::new("REDIS_CA_CERT", format!("cannot read {}: {e}", path.display()))
-                })?;
-                redis::Client::build_with_tls(
-                    url,
-                    redis::TlsCertificates { client_tls: None, root_cert: Some(pem) },
-                )
-                .map_err(|e| ConfigError::new("REDIS_CA_CERT", e.to_string()))
-            }
-            _ => {
-                redis::Client::open(url).map_err(|e| ConfigError::new("REDIS_URL", format!("rejected: {e}")))
-            }
-        }
-    }
 }

@@ -69,14 +69,6 @@ fn sslmode_is_honoured_and_removed_from_the_connection_string() {
 }
 
 #[test]
-fn every_ssl_mode_builds_a_tls_connector() {
-    for mode in ["disable", "prefer", "require", "verify-ca", "verify-full"] {
-        let s = load(&[("DATABASE_URL", &format!("postgres://h/db?sslmode={mode}"))]).unwrap();
-        assert!(s.database.tls_connector().is_ok(), "{mode}");
-    }
-}
-
-#[test]
 fn a_missing_ca_file_is_named() {
     assert_eq!(err_var(&[("DATABASE_CA_CERT", "/nonexistent/ca.pem")]), "DATABASE_CA_CERT");
     assert_eq!(err_var(&[("REDIS_CA_CERT", "/nonexistent/ca.pem")]), "REDIS_CA_CERT");

@@ -21,7 +21,7 @@ const MIGRATION_LOCK: i64 = 0x7570_6368_6563_6b01;
 /// # Errors
 /// [`StoreError::Corrupt`] when the TLS set-up is impossible (e.g. an unreadable CA file).
 pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
-    let tls = settings.tls_connector().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let tls = crate::tls::tls_connector(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let manager = deadpool_postgres::Manager::from_config(
         settings.config.clone(),
         tls,
@@ -53,7 +53,7 @@ pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
 /// # Errors
 /// [`StoreError::Db`] when Postgres is unreachable, [`StoreError::Migration`] when a migration fails.
 pub async fn migrate(settings: &DatabaseSettings) -> Result<(), StoreError> {
-    let tls = settings.tls_connector().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let tls = crate::tls::tls_connector(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let (mut client, connection) = settings.config.connect(tls).await?;
     let driver = tokio::spawn(async move {
         if let Err(e) = connection.await {

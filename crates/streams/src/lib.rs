@@ -20,7 +20,7 @@ mod reply;
 mod runner;
 mod schedule;
 
-pub use conn::{RedisConns, connect};
+pub use conn::{RedisConns, client, connect};
 pub use delay::DelayQueue;
 pub use error::StreamError;
 pub use info::{GroupInfo, group_info};

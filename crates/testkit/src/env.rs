@@ -83,7 +83,7 @@ impl TestEnv {
         }
         upcheck_store::migrate(&settings.database).await.expect("migrate test database");
         let pool = upcheck_store::connect_pool(&settings.database).expect("pool");
-        let client = settings.redis.client().expect("redis client");
+        let client = upcheck_streams::client(&settings.redis).expect("redis client");
         let redis = redis::aio::ConnectionManager::new(client).await.unwrap_or_else(|e| {
             panic!("Redis does not answer at REDIS_URL ({e}); run the tests through scripts/test.sh")
         });
@@ -115,7 +115,7 @@ impl Drop for TestEnv {
         let db_name = self.db_name.clone();
         let prefix = self.prefix.clone();
         let admin = self.admin.clone();
-        let redis = self.settings.redis.client();
+        let redis = upcheck_streams::client(&self.settings.redis);
         self.pool.close();
         // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
         let cleanup = std::thread::spawn(move || {
