@@ -39,7 +39,9 @@ fn channel(r: &tokio_postgres::Row) -> Result<Channel, StoreError> {
 /// Creates a channel for `owner`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn create(
     pool: &Pool,
     owner: Uuid,
@@ -59,7 +61,9 @@ pub async fn create(
 /// One channel of `owner`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Channel>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -71,7 +75,9 @@ pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Channel>, 
 /// Up to `limit` channels of `owner` with ids after `after`, in id order.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn list(
     pool: &Pool,
     owner: Uuid,
@@ -90,7 +96,9 @@ pub async fn list(
 /// Replaces a channel's name and config. `None` when `owner` has no such channel.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn update(
     pool: &Pool,
     owner: Uuid,
@@ -111,7 +119,9 @@ pub async fn update(
 /// Deletes a channel (its links go with it; its delivery log stays). Whether `owner` had it.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn delete(pool: &Pool, owner: Uuid, id: Uuid) -> Result<bool, StoreError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached("DELETE FROM channels WHERE id = $1 AND owner_id = $2").await?;

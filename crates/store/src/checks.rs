@@ -42,7 +42,9 @@ pub struct CheckRecord {
 /// the transitions written to the outbox, each with its `seq`, to be published.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails; nothing is then committed.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); nothing is then committed.
 pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<StatusEvent>, StoreError> {
     if checks.is_empty() {
         return Ok(Vec::new());

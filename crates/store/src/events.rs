@@ -77,7 +77,9 @@ pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<
 /// produced (and for tests); check batches use [`insert`].
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails; nothing is then written.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); nothing is then written.
 pub async fn append(pool: &Pool, events: &mut [StatusEvent]) -> Result<(), StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -98,7 +100,9 @@ pub async fn append(pool: &Pool, events: &mut [StatusEvent]) -> Result<(), Store
 /// Loads one event from the outbox; `None` when it is not there (its monitor was deleted).
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails or the row is corrupt.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn load(client: &impl GenericClient, id: Uuid) -> Result<Option<StatusEvent>, StoreError> {
     let stmt = client.prepare_cached(&format!("SELECT {COLUMNS} FROM status_events WHERE id = $1")).await?;
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(from_row).transpose()
@@ -107,7 +111,9 @@ pub async fn load(client: &impl GenericClient, id: Uuid) -> Result<Option<Status
 /// Marks events as published on the status-change stream: `(event id, stream entry id)`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn mark_published(pool: &Pool, published: &[(Uuid, String)]) -> Result<(), StoreError> {
     if published.is_empty() {
         return Ok(());
@@ -129,7 +135,9 @@ pub async fn mark_published(pool: &Pool, published: &[(Uuid, String)]) -> Result
 /// or a Redis outage between commit and publication), in `seq` order.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails or a row is corrupt.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn unpublished(
     pool: &Pool,
     older_than_ms: i64,
@@ -152,7 +160,9 @@ pub async fn unpublished(
 /// entry ids were kept): the relay publishes again those whose entry is gone from the stream.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails or a row is corrupt.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn unapplied(
     pool: &Pool,
     older_than_ms: i64,

@@ -40,7 +40,9 @@ pub struct AppliedEvent {
 /// monitor was deleted) does nothing and returns nothing.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails; nothing is then committed.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode; nothing is then committed.
 pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<AppliedEvent>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;

@@ -76,7 +76,9 @@ pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreE
 /// Of `channel_ids`, those not owned by `owner` (unknown or another user's).
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn foreign_channels(
     pool: &Pool,
     owner: Uuid,
@@ -96,7 +98,9 @@ pub async fn foreign_channels(
 /// `paused`) and its channel links, in one transaction.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn create(
     pool: &Pool,
     owner: Uuid,
@@ -203,7 +207,9 @@ impl<'a> SpecRow<'a> {
 /// One monitor of `owner`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Monitor>, StoreError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached(&select("WHERE m.id = $1 AND m.owner_id = $2")).await?;
@@ -213,7 +219,9 @@ pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Monitor>, 
 /// Up to `limit` monitors of `owner` with ids after `after`, in id (creation) order.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn list(
     pool: &Pool,
     owner: Uuid,
@@ -230,7 +238,9 @@ pub async fn list(
 /// such monitor.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn update(
     pool: &Pool,
     owner: Uuid,
@@ -264,7 +274,9 @@ pub async fn update(
 /// no such monitor.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn set_paused(
     pool: &Pool,
     owner: Uuid,
@@ -298,7 +310,9 @@ pub async fn set_paused(
 /// Deletes a monitor with its checks, incidents and notifications. Whether `owner` had it.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn delete(pool: &Pool, owner: Uuid, id: Uuid) -> Result<bool, StoreError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached("DELETE FROM monitors WHERE id = $1 AND owner_id = $2").await?;
@@ -308,7 +322,9 @@ pub async fn delete(pool: &Pool, owner: Uuid, id: Uuid) -> Result<bool, StoreErr
 /// Whether `owner` has monitor `id` (for the monitor's sub-resources).
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn owns(pool: &Pool, owner: Uuid, id: Uuid) -> Result<bool, StoreError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached("SELECT 1 FROM monitors WHERE id = $1 AND owner_id = $2").await?;

@@ -57,7 +57,9 @@ pub struct Delivery {
 /// Loads a notification and its channel.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -98,7 +100,9 @@ pub enum Claim {
 /// failed store after the attempt) take the lease again.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -156,7 +160,9 @@ pub struct Attempt {
 /// the first row.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn record_attempt(
     pool: &Pool,
     id: Uuid,
@@ -199,7 +205,9 @@ pub async fn record_attempt(
 /// Marks a notification that can never be delivered (channel deleted or unusable).
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -218,7 +226,9 @@ pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), Stor
 /// Oldest first.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn orphaned(pool: &Pool, idle_ms: i64, limit: i64) -> Result<Vec<Uuid>, StoreError> {
     let client = pool.get().await?;
     let stmt = client

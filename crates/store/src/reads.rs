@@ -28,7 +28,9 @@ pub struct Check {
 /// position `(checked_at, job_id)` when given.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn checks(
     pool: &Pool,
     monitor_id: Uuid,
@@ -78,7 +80,9 @@ pub struct Stats {
 /// Counts and latency percentiles of a monitor's checks since `since`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn stats(pool: &Pool, monitor_id: Uuid, since: OffsetDateTime) -> Result<Stats, StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -131,7 +135,9 @@ fn incident(r: &tokio_postgres::Row) -> Result<Incident, StoreError> {
 /// monitor and one state, with ids before `before`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn incidents(
     pool: &Pool,
     owner: Uuid,
@@ -156,7 +162,9 @@ pub async fn incidents(
 /// One incident of `owner`'s monitors.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn incident_of(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Incident>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -171,7 +179,9 @@ pub async fn incident_of(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<In
 /// Acknowledges an incident (the first acknowledgement's time and user are kept).
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn acknowledge(
     pool: &Pool,
     owner: Uuid,
@@ -215,7 +225,9 @@ pub struct Notification {
 /// A monitor's delivery log, newest first, strictly before `(created_at, id)` when given.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn notifications(
     pool: &Pool,
     monitor_id: Uuid,

@@ -9,7 +9,9 @@ use uuid::Uuid;
 /// listed Postgres is never unscheduled by mistake.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn inactive_among(pool: &Pool, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -23,7 +25,9 @@ pub async fn inactive_among(pool: &Pool, ids: &[Uuid]) -> Result<Vec<Uuid>, Stor
 /// One page of every non-paused monitor's probe spec, ordered by id, after `after`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails or a stored spec does not decode.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn active_specs(
     pool: &Pool,
     after: Option<Uuid>,

@@ -29,7 +29,8 @@ fn user(r: &tokio_postgres::Row) -> Result<User, StoreError> {
 /// are serialised by a transaction-level advisory lock so two first users cannot both be admin.
 ///
 /// # Errors
-/// [`StoreError`]; a taken e-mail is a unique violation ([`StoreError::is_unique_violation`]).
+/// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a statement fails
+/// (a taken e-mail is a unique violation: [`StoreError::is_unique_violation`]).
 pub async fn create(
     pool: &Pool,
     email: &str,
@@ -56,7 +57,9 @@ pub async fn create(
 /// A user and their password hash, by e-mail (case-insensitive).
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn find_by_email(pool: &Pool, email: &str) -> Result<Option<(User, String)>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -70,7 +73,9 @@ pub async fn find_by_email(pool: &Pool, email: &str) -> Result<Option<(User, Str
 /// A user by id.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn find(pool: &Pool, id: Uuid) -> Result<Option<User>, StoreError> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached("SELECT id, email, role, created_at FROM users WHERE id = $1").await?;
@@ -80,7 +85,9 @@ pub async fn find(pool: &Pool, id: Uuid) -> Result<Option<User>, StoreError> {
 /// Stores a refresh token's SHA-256 hash.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn store_refresh_token(
     pool: &Pool,
     token_hash: &[u8],
@@ -99,7 +106,9 @@ pub async fn store_refresh_token(
 /// unknown token returns `None`.
 ///
 /// # Errors
-/// [`StoreError`] when Postgres fails.
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
 pub async fn spend_refresh_token(pool: &Pool, token_hash: &[u8]) -> Result<Option<Uuid>, StoreError> {
     let client = pool.get().await?;
     let stmt = client

@@ -11,7 +11,8 @@ use upcheck_config::{ConfigError, RedisSettings};
 pub struct RedisConns {
     /// Multiplexed, reconnecting; commands time out after 5 s.
     pub commands: ConnectionManager,
-    /// For `XREADGROUP … BLOCK` (at most 2 s): a 30 s response timeout (the default 500 ms would cut
+    /// For `XREADGROUP … BLOCK` (at most 2 s): a 30 s response timeout (the default 500 ms would
+    /// cut
     /// blocking reads short).
     pub blocking: ConnectionManager,
 }

@@ -34,7 +34,7 @@ impl DelayQueue {
     /// Delays `message` (JSON) until `due_ms` (Unix ms).
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn schedule(&self, message: &str, due_ms: i64) -> Result<(), StreamError> {
         redis::cmd("ZADD")
             .arg(&self.key)
@@ -48,7 +48,7 @@ impl DelayQueue {
     /// Moves up to `limit` messages due by `now_ms` onto the stream; returns how many moved.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn pump(&self, now_ms: i64, limit: usize) -> Result<usize, StreamError> {
         let moved: i64 = self
             .script
@@ -66,7 +66,7 @@ impl DelayQueue {
     /// How many messages wait.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn waiting(&self) -> Result<u64, StreamError> {
         Ok(redis::cmd("ZCARD").arg(&self.key).query_async(&mut self.conn.clone()).await?)
     }

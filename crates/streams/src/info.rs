@@ -20,7 +20,7 @@ pub struct GroupInfo {
 /// [`GroupInfo`] of `group` on `stream`; a stream that does not exist yet reports empty.
 ///
 /// # Errors
-/// [`StreamError`] when Redis fails.
+/// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
 pub async fn group_info(
     conn: &mut ConnectionManager,
     stream: &str,

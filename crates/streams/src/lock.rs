@@ -30,7 +30,7 @@ impl Lock {
     /// Takes the lock for `ttl_ms` unless another holder has it; `None` when taken.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn try_acquire(&self, ttl_ms: u64) -> Result<Option<Held>, StreamError> {
         let token = uuid::Uuid::new_v4().to_string();
         let set: Option<String> = redis::cmd("SET")
@@ -47,7 +47,7 @@ impl Lock {
     /// Releases `held` if it is still ours (it may have expired and been taken since).
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn release(&self, held: Held) -> Result<(), StreamError> {
         let _: i64 = redis::Script::new(RELEASE)
             .key(&self.key)

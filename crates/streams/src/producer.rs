@@ -31,7 +31,8 @@ impl Producer {
     /// Adds one message; returns its entry id.
     ///
     /// # Errors
-    /// [`StreamError`] when encoding or Redis fails.
+    /// [`StreamError::Encode`] when a message does not serialise; [`StreamError::Redis`] when Redis
+    /// refuses the command or the connection fails.
     pub async fn add<T: Serialize>(&self, stream: &str, message: &T) -> Result<String, StreamError> {
         self.add_many(stream, std::slice::from_ref(message))
             .await?
@@ -42,7 +43,8 @@ impl Producer {
     /// Adds several messages to one stream in one pipelined round trip.
     ///
     /// # Errors
-    /// [`StreamError`] when encoding or Redis fails.
+    /// [`StreamError::Encode`] when a message does not serialise; [`StreamError::Redis`] when Redis
+    /// refuses the command or the connection fails.
     pub async fn add_many<T: Serialize>(
         &self,
         stream: &str,
@@ -71,7 +73,7 @@ impl Producer {
     /// subscribers got it.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn publish(&self, channel: &str, payload: &str) -> Result<i64, StreamError> {
         Ok(redis::cmd("PUBLISH").arg(channel).arg(payload).query_async(&mut self.conn.clone()).await?)
     }
@@ -80,7 +82,7 @@ impl Producer {
     /// data), in the order given. One pipelined `XRANGE id id` per id.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn missing<'a>(&self, stream: &str, ids: &[&'a str]) -> Result<Vec<&'a str>, StreamError> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -98,7 +100,7 @@ impl Producer {
     /// Returns the dead letter's id.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn dead_letter(
         &self,
         group: &str,

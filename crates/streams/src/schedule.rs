@@ -57,7 +57,7 @@ impl Schedule {
     /// Stores `spec` and schedules its next check at `due_at_ms` (Unix ms; now = probe at once).
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn upsert(&self, spec: &ProbeSpec, due_at_ms: i64) -> Result<(), StreamError> {
         self.upsert_many(std::slice::from_ref(spec), due_at_ms, false).await
     }
@@ -66,7 +66,8 @@ impl Schedule {
     /// scheduled keep their due time (`ZADD NX`), as the reconcile needs.
     ///
     /// # Errors
-    /// [`StreamError`] when encoding or Redis fails.
+    /// [`StreamError::Encode`] when a message does not serialise; [`StreamError::Redis`] when Redis
+    /// refuses the command or the connection fails.
     pub async fn upsert_many(
         &self,
         specs: &[ProbeSpec],
@@ -94,7 +95,7 @@ impl Schedule {
     /// Unschedules a monitor and forgets its spec (pause or delete).
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn remove(&self, monitor_id: Uuid) -> Result<(), StreamError> {
         self.remove_many(&[monitor_id]).await
     }
@@ -102,7 +103,7 @@ impl Schedule {
     /// Unschedules several monitors.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn remove_many(&self, ids: &[Uuid]) -> Result<(), StreamError> {
         if ids.is_empty() {
             return Ok(());
@@ -122,7 +123,7 @@ impl Schedule {
     /// to the shard's monitoring stream; returns how many were added.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn claim_due(&self, shard: u32, now_ms: i64, limit: usize) -> Result<usize, StreamError> {
         let added: usize = self
             .script
@@ -140,7 +141,7 @@ impl Schedule {
     /// The due time (Unix ms) of a monitor, if it is scheduled.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn due_at(&self, monitor_id: Uuid) -> Result<Option<i64>, StreamError> {
         let shard = self.keys.shard_of(monitor_id);
         let score: Option<f64> = redis::cmd("ZSCORE")
@@ -154,7 +155,8 @@ impl Schedule {
     /// Every scheduled monitor id across shards (for the reconcile).
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails or holds a member that is not a UUID.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails;
+    /// [`StreamError::Reply`] when the schedule holds a member that is not a UUID.
     pub async fn scheduled_ids(&self) -> Result<HashSet<Uuid>, StreamError> {
         let mut out = HashSet::new();
         let mut conn = self.conn.clone();
@@ -185,7 +187,7 @@ impl Schedule {
     /// data since.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn mark_reconciled(&self, now_ms: i64) -> Result<(), StreamError> {
         redis::cmd("SET")
             .arg(self.keys.schedule_marker())
@@ -198,7 +200,7 @@ impl Schedule {
     /// Whether the reconcile marker is there (Redis has not lost data since the last reconcile).
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn is_reconciled(&self) -> Result<bool, StreamError> {
         Ok(redis::cmd("EXISTS").arg(self.keys.schedule_marker()).query_async(&mut self.conn.clone()).await?)
     }

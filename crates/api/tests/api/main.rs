@@ -1,3 +1,5 @@
+//! The REST API's integration tests against real Postgres and Redis.
+
 mod auth;
 mod channels;
 mod cli;

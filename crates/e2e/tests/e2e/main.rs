@@ -1,3 +1,5 @@
+//! The whole stack in-process: API and the three workers against real Postgres and Redis.
+
 mod healing;
 mod helpers;
 mod metrics;

@@ -1,3 +1,5 @@
+//! The store against real Postgres: checks, incidents, ordering, errors, migrations.
+
 mod checks;
 mod errors;
 mod helpers;

@@ -87,7 +87,7 @@ impl<H: Handler> Runner<H> {
     /// Creates the group at id `0` with `MKSTREAM`, unless it exists.
     ///
     /// # Errors
-    /// [`StreamError`] when Redis fails.
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
     pub async fn ensure_group(&self) -> Result<(), StreamError> {
         ensure_group(&mut self.commands.clone(), &self.config.stream, &self.config.group).await?;
         self.ready.store(true, Ordering::Relaxed);

@@ -1,3 +1,5 @@
+//! The streams crate against real Redis: the runner and the schedule.
+
 mod helpers;
 mod runner;
 mod schedule;

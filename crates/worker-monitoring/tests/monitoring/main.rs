@@ -1,3 +1,5 @@
+//! The monitoring worker's integration tests: scheduling, probes, check storage, faults.
+
 mod cli;
 mod faults;
 mod handler;

@@ -1,2 +1,4 @@
+//! The notification worker's integration tests: delivery, retries, dead letters.
+
 mod cli;
 mod delivery;

@@ -1,1 +1,3 @@
+//! The status-change worker's integration tests.
+
 mod cli;
