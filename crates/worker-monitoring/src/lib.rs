@@ -65,7 +65,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let mut tasks = JoinSet::new();
     let mut groups = Vec::new();
     let mut reported = Vec::new();
-    let mut full = Vec::new();
+    let mut free = Vec::new();
     for shard in 0..keys.shards() {
         let mut config = RunnerConfig::from_settings(
             &settings,
@@ -78,7 +78,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         reported.push(GroupRef { stream: config.stream.clone(), group: config.group.clone() });
         let runner = Runner::new(config, &conns, handler.clone());
         groups.push(runner.ready_flag());
-        full.push(runner.full_flag());
+        free.push(runner.free_slots());
         let cancel = cancel.clone();
         tasks.spawn(async move {
             let _ = runner.run(cancel).await;
@@ -88,7 +88,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     tasks.spawn(scheduler::run(
         schedule.clone(),
         Duration::from_millis(t.scheduler_tick_ms),
-        full,
+        free,
         cancel.clone(),
     ));
     // An event unpublished for two relay periods, or published three periods ago, unapplied

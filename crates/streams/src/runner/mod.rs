@@ -39,7 +39,7 @@ pub use config::RunnerConfig;
 use reclaim::dead_letter;
 use redis::aio::ConnectionManager;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -54,13 +54,14 @@ pub struct Runner<H> {
     blocking: ConnectionManager,
     handler: Arc<H>,
     ready: Arc<AtomicBool>,
-    full: Arc<AtomicBool>,
+    free: Arc<AtomicUsize>,
     in_flight: Arc<Mutex<HashSet<String>>>,
 }
 
 impl<H: Handler> Runner<H> {
     /// A runner using `conns` for commands and blocking reads.
     pub fn new(config: RunnerConfig, conns: &crate::RedisConns, handler: Arc<H>) -> Self {
+        let concurrency = config.concurrency;
         Self {
             counters: Counters::new(&config),
             config,
@@ -68,7 +69,7 @@ impl<H: Handler> Runner<H> {
             blocking: conns.blocking.clone(),
             handler,
             ready: Arc::new(AtomicBool::new(false)),
-            full: Arc::new(AtomicBool::new(false)),
+            free: Arc::new(AtomicUsize::new(concurrency)),
             in_flight: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -78,10 +79,11 @@ impl<H: Handler> Runner<H> {
         self.ready.clone()
     }
 
-    /// Set while every slot is taken (`concurrency` messages in flight), so a producer in the
-    /// same process can hold back instead of piling entries up in the stream.
-    pub fn full_flag(&self) -> Arc<AtomicBool> {
-        self.full.clone()
+    /// How many more messages this runner can take now (`concurrency` minus those in flight),
+    /// so a producer in the same process adds no more than that instead of piling entries up
+    /// in the stream.
+    pub fn free_slots(&self) -> Arc<AtomicUsize> {
+        self.free.clone()
     }
 
     /// Creates the group at id `0` with `MKSTREAM`, unless it exists.
@@ -133,7 +135,7 @@ impl<H: Handler> Runner<H> {
                 }
             }
             let free = slots.available_permits();
-            self.full.store(free == 0, Ordering::Relaxed);
+            self.free.store(free, Ordering::Relaxed);
             if free == 0 {
                 tokio::select! {
                     _ = cancel.cancelled() => break,

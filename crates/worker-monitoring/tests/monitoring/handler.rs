@@ -48,8 +48,15 @@ async fn jobs_claimed_a_tick_ahead_are_probed_at_their_due_time_not_a_tick_late(
     worker.stop().await;
     for lag in &lags {
         assert!(*lag >= 0.0, "a check ran {lag:.0} ms before it was due: {lags:?}");
-        assert!(*lag < 150.0, "a check ran {lag:.0} ms after it was due: {lags:?}");
+        assert!(*lag < 500.0, "a check ran a whole tick ({lag:.0} ms) after it was due: {lags:?}");
     }
+    // Claimed a tick late, the three phases (0, 170, 340 ms into a 500 ms tick) would start
+    // 160-500 ms late, a median near 250 ms. On time, the median is a few ms; a busy machine
+    // delays a single check now and then, not the middle one of nine.
+    let mut sorted = lags.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!(median < 100.0, "the median check ran {median:.0} ms after it was due: {lags:?}");
 }
 
 /// A probe that takes 100 ms and records how many run at once.
@@ -130,14 +137,22 @@ async fn a_replica_whose_runner_is_full_claims_nothing_more_and_overdue_monitors
         specs.push(s);
     }
     schedule(&env).await.upsert_many(&specs, now_ms(), false).await.unwrap();
+    let started = std::time::Instant::now();
     let worker = start(&env).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let db = env.db().await;
+    // At least three seconds, and until checks are stored (a busy machine may take longer).
+    wait_for("checks stored while saturated", Duration::from_secs(30), || async {
+        let stored: i64 = db.query_one("SELECT count(*) FROM check_results", &[]).await.unwrap().get(0);
+        (stored > 0 && started.elapsed() >= Duration::from_secs(3)).then_some(())
+    })
+    .await;
     let stream = Keys::new(&env.settings).monitoring_stream(0);
     let added: u64 = redis::cmd("XLEN").arg(&stream).query_async(&mut env.redis.clone()).await.unwrap();
-    let stored: i64 =
-        env.db().await.query_one("SELECT count(*) FROM check_results", &[]).await.unwrap().get(0);
+    let seconds = started.elapsed().as_secs_f64();
     worker.stop().await;
-    // Without back-pressure every tick would add the 60 monitors again: 180 jobs in 3 s.
-    assert!(added < 90, "{added} jobs piled up in the stream while the runner was full");
-    assert!(stored > 0, "checks were still stored while saturated");
+    // Without back-pressure every second would add the 60 monitors again: 60 jobs a second.
+    // With it, about the two a second the one probe slot gets through, plus the six messages
+    // the runner holds.
+    let rate = added as f64 / seconds;
+    assert!(rate < 15.0, "{added} jobs in {seconds:.1} s piled up in the stream while the runner was full");
 }
