@@ -2,7 +2,6 @@
 //! what was lost within 30 s (DESIGN.md, "Self-healing").
 
 use crate::helpers::{Stack, WAIT};
-use serde_json::json;
 use std::time::{Duration, Instant};
 use upcheck_testkit::{FlipTarget, LocalRedis, TestEnv, WebhookReceiver, wait_for};
 
@@ -22,27 +21,7 @@ async fn an_alert_in_flight_when_redis_restarts_empty_is_delivered_within_30_sec
     let stack = Stack::start_in(env).await;
     let target = FlipTarget::start().await;
     let receiver = WebhookReceiver::start().await;
-    let secret = upcheck_domain::webhook::generate_secret();
-    let channel = stack
-        .post(
-            "/channels",
-            json!({"kind": "webhook", "name": "ops", "config": {"url": receiver.url, "secret": secret}}),
-        )
-        .await;
-    let monitor = stack
-        .post(
-            "/monitors",
-            json!({
-                "name": "target", "url": target.url, "interval_seconds": 1, "timeout_ms": 500,
-                "failure_threshold": 2, "recovery_threshold": 1, "channel_ids": [channel["id"]],
-            }),
-        )
-        .await;
-    let id = monitor["id"].as_str().unwrap().to_string();
-    wait_for("the monitor up", WAIT, || async {
-        (stack.get(&format!("/monitors/{id}")).await["status"] == "up").then_some(())
-    })
-    .await;
+    let (id, _) = stack.watched(&target.url, &receiver.url, 2).await;
 
     // The receiver fails the first delivery: the alert waits for its retry, in Redis only.
     receiver.set_status(503);

@@ -94,6 +94,40 @@ impl Stack {
         r.json().await.unwrap()
     }
 
+    /// A webhook channel to `receiver_url` and a 1 s monitor of `target_url` (timeout 500 ms,
+    /// recovery threshold 1) linked to it, waited for until `up`. Returns the monitor's id and
+    /// the channel's signing secret.
+    pub(crate) async fn watched(
+        &self,
+        target_url: &str,
+        receiver_url: &str,
+        failure_threshold: u32,
+    ) -> (String, String) {
+        let secret = upcheck_domain::webhook::generate_secret();
+        let channel = self
+            .post(
+                "/channels",
+                json!({"kind": "webhook", "name": "ops", "config": {"url": receiver_url, "secret": secret}}),
+            )
+            .await;
+        let monitor = self
+            .post(
+                "/monitors",
+                json!({
+                    "name": "target", "url": target_url, "interval_seconds": 1, "timeout_ms": 500,
+                    "failure_threshold": failure_threshold, "recovery_threshold": 1,
+                    "channel_ids": [channel["id"]],
+                }),
+            )
+            .await;
+        let id = monitor["id"].as_str().expect("monitor id").to_string();
+        upcheck_testkit::wait_for("the monitor up", WAIT, || async {
+            (self.get(&format!("/monitors/{id}")).await["status"] == "up").then_some(())
+        })
+        .await;
+        (id, secret)
+    }
+
     /// Stops everything and waits for a clean shutdown.
     pub(crate) async fn stop(self) {
         self.cancel.cancel();

@@ -2,7 +2,6 @@
 //! binary's `healthcheck` subcommand tells a live health endpoint from a dead one.
 
 use crate::helpers::{Stack, WAIT};
-use serde_json::json;
 use upcheck_testkit::{FlipTarget, WebhookReceiver, wait_for};
 
 /// The value of the first sample of `name` whose labels contain every `label="value"` pair.
@@ -30,27 +29,8 @@ async fn each_component_exports_what_the_pipeline_did() {
     let stack = Stack::start().await;
     let target = FlipTarget::start().await;
     let receiver = WebhookReceiver::start().await;
-    let secret = upcheck_domain::webhook::generate_secret();
-    let channel = stack
-        .post(
-            "/channels",
-            json!({"kind": "webhook", "name": "ops", "config": {"url": receiver.url, "secret": secret}}),
-        )
-        .await;
-    let monitor = stack
-        .post(
-            "/monitors",
-            json!({
-                "name": "target", "url": target.url, "interval_seconds": 1, "timeout_ms": 500,
-                "failure_threshold": 1, "recovery_threshold": 1, "channel_ids": [channel["id"]],
-            }),
-        )
-        .await;
-    let id = monitor["id"].as_str().unwrap().to_string();
-    wait_for("the monitor up", WAIT, || async {
-        (stack.get(&format!("/monitors/{id}")).await["status"] == "up").then_some(())
-    })
-    .await;
+    // Waiting for it to be up reads GET /monitors/{id}, counted below.
+    stack.watched(&target.url, &receiver.url, 1).await;
     target.set_status(500);
     wait_for("the down webhook", WAIT, || async { receiver.received().into_iter().next() }).await;
 

@@ -2,7 +2,7 @@
 //! and a signed webhook; the recovery resolves it and sends a second webhook.
 
 use crate::helpers::{Stack, WAIT};
-use serde_json::{Value, json};
+use serde_json::Value;
 use upcheck_testkit::{FlipTarget, Received, WebhookReceiver, wait_for};
 
 fn verified(hook: &Received, secret: &str) -> Value {
@@ -18,27 +18,7 @@ async fn a_failing_target_opens_an_incident_and_sends_signed_webhooks_down_then_
     let stack = Stack::start().await;
     let target = FlipTarget::start().await;
     let receiver = WebhookReceiver::start().await;
-    let secret = upcheck_domain::webhook::generate_secret();
-    let channel = stack
-        .post(
-            "/channels",
-            json!({"kind": "webhook", "name": "ops", "config": {"url": receiver.url, "secret": secret}}),
-        )
-        .await;
-    let monitor = stack
-        .post(
-            "/monitors",
-            json!({
-                "name": "target", "url": target.url, "interval_seconds": 1, "timeout_ms": 500,
-                "failure_threshold": 2, "recovery_threshold": 1, "channel_ids": [channel["id"]],
-            }),
-        )
-        .await;
-    let id = monitor["id"].as_str().unwrap().to_string();
-    wait_for("the monitor up", WAIT, || async {
-        (stack.get(&format!("/monitors/{id}")).await["status"] == "up").then_some(())
-    })
-    .await;
+    let (id, secret) = stack.watched(&target.url, &receiver.url, 2).await;
     assert!(receiver.received().is_empty(), "the first pending → up notifies no one");
 
     // The target fails: down after two failed checks, one incident, one signed webhook.

@@ -119,3 +119,33 @@ pub(crate) async fn deliveries(env: &TestEnv, stream: &str, group: &str) -> Vec<
         .unwrap();
     rows.into_iter().map(|r| r.3).collect()
 }
+
+/// Creates `config`'s group at id `0`, as a runner would.
+pub(crate) async fn create_group(env: &TestEnv, config: &RunnerConfig) {
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&config.stream)
+        .arg(&config.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async::<()>(&mut env.redis.clone())
+        .await
+        .unwrap();
+}
+
+/// Reads up to `count` new entries of `config`'s stream as `consumer` and never acknowledges
+/// them: a consumer that dies with work pending.
+pub(crate) async fn read_as(env: &TestEnv, config: &RunnerConfig, consumer: &str, count: usize) {
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&config.group)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(count)
+        .arg("STREAMS")
+        .arg(&config.stream)
+        .arg(">")
+        .query_async(&mut env.redis.clone())
+        .await
+        .unwrap();
+}

@@ -103,30 +103,10 @@ async fn pending_entries_of_a_killed_consumer_are_reclaimed_by_a_live_one() {
     let conns = conns(&env).await;
     let cfg = config(&env, "live");
     let producer = Producer::new(conns.commands.clone(), 10_000);
-    let mut redis = env.redis.clone();
-    redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&cfg.stream)
-        .arg(&cfg.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    create_group(&env, &cfg).await;
     producer.add_many(&cfg.stream, &["ok", "ok", "ok"]).await.unwrap();
     // A consumer reads three entries and dies before acknowledging them.
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&cfg.group)
-        .arg("killed")
-        .arg("COUNT")
-        .arg(10)
-        .arg("STREAMS")
-        .arg(&cfg.stream)
-        .arg(">")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    read_as(&env, &cfg, "killed", 10).await;
     assert_eq!(pending(&env, &cfg.stream, &cfg.group).await, 3);
 
     let handler = Arc::new(ScriptedHandler::default());
@@ -174,27 +154,10 @@ async fn a_message_delivered_max_deliveries_times_is_dead_lettered_not_retried_f
     let conns = conns(&env).await;
     let cfg = config(&env, "live");
     let mut redis = env.redis.clone();
-    redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&cfg.stream)
-        .arg(&cfg.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    create_group(&env, &cfg).await;
     let id = Producer::new(conns.commands.clone(), 10_000).add(&cfg.stream, &"ok").await.unwrap();
     // A poison message: read, then claimed twice more by consumers that all died (3 deliveries).
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&cfg.group)
-        .arg("dead1")
-        .arg("STREAMS")
-        .arg(&cfg.stream)
-        .arg(">")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    read_as(&env, &cfg, "dead1", 10).await;
     for c in ["dead2", "dead3"] {
         let _: redis::Value = redis::cmd("XCLAIM")
             .arg(&cfg.stream)
@@ -354,32 +317,12 @@ async fn consumers_gone_idle_with_nothing_pending_are_pruned_and_one_with_pendin
     let mut cfg = config(&env, "live");
     cfg.consumer_idle_prune = Duration::from_millis(500);
     cfg.reclaim_idle_ms = 60_000; // the stuck entry below stays pending with its consumer
-    let mut redis = env.redis.clone();
-    redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&cfg.stream)
-        .arg(&cfg.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    create_group(&env, &cfg).await;
     let producer = Producer::new(conns.commands.clone(), 10_000);
     producer.add(&cfg.stream, &"ok").await.unwrap();
     // "stuck" read one entry and never acknowledged it; "restarted" read nothing.
     for consumer in ["stuck", "restarted"] {
-        let _: redis::Value = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(&cfg.group)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(1)
-            .arg("STREAMS")
-            .arg(&cfg.stream)
-            .arg(">")
-            .query_async(&mut redis)
-            .await
-            .unwrap();
+        read_as(&env, &cfg, consumer, 1).await;
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
 
