@@ -9,6 +9,7 @@ pub mod kinds;
 pub mod messages;
 pub mod monitor;
 pub mod status;
+pub mod trace;
 pub mod webhook;
 
 pub use expected::{ExpectedStatus, ExpectedStatusError};
@@ -19,3 +20,4 @@ pub use messages::{
 };
 pub use monitor::{HttpMethod, MonitorKind, ProbeSpec, ValidationError};
 pub use status::{CheckOutcome, MonitorState, MonitorStatus, Thresholds, Transition, apply_check};
+pub use trace::TraceParent;

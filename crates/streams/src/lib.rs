@@ -19,6 +19,7 @@ mod producer;
 mod reply;
 mod runner;
 mod schedule;
+pub mod trace;
 
 pub use conn::{RedisConns, client, connect};
 pub use delay::DelayQueue;

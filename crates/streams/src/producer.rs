@@ -1,8 +1,10 @@
-//! The stream producer: `XADD … MAXLEN ~ n` so streams stay bounded.
+//! The stream producer: `XADD … MAXLEN ~ n` so streams stay bounded; each entry carries its
+//! trace context beside the message (see [`crate::trace`]).
 
 use crate::{Keys, StreamError, StreamMessage};
 use redis::aio::ConnectionManager;
 use serde::Serialize;
+use upcheck_domain::TraceParent;
 
 /// The field every Upcheck stream entry keeps its JSON message in.
 pub const MESSAGE_FIELD: &str = "m";
@@ -40,7 +42,8 @@ impl Producer {
             .ok_or_else(|| StreamError::Reply("XADD returned no id".into()))
     }
 
-    /// Adds several messages to one stream in one pipelined round trip.
+    /// Adds several messages to one stream in one pipelined round trip, each carrying the
+    /// current span's trace context (see [`crate::trace`]).
     ///
     /// # Errors
     /// [`StreamError::Encode`] when a message does not serialise; [`StreamError::Redis`] when Redis
@@ -50,22 +53,45 @@ impl Producer {
         stream: &str,
         messages: &[T],
     ) -> Result<Vec<String>, StreamError> {
-        if messages.is_empty() {
-            return Ok(Vec::new());
-        }
+        let parent = crate::trace::current();
+        self.add_each(stream, messages.iter().map(|m| (m, parent))).await
+    }
+
+    /// Adds several messages to one stream in one pipelined round trip, each with the trace
+    /// context given beside it (`None`: no trace field), e.g. a status event with the context
+    /// of the check that produced it.
+    ///
+    /// # Errors
+    /// [`StreamError`] when encoding or Redis fails.
+    pub async fn add_each<'a, T: Serialize + 'a>(
+        &self,
+        stream: &str,
+        messages: impl IntoIterator<Item = (&'a T, Option<TraceParent>)>,
+    ) -> Result<Vec<String>, StreamError> {
         let mut pipe = redis::pipe();
-        for m in messages {
-            pipe.cmd("XADD")
-                .arg(stream)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(self.maxlen)
-                .arg("*")
-                .arg(MESSAGE_FIELD)
-                .arg(serde_json::to_string(m)?);
+        let mut count = 0;
+        for (m, parent) in messages {
+            let cmd = pipe.cmd("XADD").arg(stream).arg("MAXLEN").arg("~").arg(self.maxlen).arg("*");
+            for (field, value) in entry_fields(serde_json::to_string(m)?, parent) {
+                cmd.arg(field).arg(value);
+            }
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(Vec::new());
         }
         Ok(pipe.query_async(&mut self.conn.clone()).await?)
     }
+}
+
+/// An entry's fields: the JSON message as [`MESSAGE_FIELD`] and, when there is one, the
+/// W3C `traceparent` of `parent` as [`crate::trace::TRACE_FIELD`].
+pub(crate) fn entry_fields(json: String, parent: Option<TraceParent>) -> Vec<(&'static str, String)> {
+    let mut fields = vec![(MESSAGE_FIELD, json)];
+    if let Some(p) = parent {
+        fields.push((crate::trace::TRACE_FIELD, p.to_string()));
+    }
+    fields
 }
 
 impl Producer {

@@ -32,6 +32,10 @@ pub struct RunnerConfig {
     /// failures (`HANDLER_RETRY_BUDGET_MS`); past it the entry is left to the reclaim and
     /// `max_deliveries` path.
     pub retry_budget: Duration,
+    /// The level of the span each entry is handled in (`stream_entry`): `INFO` (the default),
+    /// or `DEBUG` on a stream so busy that a span per entry must be asked for (the monitoring
+    /// stream, thousands of checks a second).
+    pub span_level: tracing::Level,
 }
 
 impl RunnerConfig {
@@ -69,6 +73,7 @@ impl RunnerConfig {
             retry_budget: Duration::from_secs(60),
             consumer_idle_prune: Duration::from_secs(3_600),
             dead_letter_maxlen: 10_000,
+            span_level: tracing::Level::INFO,
         }
     }
 }

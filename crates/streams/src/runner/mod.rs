@@ -29,6 +29,7 @@
 mod ack;
 mod config;
 mod reclaim;
+mod span;
 
 use crate::backoff::{backoff, sleep_or_cancel};
 use crate::reply::{self, Entry};
@@ -38,6 +39,7 @@ use config::Counters;
 pub use config::RunnerConfig;
 use reclaim::dead_letter;
 use redis::aio::ConnectionManager;
+use span::{Incoming, entry_span};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,6 +47,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Runs one consumer of one group until cancelled.
 pub struct Runner<H> {
@@ -178,7 +181,7 @@ impl<H: Handler> Runner<H> {
 
     async fn dispatch(
         &self,
-        message: StreamMessage,
+        incoming: Incoming,
         slots: &Arc<Semaphore>,
         acker: &Acker,
         tasks: &mut JoinSet<()>,
@@ -189,10 +192,12 @@ impl<H: Handler> Runner<H> {
             .in_flight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(message.id.clone())
+            .insert(incoming.message.id.clone())
         {
             return; // already being handled here
         }
+        let span = entry_span(&self.config, &incoming);
+        let message = incoming.message;
         let in_flight = InFlight { set: self.in_flight.clone(), id: message.id.clone() };
         let handler = self.handler.clone();
         let mut conn = self.commands.clone();
@@ -244,10 +249,11 @@ impl<H: Handler> Runner<H> {
                     }
                 }
             }
-        });
+        }
+        .instrument(span));
     }
 
-    async fn read(&self, count: usize) -> Result<Vec<StreamMessage>, StreamError> {
+    async fn read(&self, count: usize) -> Result<Vec<Incoming>, StreamError> {
         let value: redis::Value = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(&self.config.group)
@@ -261,7 +267,13 @@ impl<H: Handler> Runner<H> {
             .arg(">")
             .query_async(&mut self.blocking.clone())
             .await?;
-        Ok(reply::read_reply(&value)?.into_iter().map(|e| self.message(e)).collect())
+        Ok(reply::read_reply(&value)?.into_iter().map(|e| self.incoming(e, 1)).collect())
+    }
+
+    /// An entry delivered `deliveries` times (this time included), with its trace context.
+    fn incoming(&self, entry: Entry, deliveries: u64) -> Incoming {
+        let parent = crate::trace::from_fields(&entry.fields);
+        Incoming { message: self.message(entry), parent, deliveries }
     }
 
     fn message(&self, entry: Entry) -> StreamMessage {

@@ -1,7 +1,7 @@
 //! Pending entries whose consumer went quiet: reclaimed by a live consumer, or dead-lettered
 //! after `max_deliveries`; consumers gone idle with nothing pending are removed.
 
-use super::{Runner, RunnerConfig};
+use super::{Incoming, Runner, RunnerConfig};
 use crate::reply;
 use crate::{Handler, StreamError, StreamMessage};
 use redis::aio::ConnectionManager;
@@ -35,7 +35,7 @@ impl<H: Handler> Runner<H> {
     }
 
     /// Claims entries whose consumer went quiet; dead-letters those delivered too often.
-    pub(super) async fn reclaim(&self) -> Result<Vec<StreamMessage>, StreamError> {
+    pub(super) async fn reclaim(&self) -> Result<Vec<Incoming>, StreamError> {
         let mut conn = self.commands.clone();
         let c = &self.config;
         let mine: Vec<String> = self
@@ -69,6 +69,7 @@ impl<H: Handler> Runner<H> {
             .await?;
         let rows = reply::pending(&value)?;
         let mut claim = Vec::new();
+        let mut deliveries = std::collections::HashMap::new();
         let mine: HashSet<String> = mine.into_iter().collect();
         for row in rows.into_iter().filter(|r| !mine.contains(&r.id)) {
             if row.deliveries >= c.max_deliveries {
@@ -89,6 +90,7 @@ impl<H: Handler> Runner<H> {
                 dead_letter(&mut conn, c, &message, &reason, row.deliveries).await?;
                 self.counters.dead_lettered.increment(1);
             } else {
+                deliveries.insert(row.id.clone(), row.deliveries);
                 claim.push(row.id);
             }
         }
@@ -103,12 +105,19 @@ impl<H: Handler> Runner<H> {
             .arg(&claim)
             .query_async(&mut conn)
             .await?;
-        let claimed: Vec<StreamMessage> =
-            reply::entries(&value)?.into_iter().map(|e| self.message(e)).collect();
-        let (live, trimmed): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|m| !m.payload.is_empty());
+        let claimed: Vec<Incoming> = reply::entries(&value)?
+            .into_iter()
+            .map(|e| {
+                // XCLAIM counted one more delivery.
+                let n = deliveries.get(&e.id).copied().unwrap_or(0) + 1;
+                self.incoming(e, n)
+            })
+            .collect();
+        let (live, trimmed): (Vec<_>, Vec<_>) =
+            claimed.into_iter().partition(|m| !m.message.payload.is_empty());
         if !trimmed.is_empty() {
             // Entries trimmed away before anyone handled them cannot be handled: acknowledge them.
-            let ids: Vec<&str> = trimmed.iter().map(|m| m.id.as_str()).collect();
+            let ids: Vec<&str> = trimmed.iter().map(|m| m.message.id.as_str()).collect();
             tracing::warn!(stream = %c.stream, count = ids.len(), "acknowledging pending entries that were trimmed");
             redis::cmd("XACK").arg(&c.stream).arg(&c.group).arg(&ids).query_async::<i64>(&mut conn).await?;
         }

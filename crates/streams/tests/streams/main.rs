@@ -3,3 +3,4 @@
 mod helpers;
 mod runner;
 mod schedule;
+mod trace;
