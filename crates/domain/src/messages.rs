@@ -44,6 +44,12 @@ pub struct StatusEvent {
     /// stored the event. Appliers order a monitor's events by it, never by arrival.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
+    /// The trace context of the check that produced the event, when tracing is on, so the
+    /// status-change worker and the deliveries continue that check's trace. Not part of the
+    /// JSON: it travels as the stream entry's trace field (see `crates/streams`) and in the
+    /// outbox (`status_events.trace_context`), so a relayed event keeps it too.
+    #[serde(skip)]
+    pub trace_parent: Option<crate::TraceParent>,
 }
 
 /// A notification job on the notification stream: one per (status event, channel).

@@ -5,7 +5,9 @@
 use crate::{Pool, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
-use upcheck_domain::{CheckOutcome, MonitorState, MonitorStatus, StatusEvent, Thresholds, apply_check};
+use upcheck_domain::{
+    CheckOutcome, MonitorState, MonitorStatus, StatusEvent, Thresholds, TraceParent, apply_check,
+};
 use uuid::Uuid;
 
 /// One probe's result, ready to store.
@@ -31,6 +33,9 @@ pub struct CheckRecord {
     pub error: Option<String>,
     /// The monitor's thresholds at scheduling time.
     pub thresholds: Thresholds,
+    /// The trace context of the span that probed, when tracing is on: a transition this check
+    /// causes carries it on, so the alert continues the check's trace.
+    pub trace_parent: Option<TraceParent>,
 }
 
 /// Stores a batch of checks and applies the status machine, all in one transaction.
@@ -140,6 +145,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
                     occurred_at: c.checked_at,
                     cause: if t.to == MonitorStatus::Down { c.error.clone() } else { None },
                     seq: None,
+                    trace_parent: c.trace_parent,
                 });
             }
         }

@@ -10,11 +10,12 @@
 use crate::{Pool, StoreError};
 use deadpool_postgres::{GenericClient, Transaction};
 use time::OffsetDateTime;
-use upcheck_domain::{MonitorStatus, StatusEvent};
+use upcheck_domain::{MonitorStatus, StatusEvent, TraceParent};
 use uuid::Uuid;
 
 /// The columns [`from_row`] decodes, in its order.
-pub(crate) const COLUMNS: &str = "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq";
+pub(crate) const COLUMNS: &str =
+    "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context";
 
 /// Decodes a row selected with [`COLUMNS`].
 pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreError> {
@@ -31,6 +32,7 @@ pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreErro
         cause: r.get(5),
         occurred_at: r.get(6),
         seq: Some(r.get(7)),
+        trace_parent: r.get::<_, Option<&str>>(8).and_then(TraceParent::parse),
     })
 }
 
@@ -49,10 +51,12 @@ pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<
     // the order of `events`.
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO status_events (id, monitor_id, from_status, to_status, notify, cause, occurred_at) \
-             SELECT u.id, u.monitor_id, u.from_status, u.to_status, u.notify, u.cause, u.occurred_at \
-             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::timestamptz[]) \
-                  WITH ORDINALITY AS u(id, monitor_id, from_status, to_status, notify, cause, occurred_at, n) \
+            "INSERT INTO status_events \
+               (id, monitor_id, from_status, to_status, notify, cause, occurred_at, trace_context) \
+             SELECT u.id, u.monitor_id, u.from_status, u.to_status, u.notify, u.cause, u.occurred_at, u.tp \
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bool[], $6::text[], \
+                         $7::timestamptz[], $8::text[]) \
+                  WITH ORDINALITY AS u(id, monitor_id, from_status, to_status, notify, cause, occurred_at, tp, n) \
              ORDER BY u.n \
              RETURNING id, seq",
         )
@@ -64,7 +68,8 @@ pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<
     let notify: Vec<bool> = events.iter().map(|e| e.notify).collect();
     let cause: Vec<Option<&str>> = events.iter().map(|e| e.cause.as_deref()).collect();
     let at: Vec<OffsetDateTime> = events.iter().map(|e| e.occurred_at).collect();
-    let rows = tx.query(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at]).await?;
+    let tp: Vec<Option<String>> = events.iter().map(|e| e.trace_parent.map(|t| t.to_string())).collect();
+    let rows = tx.query(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at, &tp]).await?;
     let seqs: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for e in events.iter_mut() {
         e.seq = seqs.get(&e.event_id).copied();
@@ -177,5 +182,5 @@ pub async fn unapplied(
         ))
         .await?;
     let rows = client.query(&stmt, &[&(older_than_ms as f64), &limit]).await?;
-    rows.iter().map(|r| Ok((from_row(r)?, r.get::<_, Option<String>>(8)))).collect()
+    rows.iter().map(|r| Ok((from_row(r)?, r.get::<_, Option<String>>("stream_id")))).collect()
 }

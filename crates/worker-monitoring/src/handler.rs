@@ -103,6 +103,7 @@ impl<P: Probe> CheckHandler<P> {
                 failure: job.spec.failure_threshold,
                 recovery: job.spec.recovery_threshold,
             },
+            trace_parent: upcheck_streams::trace::current(),
         };
         let lag_ms = upcheck_domain::clock::unix_ms(record.checked_at) - record.due_at_ms;
         self.metrics(record.outcome)

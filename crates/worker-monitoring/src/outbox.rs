@@ -24,13 +24,18 @@ impl Outbox {
         Self { pool, producer, stream }
     }
 
-    /// Adds `events` to the status-change stream and records each one's entry id. Failures are
-    /// logged: the events stay unpublished in Postgres and the relay retries them.
+    /// Adds `events` to the status-change stream, each with the trace context of the check that
+    /// produced it, and records each one's entry id. Failures are logged: the events stay
+    /// unpublished in Postgres and the relay retries them.
     pub async fn publish(&self, events: &[StatusEvent]) {
         if events.is_empty() {
             return;
         }
-        let entries = match self.producer.add_many(&self.stream, events).await {
+        let entries = match self
+            .producer
+            .add_each(&self.stream, events.iter().map(|e| (e, e.trace_parent)))
+            .await
+        {
             Ok(entries) => entries,
             Err(e) => {
                 tracing::warn!(error = %e, count = events.len(), "publishing status events failed; the relay will retry");

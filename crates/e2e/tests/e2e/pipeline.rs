@@ -77,6 +77,7 @@ async fn a_failing_target_opens_an_incident_and_sends_signed_webhooks_down_then_
             cause: r.get(5),
             occurred_at: r.get(6),
             seq: Some(r.get(7)),
+            trace_parent: None,
         })
         .collect();
     let conns = upcheck_streams::connect(&stack.env.settings.redis).await.unwrap();

@@ -33,6 +33,7 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
         http_status: Some(if outcome == CheckOutcome::Up { 200 } else { 503 }),
         error: (outcome == CheckOutcome::Down).then(|| "expected 2xx, got 503".to_string()),
         thresholds: Thresholds { failure: 2, recovery: 1 },
+        trace_parent: None,
     }
 }
 
@@ -47,6 +48,7 @@ pub(crate) fn event(monitor_id: Uuid, from: MonitorStatus, to: MonitorStatus) ->
         occurred_at: OffsetDateTime::now_utc(),
         cause: (to == MonitorStatus::Down).then(|| "connection refused".to_string()),
         seq: None,
+        trace_parent: None,
     }
 }
 

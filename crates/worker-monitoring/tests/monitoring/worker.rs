@@ -153,6 +153,7 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
                 http_status: Some(500),
                 error: Some("expected 2xx, got 500".into()),
                 thresholds: Default::default(),
+                trace_parent: None,
             }
         })
         .collect();
@@ -258,6 +259,7 @@ async fn a_published_transition_lost_with_redis_data_is_published_again() {
         http_status: Some(200),
         error: None,
         thresholds: Default::default(),
+        trace_parent: None,
     };
     let events = record_checks(&env.pool, &[record(1_000)]).await.unwrap();
     // It was published an hour ago as entry 1-0, then Redis lost the stream before anyone

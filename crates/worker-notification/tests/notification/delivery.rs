@@ -44,6 +44,7 @@ async fn setup_with(overrides: &[(&str, &str)], enqueue_job: bool) -> Setup {
         occurred_at: OffsetDateTime::now_utc(),
         cause: Some("connection refused".into()),
         seq: None,
+        trace_parent: None,
     }];
     upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
     let [event] = events;
