@@ -34,6 +34,13 @@ impl Channel for WebhookChannel {
         "webhook"
     }
 
+    /// The span records the kind, the notification, the receiver's status and the latency;
+    /// never the URL, the secret or the headers.
+    #[tracing::instrument(
+        name = "channel_deliver",
+        skip_all,
+        fields(kind = "webhook", notification_id = %id, http_status, latency_ms, delivered, otel.kind = "client")
+    )]
     async fn deliver(
         &self,
         id: Uuid,
@@ -67,10 +74,14 @@ impl Channel for WebhookChannel {
             .send()
             .await;
         let latency_ms = Some(i32::try_from(start.elapsed().as_millis()).unwrap_or(i32::MAX));
+        let span = tracing::Span::current();
+        span.record("latency_ms", latency_ms);
         match sent {
             Ok(response) => {
                 let code = response.status().as_u16();
                 let delivered = response.status().is_success();
+                span.record("http_status", code);
+                span.record("delivered", delivered);
                 AttemptResult {
                     delivered,
                     permanent: false,
@@ -80,6 +91,7 @@ impl Channel for WebhookChannel {
                 }
             }
             Err(e) => {
+                span.record("delivered", false);
                 let why = if e.is_timeout() {
                     "timed out".to_string()
                 } else if e.is_connect() {

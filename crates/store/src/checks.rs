@@ -50,6 +50,7 @@ pub struct CheckRecord {
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
 /// retrying); nothing is then committed.
+#[tracing::instrument(level = "debug", skip_all, fields(checks = checks.len(), transitions))]
 pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<StatusEvent>, StoreError> {
     if checks.is_empty() {
         return Ok(Vec::new());
@@ -166,6 +167,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
         .await?;
     crate::events::insert(&tx, &mut events).await?;
     tx.commit().await?;
+    tracing::Span::current().record("transitions", events.len());
     Ok(events)
 }
 

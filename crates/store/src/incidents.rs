@@ -43,6 +43,7 @@ pub struct AppliedEvent {
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
 /// retrying); [`StoreError::Corrupt`] when a stored row does not decode; nothing is then committed.
+#[tracing::instrument(skip_all, fields(event_id = %event.event_id, monitor_id = %event.monitor_id, applied))]
 pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<AppliedEvent>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -80,6 +81,7 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<
         applied.push(apply_one(&tx, &monitor, e).await?);
     }
     tx.commit().await?;
+    tracing::Span::current().record("applied", applied.len());
     Ok(applied)
 }
 

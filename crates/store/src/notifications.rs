@@ -103,6 +103,7 @@ pub enum Claim {
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
 /// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
+#[tracing::instrument(skip_all, fields(notification_id = %id, stream_id = %owner))]
 pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
     let stmt = client
@@ -163,6 +164,7 @@ pub struct Attempt {
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
 /// retrying).
+#[tracing::instrument(skip_all, fields(notification_id = %id, attempt = attempt.attempt, state = state.as_str()))]
 pub async fn record_attempt(
     pool: &Pool,
     id: Uuid,

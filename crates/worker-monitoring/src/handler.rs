@@ -138,6 +138,8 @@ impl<P: Probe> CheckHandler<P> {
 }
 
 impl<P: Probe> Handler for CheckHandler<P> {
+    /// Per check, so at `debug`: disabled, and free, unless asked for.
+    #[tracing::instrument(name = "check", level = "debug", skip_all, fields(monitor_id, outcome))]
     async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
         let record = match self.take_probed(&message.id) {
             Some(record) => record,
@@ -147,6 +149,9 @@ impl<P: Probe> Handler for CheckHandler<P> {
             }
         };
         let outcome = record.outcome;
+        let span = tracing::Span::current();
+        span.record("monitor_id", tracing::field::display(record.monitor_id));
+        span.record("outcome", outcome.as_str());
         match self.batcher.submit(record.clone()).await {
             Ok(()) => {
                 self.metrics(outcome).checks.increment(1);

@@ -75,6 +75,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             runner_capacity(t.monitoring_concurrency, t.check_batch_size),
         );
         config.read_count = config.concurrency.min(1_000);
+        config.span_level = tracing::Level::DEBUG; // a span per check only when asked for
         reported.push(GroupRef { stream: config.stream.clone(), group: config.group.clone() });
         let runner = Runner::new(config, &conns, handler.clone());
         groups.push(runner.ready_flag());

@@ -52,9 +52,16 @@ impl<C: Channel> NotificationHandler<C> {
 }
 
 impl<C: Channel> Handler for NotificationHandler<C> {
+    #[tracing::instrument(
+        name = "notification",
+        skip_all,
+        fields(notification_id, channel_id, incident_id, attempt, state)
+    )]
     async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
         let job: NotificationJob = message.decode()?;
         let id = job.notification_id;
+        let span = tracing::Span::current();
+        span.record("notification_id", tracing::field::display(id));
         let delivery = match claim_delivery(&self.pool, id, &message.id, self.policy.lease_ms as i64)
             .await
             .map_err(store_failure)?
@@ -78,6 +85,11 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             return Ok(());
         }
         let attempt_no = delivery.attempts.saturating_add(1);
+        span.record("channel_id", tracing::field::display(channel_id));
+        span.record("attempt", attempt_no);
+        if let Some(incident) = delivery.payload.pointer("/incident/id").and_then(|v| v.as_str()) {
+            span.record("incident_id", incident);
+        }
         let attempted_at = OffsetDateTime::now_utc();
         let result = self.channel.deliver(id, &config, &delivery.payload).await;
         let state = if result.delivered {
@@ -100,6 +112,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             retry_at: retry_in_ms.map(|ms| OffsetDateTime::now_utc() + std::time::Duration::from_millis(ms)),
         };
         record_attempt(&self.pool, id, &attempt, state).await.map_err(store_failure)?;
+        span.record("state", state.as_str());
         let outcome = match state {
             DeliveryState::Delivered => "delivered",
             DeliveryState::Pending => "retrying",

@@ -29,12 +29,23 @@ impl StatusChangeHandler {
 }
 
 impl Handler for StatusChangeHandler {
+    #[tracing::instrument(name = "status_change", skip_all, fields(monitor_id, event_id, incident_id, to))]
     async fn handle(&self, message: &StreamMessage) -> Result<(), HandleError> {
         let event: StatusEvent = message.decode()?;
+        let span = tracing::Span::current();
+        span.record("monitor_id", tracing::field::display(event.monitor_id));
+        span.record("event_id", tracing::field::display(event.event_id));
+        span.record("to", event.to.as_str());
         // Applies, in the monitor's order, every earlier event not yet applied and then this
         // one; an event applied already comes back alone, with what is still to enqueue.
         let applied =
             upcheck_store::incidents::apply_status_event(&self.pool, &event).await.map_err(store_failure)?;
+        if let Some(id) =
+            applied.iter().find(|a| a.event.event_id == event.event_id).and_then(|a| a.incident_id)
+        {
+            span.record("incident_id", tracing::field::display(id));
+        }
+        // Each job carries this span's trace context, so its delivery continues the trace.
         let jobs: Vec<NotificationJob> = applied
             .iter()
             .flat_map(|a| a.pending_notifications.iter())
