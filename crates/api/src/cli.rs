@@ -31,7 +31,8 @@ pub enum Command {
     ///
     /// The API, /healthz and /readyz on BIND_ADDRESS:PORT; /metrics on
     /// METRICS_BIND_ADDRESS:METRICS_PORT. Needs DATABASE_URL, REDIS_URL (or REDIS_ADDR) and
-    /// JWT_SECRET (or JWT_SECRET_FILE). LOG_FORMAT and RUST_LOG shape the logs.
+    /// JWT_SECRET (or JWT_SECRET_FILE). LOG_FORMAT and RUST_LOG shape the logs; with
+    /// OTEL_EXPORTER_OTLP_ENDPOINT set, spans are exported there over OTLP/HTTP.
     #[command(verbatim_doc_comment)]
     Serve,
     /// Apply the database migrations to DATABASE_URL, then exit
@@ -83,7 +84,13 @@ async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
-    upcheck_runtime::init_tracing(&settings);
+    let telemetry = upcheck_runtime::init_telemetry_or_exit(BINARY.name, &settings);
+    let served = serve_traced(settings).await;
+    telemetry.shutdown().await;
+    served
+}
+
+async fn serve_traced(settings: Settings) -> anyhow::Result<ExitCode> {
     if let Err(e) = settings.require_jwt_secret() {
         eprintln!("{}: {e}", BINARY.name);
         return Ok(ExitCode::from(2));

@@ -51,7 +51,8 @@ pub enum WorkerCommand {
     /// Run the worker until SIGTERM or SIGINT, then finish in-flight work (the default)
     ///
     /// Needs DATABASE_URL and REDIS_URL (or REDIS_ADDR); serves /healthz, /readyz and /metrics on
-    /// BIND_ADDRESS:HEALTH_PORT. LOG_FORMAT and RUST_LOG shape the logs.
+    /// BIND_ADDRESS:HEALTH_PORT. LOG_FORMAT and RUST_LOG shape the logs; with
+    /// OTEL_EXPORTER_OTLP_ENDPOINT set, spans are exported there over OTLP/HTTP.
     #[command(verbatim_doc_comment)]
     Run,
     /// Probe the running worker's /healthz (for container health checks)

@@ -6,10 +6,12 @@ pub mod cli;
 mod health;
 pub mod metrics;
 mod periodic;
+mod telemetry;
 
 pub use health::{HealthServer, Readiness};
 use metrics::{GroupRef, Scrape};
 pub use periodic::every;
+pub use telemetry::{DEFAULT_TRACES_FILTER, Telemetry, TelemetryError, init_telemetry};
 
 /// A started worker: its health server and its loops.
 pub struct RunningWorker {
@@ -121,13 +123,32 @@ where
     if command == cli::WorkerCommand::Healthcheck {
         return Ok(healthcheck(name, settings.health_port).await);
     }
-    init_tracing(&settings);
+    let telemetry = init_telemetry_or_exit(name, &settings);
     metrics::install();
     let cancel = shutdown_token();
-    let worker = start(settings, cancel).await?;
+    let worker = match start(settings, cancel).await {
+        Ok(worker) => worker,
+        Err(e) => {
+            telemetry.shutdown().await;
+            return Err(e);
+        }
+    };
     worker.wait().await;
     tracing::info!("{name} stopped");
+    telemetry.shutdown().await;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// [`init_telemetry`], or exits with status 2 after printing one line
+/// `<binary>: <VARIABLE>: <why>`.
+pub fn init_telemetry_or_exit(binary: &str, settings: &Settings) -> Telemetry {
+    match init_telemetry(binary, settings) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{binary}: {e}");
+            std::process::exit(2);
+        }
+    }
 }
 
 /// A token cancelled on the first SIGTERM or SIGINT (Ctrl-C).
