@@ -5,3 +5,4 @@ mod helpers;
 mod metrics;
 mod pipeline;
 mod tls;
+mod traces;
