@@ -5,7 +5,6 @@
 use crate::helpers::{Stack, WAIT};
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use serde_json::json;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer};
 use upcheck_domain::TraceParent;
@@ -53,27 +52,7 @@ async fn a_down_alert_is_one_trace_from_the_probe_to_the_webhook() {
     let stack = Stack::start().await;
     let target = FlipTarget::start().await;
     let receiver = WebhookReceiver::start().await;
-    let secret = upcheck_domain::webhook::generate_secret();
-    let channel = stack
-        .post(
-            "/channels",
-            json!({"kind": "webhook", "name": "ops", "config": {"url": receiver.url, "secret": secret}}),
-        )
-        .await;
-    let monitor = stack
-        .post(
-            "/monitors",
-            json!({
-                "name": "target", "url": target.url, "interval_seconds": 1, "timeout_ms": 500,
-                "failure_threshold": 2, "recovery_threshold": 1, "channel_ids": [channel["id"]],
-            }),
-        )
-        .await;
-    let monitor_id = monitor["id"].as_str().unwrap().to_string();
-    wait_for("the monitor up", WAIT, || async {
-        (stack.get(&format!("/monitors/{monitor_id}")).await["status"] == "up").then_some(())
-    })
-    .await;
+    let (monitor_id, _) = stack.watched(&target.url, &receiver.url, 2).await;
 
     // Act: the target fails until the down webhook arrives.
     target.set_status(500);
