@@ -14,6 +14,7 @@ pub struct FlipTarget {
     status: Arc<AtomicU16>,
     hits: Arc<AtomicU64>,
     handle: actix_web::dev::ServerHandle,
+    running: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
 
 impl FlipTarget {
@@ -22,10 +23,10 @@ impl FlipTarget {
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicU64::new(0));
         let counter = hits.clone();
-        let (url, handle) = serve("/", status.clone(), move |_, _| {
+        let (url, handle, running) = serve("/", status.clone(), move |_, _| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Self { url, status, hits, handle }
+        Self { url, status, hits, handle, running: Mutex::new(Some(running)) }
     }
 
     /// Makes every following request answer `code`.
@@ -38,9 +39,14 @@ impl FlipTarget {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// Stops the server (its port then refuses connections).
+    /// Stops the server and waits until it is gone: its port refuses connections and every
+    /// connection it had open is closed, as when a target process dies.
     pub async fn stop(&self) {
         self.handle.stop(false).await;
+        let running = self.running.lock().expect("lock").take();
+        if let Some(running) = running {
+            let _ = running.await;
+        }
     }
 }
 
@@ -111,7 +117,7 @@ impl WebhookReceiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
         let log = received.clone();
-        let (url, handle) = serve("/hook", status.clone(), move |req, body| {
+        let (url, handle, _) = serve("/hook", status.clone(), move |req, body| {
             let headers = req
                 .headers()
                 .iter()
@@ -143,8 +149,14 @@ impl WebhookReceiver {
 }
 
 /// Serves every request on a fresh loopback port: calls `on_request`, then answers the status
-/// `status` holds. Returns the URL (`http://127.0.0.1:<port><path>`) and the server's handle.
-fn serve<F>(path: &str, status: Arc<AtomicU16>, on_request: F) -> (String, actix_web::dev::ServerHandle)
+/// `status` holds. Returns the URL (`http://127.0.0.1:<port><path>`), the server's handle and
+/// its task, which ends once the server has stopped.
+#[allow(clippy::type_complexity)]
+fn serve<F>(
+    path: &str,
+    status: Arc<AtomicU16>,
+    on_request: F,
+) -> (String, actix_web::dev::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>)
 where
     F: Fn(&HttpRequest, &[u8]) + Clone + Send + 'static,
 {
@@ -168,6 +180,6 @@ where
     .expect("listen")
     .run();
     let handle = server.handle();
-    tokio::spawn(server);
-    (url, handle)
+    let running = tokio::spawn(server);
+    (url, handle, running)
 }
