@@ -1,0 +1,202 @@
+//! The command line: one subcommand per scenario and its flags (clap derive); no subcommand
+//! runs `all` with the flags given.
+
+use crate::stack::PRODUCTION_TIMINGS;
+use clap::{Args, Parser, Subcommand};
+
+/// Measures Upcheck on this machine and prints one table (BENCHMARKS.md describes each
+/// scenario). Build first: `cargo build --release --workspace --bins`.
+#[derive(Parser, Debug)]
+#[command(name = "upcheck-bench", version, args_conflicts_with_subcommands = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) scenario: Option<Scenario>,
+    /// Without a subcommand: `all` with these flags.
+    #[command(flatten)]
+    pub(crate) all: AllArgs,
+}
+
+/// The scenarios.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Scenario {
+    /// One monitor, its target flipped to failing `--rounds` times: flip → webhook latency.
+    Alert(AlertArgs),
+    /// `--monitors` monitors at a 1 s interval: checks stored per second, schedule lag, CPU per
+    /// 1,000 checks and peak RSS per component, Redis memory per monitor; `--flip N` adds N
+    /// monitors flipped to failing under that load.
+    Throughput(ThroughputArgs),
+    /// The target under wrk, redis-benchmark XADD and Postgres COPY into check_results.
+    Ceilings(CeilingsArgs),
+    /// `--checks` stored checks over `--api-monitors` monitors, then wrk against the reads.
+    Api(ApiArgs),
+    /// The peer Vigil with `--monitors` HTTP probes against the same kind of target.
+    Vigil(VigilArgs),
+    /// Ceilings, throughput (1 and 2 replicas, Vigil's parallelism, `--big-monitors`), alert
+    /// under load, Vigil and the ratios, the API.
+    All(AllArgs),
+}
+
+/// The measured window of a timed scenario.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct Window {
+    /// Length of the measured window, in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) seconds: u64,
+    /// Running time before the window opens, in seconds.
+    #[arg(long = "warmup-seconds", value_name = "SECONDS", default_value_t = 10)]
+    pub(crate) warmup: u64,
+}
+
+/// `--set VARIABLE=value`: settings the components get on top of the shipped defaults.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    /// A setting for every component, over the shipped defaults (repeatable).
+    #[arg(long = "set", value_name = "VARIABLE=value", value_parser = parse_set)]
+    pub(crate) sets: Vec<(String, String)>,
+}
+
+impl Overrides {
+    /// The settings a scenario's environment gets: the shipped timings, then the `--set`s.
+    pub(crate) fn vars(&self) -> Vec<(&str, &str)> {
+        let mut o = PRODUCTION_TIMINGS.to_vec();
+        o.extend(self.sets.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        o
+    }
+
+    /// The same with one more setting on top.
+    pub(crate) fn with(&self, variable: &str, value: &str) -> Self {
+        let mut o = self.clone();
+        o.sets.push((variable.into(), value.into()));
+        o
+    }
+}
+
+fn parse_set(raw: &str) -> Result<(String, String), String> {
+    let (k, v) = raw.split_once('=').ok_or("takes VARIABLE=value")?;
+    if k.is_empty() {
+        return Err("the variable name is empty".into());
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// `alert`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct AlertArgs {
+    /// How many times the target is flipped to failing.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) rounds: usize,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// `throughput`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ThroughputArgs {
+    /// Monitors at a 1 s interval.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) monitors: usize,
+    /// Monitoring workers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) replicas: u16,
+    /// Extra monitors (each with a webhook channel) flipped to failing after the window.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) flip: usize,
+    #[command(flatten)]
+    pub(crate) window: Window,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// `ceilings`' flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct CeilingsArgs {
+    /// wrk's duration against the target, in seconds (at most 10 are used).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) seconds: u64,
+}
+
+/// `api`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ApiArgs {
+    /// Checks stored (COPY) before the reads.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub(crate) checks: u64,
+    /// Monitors the checks are spread over.
+    #[arg(long = "api-monitors", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) api_monitors: u64,
+    /// wrk's duration per row, in seconds (at most 15 are used).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) seconds: u64,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// `vigil`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct VigilArgs {
+    /// HTTP probes (replicas of one poll node), each once a second.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) monitors: usize,
+    #[command(flatten)]
+    pub(crate) window: Window,
+}
+
+/// `all`'s flags (also the flags without a subcommand).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct AllArgs {
+    /// Monitors of the first throughput runs and of the first Vigil run.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) monitors: usize,
+    /// Monitors of the large throughput run and the second Vigil run.
+    #[arg(long = "big-monitors", default_value_t = 100_000)]
+    pub(crate) big_monitors: usize,
+    /// Monitors flipped in the alert-under-load run (0: 100).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) flip: usize,
+    /// Alert under load runs at this percentage of the measured capacity.
+    #[arg(long = "load-percent", default_value_t = 80, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) load_percent: u64,
+    /// Checks stored for the API scenario.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub(crate) checks: u64,
+    /// Monitors the API scenario's checks are spread over.
+    #[arg(long = "api-monitors", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) api_monitors: u64,
+    #[command(flatten)]
+    pub(crate) window: Window,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_all_with_its_flags() {
+        let cli =
+            Cli::try_parse_from(["upcheck-bench", "--monitors", "5", "--set", "A=b=c"]).expect("parses");
+        assert!(cli.scenario.is_none());
+        assert_eq!(cli.all.monitors, 5);
+        assert_eq!(cli.all.overrides.sets, vec![("A".to_string(), "b=c".to_string())]);
+    }
+
+    #[test]
+    fn scenario_flags_keep_their_names_and_defaults() {
+        let cli =
+            Cli::try_parse_from(["upcheck-bench", "throughput", "--warmup-seconds", "3"]).expect("parses");
+        let Some(Scenario::Throughput(t)) = cli.scenario else { panic!("throughput") };
+        assert_eq!(
+            (t.monitors, t.replicas, t.flip, t.window.seconds, t.window.warmup),
+            (10_000, 1, 0, 20, 3)
+        );
+        assert!(Cli::try_parse_from(["upcheck-bench", "throughput", "--replicas", "0"]).is_err());
+        assert!(Cli::try_parse_from(["upcheck-bench", "alert", "--set", "NOEQUALS"]).is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! The scenarios, one module each; each returns the rows it adds to the table.
+
+pub(crate) mod alert;
+pub(crate) mod all;
+pub(crate) mod api;
+pub(crate) mod ceilings;
+pub(crate) mod throughput;
+pub(crate) mod vigil;

@@ -1,0 +1,177 @@
+//! Stack start-up shared by the scenarios: the shipped settings, monitors inserted in bulk,
+//! the schedule at random phases, and the four Upcheck binaries as child processes.
+
+use crate::procs::{Component, free_port, sibling_binary};
+use futures::SinkExt;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use upcheck_domain::ProbeSpec;
+use upcheck_streams::{Keys, Schedule};
+use upcheck_testkit::TestEnv;
+use uuid::Uuid;
+
+/// The shipped defaults of the settings `TestEnv` shortens for tests: the bench measures what
+/// users run.
+pub(crate) const PRODUCTION_TIMINGS: &[(&str, &str)] = &[
+    ("SCHEDULER_TICK_MS", "100"),
+    ("CHECK_BATCH_MS", "20"),
+    ("RECLAIM_IDLE_MS", "30000"),
+    ("WEBHOOK_TIMEOUT_MS", "10000"),
+    ("NOTIFICATION_RETRY_BASE_MS", "1000"),
+    ("NOTIFICATION_RETRY_MAX_MS", "600000"),
+    ("DATABASE_POOL_SIZE", "16"),
+];
+
+/// Inserts `specs` as monitors of `owner` (with their `pending` state rows), 10,000 per
+/// statement.
+pub(crate) async fn insert_monitors(env: &TestEnv, owner: Uuid, specs: &[ProbeSpec]) -> anyhow::Result<()> {
+    let db = env.db().await;
+    let rules = serde_json::to_value(upcheck_domain::ExpectedStatus::default_rules())?;
+    for chunk in specs.chunks(10_000) {
+        let ids: Vec<Uuid> = chunk.iter().map(|s| s.monitor_id).collect();
+        let urls: Vec<&str> = chunk.iter().map(|s| s.url.as_str()).collect();
+        db.execute(
+            "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, \
+               timeout_ms, expected_status, failure_threshold, recovery_threshold) \
+             SELECT id, $2, 'bench monitor', 'http', url, 'GET', '{}'::jsonb, NULL, 1, 500, $3, 2, 1 \
+             FROM unnest($1::uuid[], $4::text[]) AS m(id, url)",
+            &[&ids, &owner, &rules, &urls],
+        )
+        .await?;
+        db.execute(
+            "INSERT INTO monitor_state (monitor_id, status) SELECT unnest($1::uuid[]), 'pending'",
+            &[&ids],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Schedules `specs` at random phases within one interval from `start_ms`, as monitors created
+/// over time would have (a shared phase would line them up with the scheduler's tick).
+pub(crate) async fn schedule_random_phases(
+    env: &TestEnv,
+    specs: &[ProbeSpec],
+    start_ms: i64,
+) -> anyhow::Result<()> {
+    let conns = upcheck_streams::connect(&env.settings.redis).await?;
+    let schedule =
+        Schedule::new(conns.commands, Keys::new(&env.settings), env.settings.tunables.stream_maxlen);
+    const BUCKETS: usize = 200; // 5 ms apart
+    let mut buckets: Vec<Vec<ProbeSpec>> = vec![Vec::new(); BUCKETS];
+    for s in specs {
+        buckets[(s.monitor_id.as_u128() % 1_000_003) as usize % BUCKETS].push(s.clone());
+    }
+    for (i, bucket) in buckets.iter().enumerate() {
+        for chunk in bucket.chunks(1_000) {
+            schedule.upsert_many(chunk, start_ms + (i * 1_000 / BUCKETS) as i64, false).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The four Upcheck binaries as child processes on one test environment.
+pub(crate) struct Stack {
+    pub(crate) components: Vec<Component>,
+    pub(crate) api_url: String,
+}
+
+impl Stack {
+    /// Starts the API and the status-change and notification workers, plus `replicas`
+    /// monitoring workers (each its own consumer name).
+    pub(crate) async fn start(env: &TestEnv, replicas: usize) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let mut vars = env.vars.clone();
+        vars.insert("PORT".into(), port.to_string());
+        vars.insert("HEALTH_PORT".into(), "0".into());
+        let mut components = vec![Component::spawn("api", &sibling_binary("upcheck-api")?, &[], &vars)?];
+        for i in 1..=replicas {
+            let mut v = vars.clone();
+            v.insert("CONSUMER_NAME".into(), format!("bench-monitoring-{i}"));
+            let label = if replicas == 1 {
+                "worker-monitoring".to_string()
+            } else {
+                format!("worker-monitoring #{i}")
+            };
+            components.push(Component::spawn(
+                &label,
+                &sibling_binary("upcheck-worker-monitoring")?,
+                &[],
+                &v,
+            )?);
+        }
+        for name in ["worker-status-change", "worker-notification"] {
+            components.push(Component::spawn(
+                name,
+                &sibling_binary(&format!("upcheck-{name}"))?,
+                &[],
+                &vars,
+            )?);
+        }
+        let api_url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            for c in &mut components {
+                c.ensure_running()?;
+            }
+            if client.get(format!("{api_url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the API did not answer /healthz within 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self { components, api_url })
+    }
+
+    pub(crate) async fn stop(self) {
+        let _ = tokio::task::spawn_blocking(move || {
+            for c in self.components {
+                c.stop();
+            }
+        })
+        .await;
+    }
+}
+
+/// Streams `rows` rows of checks for `monitor_ids` (round robin, one a second going back from
+/// now, 1 % down) into `check_results` with `COPY … FROM STDIN`; returns rows per second.
+pub(crate) async fn copy_checks(env: &TestEnv, monitor_ids: &[Uuid], rows: u64) -> anyhow::Result<f64> {
+    let db = env.db().await;
+    let sink = db
+        .copy_in(
+            "COPY check_results (monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status) \
+             FROM STDIN",
+        )
+        .await?;
+    futures::pin_mut!(sink);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let per_monitor = rows.div_ceil(monitor_ids.len() as u64);
+    let started = Instant::now();
+    let mut buf = String::with_capacity(1 << 20);
+    let mut sent = 0u64;
+    'outer: for i in 0..per_monitor {
+        let at = OffsetDateTime::from_unix_timestamp(now - i as i64)?;
+        let ts = format!("{} {:02}:{:02}:{:02}+00", at.date(), at.hour(), at.minute(), at.second());
+        for id in monitor_ids {
+            if sent == rows {
+                break 'outer;
+            }
+            let down = i % 100 == 7;
+            let (status, code) = if down { ("down", 500) } else { ("up", 200) };
+            let latency = 5 + (i * 7919 + sent) % 300;
+            buf.push_str(&format!("{id}\tb{i}\tlocal\t{ts}\t{ts}\t{status}\t{latency}\t{code}\n"));
+            sent += 1;
+            if buf.len() > (1 << 20) - 256 {
+                sink.send(bytes::Bytes::from(std::mem::take(&mut buf))).await?;
+                buf.reserve(1 << 20);
+            }
+        }
+    }
+    if !buf.is_empty() {
+        sink.send(bytes::Bytes::from(buf)).await?;
+    }
+    let written = sink.as_mut().finish().await?;
+    anyhow::ensure!(written == rows, "COPY wrote {written} rows, not {rows}");
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
