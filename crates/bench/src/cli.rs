@@ -2,7 +2,7 @@
 //! runs `all` with the flags given.
 
 use crate::stack::PRODUCTION_TIMINGS;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Measures Upcheck on this machine and prints one table (BENCHMARKS.md describes each
 /// scenario). Build first: `cargo build --release --workspace --bins`.
@@ -34,6 +34,9 @@ pub(crate) enum Scenario {
     /// Ceilings, throughput (1 and 2 replicas, Vigil's parallelism, `--big-monitors`), alert
     /// under load, Vigil and the ratios, the API.
     All(AllArgs),
+    /// Faults at load on servers of its own: a worker SIGKILLed every few seconds, Redis and
+    /// Postgres restarted once; then the outcome compared with the known outage schedule.
+    Chaos(ChaosArgs),
 }
 
 /// The measured window of a timed scenario.
@@ -164,6 +167,47 @@ pub(crate) struct AllArgs {
     pub(crate) api_monitors: u64,
     #[command(flatten)]
     pub(crate) window: Window,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// How the chaos scenario brings Redis back after its restart.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RedisRestart {
+    /// SIGKILL, then restart from its append-only file (`appendfsync everysec`).
+    Aof,
+    /// SIGKILL, then restart with no persistence: it comes back empty (a failover that lost
+    /// writes).
+    Empty,
+}
+
+/// `chaos`' flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ChaosArgs {
+    /// Length of the chaos window, in minutes.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub(crate) minutes: u64,
+    /// Quiet time after the window before the truth is compared (above RECLAIM_IDLE_MS).
+    #[arg(long = "settle-seconds", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub(crate) settle_seconds: u64,
+    /// How Redis comes back from its restart.
+    #[arg(long = "redis-restart", value_enum, default_value_t = RedisRestart::Aof)]
+    pub(crate) redis_restart: RedisRestart,
+    /// Seed of the outage schedule and of the kills (default: random, printed).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Monitors whose target never fails.
+    #[arg(long, default_value_t = 950)]
+    pub(crate) stable: usize,
+    /// Monitors whose target goes down and up on the schedule.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub(crate) flipping: u64,
+    /// Monitoring workers.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub(crate) replicas: u16,
+    /// A worker is SIGKILLed (and restarted at once) this often, in seconds (0: never).
+    #[arg(long = "kill-every-seconds", default_value_t = 5)]
+    pub(crate) kill_every_seconds: u64,
     #[command(flatten)]
     pub(crate) overrides: Overrides,
 }

@@ -84,19 +84,53 @@ impl Component {
         args: &[&str],
         vars: &HashMap<String, String>,
     ) -> anyhow::Result<Self> {
+        Self::spawn_with(label, program, args, vars, Stdio::null(), Stdio::inherit(), "warn")
+    }
+
+    /// As [`Component::spawn`], with `RUST_LOG=rust_log` and stdout and stderr appended to `log`.
+    ///
+    /// # Errors
+    /// When the log cannot be opened or the process cannot be started.
+    pub(crate) fn spawn_logged(
+        label: &str,
+        program: &std::path::Path,
+        vars: &HashMap<String, String>,
+        log: &std::path::Path,
+        rust_log: &str,
+    ) -> anyhow::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("open {}", log.display()))?;
+        let out = Stdio::from(file.try_clone()?);
+        let mut vars = vars.clone();
+        vars.insert("NO_COLOR".into(), "1".into()); // plain text in the file
+        Self::spawn_with(label, program, &[], &vars, out, Stdio::from(file), rust_log)
+    }
+
+    fn spawn_with(
+        label: &str,
+        program: &std::path::Path,
+        args: &[&str],
+        vars: &HashMap<String, String>,
+        stdout: Stdio,
+        stderr: Stdio,
+        rust_log: &str,
+    ) -> anyhow::Result<Self> {
         let child = Command::new(program)
             .args(args)
             .env_clear()
             .envs(vars)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             // As the image and scripts/run.sh set it (see the Dockerfile).
             .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
             // Allocator tuning under study passes through (mimalloc reads its options from these).
             .envs(std::env::vars().filter(|(k, _)| k.starts_with("MIMALLOC_")))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("start {}", program.display()))?;
         Ok(Self { label: label.to_string(), child, cpu_at_start: 0.0 })
@@ -131,6 +165,22 @@ impl Component {
             bail!("{} exited early: {status}", self.label);
         }
         Ok(())
+    }
+
+    /// Whether it is still running (`false` once it has exited, whatever the reason).
+    pub(crate) fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Its exit status, once it has exited.
+    pub(crate) fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGKILLs it (no chance to finish or acknowledge anything) and reaps it.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits up to 30 s for a graceful exit, then kills it.

@@ -4,5 +4,6 @@ pub(crate) mod alert;
 pub(crate) mod all;
 pub(crate) mod api;
 pub(crate) mod ceilings;
+pub(crate) mod chaos;
 pub(crate) mod throughput;
 pub(crate) mod vigil;

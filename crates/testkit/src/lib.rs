@@ -10,13 +10,14 @@
 pub mod cli;
 mod env;
 pub mod fixtures;
+pub mod local_servers;
 mod redis_server;
 mod servers;
 pub mod tls;
 
 pub use env::TestEnv;
 pub use redis_server::LocalRedis;
-pub use servers::{FlipTarget, Received, SilentTarget, WebhookReceiver};
+pub use servers::{FlipTarget, Received, ScriptedTarget, SilentTarget, WebhookReceiver};
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -2,16 +2,15 @@
 //! purpose: [`LocalRedis::restart_empty`] kills it and starts an empty one on the same port, as
 //! an unpersisted Redis restart or a failover that lost its writes would.
 
-use std::process::{Child, Command, Stdio};
+use crate::local_servers::{RedisServer, free_port};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// A `redis-server` on a free loopback port, killed on drop.
 pub struct LocalRedis {
     /// Its port on 127.0.0.1.
     pub port: u16,
     dir: tempfile::TempDir,
-    child: Mutex<Child>,
+    server: Mutex<RedisServer>,
 }
 
 impl LocalRedis {
@@ -21,9 +20,9 @@ impl LocalRedis {
     /// When `redis-server` is not on `PATH` or does not listen within 30 s.
     pub fn start() -> Self {
         let dir = tempfile::Builder::new().prefix("upcheck-redis-").tempdir().expect("temp dir");
-        let port = crate::tls::free_port();
-        let child = spawn(port, dir.path());
-        Self { port, dir, child: Mutex::new(child) }
+        let port = free_port().expect("free port");
+        let server = Mutex::new(spawn(port, dir.path()));
+        Self { port, dir, server }
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -36,34 +35,16 @@ impl LocalRedis {
     /// # Panics
     /// When the new server does not listen within 30 s.
     pub fn restart_empty(&self) {
-        let mut child = self.child.lock().expect("lock");
-        let _ = child.kill();
-        let _ = child.wait();
-        *child = spawn(self.port, self.dir.path());
+        let mut server = self.server.lock().expect("lock");
+        server.kill();
+        *server = spawn(self.port, self.dir.path());
     }
 }
 
-impl Drop for LocalRedis {
-    fn drop(&mut self) {
-        if let Ok(mut child) = self.child.lock() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn spawn(port: u16, dir: &std::path::Path) -> Child {
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(["--dir", dir.to_str().expect("UTF-8 temp path")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen on port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
+fn spawn(port: u16, dir: &std::path::Path) -> RedisServer {
+    let port_arg = port.to_string();
+    let dir_arg = dir.to_str().expect("UTF-8 temp path");
+    let args =
+        ["--port", &port_arg, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_arg];
+    RedisServer::start(&args, port, None).expect("redis-server")
 }

@@ -22,9 +22,10 @@ impl FlipTarget {
     pub async fn start() -> Self {
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicU64::new(0));
-        let counter = hits.clone();
-        let (url, handle, running) = serve("/", status.clone(), move |_, _| {
+        let (counter, code) = (hits.clone(), status.clone());
+        let (url, handle, running) = serve("/", move |_, _| {
             counter.fetch_add(1, Ordering::Relaxed);
+            code.load(Ordering::Relaxed)
         });
         Self { url, status, hits, handle, running: Mutex::new(Some(running)) }
     }
@@ -47,6 +48,42 @@ impl FlipTarget {
         if let Some(running) = running {
             let _ = running.await;
         }
+    }
+}
+
+/// A local HTTP target whose answer depends on the request's path: `status_of(path)` gives each
+/// request's status code, so monitors probing paths of their own can each fail on a schedule of
+/// their own (the function may read the clock).
+pub struct ScriptedTarget {
+    /// Base URL, e.g. `http://127.0.0.1:40123/`: append a path per monitor.
+    pub url: String,
+    hits: Arc<AtomicU64>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl ScriptedTarget {
+    /// Starts a target answering `status_of(path)` to every request.
+    pub async fn start<F>(status_of: F) -> Self
+    where
+        F: Fn(&str) -> u16 + Clone + Send + 'static,
+    {
+        let hits = Arc::new(AtomicU64::new(0));
+        let counter = hits.clone();
+        let (url, handle, _) = serve("/", move |req, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            status_of(req.path())
+        });
+        Self { url, hits, handle }
+    }
+
+    /// Requests served so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Stops the server.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
     }
 }
 
@@ -116,8 +153,8 @@ impl WebhookReceiver {
     pub async fn start() -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
-        let log = received.clone();
-        let (url, handle, _) = serve("/hook", status.clone(), move |req, body| {
+        let (log, code) = (received.clone(), status.clone());
+        let (url, handle, _) = serve("/hook", move |req, body| {
             let headers = req
                 .headers()
                 .iter()
@@ -128,6 +165,7 @@ impl WebhookReceiver {
                 body: body.to_vec(),
                 at: std::time::Instant::now(),
             });
+            code.load(Ordering::Relaxed)
         });
         Self { url, received, status, handle }
     }
@@ -148,27 +186,24 @@ impl WebhookReceiver {
     }
 }
 
-/// Serves every request on a fresh loopback port: calls `on_request`, then answers the status
-/// `status` holds. Returns the URL (`http://127.0.0.1:<port><path>`), the server's handle and
-/// its task, which ends once the server has stopped.
-#[allow(clippy::type_complexity)]
+/// Serves every request on a fresh loopback port with the status code `on_request` returns for
+/// it. Returns the URL (`http://127.0.0.1:<port><path>`), the server's handle and its task, which ends
+/// once the server has stopped.
 fn serve<F>(
     path: &str,
-    status: Arc<AtomicU16>,
     on_request: F,
 ) -> (String, actix_web::dev::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>)
 where
-    F: Fn(&HttpRequest, &[u8]) + Clone + Send + 'static,
+    F: Fn(&HttpRequest, &[u8]) -> u16 + Clone + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let url = format!("http://{}{path}", listener.local_addr().expect("addr"));
     let server = HttpServer::new(move || {
-        let (status, on_request) = (status.clone(), on_request.clone());
+        let on_request = on_request.clone();
         App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let (status, on_request) = (status.clone(), on_request.clone());
+            let on_request = on_request.clone();
             async move {
-                on_request(&req, &body);
-                let code = actix_web::http::StatusCode::from_u16(status.load(Ordering::Relaxed))
+                let code = actix_web::http::StatusCode::from_u16(on_request(&req, &body))
                     .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
                 HttpResponse::build(code).finish()
             }

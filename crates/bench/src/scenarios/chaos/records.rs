@@ -1,0 +1,88 @@
+//! What the chaos scenario reads back after settling: incidents, status events and counts from
+//! Postgres, and the webhook receiver's requests, with times in ms from the window's start.
+
+use super::truth;
+use anyhow::Context;
+use std::time::Instant;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use upcheck_testkit::{TestEnv, WebhookReceiver};
+
+/// What Postgres holds after the settle period.
+pub(crate) struct Records {
+    pub(crate) incidents: Vec<truth::Incident>,
+    pub(crate) events: Vec<truth::Event>,
+    pub(crate) checks: i64,
+    pub(crate) unapplied_events: i64,
+    pub(crate) undelivered: i64,
+}
+
+impl Records {
+    pub(crate) async fn read(env: &TestEnv, t0: OffsetDateTime, end: OffsetDateTime) -> anyhow::Result<Self> {
+        let ms = |at: OffsetDateTime| (at - t0).whole_milliseconds() as i64;
+        let db = env.pool.get().await.context("Postgres after the chaos")?;
+        let incidents = db
+            .query("SELECT id, monitor_id, opened_at, resolved_at FROM incidents", &[])
+            .await?
+            .iter()
+            .map(|r| truth::Incident {
+                id: r.get(0),
+                monitor: r.get(1),
+                opened_ms: ms(r.get(2)),
+                resolved_ms: r.get::<_, Option<OffsetDateTime>>(3).map(ms),
+            })
+            .collect();
+        let events = db
+            .query("SELECT monitor_id, from_status, to_status, occurred_at FROM status_events", &[])
+            .await?
+            .iter()
+            .map(|r| truth::Event { monitor: r.get(0), from: r.get(1), to: r.get(2), at_ms: ms(r.get(3)) })
+            .collect();
+        let count = |sql: &'static str| {
+            let db = &db;
+            async move { anyhow::Ok(db.query_one(sql, &[]).await?.get::<_, i64>(0)) }
+        };
+        let checks: i64 = db
+            .query_one(
+                "SELECT count(*) FROM check_results WHERE checked_at >= $1 AND checked_at < $2",
+                &[&t0, &end],
+            )
+            .await?
+            .get(0);
+        Ok(Self {
+            incidents,
+            events,
+            checks,
+            unapplied_events: count("SELECT count(*) FROM status_events WHERE applied_at IS NULL").await?,
+            undelivered: count("SELECT count(*) FROM notifications WHERE state <> 'delivered'").await?,
+        })
+    }
+}
+
+/// The receiver's requests as deliveries, times in ms from the window's start.
+pub(crate) fn deliveries(
+    receiver: &WebhookReceiver,
+    t0: Instant,
+    t0_wall: OffsetDateTime,
+) -> Vec<truth::Delivery> {
+    receiver
+        .received()
+        .iter()
+        .filter_map(|h| {
+            let body: serde_json::Value = serde_json::from_slice(&h.body).ok()?;
+            let occurred = OffsetDateTime::parse(body["occurred_at"].as_str()?, &Rfc3339).ok()?;
+            let received_ms = match h.at.checked_duration_since(t0) {
+                Some(d) => d.as_secs_f64() * 1_000.0,
+                None => -(t0 - h.at).as_secs_f64() * 1_000.0,
+            };
+            Some(truth::Delivery {
+                webhook_id: h.header("webhook-id")?.to_string(),
+                event_id: body["event_id"].as_str()?.to_string(),
+                kind: body["type"].as_str()?.to_string(),
+                monitor: body["monitor"]["id"].as_str()?.parse().ok()?,
+                occurred_ms: (occurred - t0_wall).whole_milliseconds() as i64,
+                received_ms,
+            })
+        })
+        .collect()
+}
