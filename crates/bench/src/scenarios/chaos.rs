@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use upcheck_domain::ProbeSpec;
 use upcheck_testkit::fixtures::{monitor, spec, user, webhook_channel};
 use upcheck_testkit::{FlipTarget, ScriptedTarget, TestEnv, WebhookReceiver};
@@ -122,16 +123,16 @@ pub(crate) async fn run(a: &ChaosArgs) -> anyhow::Result<Rows> {
             let n = rng.between((0, procs.workers() as u64 - 1)) as usize;
             let label = procs.kill_worker(n, &stamp(now))?;
             kills += 1;
-            tracing_line(&logs, &format!("{} SIGKILL {label}", stamp(now)));
+            fault_log(&logs, &format!("{} SIGKILL {label}", stamp(now)));
         }
         if now >= redis.at_ms && redis.task.is_none() && redis.took.is_none() {
             let (s, mode) = (servers.clone(), a.redis_restart);
-            tracing_line(&logs, &format!("{} Redis killed, restarting ({mode:?})", stamp(now)));
+            fault_log(&logs, &format!("{} Redis killed, restarting ({mode:?})", stamp(now)));
             redis.task = Some(tokio::task::spawn_blocking(move || lock(&s).restart_redis(mode)));
         }
         if now >= postgres.at_ms && postgres.task.is_none() && postgres.took.is_none() {
             let s = servers.clone();
-            tracing_line(&logs, &format!("{} Postgres stop -m immediate, restarting", stamp(now)));
+            fault_log(&logs, &format!("{} Postgres stop -m immediate, restarting", stamp(now)));
             postgres.task = Some(tokio::task::spawn_blocking(move || lock(&s).restart_postgres()));
         }
         for f in [&mut redis, &mut postgres] {
@@ -166,6 +167,9 @@ pub(crate) async fn run(a: &ChaosArgs) -> anyhow::Result<Rows> {
         procs.kill_counts().iter().map(|(label, n)| format!("{label} {n}")).collect::<Vec<_>>().join(", ");
     tokio::task::spawn_blocking(move || procs.stop()).await?;
     std::fs::write(logs.join("anomalies.txt"), verdict.anomalies.join("\n"))?;
+    let series: Vec<String> =
+        records.per_second.iter().enumerate().map(|(s, n)| format!("+{s} s {n}")).collect();
+    std::fs::write(logs.join("checks-per-second.txt"), series.join("\n"))?;
     for line in verdict.anomalies.iter().take(40) {
         eprintln!("chaos: {line}");
     }
@@ -255,11 +259,23 @@ pub(crate) async fn run(a: &ChaosArgs) -> anyhow::Result<Rows> {
             format!("{} ms", p50_p99_max(&v.recovery_ms)),
         ),
         (
-            "chaos: checks stored per second during the window".into(),
+            "chaos: checks stored per second during the window, slowest second".into(),
             format!(
-                "{} (offered {})",
+                "{} (offered {}), slowest {}",
                 thousands(records.checks as f64 / seconds),
-                thousands((a.stable + a.flipping as usize) as f64)
+                thousands((a.stable + a.flipping as usize) as f64),
+                records.per_second.iter().min().map_or("—".into(), |n| thousands(*n as f64))
+            ),
+        ),
+        (
+            "chaos: schedule lag p50 / p99 / max during the window; checks stored twice for one due time"
+                .into(),
+            format!(
+                "{} / {} / {} ms; {}",
+                thousands(records.lag_ms[0]),
+                thousands(records.lag_ms[1]),
+                thousands(records.lag_ms[2]),
+                records.double_checks
             ),
         ),
         (
@@ -313,11 +329,13 @@ fn write_plan(path: &Path, plan: &Plan, flipping: &[ProbeSpec]) -> anyhow::Resul
     Ok(std::fs::write(path, out)?)
 }
 
-/// Appends a line to the scenario's own event log (`chaos.log`).
-fn tracing_line(logs: &Path, line: &str) {
+/// Appends a line to the scenario's own log of faults (`chaos.log`), with the UTC time, to
+/// line up with the components' logs.
+fn fault_log(logs: &Path, line: &str) {
     use std::io::Write;
+    let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(logs.join("chaos.log")) {
-        let _ = writeln!(f, "{line}");
+        let _ = writeln!(f, "{now} {line}");
     }
 }
 

@@ -13,6 +13,12 @@ pub(crate) struct Records {
     pub(crate) incidents: Vec<truth::Incident>,
     pub(crate) events: Vec<truth::Event>,
     pub(crate) checks: i64,
+    /// Checks stored in each whole second of the window (by `checked_at`), in order.
+    pub(crate) per_second: Vec<i64>,
+    /// Schedule lag (`checked_at − due_at`) p50, p99 and max over the window, ms.
+    pub(crate) lag_ms: [f64; 3],
+    /// Check rows beyond one per (monitor, due time): a job scheduled twice.
+    pub(crate) double_checks: i64,
     pub(crate) unapplied_events: i64,
     pub(crate) undelivered: i64,
 }
@@ -49,10 +55,44 @@ impl Records {
             )
             .await?
             .get(0);
+        let per_second: Vec<i64> = db
+            .query(
+                "SELECT s, (SELECT count(*) FROM check_results \
+                             WHERE checked_at >= $1 + make_interval(secs => s) \
+                               AND checked_at < $1 + make_interval(secs => s + 1)) \
+                 FROM generate_series(0, floor(extract(epoch FROM $2::timestamptz - $1::timestamptz))::int - 1) AS s \
+                 ORDER BY s",
+                &[&t0, &end],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(1))
+            .collect();
+        let lag = db
+            .query_one(
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM checked_at - due_at) * 1000), \
+                        percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM checked_at - due_at) * 1000), \
+                        max(extract(epoch FROM checked_at - due_at) * 1000)::float8 \
+                 FROM check_results WHERE checked_at >= $1 AND checked_at < $2",
+                &[&t0, &end],
+            )
+            .await?;
+        let lag_ms = [0, 1, 2].map(|i| lag.get::<_, Option<f64>>(i).unwrap_or(f64::NAN));
+        let double_checks: i64 = db
+            .query_one(
+                "SELECT coalesce(sum(n - 1), 0)::bigint FROM \
+                   (SELECT count(*) AS n FROM check_results GROUP BY monitor_id, due_at HAVING count(*) > 1) d",
+                &[],
+            )
+            .await?
+            .get(0);
         Ok(Self {
             incidents,
             events,
             checks,
+            per_second,
+            lag_ms,
+            double_checks,
             unapplied_events: count("SELECT count(*) FROM status_events WHERE applied_at IS NULL").await?,
             undelivered: count("SELECT count(*) FROM notifications WHERE state <> 'delivered'").await?,
         })
