@@ -205,6 +205,11 @@ pub(crate) struct ChaosArgs {
     /// Monitoring workers.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
     pub(crate) replicas: u16,
+    /// Stall (SIGSTOP) the status-change and notification workers this long before the Redis
+    /// restart, and resume them (SIGCONT) once Redis is back, so that entries are in flight
+    /// when Redis loses them (0: no stall).
+    #[arg(long = "stall-before-redis-ms", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub(crate) stall_before_redis_ms: u64,
     /// A worker is SIGKILLed (and restarted at once) this often, in seconds (0: never).
     #[arg(long = "kill-every-seconds", default_value_t = 5)]
     pub(crate) kill_every_seconds: u64,

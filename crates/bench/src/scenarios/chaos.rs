@@ -113,17 +113,29 @@ pub(crate) async fn run(a: &ChaosArgs) -> anyhow::Result<Rows> {
     let kill_every = a.kill_every_seconds * 1_000;
     let mut next_kill = if kill_every == 0 { u64::MAX } else { kill_every };
     let mut kills = 0usize;
+    let mut stalled = false;
     let elapsed_ms = || t0.elapsed().as_millis() as u64;
     let stamp = |ms: u64| format!("+{:.1} s", ms as f64 / 1_000.0);
     while elapsed_ms() < window_ms {
         let now = elapsed_ms();
         procs.revive(&stamp(now))?;
-        if now >= next_kill {
-            next_kill += kill_every;
+        if now >= next_kill && !stalled {
+            next_kill = (next_kill + kill_every).max(now + kill_every / 2);
             let n = rng.between((0, procs.workers() as u64 - 1)) as usize;
             let label = procs.kill_worker(n, &stamp(now))?;
             kills += 1;
             fault_log(&logs, &format!("{} SIGKILL {label}", stamp(now)));
+        }
+        let stall = a.stall_before_redis_ms;
+        if stall > 0 && !stalled && redis.took.is_none() && now + stall >= redis.at_ms {
+            stalled = true;
+            procs.signal_consumers("STOP");
+            fault_log(&logs, &format!("{} SIGSTOP status-change and notification workers", stamp(now)));
+        }
+        if stalled && redis.took.is_some() {
+            stalled = false;
+            procs.signal_consumers("CONT");
+            fault_log(&logs, &format!("{} SIGCONT status-change and notification workers", stamp(now)));
         }
         if now >= redis.at_ms && redis.task.is_none() && redis.took.is_none() {
             let (s, mode) = (servers.clone(), a.redis_restart);
@@ -186,6 +198,12 @@ pub(crate) async fn run(a: &ChaosArgs) -> anyhow::Result<Rows> {
     let seconds = (t_end_wall - t0_wall).as_seconds_f64();
     let v = &verdict;
     let pct = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 * 100.0 / of as f64 };
+    let stall = match a.stall_before_redis_ms {
+        0 => String::new(),
+        ms => format!(
+            "status-change and notification workers stopped {ms} ms before it and until it was back; "
+        ),
+    };
     let took = |f: &Once| f.took.map_or("did not finish".to_string(), |d| format!("{} ms", d.as_millis()));
     let mut rows: Rows = vec![
         (
@@ -206,7 +224,7 @@ pub(crate) async fn run(a: &ChaosArgs) -> anyhow::Result<Rows> {
         (
             "chaos: faults".into(),
             format!(
-                "{kills} worker SIGKILLs (every {} s: {kills_by}); Redis SIGKILL + restart {} at +{} s (back in {}); Postgres stop -m immediate + start at +{} s (back in {})",
+                "{kills} worker SIGKILLs (every {} s: {kills_by}); {stall}Redis SIGKILL + restart {} at +{} s (back in {}); Postgres stop -m immediate + start at +{} s (back in {})",
                 a.kill_every_seconds,
                 match a.redis_restart {
                     RedisRestart::Aof => "from its AOF",

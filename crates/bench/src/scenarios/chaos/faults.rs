@@ -174,6 +174,20 @@ impl Procs {
         Ok(p.current.label.clone())
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the status-change and notification workers.
+    pub(crate) fn signal_consumers(&self, signal: &str) {
+        for p in self.procs.iter().filter(|p| p.role == Role::Worker) {
+            let label = &p.current.label;
+            if label.contains("status-change") || label.contains("notification") {
+                let _ = std::process::Command::new("kill")
+                    .arg(format!("-{signal}"))
+                    .arg(p.current.pid().to_string())
+                    .status();
+                note(&p.log, &format!("SIG{signal}"));
+            }
+        }
+    }
+
     /// Restarts any component that exited on its own (a crash: recorded, with when).
     pub(crate) fn revive(&mut self, at: &str) -> anyhow::Result<()> {
         for p in &mut self.procs {
