@@ -68,10 +68,11 @@ pub struct Tunables {
     /// `RECONCILE_INTERVAL_SECONDS` (default 60): how often Redis is repaired from Postgres.
     pub reconcile_interval_seconds: u64,
     /// `OUTBOX_RELAY_MS` (default 5,000): how often the relays look for work a crash or a Redis
-    /// data loss left behind: status events unpublished for twice this, or published three
-    /// times this ago, unapplied and gone from the stream; notifications pending, not leased,
-    /// with no creation, attempt or due retry for `WEBHOOK_TIMEOUT_MS` + 5 s. With the
-    /// defaults, lost work is enqueued again within 20 s.
+    /// data loss left behind. The outbox relay runs every second (or this, if shorter) for
+    /// status events unpublished for 2 s, and publishes again those published three times this
+    /// ago, unapplied and gone from the stream; the notification sweep runs every this for
+    /// notifications pending, not leased, with no creation, attempt or due retry for
+    /// `WEBHOOK_TIMEOUT_MS` + 5 s. With the defaults, lost work is enqueued again within 20 s.
     pub outbox_relay_ms: u64,
     /// `WEBHOOK_TIMEOUT_MS` (default 10,000): one delivery attempt's timeout.
     pub webhook_timeout_ms: u64,

@@ -62,8 +62,10 @@ impl Schedule {
         self.upsert_many(std::slice::from_ref(spec), due_at_ms, false).await
     }
 
-    /// Stores many specs in one pipelined transaction per call. With `keep_due`, monitors already
-    /// scheduled keep their due time (`ZADD NX`), as the reconcile needs.
+    /// Stores many specs in one pipelined transaction per call. With `keep_due`, as the reconcile
+    /// needs, monitors already scheduled keep their due time (`ZADD NX`) and the others are
+    /// spread over one interval after `due_at_ms` by their id, so a Redis that lost its data
+    /// does not bring every monitor due in the same instant (a burst per interval for ever).
     ///
     /// # Errors
     /// [`StreamError::Encode`] when a message does not serialise; [`StreamError::Redis`] when Redis
@@ -83,10 +85,13 @@ impl Schedule {
             let id = spec.monitor_id.to_string();
             pipe.cmd("HSET").arg(self.keys.specs(shard)).arg(&id).arg(serde_json::to_string(spec)?).ignore();
             let zadd = pipe.cmd("ZADD").arg(self.keys.schedule(shard));
-            if keep_due {
+            let due = if keep_due {
                 zadd.arg("NX");
-            }
-            zadd.arg(due_at_ms).arg(&id).ignore();
+                due_at_ms.saturating_add(phase_ms(spec))
+            } else {
+                due_at_ms
+            };
+            zadd.arg(due).arg(&id).ignore();
         }
         pipe.query_async::<()>(&mut self.conn.clone()).await?;
         Ok(())
@@ -204,4 +209,11 @@ impl Schedule {
     pub async fn is_reconciled(&self) -> Result<bool, StreamError> {
         Ok(redis::cmd("EXISTS").arg(self.keys.schedule_marker()).query_async(&mut self.conn.clone()).await?)
     }
+}
+
+/// A stable offset in `[0, interval)` ms from the monitor's id (the random low bits of its
+/// UUIDv7), to spread monitors scheduled together over one interval.
+fn phase_ms(spec: &ProbeSpec) -> i64 {
+    let interval_ms = u64::from(spec.interval_seconds).max(1) * 1_000;
+    (spec.monitor_id.as_u128() as u64 % interval_ms) as i64
 }

@@ -92,11 +92,14 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         free,
         cancel.clone(),
     ));
-    // An event unpublished for two relay periods, or published three periods ago, unapplied
-    // and gone from the stream, is published again: with the 5 s default, within 20 s.
+    // Every second (or OUTBOX_RELAY_MS, if shorter): an event unpublished for two seconds (its
+    // worker died between commit and publication) is published, and one published three relay
+    // periods ago, unapplied and gone from the stream (Redis lost it), is published again:
+    // with the 5 s default, within 16 s.
+    let relay_tick = Duration::from_millis(t.outbox_relay_ms.min(1_000));
     tasks.spawn(outbox.relay(
-        Duration::from_millis(t.outbox_relay_ms),
-        Duration::from_millis(t.outbox_relay_ms * 2),
+        relay_tick,
+        Duration::from_millis(2_000).max(relay_tick),
         Duration::from_millis(t.outbox_relay_ms * 3),
         cancel.clone(),
     ));

@@ -10,6 +10,9 @@ use upcheck_streams::Producer;
 /// Most events one relay pass handles.
 const RELAY_LIMIT: i64 = 500;
 
+/// How long a failed publication is retried in the background before it is left to the relay.
+pub const REPUBLISH_FOR: Duration = Duration::from_secs(10);
+
 /// Publishes committed events.
 #[derive(Clone)]
 pub struct Outbox {
@@ -25,27 +28,44 @@ impl Outbox {
     }
 
     /// Adds `events` to the status-change stream, each with the trace context of the check that
-    /// produced it, and records each one's entry id. Failures are logged: the events stay
-    /// unpublished in Postgres and the relay retries them.
+    /// produced it, and records each one's entry id. When Redis fails (a restart, a failover,
+    /// `LOADING`), the events are published again in the background for up to
+    /// [`REPUBLISH_FOR`], 100 ms to 1 s apart, so a Redis blip delays an alert by about the
+    /// blip, not a relay period; what still fails stays unpublished in Postgres for the relay.
     pub async fn publish(&self, events: &[StatusEvent]) {
         if events.is_empty() {
             return;
         }
-        let entries = match self
-            .producer
-            .add_each(&self.stream, events.iter().map(|e| (e, e.trace_parent)))
-            .await
-        {
-            Ok(entries) => entries,
-            Err(e) => {
-                tracing::warn!(error = %e, count = events.len(), "publishing status events failed; the relay will retry");
-                return;
-            }
-        };
+        if let Err(e) = self.try_publish(events).await {
+            tracing::warn!(error = %e, count = events.len(), "publishing status events failed; retrying");
+            let (outbox, events) = (self.clone(), events.to_vec());
+            tokio::spawn(async move {
+                let mut backoff = upcheck_domain::backoff::Backoff::new(100, 1_000);
+                let until = tokio::time::Instant::now() + REPUBLISH_FOR;
+                while tokio::time::Instant::now() < until {
+                    tokio::time::sleep(backoff.next_delay()).await;
+                    match outbox.try_publish(&events).await {
+                        Ok(()) => {
+                            tracing::info!(count = events.len(), "status events published after a retry");
+                            return;
+                        }
+                        Err(e) => tracing::debug!(error = %e, "publishing status events failed again"),
+                    }
+                }
+                tracing::warn!(count = events.len(), "status events still unpublished; the relay will retry");
+            });
+        }
+    }
+
+    /// Publishes `events` once and marks them published.
+    async fn try_publish(&self, events: &[StatusEvent]) -> Result<(), upcheck_streams::StreamError> {
+        let entries =
+            self.producer.add_each(&self.stream, events.iter().map(|e| (e, e.trace_parent))).await?;
         let published: Vec<_> = events.iter().map(|e| e.event_id).zip(entries).collect();
         if let Err(e) = upcheck_store::events::mark_published(&self.pool, &published).await {
             tracing::warn!(error = %e, "marking events published failed; they may be published twice");
         }
+        Ok(())
     }
 
     /// One relay pass: publishes the events committed more than `unpublished` ago and never

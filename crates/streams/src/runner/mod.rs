@@ -58,6 +58,7 @@ pub struct Runner<H> {
     handler: Arc<H>,
     ready: Arc<AtomicBool>,
     free: Arc<AtomicUsize>,
+    retry_warnings: Throttle,
     in_flight: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -73,6 +74,7 @@ impl<H: Handler> Runner<H> {
             handler,
             ready: Arc::new(AtomicBool::new(false)),
             free: Arc::new(AtomicUsize::new(concurrency)),
+            retry_warnings: Throttle::new(Duration::from_secs(1)),
             in_flight: Arc::new(Mutex::new(HashSet::new())),
         }
     }
@@ -205,6 +207,7 @@ impl<H: Handler> Runner<H> {
         let cancel = cancel.clone();
         let counters = self.counters.clone();
         let acker = acker.clone();
+        let throttle = self.retry_warnings.clone();
         tasks.spawn(async move {
             let _permit = permit;
             let _in_flight = in_flight;
@@ -242,7 +245,12 @@ impl<H: Handler> Runner<H> {
                             tracing::warn!(stream = %config.stream, stream_id = %message.id, %reason, budget_ms = config.retry_budget.as_millis() as u64, "retry budget spent; leaving the entry to be reclaimed");
                             return;
                         }
-                        tracing::warn!(stream = %config.stream, stream_id = %message.id, %reason, retry_in_ms = wait.as_millis() as u64, "handler failed; will retry");
+                        // One warning a second per runner: an outage fails every message at once.
+                        if let Some(suppressed) = throttle.allow() {
+                            tracing::warn!(stream = %config.stream, stream_id = %message.id, %reason, retry_in_ms = wait.as_millis() as u64, suppressed, "handler failed; will retry");
+                        } else {
+                            tracing::debug!(stream = %config.stream, stream_id = %message.id, %reason, retry_in_ms = wait.as_millis() as u64, "handler failed; will retry");
+                        }
                         if sleep_or_cancel(wait, &cancel).await {
                             return; // left pending: another replica reclaims it
                         }
@@ -283,6 +291,33 @@ impl<H: Handler> Runner<H> {
     }
 }
 
+/// At most one log line per period for a failure that repeats across messages (Postgres down
+/// fails every message in flight at once), counting the ones it held back.
+#[derive(Clone)]
+struct Throttle {
+    last: Arc<Mutex<Option<Instant>>>,
+    held_back: Arc<std::sync::atomic::AtomicU64>,
+    every: Duration,
+}
+
+impl Throttle {
+    fn new(every: Duration) -> Self {
+        Self { last: Arc::new(Mutex::new(None)), held_back: Arc::default(), every }
+    }
+
+    /// `Some(n)` when this one may be logged (`n` were held back since the last), else `None`.
+    fn allow(&self) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_none_or(|t| t.elapsed() >= self.every) {
+            *last = Some(Instant::now());
+            Some(self.held_back.swap(0, Ordering::Relaxed))
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
 /// Removes its id from the runner's in-flight set when a handler task ends, however it ends.
 struct InFlight {
     set: Arc<Mutex<HashSet<String>>>,
@@ -318,5 +353,21 @@ pub(crate) async fn ensure_group(
         Ok(()) => Ok(()),
         Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+    use std::time::Duration;
+
+    #[test]
+    fn a_throttle_lets_one_line_through_per_period_and_counts_the_rest() {
+        let t = Throttle::new(Duration::from_millis(50));
+        assert_eq!(t.allow(), Some(0));
+        assert_eq!((t.allow(), t.allow(), t.allow()), (None, None, None));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(t.allow(), Some(3));
+        assert_eq!(t.allow(), None);
     }
 }

@@ -142,8 +142,33 @@ async fn keep_due_upserts_leave_existing_due_times_alone() {
     schedule.upsert_many(&[a.clone(), b.clone()], 9_000, true).await.unwrap();
 
     assert_eq!(schedule.due_at(a.monitor_id).await.unwrap(), Some(5_000));
-    assert_eq!(schedule.due_at(b.monitor_id).await.unwrap(), Some(9_000));
+    let b_due = schedule.due_at(b.monitor_id).await.unwrap().unwrap();
+    assert!((9_000..19_000).contains(&b_due), "an unscheduled monitor is due within one interval: {b_due}");
     assert_eq!(schedule.scheduled_ids().await.unwrap(), HashSet::from([a.monitor_id, b.monitor_id]));
+}
+
+#[tokio::test]
+async fn monitors_rescheduled_together_are_spread_over_their_interval_not_due_at_once() {
+    let env = TestEnv::new().await;
+    let schedule = schedule(&env).await;
+    let specs: Vec<ProbeSpec> = (0..200).map(|_| spec(10)).collect();
+
+    // What the reconcile does after Redis lost its data.
+    schedule.upsert_many(&specs, 100_000, true).await.unwrap();
+
+    let mut dues = Vec::new();
+    for s in &specs {
+        dues.push(schedule.due_at(s.monitor_id).await.unwrap().unwrap());
+    }
+    assert!(dues.iter().all(|d| (100_000..110_000).contains(d)), "within one 10 s interval");
+    // 200 monitors over ten seconds: every second of it gets some, none gets most.
+    for second in 0..10 {
+        let n = dues.iter().filter(|d| (*d - 100_000) / 1_000 == second).count();
+        assert!((1..=60).contains(&n), "{n} of 200 due in second {second}");
+    }
+    // Stable: the reconcile running again keeps them where they are.
+    schedule.upsert_many(&specs, 200_000, true).await.unwrap();
+    assert_eq!(schedule.due_at(specs[0].monitor_id).await.unwrap(), Some(dues[0]));
 }
 
 #[tokio::test]
