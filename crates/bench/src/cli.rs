@@ -1,7 +1,7 @@
 //! The command line: one subcommand per scenario and its flags (clap derive); no subcommand
 //! runs `all` with the flags given.
 
-use crate::stack::PRODUCTION_TIMINGS;
+use crate::stack::production_timings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Measures Upcheck on this machine and prints one table (BENCHMARKS.md describes each
@@ -61,7 +61,7 @@ pub(crate) struct Overrides {
 impl Overrides {
     /// The settings a scenario's environment gets: the shipped timings, then the `--set`s.
     pub(crate) fn vars(&self) -> Vec<(&str, &str)> {
-        let mut o = PRODUCTION_TIMINGS.to_vec();
+        let mut o = production_timings();
         o.extend(self.sets.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         o
     }

@@ -10,17 +10,26 @@ use upcheck_streams::{Keys, Schedule};
 use upcheck_testkit::TestEnv;
 use uuid::Uuid;
 
-/// The shipped defaults of the settings `TestEnv` shortens for tests: the bench measures what
-/// users run.
-pub(crate) const PRODUCTION_TIMINGS: &[(&str, &str)] = &[
-    ("SCHEDULER_TICK_MS", "100"),
-    ("CHECK_BATCH_MS", "20"),
-    ("RECLAIM_IDLE_MS", "30000"),
-    ("WEBHOOK_TIMEOUT_MS", "10000"),
-    ("NOTIFICATION_RETRY_BASE_MS", "1000"),
-    ("NOTIFICATION_RETRY_MAX_MS", "600000"),
-    ("DATABASE_POOL_SIZE", "16"),
-];
+/// The shipped defaults of the settings `TestEnv` shortens for tests, read from
+/// [`upcheck_config::Tunables::default`]: the bench measures what users run.
+static PRODUCTION_TIMINGS: std::sync::LazyLock<Vec<(&'static str, String)>> =
+    std::sync::LazyLock::new(|| {
+        let t = upcheck_config::Tunables::default();
+        vec![
+            ("SCHEDULER_TICK_MS", t.scheduler_tick_ms.to_string()),
+            ("CHECK_BATCH_MS", t.check_batch_ms.to_string()),
+            ("RECLAIM_IDLE_MS", t.reclaim_idle_ms.to_string()),
+            ("WEBHOOK_TIMEOUT_MS", t.webhook_timeout_ms.to_string()),
+            ("NOTIFICATION_RETRY_BASE_MS", t.notification_retry_base_ms.to_string()),
+            ("NOTIFICATION_RETRY_MAX_MS", t.notification_retry_max_ms.to_string()),
+            ("DATABASE_POOL_SIZE", upcheck_config::DEFAULT_DATABASE_POOL_SIZE.to_string()),
+        ]
+    });
+
+/// [`PRODUCTION_TIMINGS`] as `(variable, value)` pairs.
+pub(crate) fn production_timings() -> Vec<(&'static str, &'static str)> {
+    PRODUCTION_TIMINGS.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
 
 /// Inserts `specs` as monitors of `owner` (with their `pending` state rows), 10,000 per
 /// statement.

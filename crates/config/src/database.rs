@@ -56,6 +56,9 @@ impl std::fmt::Debug for DatabaseSettings {
     }
 }
 
+/// `DATABASE_POOL_SIZE`'s default: connections per process.
+pub const DEFAULT_DATABASE_POOL_SIZE: usize = 16;
+
 impl DatabaseSettings {
     pub(crate) fn resolve(
         url: Option<String>,

@@ -10,7 +10,7 @@ mod jwt_secret;
 mod redis_conn;
 mod settings;
 
-pub use database::{DatabaseSettings, PgSslMode};
+pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
 pub use redis_conn::RedisSettings;
 pub use settings::{LogFormat, MetricsSettings, Settings, StreamSettings, Tunables};
 

@@ -297,7 +297,7 @@ impl Settings {
         let mut database = DatabaseSettings::resolve(
             raw.get("DATABASE_URL")?,
             raw.get("DATABASE_CA_CERT")?,
-            raw.number("DATABASE_POOL_SIZE", 16, 1..=1_000)?,
+            raw.number("DATABASE_POOL_SIZE", crate::database::DEFAULT_DATABASE_POOL_SIZE, 1..=1_000)?,
         )?;
         database.statement_timeout_ms =
             raw.number("DATABASE_STATEMENT_TIMEOUT_MS", database.statement_timeout_ms, 0..=3_600_000)?;

@@ -3,7 +3,7 @@
 
 use crate::cli::CeilingsArgs;
 use crate::report::{Rows, thousands};
-use crate::stack::{PRODUCTION_TIMINGS, copy_checks, insert_monitors};
+use crate::stack::{copy_checks, insert_monitors, production_timings};
 use crate::tools;
 use anyhow::Context;
 use upcheck_domain::ProbeSpec;
@@ -58,7 +58,7 @@ pub(crate) async fn run(a: &CeilingsArgs) -> anyhow::Result<(Rows, f64)> {
             format!("{} entries/s", thousands(rate)),
         ));
     }
-    let env = TestEnv::with_env(PRODUCTION_TIMINGS).await;
+    let env = TestEnv::with_env(&production_timings()).await;
     let mut conn = env.redis.clone();
     let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
     let owner = user(&env).await;
