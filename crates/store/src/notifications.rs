@@ -68,16 +68,21 @@ pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, St
              FROM notifications n LEFT JOIN channels c ON c.id = n.channel_id WHERE n.id = $1",
         )
         .await?;
-    let Some(r) = client.query_opt(&stmt, &[&id]).await? else { return Ok(None) };
+    client.query_opt(&stmt, &[&id]).await?.as_ref().map(delivery).transpose()
+}
+
+/// Decodes `n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload` (a notification left
+/// joined to its channel).
+fn delivery(r: &tokio_postgres::Row) -> Result<Delivery, StoreError> {
     let channel =
         r.get::<_, Option<Uuid>>(3).map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
-    Ok(Some(Delivery {
+    Ok(Delivery {
         id: r.get(0),
         state: DeliveryState::parse(r.get(1))?,
         attempts: r.get(2),
         channel,
         payload: r.get(6),
-    }))
+    })
 }
 
 /// What [`claim_delivery`] found.
@@ -120,16 +125,7 @@ pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -
         )
         .await?;
     if let Some(r) = client.query_opt(&stmt, &[&id, &(lease_ms as f64), &owner]).await? {
-        let channel = r
-            .get::<_, Option<Uuid>>(3)
-            .map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
-        return Ok(Claim::Claimed(Delivery {
-            id: r.get(0),
-            state: DeliveryState::parse(r.get(1))?,
-            attempts: r.get(2),
-            channel,
-            payload: r.get(6),
-        }));
+        return Ok(Claim::Claimed(delivery(&r)?));
     }
     let state = client.prepare_cached("SELECT state FROM notifications WHERE id = $1").await?;
     Ok(match client.query_opt(&state, &[&id]).await? {

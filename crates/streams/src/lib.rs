@@ -19,6 +19,7 @@ mod producer;
 mod reply;
 mod runner;
 mod schedule;
+mod throttle;
 pub mod trace;
 
 pub use conn::{RedisConns, client, connect};
@@ -31,3 +32,4 @@ pub use message::{BoxError, HandleError, Handler, StreamMessage};
 pub use producer::{MESSAGE_FIELD, Producer};
 pub use runner::{Runner, RunnerConfig};
 pub use schedule::Schedule;
+pub use throttle::Throttle;

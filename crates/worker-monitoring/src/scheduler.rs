@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use upcheck_streams::Schedule;
+use upcheck_streams::{Schedule, Throttle};
 
 /// Most monitors claimed by one script call.
 const CLAIM_LIMIT: usize = 1_000;
@@ -24,7 +24,7 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 /// Claims the monitors of every shard due within the next `tick`, each `tick`, until cancelled;
 /// at most `free[i]` of shard `i` per tick, the messages its runner can take now.
 pub async fn run(schedule: Schedule, tick: Duration, free: Vec<Arc<AtomicUsize>>, cancel: CancellationToken) {
-    let last_warning: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let warnings = Throttle::new(WARN_EVERY);
     let lookahead_ms = i64::try_from(tick.as_millis()).unwrap_or(i64::MAX);
     upcheck_runtime::every(tick, Duration::ZERO, &cancel, || async {
         for shard in 0..schedule.keys().shards() {
@@ -36,10 +36,8 @@ pub async fn run(schedule: Schedule, tick: Duration, free: Vec<Arc<AtomicUsize>>
                     Ok(n) if n == limit => budget -= n,
                     Ok(_) => break,
                     Err(e) => {
-                        let mut last = last_warning.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        if last.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-                            tracing::warn!(shard, error = %e, "claiming due monitors failed; retrying every tick");
-                            *last = Some(std::time::Instant::now());
+                        if let Some(suppressed) = warnings.allow() {
+                            tracing::warn!(shard, error = %e, suppressed, "claiming due monitors failed; retrying every tick");
                         } else {
                             tracing::debug!(shard, error = %e, "claiming due monitors failed");
                         }

@@ -30,11 +30,14 @@ async fn an_alert_in_flight_when_redis_restarts_empty_is_delivered_within_30_sec
         wait_for("the first delivery attempt", WAIT, || async { receiver.received().into_iter().next() })
             .await;
     let webhook_id = first.header("webhook-id").expect("webhook-id").to_string();
-    let retries = upcheck_streams::Keys::new(&stack.env.settings).notification_retries();
+    let retries = upcheck_streams::DelayQueue::new(
+        stack.env.redis.clone(),
+        upcheck_streams::Keys::new(&stack.env.settings).notification_retries(),
+        stack.env.settings.streams.notification.clone(),
+        stack.env.settings.tunables.stream_maxlen,
+    );
     wait_for("the retry waiting in Redis", WAIT, || async {
-        let waiting: u64 =
-            redis::cmd("ZCARD").arg(&retries).query_async(&mut stack.env.redis.clone()).await.unwrap_or(0);
-        (waiting == 1).then_some(())
+        (retries.waiting().await.unwrap_or(0) == 1).then_some(())
     })
     .await;
 

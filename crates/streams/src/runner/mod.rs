@@ -31,6 +31,7 @@ mod config;
 mod reclaim;
 mod span;
 
+use crate::Throttle;
 use crate::backoff::{backoff, sleep_or_cancel};
 use crate::reply::{self, Entry};
 use crate::{HandleError, Handler, MESSAGE_FIELD, StreamError, StreamMessage};
@@ -291,33 +292,6 @@ impl<H: Handler> Runner<H> {
     }
 }
 
-/// At most one log line per period for a failure that repeats across messages (Postgres down
-/// fails every message in flight at once), counting the ones it held back.
-#[derive(Clone)]
-struct Throttle {
-    last: Arc<Mutex<Option<Instant>>>,
-    held_back: Arc<std::sync::atomic::AtomicU64>,
-    every: Duration,
-}
-
-impl Throttle {
-    fn new(every: Duration) -> Self {
-        Self { last: Arc::new(Mutex::new(None)), held_back: Arc::default(), every }
-    }
-
-    /// `Some(n)` when this one may be logged (`n` were held back since the last), else `None`.
-    fn allow(&self) -> Option<u64> {
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if last.is_none_or(|t| t.elapsed() >= self.every) {
-            *last = Some(Instant::now());
-            Some(self.held_back.swap(0, Ordering::Relaxed))
-        } else {
-            self.held_back.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-    }
-}
-
 /// Removes its id from the runner's in-flight set when a handler task ends, however it ends.
 struct InFlight {
     set: Arc<Mutex<HashSet<String>>>,
@@ -353,21 +327,5 @@ pub(crate) async fn ensure_group(
         Ok(()) => Ok(()),
         Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
         Err(e) => Err(e.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Throttle;
-    use std::time::Duration;
-
-    #[test]
-    fn a_throttle_lets_one_line_through_per_period_and_counts_the_rest() {
-        let t = Throttle::new(Duration::from_millis(50));
-        assert_eq!(t.allow(), Some(0));
-        assert_eq!((t.allow(), t.allow(), t.allow()), (None, None, None));
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(t.allow(), Some(3));
-        assert_eq!(t.allow(), None);
     }
 }
