@@ -20,6 +20,8 @@ pub struct AppState {
     pub encoding: Arc<EncodingKey>,
     /// HS256 verification key.
     pub decoding: Arc<DecodingKey>,
+    /// The webhook sender for channel test sends, under the operator's network policy.
+    pub webhook: upcheck_channels::WebhookChannel,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
 
@@ -37,12 +39,18 @@ impl AppState {
     /// State for `settings`; nothing connects yet.
     ///
     /// # Errors
-    /// When `JWT_SECRET` is missing or the pool cannot be built.
+    /// When `JWT_SECRET` is missing, the pool cannot be built or no resolver is configured.
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
         let secret = settings.require_jwt_secret()?.expose_secret().as_bytes().to_vec();
         let pool = upcheck_store::connect_pool(&settings.database)?;
+        let outbound = upcheck_net::Outbound::new(&settings.probe)?;
+        let webhook = upcheck_channels::WebhookChannel::new(
+            Duration::from_millis(settings.tunables.webhook_timeout_ms),
+            outbound,
+        )?;
         Ok(Self {
             pool,
+            webhook,
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

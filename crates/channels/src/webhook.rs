@@ -4,28 +4,35 @@ use crate::{AttemptResult, Channel, root_cause};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use upcheck_domain::channel::WebhookConfig;
+use upcheck_net::Outbound;
 use uuid::Uuid;
 
 /// Webhooks signed per Standard Webhooks: `webhook-id` (the notification id, stable across
 /// retries so receivers can deduplicate), `webhook-timestamp` (Unix seconds),
 /// `webhook-signature`. A 2xx answer is success; redirects are not followed.
+///
+/// Deliveries obey the operator's network policy ([`Outbound`]): a literal blocked address in
+/// the URL fails at once (permanently: retrying cannot help), a name is judged on the
+/// addresses it resolves to, at connect time.
 #[derive(Clone)]
 pub struct WebhookChannel {
     client: reqwest::Client,
+    outbound: Outbound,
 }
 
 impl WebhookChannel {
-    /// A channel whose attempts time out after `timeout`.
+    /// A channel whose attempts time out after `timeout`, connecting through `outbound`.
     ///
     /// # Errors
     /// When the TLS back-end cannot be initialised.
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    pub fn new(timeout: Duration, outbound: Outbound) -> Result<Self, reqwest::Error> {
+        let client = outbound
+            .http_client()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Upcheck-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client })
+        Ok(Self { client, outbound })
     }
 }
 
@@ -52,6 +59,14 @@ impl Channel for WebhookChannel {
             Err(e) => return AttemptResult::failure(true, e.to_string()),
         };
         let (url, secret) = (config.url.as_str(), config.secret.as_str());
+        match url::Url::parse(url) {
+            Ok(parsed) => {
+                if let Err(blocked) = self.outbound.check_url(&parsed) {
+                    return AttemptResult::failure(true, blocked.to_string());
+                }
+            }
+            Err(e) => return AttemptResult::failure(true, format!("invalid url: {e}")),
+        }
         let body = match serde_json::to_vec(payload) {
             Ok(b) => b,
             Err(e) => return AttemptResult::failure(true, format!("payload does not encode: {e}")),
@@ -92,7 +107,9 @@ impl Channel for WebhookChannel {
             }
             Err(e) => {
                 span.record("delivered", false);
-                let why = if e.is_timeout() {
+                let why = if let Some(refused) = Outbound::connect_error_in(&e) {
+                    refused
+                } else if e.is_timeout() {
                     "timed out".to_string()
                 } else if e.is_connect() {
                     format!("cannot connect: {}", root_cause(&e))

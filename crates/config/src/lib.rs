@@ -7,10 +7,12 @@
 
 mod database;
 mod jwt_secret;
+mod probe;
 mod redis_conn;
 mod settings;
 
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
+pub use probe::ProbeSettings;
 pub use redis_conn::RedisSettings;
 pub use settings::{LogFormat, MetricsSettings, Settings, StreamSettings, Tunables};
 

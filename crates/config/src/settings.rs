@@ -1,6 +1,6 @@
 //! The settings struct and its layered loading.
 
-use crate::{ConfigError, DatabaseSettings, RedisSettings, jwt_secret};
+use crate::{ConfigError, DatabaseSettings, ProbeSettings, RedisSettings, jwt_secret};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -166,6 +166,8 @@ pub struct Settings {
     pub tunables: Tunables,
     /// `LOG_FORMAT` (`pretty` or `json`).
     pub log_format: LogFormat,
+    /// What probes and deliveries may reach, and how names are resolved.
+    pub probe: ProbeSettings,
 }
 
 impl Settings {
@@ -334,6 +336,7 @@ impl Settings {
             streams,
             tunables,
             log_format,
+            probe: ProbeSettings::from_raw(raw)?,
         })
     }
 
@@ -372,13 +375,13 @@ pub(crate) struct RedisInputs {
     pub(crate) key_prefix: String,
 }
 
-struct Raw {
+pub(crate) struct Raw {
     layered: config::Config,
 }
 
 impl Raw {
     /// The value of `var`, `None` when unset or empty.
-    fn get(&self, var: &str) -> Result<Option<String>, ConfigError> {
+    pub(crate) fn get(&self, var: &str) -> Result<Option<String>, ConfigError> {
         match self.layered.get_string(&var.to_ascii_lowercase()) {
             Ok(v) if v.trim().is_empty() => Ok(None),
             Ok(v) => Ok(Some(v.trim().to_string())),
@@ -387,11 +390,16 @@ impl Raw {
         }
     }
 
-    fn string_or(&self, var: &str, default: &str) -> Result<String, ConfigError> {
+    pub(crate) fn string_or(&self, var: &str, default: &str) -> Result<String, ConfigError> {
         Ok(self.get(var)?.unwrap_or_else(|| default.to_string()))
     }
 
-    fn number<T>(&self, var: &str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    pub(crate) fn number<T>(
+        &self,
+        var: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
     where
         T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     {
@@ -409,7 +417,7 @@ impl Raw {
         Ok(value)
     }
 
-    fn boolean(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
+    pub(crate) fn boolean(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get(var)?.map(|s| s.to_ascii_lowercase()) {
             None => Ok(default),
             Some(s) if matches!(s.as_str(), "1" | "true" | "yes" | "on") => Ok(true),

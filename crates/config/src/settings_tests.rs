@@ -242,3 +242,25 @@ fn the_config_file_sits_between_defaults_and_environment() {
     assert_eq!(err_var(&[("UPCHECK_CONFIG", "/nonexistent.toml")]), "UPCHECK_CONFIG");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_probe_network_policy_and_resolver_are_read_and_named_when_malformed() {
+    let s = load(&[]).unwrap();
+    assert!(s.probe.policy.allow_private);
+    assert!(s.probe.dns_servers.is_empty());
+    let s = load(&[
+        ("PROBE_ALLOW_PRIVATE", "false"),
+        ("PROBE_BLOCKED_NETWORKS", "127.0.0.3/32, 10.0.0.0/8"),
+        ("PROBE_ALLOWED_NETWORKS", "10.1.0.0/16"),
+        ("PROBE_DNS_SERVERS", "127.0.0.1:5353,::1"),
+    ])
+    .unwrap();
+    assert!(!s.probe.policy.allow_private);
+    assert_eq!(s.probe.policy.blocked.len(), 2);
+    assert_eq!(s.probe.policy.allowed.len(), 1);
+    assert_eq!(s.probe.dns_servers, vec!["127.0.0.1:5353".parse().unwrap(), "[::1]:53".parse().unwrap()]);
+    assert_eq!(err_var(&[("PROBE_BLOCKED_NETWORKS", "10.0.0.0/40")]), "PROBE_BLOCKED_NETWORKS");
+    assert_eq!(err_var(&[("PROBE_ALLOWED_NETWORKS", "lan")]), "PROBE_ALLOWED_NETWORKS");
+    assert_eq!(err_var(&[("PROBE_ALLOW_PRIVATE", "maybe")]), "PROBE_ALLOW_PRIVATE");
+    assert_eq!(err_var(&[("PROBE_DNS_SERVERS", "dns.google")]), "PROBE_DNS_SERVERS");
+}

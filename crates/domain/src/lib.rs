@@ -8,6 +8,7 @@ pub mod expected;
 pub mod kinds;
 pub mod messages;
 pub mod monitor;
+pub mod netpolicy;
 pub mod status;
 pub mod trace;
 pub mod webhook;

@@ -69,6 +69,10 @@ impl TestEnv {
         env.insert("METRICS_PORT".into(), "0".into());
         env.insert("BIND_ADDRESS".into(), "127.0.0.1".into());
         env.insert("DATABASE_POOL_SIZE".into(), "8".into());
+        // Names resolve through a loopback port nothing answers on unless a test starts its
+        // own DNS server: no test ever sends a query to the machine's configured resolver.
+        env.insert("PROBE_DNS_SERVERS".into(), "127.0.0.1:9".into());
+        env.insert("PROBE_DNS_TIMEOUT_MS".into(), "300".into());
         for (k, v) in overrides {
             env.insert((*k).to_string(), (*v).to_string());
         }

@@ -8,8 +8,10 @@
 //! ones when none answer. Set `TEST_LOG=1` to see logs.
 
 pub mod cli;
+pub mod dns;
 mod env;
 pub mod fixtures;
+pub mod http_target;
 pub mod local_servers;
 mod redis_server;
 mod servers;

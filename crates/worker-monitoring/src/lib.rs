@@ -54,7 +54,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         t.check_batch_size,
         Duration::from_millis(t.check_batch_ms),
     );
-    let probe = probe::HttpProbe::new().context("HTTP client")?;
+    let outbound = upcheck_net::Outbound::new(&settings.probe)?;
+    let probe = probe::HttpProbe::new(outbound).context("HTTP client")?;
     let handler = Arc::new(handler::CheckHandler::new(
         probe,
         batcher,

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use upcheck_domain::{CheckOutcome, ExpectedStatus, MonitorKind, ProbeSpec};
+use upcheck_net::Outbound;
 
 /// The result of one probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,96 +31,178 @@ pub trait Probe: Send + Sync + 'static {
 /// Most response-body bytes read (then the connection is dropped rather than drained).
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// The HTTP(S) probe (reqwest with rustls).
+/// Most redirects followed before a check fails with "too many redirects".
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Request headers dropped when a redirect leaves the monitor's origin (scheme, host, port),
+/// as browsers and reqwest do, so credentials meant for the target never reach another host.
+const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "cookie", "proxy-authorization", "www-authenticate"];
+
+/// The HTTP(S) probe (reqwest with rustls), under the operator's network policy.
+///
+/// Every connection goes through [`Outbound`]'s resolver, which refuses blocked addresses at
+/// connect time; literal-IP URLs are judged before each request. Redirects are followed here,
+/// hop by hop (up to [`MAX_REDIRECTS`]), so every hop's URL is judged the same way; they are
+/// not followed when a monitor's `expected_status` accepts a 3xx code, and then the first
+/// response is judged. A 301/302 turns a `POST` into a `GET` and a 303 anything but `HEAD`
+/// into a `GET`, without the body (RFC 9110 §15.4); 307/308 keep both.
 ///
 /// Connection policy: keep-alive connections are pooled per host and reused across checks. A
 /// request that fails because its pooled connection turned out to be closed (the target closed
 /// it, or died) is retried once at once on a fresh connection within the same timeout, so a
 /// server's idle-connection close never shows as an outage, and a dead listener still fails its
-/// very next check, with "connection refused". Redirects are followed (up to 10) unless a
-/// monitor's `expected_status` accepts a 3xx code, in which case the first response is judged.
+/// very next check, with "connection refused".
 #[derive(Clone)]
 pub struct HttpProbe {
-    follow: reqwest::Client,
-    no_follow: reqwest::Client,
+    client: reqwest::Client,
+    outbound: Outbound,
+}
+
+/// One request of a check: the hop's URL, method, headers and body.
+struct Hop {
+    url: url::Url,
+    method: reqwest::Method,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
 }
 
 impl HttpProbe {
-    /// Builds the two clients.
+    /// Builds the client on `outbound`'s resolver.
     ///
     /// # Errors
     /// When the TLS back-end cannot be initialised.
-    pub fn new() -> Result<Self, reqwest::Error> {
-        let build = |policy| {
-            reqwest::Client::builder()
-                .redirect(policy)
-                .user_agent(concat!("Upcheck/", env!("CARGO_PKG_VERSION")))
-                .pool_idle_timeout(Duration::from_secs(50))
-                .connect_timeout(Duration::from_secs(10))
-                .tcp_nodelay(true)
-                .build()
-        };
-        Ok(Self {
-            follow: build(reqwest::redirect::Policy::limited(10))?,
-            no_follow: build(reqwest::redirect::Policy::none())?,
-        })
+    pub fn new(outbound: Outbound) -> Result<Self, reqwest::Error> {
+        let client = outbound
+            .http_client()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Upcheck/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self { client, outbound })
     }
 
-    async fn http(&self, spec: &ProbeSpec) -> ProbeResult {
-        let accepts_redirect = spec.expected_status.iter().any(|r| (300..400).any(|c| r.matches(c)));
-        let client = if accepts_redirect { &self.no_follow } else { &self.follow };
-        let method =
-            reqwest::Method::from_bytes(spec.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-        let timeout = Duration::from_millis(u64::from(spec.timeout_ms));
+    /// Sends one hop within `budget`, once more on a fresh connection if the pooled one was stale.
+    async fn send(&self, hop: &Hop, budget: Duration) -> Result<reqwest::Response, reqwest::Error> {
+        let start = Instant::now();
         let request = |budget: Duration| {
-            let mut r = client.request(method.clone(), &spec.url).timeout(budget);
-            for (k, v) in &spec.headers {
+            let mut r = self.client.request(hop.method.clone(), hop.url.clone()).timeout(budget);
+            for (k, v) in &hop.headers {
                 r = r.header(k, v);
             }
-            if let Some(body) = &spec.body {
+            if let Some(body) = &hop.body {
                 r = r.body(body.clone());
             }
             r
         };
-        let start = Instant::now();
-        let mut sent = request(timeout).send().await;
+        let sent = request(budget).send().await;
         if let Err(e) = &sent {
-            let left = timeout.saturating_sub(start.elapsed());
+            let left = budget.saturating_sub(start.elapsed());
             if is_stale_connection(e) && left > Duration::from_millis(1) {
-                sent = request(left).send().await;
+                return request(left).send().await;
             }
         }
-        let latency = i32::try_from(start.elapsed().as_millis()).unwrap_or(i32::MAX);
-        match sent {
-            Ok(mut response) => {
-                let code = response.status().as_u16();
-                let mut read = 0usize;
-                while read < MAX_BODY_BYTES {
-                    match response.chunk().await {
-                        Ok(Some(chunk)) => read += chunk.len(),
-                        _ => break,
-                    }
-                }
-                let ok = ExpectedStatus::any_matches(&spec.expected_status, code);
-                ProbeResult {
-                    outcome: if ok { CheckOutcome::Up } else { CheckOutcome::Down },
-                    latency_ms: Some(latency),
-                    http_status: Some(code),
-                    error: (!ok).then(|| {
-                        format!("expected {}, got {code}", ExpectedStatus::describe(&spec.expected_status))
-                    }),
-                    checked_at: OffsetDateTime::now_utc(),
-                }
-            }
-            Err(e) => ProbeResult {
-                outcome: CheckOutcome::Down,
-                latency_ms: None,
-                http_status: None,
-                error: Some(describe_error(&e, spec.timeout_ms)),
-                checked_at: OffsetDateTime::now_utc(),
+        sent
+    }
+
+    async fn http(&self, spec: &ProbeSpec) -> ProbeResult {
+        let follow = !spec.expected_status.iter().any(|r| (300..400).any(|c| r.matches(c)));
+        let timeout = Duration::from_millis(u64::from(spec.timeout_ms));
+        let start = Instant::now();
+        let mut hop = match url::Url::parse(&spec.url) {
+            Ok(url) => Hop {
+                url,
+                method: reqwest::Method::from_bytes(spec.method.as_str().as_bytes())
+                    .unwrap_or(reqwest::Method::GET),
+                headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                body: spec.body.clone(),
             },
+            Err(e) => return failed(None, format!("invalid url: {e}")),
+        };
+        let mut redirects = 0;
+        let mut response = loop {
+            if let Err(blocked) = self.outbound.check_url(&hop.url) {
+                return failed(None, blocked.to_string());
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return failed(None, format!("timed out after {} ms", spec.timeout_ms));
+            }
+            let response = match self.send(&hop, left).await {
+                Ok(r) => r,
+                Err(e) => return failed(None, describe_error(&e, spec.timeout_ms)),
+            };
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
+            match (follow && response.status().is_redirection(), location) {
+                (true, Some(location)) => {
+                    if redirects == MAX_REDIRECTS {
+                        return failed(None, format!("too many redirects (more than {MAX_REDIRECTS})"));
+                    }
+                    let next = match hop.url.join(location) {
+                        Ok(next) if matches!(next.scheme(), "http" | "https") => next,
+                        Ok(next) => {
+                            return failed(None, format!("redirect to unsupported scheme {}", next.scheme()));
+                        }
+                        Err(e) => return failed(None, format!("redirect to an invalid location: {e}")),
+                    };
+                    hop = redirected(hop, response.status().as_u16(), next);
+                    redirects += 1;
+                }
+                _ => break response,
+            }
+        };
+        let latency = i32::try_from(start.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let code = response.status().as_u16();
+        let mut read = 0usize;
+        while read < MAX_BODY_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
+        let ok = ExpectedStatus::any_matches(&spec.expected_status, code);
+        ProbeResult {
+            outcome: if ok { CheckOutcome::Up } else { CheckOutcome::Down },
+            latency_ms: Some(latency),
+            http_status: Some(code),
+            error: (!ok)
+                .then(|| format!("expected {}, got {code}", ExpectedStatus::describe(&spec.expected_status))),
+            checked_at: OffsetDateTime::now_utc(),
         }
     }
+}
+
+/// A failed check with no (usable) response.
+fn failed(http_status: Option<u16>, error: String) -> ProbeResult {
+    ProbeResult {
+        outcome: CheckOutcome::Down,
+        latency_ms: None,
+        http_status,
+        error: Some(error),
+        checked_at: OffsetDateTime::now_utc(),
+    }
+}
+
+/// The next hop after a `status` redirect to `next`.
+fn redirected(mut hop: Hop, status: u16, next: url::Url) -> Hop {
+    let to_get = match status {
+        301 | 302 => hop.method == reqwest::Method::POST,
+        303 => hop.method != reqwest::Method::HEAD,
+        _ => false,
+    };
+    if to_get {
+        hop.method = reqwest::Method::GET;
+        hop.body = None;
+        hop.headers.retain(|(k, _)| {
+            !k.eq_ignore_ascii_case("content-type") && !k.eq_ignore_ascii_case("content-length")
+        });
+    }
+    if next.origin() != hop.url.origin() {
+        hop.headers.retain(|(k, _)| !CREDENTIAL_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c)));
+    }
+    hop.url = next;
+    hop
 }
 
 impl Probe for HttpProbe {
@@ -132,6 +215,9 @@ impl Probe for HttpProbe {
 
 /// A short, human-readable reason for a failed request.
 pub fn describe_error(e: &reqwest::Error, timeout_ms: u32) -> String {
+    if let Some(refused) = Outbound::connect_error_in(e) {
+        return refused;
+    }
     if e.is_timeout() {
         return format!("timed out after {timeout_ms} ms");
     }
@@ -157,8 +243,6 @@ pub fn describe_error(e: &reqwest::Error, timeout_ms: u32) -> String {
         format!("dns lookup failed: {innermost}")
     } else if lower.contains("certificate") || lower.contains("tls") {
         format!("tls error: {innermost}")
-    } else if e.is_redirect() {
-        "too many redirects".into()
     } else {
         innermost
     }

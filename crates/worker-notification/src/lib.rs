@@ -29,8 +29,10 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let t = &settings.tunables;
     let producer =
         Producer::new(conns.commands.clone(), t.stream_maxlen).with_dead_letter_maxlen(t.dead_letter_maxlen);
-    let channel = upcheck_channels::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms))
-        .context("HTTP client")?;
+    let outbound = upcheck_net::Outbound::new(&settings.probe)?;
+    let channel =
+        upcheck_channels::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms), outbound)
+            .context("HTTP client")?;
     let retries = DelayQueue::new(
         conns.commands.clone(),
         keys.notification_retries(),

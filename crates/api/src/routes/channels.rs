@@ -4,13 +4,12 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ValidJson;
 use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
-use crate::routes::{rfc3339, validate_name};
+use crate::routes::{check_target, rfc3339, validate_name};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::Duration;
-use upcheck_channels::{Channel as _, WebhookChannel};
+use upcheck_channels::Channel as _;
 use upcheck_store::channels::Channel;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -74,17 +73,17 @@ pub(crate) struct ChannelPage {
     next_cursor: Option<String>,
 }
 
-/// What a test send did.
+/// What a test send did: whether the receiver accepted it and, if it answered, its status
+/// code. Nothing about the connection (refused, timed out, blocked, latency) is told, so a
+/// test send cannot be used to scan the network the API runs in.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TestResult {
     delivered: bool,
     http_status: Option<u16>,
-    error: Option<String>,
-    latency_ms: Option<i32>,
 }
 
 /// Checks a webhook config `{url, secret?}`, generating the secret (or keeping `keep`) when absent.
-fn webhook_config(config: &Value, keep: Option<&str>) -> Result<Value, ApiError> {
+fn webhook_config(state: &AppState, config: &Value, keep: Option<&str>) -> Result<Value, ApiError> {
     let obj = config.as_object().ok_or_else(|| ApiError::invalid("config", "must be an object"))?;
     if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "url" | "secret")) {
         return Err(ApiError::invalid(format!("config.{k}"), "unknown field; expected url or secret"));
@@ -92,6 +91,7 @@ fn webhook_config(config: &Value, keep: Option<&str>) -> Result<Value, ApiError>
     let url =
         obj.get("url").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("config.url", "required"))?;
     upcheck_domain::monitor::validate_url(url).map_err(|e| ApiError::invalid("config.url", e.message))?;
+    check_target(state, "config.url", url)?;
     let secret = match obj.get("secret") {
         None | Some(Value::Null) => {
             keep.map(str::to_string).unwrap_or_else(upcheck_domain::webhook::generate_secret)
@@ -120,7 +120,7 @@ pub(crate) async fn create(
         return Err(ApiError::invalid("kind", "must be webhook"));
     };
     let name = validate_name(&b.name)?;
-    let config = webhook_config(&b.config, None)?;
+    let config = webhook_config(&state, &b.config, None)?;
     let c = upcheck_store::channels::create(&state.pool, caller.id, kind, &name, &config).await?;
     Ok(HttpResponse::Created().json(ChannelView::from(c)))
 }
@@ -173,7 +173,7 @@ pub(crate) async fn update(
     let b = body.0;
     let name = validate_name(b.name.as_deref().unwrap_or(&current.name))?;
     let config = match &b.config {
-        Some(c) => webhook_config(c, current.config["secret"].as_str())?,
+        Some(c) => webhook_config(&state, c, current.config["secret"].as_str())?,
         None => current.config.clone(),
     };
     let c = upcheck_store::channels::update(&state.pool, caller.id, *id, &name, &config)
@@ -197,7 +197,8 @@ pub(crate) async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Sends a signed test webhook now: `{"type": "test", "channel_id", "occurred_at"}`.
+/// Sends a signed test webhook now: `{"type": "test", "channel_id", "occurred_at"}`, under the
+/// same network policy as deliveries. Answers only whether it was delivered and the status code.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/test", tag = "channels", params(("id" = Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, body = TestResult), (status = 404, description = "no such channel")))]
 #[post("/channels/{id}/test")]
@@ -209,15 +210,8 @@ pub(crate) async fn test(
     let c = upcheck_store::channels::get(&state.pool, caller.id, *id)
         .await?
         .ok_or(ApiError::NotFound("channel"))?;
-    let sender = WebhookChannel::new(Duration::from_millis(state.settings.tunables.webhook_timeout_ms))
-        .map_err(|e| ApiError::Internal(e.into()))?;
     let body =
         json!({"type": "test", "channel_id": c.id, "occurred_at": rfc3339(time::OffsetDateTime::now_utc())});
-    let r = sender.deliver(Uuid::now_v7(), &c.config, &body).await;
-    Ok(HttpResponse::Ok().json(TestResult {
-        delivered: r.delivered,
-        http_status: r.http_status,
-        error: r.error,
-        latency_ms: r.latency_ms,
-    }))
+    let r = state.webhook.deliver(Uuid::now_v7(), &c.config, &body).await;
+    Ok(HttpResponse::Ok().json(TestResult { delivered: r.delivered, http_status: r.http_status }))
 }

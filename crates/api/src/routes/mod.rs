@@ -25,3 +25,25 @@ pub(crate) fn validate_name(name: &str) -> Result<String, crate::error::ApiError
     }
     Ok(name.to_string())
 }
+
+/// Refuses a URL whose host is a literal address (or `localhost`) the operator's network policy
+/// blocks, so such a monitor or channel is never stored; names are judged at connect time.
+///
+/// # Errors
+/// 422 naming `field`: `blocked address 169.254.169.254 (cloud metadata)`.
+pub(crate) fn check_target(
+    state: &crate::state::AppState,
+    field: &str,
+    url: &str,
+) -> Result<(), crate::error::ApiError> {
+    let Ok(parsed) = url::Url::parse(url) else { return Ok(()) }; // format errors are named elsewhere
+    match parsed.host() {
+        Some(host) => state
+            .settings
+            .probe
+            .policy
+            .check_host(&host)
+            .map_err(|b| crate::error::ApiError::invalid(field, b.to_string())),
+        None => Ok(()),
+    }
+}

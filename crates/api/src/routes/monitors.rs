@@ -6,7 +6,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::{ValidJson, present};
 use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
-use crate::routes::{rfc3339, validate_name};
+use crate::routes::{check_target, rfc3339, validate_name};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
@@ -194,6 +194,7 @@ pub(crate) async fn create(
         recovery_threshold: b.recovery_threshold.unwrap_or(1),
     };
     spec.validate()?;
+    check_target(&state, "url", &spec.url)?;
     let channel_ids = b.channel_ids.unwrap_or_default();
     check_channels(&state, caller.id, &channel_ids).await?;
     let m = upcheck_store::monitors::create(
@@ -271,6 +272,7 @@ pub(crate) async fn update(
         recovery_threshold: b.recovery_threshold.unwrap_or(c.recovery_threshold),
     };
     spec.validate()?;
+    check_target(&state, "url", &spec.url)?;
     if let Some(ids) = &b.channel_ids {
         check_channels(&state, caller.id, ids).await?;
     }

@@ -9,5 +9,6 @@ mod helpers;
 mod metrics;
 mod monitors;
 mod openapi;
+mod policy;
 mod reads;
 mod validation;

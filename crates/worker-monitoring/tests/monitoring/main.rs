@@ -3,5 +3,6 @@
 mod cli;
 mod faults;
 mod handler;
+mod policy;
 mod probe;
 mod worker;

@@ -6,8 +6,7 @@ use upcheck_testkit::{FlipTarget, SilentTarget};
 use upcheck_worker_monitoring::probe::{HttpProbe, Probe};
 
 fn probe() -> HttpProbe {
-    upcheck_config::install_crypto_provider();
-    HttpProbe::new().unwrap()
+    crate::policy::probe_with(upcheck_domain::netpolicy::NetworkPolicy::default(), None)
 }
 
 #[tokio::test]

@@ -1,0 +1,63 @@
+use serde_json::json;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+use upcheck_channels::{Channel, WebhookChannel};
+use upcheck_config::ProbeSettings;
+use upcheck_domain::netpolicy::{NetworkPolicy, parse_networks};
+use upcheck_net::Outbound;
+use upcheck_testkit::dns::DnsServer;
+use upcheck_testkit::http_target::{HttpTarget, Reply};
+use uuid::Uuid;
+
+const BLOCKED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+
+fn sender(dns: &DnsServer) -> WebhookChannel {
+    upcheck_config::install_crypto_provider();
+    let outbound = Outbound::new(&ProbeSettings {
+        policy: NetworkPolicy {
+            blocked: parse_networks("127.0.0.3/32").unwrap(),
+            ..NetworkPolicy::default()
+        },
+        dns_servers: vec![dns.addr],
+        dns_timeout_ms: 300,
+    })
+    .unwrap();
+    WebhookChannel::new(Duration::from_secs(2), outbound).unwrap()
+}
+
+fn config(url: &str) -> serde_json::Value {
+    json!({"url": url, "secret": upcheck_domain::webhook::generate_secret()})
+}
+
+#[tokio::test]
+async fn a_webhook_to_a_literal_blocked_address_fails_permanently_without_a_connection() {
+    let dns = DnsServer::start().await;
+    let receiver = HttpTarget::start_on(BLOCKED, |_| Reply::ok("")).await;
+
+    let r = sender(&dns).deliver(Uuid::now_v7(), &config(&format!("{}/", receiver.base)), &json!({})).await;
+
+    assert!(!r.delivered && r.permanent);
+    assert_eq!(r.error.as_deref(), Some("blocked address 127.0.0.3 (blocked network)"));
+    assert_eq!(receiver.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_webhook_to_a_name_rebound_to_a_blocked_address_is_refused_at_connect() {
+    let dns = DnsServer::start().await;
+    dns.set_a("hooks.test", &[Ipv4Addr::new(127, 0, 0, 2)]);
+    let allowed = HttpTarget::start_on(Ipv4Addr::new(127, 0, 0, 2), |_| Reply::ok("").closing()).await;
+    let blocked =
+        HttpTarget::start_at(std::net::SocketAddr::from((BLOCKED, allowed.addr.port())), |_| Reply::ok(""))
+            .await;
+    let s = sender(&dns);
+    let c = config(&format!("http://hooks.test:{}/", allowed.addr.port()));
+
+    let first = s.deliver(Uuid::now_v7(), &c, &json!({})).await;
+    dns.set_a("hooks.test", &[BLOCKED]);
+    let second = s.deliver(Uuid::now_v7(), &c, &json!({})).await;
+
+    assert!(first.delivered, "{:?}", first.error);
+    assert!(!second.delivered);
+    assert_eq!(second.error.as_deref(), Some("blocked address 127.0.0.3 (blocked network)"));
+    assert_eq!((allowed.hits(), blocked.hits()), (1, 0));
+}

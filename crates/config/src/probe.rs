@@ -1,0 +1,63 @@
+//! Probe settings: the network policy outbound probes and deliveries obey, and name resolution.
+
+use crate::ConfigError;
+use crate::settings::Raw;
+use std::net::SocketAddr;
+use upcheck_domain::netpolicy::{NetworkPolicy, parse_networks};
+
+/// What probes, webhook deliveries and channel test sends may reach, and how they resolve names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSettings {
+    /// `PROBE_ALLOW_PRIVATE` (default true), `PROBE_ALLOWED_NETWORKS`, `PROBE_BLOCKED_NETWORKS`
+    /// (comma-separated CIDRs): see [`NetworkPolicy`] for the rules. Link-local and cloud
+    /// metadata addresses are refused unless an allowed network names them.
+    pub policy: NetworkPolicy,
+    /// `PROBE_DNS_SERVERS` (default: the system's, from `/etc/resolv.conf`): name servers as
+    /// `ip` or `ip:port`, comma-separated, asked over UDP then TCP.
+    pub dns_servers: Vec<SocketAddr>,
+    /// `PROBE_DNS_TIMEOUT_MS` (default 2,000): one DNS query's timeout; a lookup also ends with
+    /// its probe's own timeout.
+    pub dns_timeout_ms: u64,
+}
+
+impl Default for ProbeSettings {
+    /// The documented defaults.
+    fn default() -> Self {
+        Self { policy: NetworkPolicy::default(), dns_servers: Vec::new(), dns_timeout_ms: 2_000 }
+    }
+}
+
+impl ProbeSettings {
+    pub(crate) fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let networks = |var: &str| -> Result<_, ConfigError> {
+            parse_networks(&raw.get(var)?.unwrap_or_default()).map_err(|e| ConfigError::new(var, e))
+        };
+        let policy = NetworkPolicy {
+            allow_private: raw.boolean("PROBE_ALLOW_PRIVATE", d.policy.allow_private)?,
+            allowed: networks("PROBE_ALLOWED_NETWORKS")?,
+            blocked: networks("PROBE_BLOCKED_NETWORKS")?,
+        };
+        let dns_servers = raw
+            .get("PROBE_DNS_SERVERS")?
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<SocketAddr>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "PROBE_DNS_SERVERS",
+                            format!("{s:?} is not an address like 10.0.0.2 or 10.0.0.2:53"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            policy,
+            dns_servers,
+            dns_timeout_ms: raw.number("PROBE_DNS_TIMEOUT_MS", d.dns_timeout_ms, 50..=30_000)?,
+        })
+    }
+}
