@@ -18,12 +18,20 @@ pub struct ProbeSettings {
     /// `PROBE_DNS_TIMEOUT_MS` (default 2,000): one DNS query's timeout; a lookup also ends with
     /// its probe's own timeout.
     pub dns_timeout_ms: u64,
+    /// `PROBE_CA_CERT`: a PEM file of roots `https`, `tls` probes trust besides the public
+    /// (webpki) ones, for services behind an internal CA.
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl Default for ProbeSettings {
     /// The documented defaults.
     fn default() -> Self {
-        Self { policy: NetworkPolicy::default(), dns_servers: Vec::new(), dns_timeout_ms: 2_000 }
+        Self {
+            policy: NetworkPolicy::default(),
+            dns_servers: Vec::new(),
+            dns_timeout_ms: 2_000,
+            ca_cert: None,
+        }
     }
 }
 
@@ -54,9 +62,16 @@ impl ProbeSettings {
                     })
             })
             .collect::<Result<_, _>>()?;
+        let ca_cert = raw.get("PROBE_CA_CERT")?.map(std::path::PathBuf::from);
+        if let Some(path) = &ca_cert
+            && !path.is_file()
+        {
+            return Err(ConfigError::new("PROBE_CA_CERT", format!("no such file {}", path.display())));
+        }
         Ok(Self {
             policy,
             dns_servers,
+            ca_cert,
             dns_timeout_ms: raw.number("PROBE_DNS_TIMEOUT_MS", d.dns_timeout_ms, 50..=30_000)?,
         })
     }

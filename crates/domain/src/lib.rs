@@ -1,6 +1,7 @@
 //! Upcheck's pure domain: monitors, checks, the status machine and the message contracts
 //! carried on the Redis streams. No I/O and no async live here.
 
+pub mod assertions;
 pub mod backoff;
 pub mod channel;
 pub mod clock;
@@ -9,6 +10,7 @@ pub mod kinds;
 pub mod messages;
 pub mod monitor;
 pub mod netpolicy;
+pub mod probe_config;
 pub mod status;
 pub mod trace;
 pub mod webhook;

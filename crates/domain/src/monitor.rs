@@ -1,6 +1,7 @@
 //! Monitors: their kinds, the probe specification a check job carries, and validation rules.
 
 use crate::expected::ExpectedStatus;
+use crate::probe_config::KindConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -22,30 +23,42 @@ pub const DEFAULT_INTERVAL_SECONDS: u32 = 60;
 /// Default probe timeout, in milliseconds.
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 
-/// What a monitor probes. Only `http` exists today; TCP, DNS, TLS and heartbeat come later,
-/// each as one more variant handled by one more probe implementation.
+/// What a monitor probes; each kind has its own [`KindConfig`] and its own probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum MonitorKind {
-    /// An HTTP(S) request whose status code is compared with `expected_status`.
+    /// An HTTP(S) request whose status code is compared with `expected_status` and whose
+    /// response must satisfy the config's assertions.
     #[default]
     Http,
+    /// A TCP connect, optionally with bytes sent and a banner expected.
+    Tcp,
+    /// A DNS lookup, optionally with expected answers.
+    Dns,
+    /// A TLS handshake: chain valid for the host, days to expiry.
+    Tls,
+    /// Pings pushed by the monitored job; silence is `down`.
+    Heartbeat,
 }
 
 impl MonitorKind {
+    /// Every kind.
+    pub const ALL: [MonitorKind; 5] = [Self::Http, Self::Tcp, Self::Dns, Self::Tls, Self::Heartbeat];
+
     /// The lowercase name stored in Postgres and used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http => "http",
+            Self::Tcp => "tcp",
+            Self::Dns => "dns",
+            Self::Tls => "tls",
+            Self::Heartbeat => "heartbeat",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "http" => Some(Self::Http),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -99,7 +112,8 @@ pub struct ProbeSpec {
     pub monitor_id: Uuid,
     /// What kind of probe to run.
     pub kind: MonitorKind,
-    /// The target, `http://` or `https://`.
+    /// The target: an `http://` or `https://` URL for `http`; for other kinds the target their
+    /// config names, as [`KindConfig::target`] writes it (`tcp://db:5432`).
     pub url: String,
     /// The request method.
     pub method: HttpMethod,
@@ -119,6 +133,10 @@ pub struct ProbeSpec {
     pub failure_threshold: u16,
     /// Consecutive successes before `up` again.
     pub recovery_threshold: u16,
+    /// The kind's own settings (absent in jobs written before kinds existed: an `http`
+    /// monitor with no assertions).
+    #[serde(default)]
+    pub config: KindConfig,
 }
 
 /// A rejected field: `field` is the JSON name (dotted for nested ones), `message` says why.
@@ -144,7 +162,13 @@ impl ProbeSpec {
     /// # Errors
     /// The first offending field, as a [`ValidationError`].
     pub fn validate(&self) -> Result<(), ValidationError> {
-        validate_url(&self.url)?;
+        if self.config.kind() != self.kind {
+            return Err(ValidationError::new("config", format!("is not a {} config", self.kind.as_str())));
+        }
+        if self.kind == MonitorKind::Http {
+            validate_url(&self.url)?;
+        }
+        self.config.validate(self.timeout_ms)?;
         if !(MIN_INTERVAL_SECONDS..=MAX_INTERVAL_SECONDS).contains(&self.interval_seconds) {
             return Err(ValidationError::new(
                 "interval_seconds",
@@ -220,6 +244,7 @@ mod tests {
             expected_status: ExpectedStatus::default_rules(),
             failure_threshold: 2,
             recovery_threshold: 1,
+            config: KindConfig::default(),
         }
     }
 

@@ -67,6 +67,10 @@ pub enum CheckOutcome {
     Up,
     /// The probe failed (error, timeout or unexpected status).
     Down,
+    /// The probe succeeded but slowly (above the monitor's `degraded_latency_ms`): counts as a
+    /// success for the status machine, so it never opens an incident, and is shown and counted
+    /// apart in the checks and stats.
+    Degraded,
 }
 
 impl CheckOutcome {
@@ -75,6 +79,7 @@ impl CheckOutcome {
         match self {
             Self::Up => "up",
             Self::Down => "down",
+            Self::Degraded => "degraded",
         }
     }
 
@@ -83,8 +88,14 @@ impl CheckOutcome {
         match s {
             "up" => Some(Self::Up),
             "down" => Some(Self::Down),
+            "degraded" => Some(Self::Degraded),
             _ => None,
         }
+    }
+
+    /// Whether the status machine counts it as a success (`up` or `degraded`).
+    pub fn is_success(self) -> bool {
+        !matches!(self, Self::Down)
     }
 }
 
@@ -140,15 +151,12 @@ pub fn apply_check(
     }
     let mut next = *state;
     next.last_due_at_ms = due_at_ms;
-    match outcome {
-        CheckOutcome::Up => {
-            next.consecutive_successes = next.consecutive_successes.saturating_add(1);
-            next.consecutive_failures = 0;
-        }
-        CheckOutcome::Down => {
-            next.consecutive_failures = next.consecutive_failures.saturating_add(1);
-            next.consecutive_successes = 0;
-        }
+    if outcome.is_success() {
+        next.consecutive_successes = next.consecutive_successes.saturating_add(1);
+        next.consecutive_failures = 0;
+    } else {
+        next.consecutive_failures = next.consecutive_failures.saturating_add(1);
+        next.consecutive_successes = 0;
     }
     let failed_enough = next.consecutive_failures >= u32::from(thresholds.failure.max(1));
     let recovered_enough = next.consecutive_successes >= u32::from(thresholds.recovery.max(1));
@@ -318,5 +326,18 @@ mod tests {
                 prop_assert_eq!(again, (state, None));
             }
         }
+    }
+
+    #[test]
+    fn degraded_checks_count_as_successes_and_never_open_an_incident() {
+        use CheckOutcome::Degraded as D;
+        let (state, seen) = run(at(Up), &[D, D, D, D], T);
+        assert_eq!(state.status, Up);
+        assert!(seen.is_empty());
+        let (state, seen) = run(at(Up), &[F, D, F, D], T);
+        assert_eq!((state.status, seen.len()), (Up, 0), "a degraded check breaks a run of failures");
+        let (state, seen) = run(at(Down), &[D], T);
+        assert_eq!(state.status, Up);
+        assert_eq!(seen, vec![Transition { from: Down, to: Up, notify: true }]);
     }
 }

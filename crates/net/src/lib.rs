@@ -12,12 +12,15 @@
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use upcheck_config::ProbeSettings;
 use upcheck_domain::netpolicy::{Blocked, NetworkPolicy};
+use upcheck_domain::probe_config::DnsRecordType;
 
 /// Why an outbound connection was not made.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +39,7 @@ pub enum ConnectError {
 /// The resolver could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("PROBE_DNS_SERVERS: no usable resolver configuration ({0}); set PROBE_DNS_SERVERS")]
-pub struct ResolverError(String);
+pub struct ResolverError(pub String);
 
 /// A short name for an I/O error, as a check's error shows it.
 pub fn describe_io(e: &std::io::Error) -> String {
@@ -51,6 +54,8 @@ pub fn describe_io(e: &std::io::Error) -> String {
 struct Inner {
     policy: NetworkPolicy,
     resolver: TokioResolver,
+    dns_timeout: Duration,
+    per_server: Mutex<HashMap<SocketAddr, TokioResolver>>,
 }
 
 /// The network policy plus the resolver every outbound connection goes through. Cheap to clone.
@@ -66,34 +71,16 @@ impl Outbound {
     /// [`ResolverError`] when no name server is configured and the system configuration
     /// cannot be read.
     pub fn new(settings: &ProbeSettings) -> Result<Self, ResolverError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = if settings.dns_servers.is_empty() {
-            TokioResolver::builder(provider).map_err(|e| ResolverError(e.to_string()))?
-        } else {
-            let servers = settings
-                .dns_servers
-                .iter()
-                .map(|addr| {
-                    let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-                    for c in &mut ns.connections {
-                        c.port = addr.port();
-                    }
-                    ns
-                })
-                .collect();
-            hickory_resolver::Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(servers),
-                provider,
-            )
-        };
-        let opts = builder.options_mut();
-        opts.timeout = Duration::from_millis(settings.dns_timeout_ms);
-        opts.attempts = 2;
-        opts.cache_size = 4_096;
-        // A and AAAA in parallel, A first: most targets are IPv4, and many hosts have no IPv6 route.
-        opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
-        let resolver = builder.build().map_err(|e| ResolverError(e.to_string()))?;
-        Ok(Self { inner: Arc::new(Inner { policy: settings.policy.clone(), resolver }) })
+        let dns_timeout = Duration::from_millis(settings.dns_timeout_ms);
+        let resolver = build_resolver(&settings.dns_servers, dns_timeout)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                policy: settings.policy.clone(),
+                resolver,
+                dns_timeout,
+                per_server: Mutex::new(HashMap::new()),
+            }),
+        })
     }
 
     /// The policy in force.
@@ -195,6 +182,109 @@ impl Outbound {
         }
         None
     }
+}
+
+impl Outbound {
+    /// The answers to a `kind` query for `name`, as text (addresses; names without the final
+    /// dot; MX as `preference exchange`; each TXT record's strings joined), through the probes'
+    /// resolver, or through `server` when given (a monitor's own name server, which the
+    /// policy judges first). Answers of another type (a CNAME on the way to an A) are left out.
+    ///
+    /// # Errors
+    /// [`ConnectError::Blocked`] for a refused `server`; [`ConnectError::Dns`] when the name
+    /// does not resolve or the server does not answer.
+    pub async fn lookup(
+        &self,
+        name: &str,
+        kind: DnsRecordType,
+        server: Option<SocketAddr>,
+    ) -> Result<Vec<String>, ConnectError> {
+        let resolver = match server {
+            None => self.inner.resolver.clone(),
+            Some(addr) => {
+                self.inner.policy.check(addr.ip())?;
+                self.resolver_for(addr)?
+            }
+        };
+        let rtype = match kind {
+            DnsRecordType::A => RecordType::A,
+            DnsRecordType::Aaaa => RecordType::AAAA,
+            DnsRecordType::Cname => RecordType::CNAME,
+            DnsRecordType::Mx => RecordType::MX,
+            DnsRecordType::Txt => RecordType::TXT,
+            DnsRecordType::Ns => RecordType::NS,
+        };
+        let fqdn = if name.ends_with('.') { name.to_string() } else { format!("{name}.") };
+        let lookup = resolver
+            .lookup(fqdn.as_str(), rtype)
+            .await
+            .map_err(|e| ConnectError::Dns(dns_message(&e.to_string())))?;
+        let name_text =
+            |n: &hickory_resolver::proto::rr::Name| n.to_ascii().trim_end_matches('.').to_string();
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) if rtype == RecordType::A => Some(a.0.to_string()),
+                RData::AAAA(a) if rtype == RecordType::AAAA => Some(a.0.to_string()),
+                RData::CNAME(c) if rtype == RecordType::CNAME => Some(name_text(&c.0)),
+                RData::NS(n) if rtype == RecordType::NS => Some(name_text(&n.0)),
+                RData::MX(mx) if rtype == RecordType::MX => {
+                    Some(format!("{} {}", mx.preference, name_text(&mx.exchange)))
+                }
+                RData::TXT(t) if rtype == RecordType::TXT => Some(
+                    t.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// A resolver asking only `addr`, made once and kept (at most [`MAX_SERVER_RESOLVERS`]).
+    fn resolver_for(&self, addr: SocketAddr) -> Result<TokioResolver, ConnectError> {
+        let mut cache = self.inner.per_server.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = cache.get(&addr) {
+            return Ok(r.clone());
+        }
+        if cache.len() >= MAX_SERVER_RESOLVERS {
+            cache.clear();
+        }
+        let r = build_resolver(&[addr], self.inner.dns_timeout).map_err(|e| ConnectError::Dns(e.0))?;
+        cache.insert(addr, r.clone());
+        Ok(r)
+    }
+}
+
+/// Most per-monitor name servers whose resolvers are kept at once.
+pub const MAX_SERVER_RESOLVERS: usize = 256;
+
+fn build_resolver(servers: &[SocketAddr], timeout: Duration) -> Result<TokioResolver, ResolverError> {
+    let provider = TokioRuntimeProvider::default();
+    let mut builder = if servers.is_empty() {
+        TokioResolver::builder(provider).map_err(|e| ResolverError(e.to_string()))?
+    } else {
+        let servers = servers
+            .iter()
+            .map(|addr| {
+                let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+                for c in &mut ns.connections {
+                    c.port = addr.port();
+                }
+                ns
+            })
+            .collect();
+        hickory_resolver::Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+    };
+    let opts = builder.options_mut();
+    opts.timeout = timeout;
+    opts.attempts = 2;
+    opts.cache_size = 4_096;
+    // A and AAAA in parallel, A first: most targets are IPv4, and many hosts have no IPv6 route.
+    opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
+    builder.build().map_err(|e| ResolverError(e.to_string()))
 }
 
 /// hickory's messages, shortened to what a user acts on.

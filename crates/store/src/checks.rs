@@ -23,7 +23,7 @@ pub struct CheckRecord {
     pub due_at_ms: i64,
     /// When the probe finished.
     pub checked_at: OffsetDateTime,
-    /// Up or down.
+    /// Up, down or degraded.
     pub outcome: CheckOutcome,
     /// Time to the response, ms; `None` when no response came.
     pub latency_ms: Option<i32>,
@@ -132,7 +132,11 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
     for (monitor_id, list) in &by_monitor {
         let Some(mut state) = states.get(monitor_id).copied() else { continue };
         let mut last_checked = list[0].checked_at;
+        let mut last_outcome = list[0].outcome;
         for c in list {
+            if c.checked_at >= last_checked {
+                last_outcome = c.outcome;
+            }
             last_checked = last_checked.max(c.checked_at);
             let (next, transition) = apply_check(&state, c.outcome, c.due_at_ms, c.thresholds);
             state = next;
@@ -150,21 +154,25 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
                 });
             }
         }
-        upd.push(*monitor_id, &state, last_checked);
+        upd.push(*monitor_id, &state, last_checked, last_outcome);
     }
     let update = tx
         .prepare_cached(
             "UPDATE monitor_state s SET status = u.status, consecutive_failures = u.failures, \
                consecutive_successes = u.successes, last_due_at_ms = u.due, \
                last_checked_at = greatest(s.last_checked_at, u.checked_at), \
+               last_outcome = CASE WHEN s.last_checked_at > u.checked_at THEN s.last_outcome ELSE u.outcome END, \
                changed_at = CASE WHEN s.status <> u.status THEN u.checked_at ELSE s.changed_at END \
-             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::int4[], $5::int8[], $6::timestamptz[]) \
-                  AS u(id, status, failures, successes, due, checked_at) \
+             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::int4[], $5::int8[], $6::timestamptz[], $7::text[]) \
+                  AS u(id, status, failures, successes, due, checked_at, outcome) \
              WHERE s.monitor_id = u.id",
         )
         .await?;
-    tx.execute(&update, &[&upd.ids, &upd.statuses, &upd.failures, &upd.successes, &upd.dues, &upd.checked])
-        .await?;
+    tx.execute(
+        &update,
+        &[&upd.ids, &upd.statuses, &upd.failures, &upd.successes, &upd.dues, &upd.checked, &upd.outcomes],
+    )
+    .await?;
     crate::events::insert(&tx, &mut events).await?;
     tx.commit().await?;
     tracing::Span::current().record("transitions", events.len());
@@ -179,10 +187,12 @@ struct StateUpdate {
     successes: Vec<i32>,
     dues: Vec<i64>,
     checked: Vec<OffsetDateTime>,
+    outcomes: Vec<&'static str>,
 }
 
 impl StateUpdate {
-    fn push(&mut self, id: Uuid, s: &MonitorState, checked_at: OffsetDateTime) {
+    fn push(&mut self, id: Uuid, s: &MonitorState, checked_at: OffsetDateTime, outcome: CheckOutcome) {
+        self.outcomes.push(outcome.as_str());
         self.ids.push(id);
         self.statuses.push(s.status.as_str());
         self.failures.push(i32::try_from(s.consecutive_failures).unwrap_or(i32::MAX));

@@ -2,12 +2,13 @@
 
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
-use upcheck_domain::{HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
+use upcheck_domain::probe_config::KindConfig;
+use upcheck_domain::{CheckOutcome, HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
 use uuid::Uuid;
 
-/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=10).
+/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=11).
 pub(crate) const SPEC_COLUMNS: &str = "m.id, m.kind, m.url, m.method, m.headers, m.body, m.interval_seconds, \
-     m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold";
+     m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold, m.config";
 
 /// A monitor as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct Monitor {
     pub status: MonitorStatus,
     /// When the latest check ran.
     pub last_checked_at: Option<OffsetDateTime>,
+    /// The latest check's outcome (`degraded` shows an up monitor as slow).
+    pub last_outcome: Option<CheckOutcome>,
     /// Linked notification channels.
     pub channel_ids: Vec<Uuid>,
     /// Creation time.
@@ -32,7 +35,7 @@ pub struct Monitor {
 
 fn select(filter: &str) -> String {
     format!(
-        "SELECT {SPEC_COLUMNS}, m.name, m.paused, coalesce(s.status, 'pending'), s.last_checked_at, \
+        "SELECT {SPEC_COLUMNS}, m.name, m.paused, coalesce(s.status, 'pending'), s.last_checked_at, s.last_outcome, \
            (SELECT coalesce(array_agg(mc.channel_id ORDER BY mc.channel_id), '{{}}') \
               FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at \
          FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id {filter}"
@@ -42,25 +45,29 @@ fn select(filter: &str) -> String {
 fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
     Ok(Monitor {
         spec: spec_from_row(r)?,
-        name: r.get(11),
-        paused: r.get(12),
-        status: crate::error::stored(r.get(13), MonitorStatus::parse, "status")?,
-        last_checked_at: r.get(14),
-        channel_ids: r.get(15),
-        created_at: r.get(16),
-        updated_at: r.get(17),
+        name: r.get(12),
+        paused: r.get(13),
+        status: crate::error::stored(r.get(14), MonitorStatus::parse, "status")?,
+        last_checked_at: r.get(15),
+        last_outcome: r
+            .get::<_, Option<&str>>(16)
+            .map(|o| crate::error::stored(o, CheckOutcome::parse, "last_outcome"))
+            .transpose()?,
+        channel_ids: r.get(17),
+        created_at: r.get(18),
+        updated_at: r.get(19),
     })
 }
 
-/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=10 of `r`.
+/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=11 of `r`.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] when a stored value is out of its domain.
 pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("monitor {}: {what}", r.get::<_, Uuid>(0)));
+    let kind = MonitorKind::parse(r.get(1)).ok_or_else(|| corrupt("kind"))?;
     Ok(ProbeSpec {
         monitor_id: r.get(0),
-        kind: MonitorKind::parse(r.get(1)).ok_or_else(|| corrupt("kind"))?,
         url: r.get(2),
         method: HttpMethod::parse(r.get(3)).ok_or_else(|| corrupt("method"))?,
         headers: serde_json::from_value(r.get(4)).map_err(|_| corrupt("headers"))?,
@@ -70,6 +77,9 @@ pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreE
         expected_status: serde_json::from_value(r.get(8)).map_err(|_| corrupt("expected_status"))?,
         failure_threshold: u16::try_from(r.get::<_, i16>(9)).map_err(|_| corrupt("failure_threshold"))?,
         recovery_threshold: u16::try_from(r.get::<_, i16>(10)).map_err(|_| corrupt("recovery_threshold"))?,
+        config: KindConfig::from_json(kind, &r.get::<_, serde_json::Value>(11))
+            .map_err(|_| corrupt("config"))?,
+        kind,
     })
 }
 
@@ -114,8 +124,8 @@ pub async fn create(
     let insert = tx
         .prepare_cached(
             "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, \
-               timeout_ms, expected_status, failure_threshold, recovery_threshold, paused) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+               timeout_ms, expected_status, failure_threshold, recovery_threshold, config, paused) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .await?;
     let row = SpecRow::new(spec)?;
@@ -153,9 +163,10 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
 }
 
 /// A spec as column values of `monitors`, for the INSERT and the UPDATE, which share the
-/// parameter order: `$1` id, `$2` owner, `$3` name, then the spec's columns up to `$13`.
+/// parameter order: `$1` id, `$2` owner, `$3` name, then the spec's columns up to `$14`.
 struct SpecRow<'a> {
     spec: &'a ProbeSpec,
+    config: serde_json::Value,
     kind: &'static str,
     method: &'static str,
     headers: serde_json::Value,
@@ -170,6 +181,7 @@ impl<'a> SpecRow<'a> {
     fn new(spec: &'a ProbeSpec) -> Result<Self, StoreError> {
         Ok(Self {
             spec,
+            config: spec.config.to_json(),
             kind: spec.kind.as_str(),
             method: spec.method.as_str(),
             headers: json(&spec.headers)?,
@@ -200,6 +212,7 @@ impl<'a> SpecRow<'a> {
             &self.expected_status,
             &self.failure_threshold,
             &self.recovery_threshold,
+            &self.config,
         ]
     }
 }
@@ -254,7 +267,7 @@ pub async fn update(
         .prepare_cached(
             "UPDATE monitors SET name = $3, kind = $4, url = $5, method = $6, headers = $7, body = $8, \
                interval_seconds = $9, timeout_ms = $10, expected_status = $11, failure_threshold = $12, \
-               recovery_threshold = $13, updated_at = now() WHERE id = $1 AND owner_id = $2",
+               recovery_threshold = $13, config = $14, updated_at = now() WHERE id = $1 AND owner_id = $2",
         )
         .await?;
     let n = tx.execute(&stmt, &SpecRow::new(spec)?.params(&owner, &name)).await?;

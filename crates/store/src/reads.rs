@@ -73,6 +73,8 @@ pub struct Stats {
     pub checks: i64,
     /// Failed checks in the window.
     pub failures: i64,
+    /// Degraded checks (up, but slow) in the window; not failures.
+    pub degraded: i64,
     /// Latency percentiles (p50, p95, p99) in ms, over checks that got a response.
     pub latency_ms: (Option<f64>, Option<f64>, Option<f64>),
 }
@@ -87,7 +89,7 @@ pub async fn stats(pool: &Pool, monitor_id: Uuid, since: OffsetDateTime) -> Resu
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'down'), \
+            "SELECT count(*), count(*) FILTER (WHERE status = 'down'), count(*) FILTER (WHERE status = 'degraded'), \
                percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), \
                percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms), \
                percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) \
@@ -95,7 +97,12 @@ pub async fn stats(pool: &Pool, monitor_id: Uuid, since: OffsetDateTime) -> Resu
         )
         .await?;
     let r = client.query_one(&stmt, &[&monitor_id, &since]).await?;
-    Ok(Stats { checks: r.get(0), failures: r.get(1), latency_ms: (r.get(2), r.get(3), r.get(4)) })
+    Ok(Stats {
+        checks: r.get(0),
+        failures: r.get(1),
+        degraded: r.get(2),
+        latency_ms: (r.get(3), r.get(4), r.get(5)),
+    })
 }
 
 /// An incident.

@@ -3,7 +3,7 @@
 //! it has no record for are NXDOMAIN. It listens on a loopback port only.
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, Record};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,4 +95,21 @@ fn answer(records: &Records, request: &[u8]) -> Option<Vec<u8>> {
     response.add_query(query);
     response.add_answers(answers);
     response.to_vec().ok()
+}
+
+pub use hickory_proto::rr::{RData, RecordType};
+
+/// A DNS name, for building records.
+pub fn name(s: &str) -> Name {
+    Name::from_ascii(s).expect("a DNS name")
+}
+
+/// An MX record's data.
+pub fn mx(preference: u16, exchange: &str) -> hickory_proto::rr::rdata::MX {
+    hickory_proto::rr::rdata::MX::new(preference, name(exchange))
+}
+
+/// A TXT record's data (one string).
+pub fn txt(text: &str) -> hickory_proto::rr::rdata::TXT {
+    hickory_proto::rr::rdata::TXT::new(vec![text.to_string()])
 }

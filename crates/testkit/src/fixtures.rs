@@ -33,6 +33,7 @@ pub fn spec(url: &str) -> ProbeSpec {
         expected_status: ExpectedStatus::default_rules(),
         failure_threshold: 2,
         recovery_threshold: 1,
+        config: Default::default(),
     }
 }
 
@@ -41,8 +42,8 @@ pub async fn monitor(env: &TestEnv, owner: Uuid, spec: &ProbeSpec) {
     let db = env.db().await;
     db.execute(
         "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, timeout_ms, \
-           expected_status, failure_threshold, recovery_threshold) \
-         VALUES ($1, $2, 'test monitor', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+           expected_status, failure_threshold, recovery_threshold, config) \
+         VALUES ($1, $2, 'test monitor', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             &spec.monitor_id,
             &owner,
@@ -56,6 +57,7 @@ pub async fn monitor(env: &TestEnv, owner: Uuid, spec: &ProbeSpec) {
             &serde_json::to_value(&spec.expected_status).expect("rules"),
             &(spec.failure_threshold as i16),
             &(spec.recovery_threshold as i16),
+            &spec.config.to_json(),
         ],
     )
     .await

@@ -16,6 +16,7 @@ pub mod local_servers;
 mod redis_server;
 mod servers;
 pub mod tls;
+pub mod tls_target;
 
 pub use env::TestEnv;
 pub use redis_server::LocalRedis;

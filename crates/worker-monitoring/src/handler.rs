@@ -58,6 +58,7 @@ pub struct CheckHandler<P> {
     probes: Semaphore,
     up: OutcomeMetrics,
     down: OutcomeMetrics,
+    degraded: OutcomeMetrics,
     lag_seconds: metrics::Histogram,
 }
 
@@ -71,6 +72,7 @@ impl<P: Probe> CheckHandler<P> {
             probes: Semaphore::new(max_probes.max(1)),
             up: OutcomeMetrics::new(CheckOutcome::Up, &region),
             down: OutcomeMetrics::new(CheckOutcome::Down, &region),
+            degraded: OutcomeMetrics::new(CheckOutcome::Degraded, &region),
             lag_seconds: metrics::histogram!(metrics_names::SCHEDULE_LAG),
             region,
         }
@@ -118,6 +120,7 @@ impl<P: Probe> CheckHandler<P> {
         match outcome {
             CheckOutcome::Up => &self.up,
             CheckOutcome::Down => &self.down,
+            CheckOutcome::Degraded => &self.degraded,
         }
     }
 

@@ -55,7 +55,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         Duration::from_millis(t.check_batch_ms),
     );
     let outbound = upcheck_net::Outbound::new(&settings.probe)?;
-    let probe = probe::HttpProbe::new(outbound).context("HTTP client")?;
+    let roots = probe::TrustedRoots::load(settings.probe.ca_cert.as_deref())?;
+    let probe = probe::KindProbe::new(outbound, roots).context("HTTP client")?;
     let handler = Arc::new(handler::CheckHandler::new(
         probe,
         batcher,

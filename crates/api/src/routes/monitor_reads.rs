@@ -118,10 +118,12 @@ pub(crate) struct Percentiles {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct StatsView {
     window: String,
-    /// Successful checks ÷ checks × 100; null without checks.
+    /// Successful checks (up or degraded) ÷ checks × 100; null without checks.
     uptime_percent: Option<f64>,
     checks: i64,
     failures: i64,
+    /// Checks that succeeded slower than the monitor's `degraded_latency_ms` (counted as up).
+    degraded: i64,
     latency_ms: Percentiles,
 }
 
@@ -150,6 +152,7 @@ pub(crate) async fn stats(
         uptime_percent,
         checks: s.checks,
         failures: s.failures,
+        degraded: s.degraded,
         latency_ms: Percentiles { p50: s.latency_ms.0, p95: s.latency_ms.1, p99: s.latency_ms.2 },
     }))
 }

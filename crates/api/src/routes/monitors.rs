@@ -10,9 +10,11 @@ use crate::routes::{check_target, rfc3339, validate_name};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use upcheck_domain::monitor::{DEFAULT_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS};
-use upcheck_domain::{ExpectedStatus, HttpMethod, MonitorKind, ProbeSpec};
+use upcheck_domain::probe_config::KindConfig;
+use upcheck_domain::{CheckOutcome, ExpectedStatus, HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
 use upcheck_store::monitors::Monitor;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -27,17 +29,36 @@ pub(crate) fn config(cfg: &mut web::ServiceConfig) {
         .service(resume);
 }
 
-/// A new monitor. Only `name` and `url` are required.
+/// A monitor's `config`, by its `kind` (documentation only: the API parses it by `kind`).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum MonitorConfig {
+    /// `http`: assertions, redirects, degraded latency, certificate check.
+    Http(upcheck_domain::probe_config::HttpConfig),
+    /// `tcp`: host, port, optional send/expect.
+    Tcp(upcheck_domain::probe_config::TcpConfig),
+    /// `dns`: name, record type, resolver, expected values.
+    Dns(upcheck_domain::probe_config::DnsConfig),
+    /// `tls`: host, port, expiry warning.
+    Tls(upcheck_domain::probe_config::TlsConfig),
+}
+
+/// A new monitor. `name` is required, and `url` for `http` monitors; other kinds name their
+/// target in `config`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateMonitor {
     /// 1 to 200 characters.
     name: String,
-    /// `http://` or `https://`.
-    url: String,
-    /// `http` (default).
+    /// `http://` or `https://`; `http` monitors only.
+    url: Option<String>,
+    /// `http` (default), `tcp`, `dns` or `tls`.
     #[schema(value_type = Option<String>, example = "http")]
     kind: Option<MonitorKind>,
+    /// The kind's settings: `HttpConfig` (optional), `TcpConfig`, `DnsConfig` or `TlsConfig`.
+    #[schema(value_type = Option<MonitorConfig>, example = json!({"assertions": [{"type": "json", "pointer": "/status", "op": "equals", "value": "ok"}], "degraded_latency_ms": 800}))]
+    config: Option<Value>,
     /// Seconds between checks, 1 to 86,400 (default 60).
     interval_seconds: Option<u32>,
     /// Probe timeout, 100 to 60,000 ms and below the interval (default 10,000, or the interval's 80 %).
@@ -70,6 +91,9 @@ pub(crate) struct UpdateMonitor {
     url: Option<String>,
     #[schema(value_type = Option<String>)]
     kind: Option<MonitorKind>,
+    /// Replaces the kind's settings (required when `kind` changes).
+    #[schema(value_type = Option<MonitorConfig>)]
+    config: Option<Value>,
     interval_seconds: Option<u32>,
     timeout_ms: Option<u32>,
     #[schema(value_type = Option<String>)]
@@ -93,6 +117,9 @@ pub(crate) struct MonitorView {
     name: String,
     url: String,
     kind: String,
+    /// The kind's settings, defaults filled in.
+    #[schema(value_type = MonitorConfig)]
+    config: Value,
     method: String,
     headers: BTreeMap<String, String>,
     body: Option<String>,
@@ -104,7 +131,7 @@ pub(crate) struct MonitorView {
     recovery_threshold: u16,
     channel_ids: Vec<Uuid>,
     paused: bool,
-    /// `pending`, `up`, `down` or `paused`.
+    /// `pending`, `up`, `degraded` (up, but its latest check was slow), `down` or `paused`.
     status: String,
     /// RFC 3339, or null before the first check.
     last_checked_at: Option<String>,
@@ -120,6 +147,7 @@ impl From<Monitor> for MonitorView {
             name: m.name,
             url: s.url,
             kind: s.kind.as_str().into(),
+            config: s.config.to_json(),
             method: s.method.as_str().into(),
             headers: s.headers,
             body: s.body,
@@ -130,7 +158,11 @@ impl From<Monitor> for MonitorView {
             recovery_threshold: s.recovery_threshold,
             channel_ids: m.channel_ids,
             paused: m.paused,
-            status: if m.paused { "paused".into() } else { m.status.as_str().into() },
+            status: match (m.paused, m.status, m.last_outcome) {
+                (true, _, _) => "paused".into(),
+                (false, MonitorStatus::Up, Some(CheckOutcome::Degraded)) => "degraded".into(),
+                (false, status, _) => status.as_str().into(),
+            },
             last_checked_at: m.last_checked_at.map(rfc3339),
             created_at: rfc3339(m.created_at),
             updated_at: rfc3339(m.updated_at),
@@ -154,6 +186,40 @@ async fn check_channels(state: &AppState, owner: Uuid, ids: &[Uuid]) -> Result<(
 }
 
 use upcheck_domain::clock::now_ms;
+
+/// The stored `url`: the given one for `http` (required), the config's target for the others.
+fn target_url(config: &KindConfig, url: Option<String>) -> Result<String, ApiError> {
+    match (config.target(), url) {
+        (None, Some(url)) => Ok(url.trim().to_string()),
+        (None, None) => Err(ApiError::invalid("url", "required for http monitors")),
+        (Some(target), None) => Ok(target),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "url",
+            format!(
+                "only for http monitors; a {} monitor names its target in config",
+                config.kind().as_str()
+            ),
+        )),
+    }
+}
+
+/// Validates a spec and refuses targets the network policy blocks (a literal address or
+/// `localhost` in the URL, a tcp/tls host or a dns resolver).
+fn check_spec(state: &AppState, spec: &ProbeSpec) -> Result<(), ApiError> {
+    if spec.kind == MonitorKind::Heartbeat {
+        return Err(ApiError::invalid("kind", "heartbeat monitors are not available yet"));
+    }
+    spec.validate()?;
+    if spec.kind == MonitorKind::Http {
+        check_target(state, "url", &spec.url)?;
+    }
+    if let Some((field, host)) = upcheck_domain::probe_config::policy_host(&spec.config) {
+        let literal =
+            if host.contains(':') { format!("http://[{host}]/") } else { format!("http://{host}/") };
+        check_target(state, field, &literal)?;
+    }
+    Ok(())
+}
 
 /// Schedules (due now) or unschedules a monitor in Redis; failures are logged, not returned.
 async fn sync_schedule(state: &AppState, m: &Monitor) {
@@ -180,10 +246,13 @@ pub(crate) async fn create(
     let name = validate_name(&b.name)?;
     let interval_seconds = b.interval_seconds.unwrap_or(DEFAULT_INTERVAL_SECONDS);
     let default_timeout = DEFAULT_TIMEOUT_MS.min(interval_seconds.saturating_mul(800)).max(100);
+    let kind = b.kind.unwrap_or_default();
+    let config = KindConfig::from_json(kind, b.config.as_ref().unwrap_or(&Value::Null))?;
     let spec = ProbeSpec {
         monitor_id: Uuid::now_v7(),
-        kind: b.kind.unwrap_or_default(),
-        url: b.url.trim().to_string(),
+        kind,
+        url: target_url(&config, b.url)?,
+        config,
         method: b.method.unwrap_or_default(),
         headers: b.headers.unwrap_or_default(),
         body: b.body,
@@ -193,8 +262,7 @@ pub(crate) async fn create(
         failure_threshold: b.failure_threshold.unwrap_or(2),
         recovery_threshold: b.recovery_threshold.unwrap_or(1),
     };
-    spec.validate()?;
-    check_target(&state, "url", &spec.url)?;
+    check_spec(&state, &spec)?;
     let channel_ids = b.channel_ids.unwrap_or_default();
     check_channels(&state, caller.id, &channel_ids).await?;
     let m = upcheck_store::monitors::create(
@@ -258,10 +326,26 @@ pub(crate) async fn update(
     let b = body.0;
     let name = validate_name(b.name.as_deref().unwrap_or(&current.name))?;
     let c = current.spec;
+    let kind = b.kind.unwrap_or(c.kind);
+    let config = match (&b.config, kind == c.kind) {
+        (Some(v), _) => KindConfig::from_json(kind, v)?,
+        (None, true) => c.config,
+        (None, false) => {
+            return Err(ApiError::invalid(
+                "config",
+                format!("required when kind changes to {}", kind.as_str()),
+            ));
+        }
+    };
+    let url = match (kind, b.url) {
+        (MonitorKind::Http, None) if c.kind == MonitorKind::Http => Some(c.url),
+        (_, url) => url,
+    };
     let spec = ProbeSpec {
         monitor_id: c.monitor_id,
-        kind: b.kind.unwrap_or(c.kind),
-        url: b.url.map(|u| u.trim().to_string()).unwrap_or(c.url),
+        kind,
+        url: target_url(&config, url)?,
+        config,
         method: b.method.unwrap_or(c.method),
         headers: b.headers.unwrap_or(c.headers),
         body: b.body.unwrap_or(c.body),
@@ -271,8 +355,7 @@ pub(crate) async fn update(
         failure_threshold: b.failure_threshold.unwrap_or(c.failure_threshold),
         recovery_threshold: b.recovery_threshold.unwrap_or(c.recovery_threshold),
     };
-    spec.validate()?;
-    check_target(&state, "url", &spec.url)?;
+    check_spec(&state, &spec)?;
     if let Some(ids) = &b.channel_ids {
         check_channels(&state, caller.id, ids).await?;
     }

@@ -6,6 +6,7 @@ mod cli;
 mod gen_secret;
 mod health;
 mod helpers;
+mod kinds;
 mod metrics;
 mod monitors;
 mod openapi;

@@ -66,3 +66,35 @@ async fn every_route_is_documented_in_openapi_3_1_and_served() {
         doc["paths"].as_object().unwrap().values().map(|ops| ops.as_object().unwrap().len()).sum();
     assert_eq!(total, documented, "the document has exactly the served routes");
 }
+
+#[tokio::test]
+async fn every_monitor_kind_config_and_assertion_is_in_the_document() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+
+    let config = &schemas["MonitorConfig"]["oneOf"];
+    let kinds: Vec<&str> = config
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["$ref"].as_str())
+        .map(|r| r.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(kinds, ["HttpConfig", "TcpConfig", "DnsConfig", "TlsConfig"]);
+    for schema in ["HttpConfig", "TcpConfig", "DnsConfig", "TlsConfig", "Assertion", "CertificateCheck"] {
+        assert!(schemas[schema].is_object(), "{schema} missing");
+    }
+    let assertion = serde_json::to_string(&schemas["Assertion"]).unwrap();
+    for kind in ["body_contains", "body_not_contains", "json", "header", "latency_below"] {
+        assert!(assertion.contains(kind), "assertion {kind} missing");
+    }
+}

@@ -20,6 +20,7 @@ fn spec(interval_seconds: u32) -> ProbeSpec {
         expected_status: ExpectedStatus::default_rules(),
         failure_threshold: 2,
         recovery_threshold: 1,
+        config: Default::default(),
     }
 }
 

@@ -34,6 +34,7 @@ impl Probe for CountingProbe {
             http_status: Some(200),
             error: None,
             checked_at: OffsetDateTime::now_utc(),
+            certificate: None,
         }
     }
 }

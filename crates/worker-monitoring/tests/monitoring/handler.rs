@@ -80,6 +80,7 @@ impl Probe for SlowProbe {
             http_status: Some(200),
             error: None,
             checked_at: OffsetDateTime::now_utc(),
+            certificate: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod faults;
 mod handler;
+mod kinds;
 mod policy;
 mod probe;
 mod worker;

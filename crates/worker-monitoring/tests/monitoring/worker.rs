@@ -94,6 +94,57 @@ async fn checks_flow_and_a_failing_target_goes_down_after_threshold_checks() {
 }
 
 #[tokio::test]
+async fn a_slow_http_monitor_is_degraded_but_up_and_a_tcp_monitor_is_probed_through_the_pipeline() {
+    let env = TestEnv::new().await;
+    let slow = upcheck_testkit::http_target::HttpTarget::start(|_| upcheck_testkit::http_target::Reply {
+        delay: Duration::from_millis(60),
+        ..upcheck_testkit::http_target::Reply::ok("ok")
+    })
+    .await;
+    let mut http = spec(&format!("{}/", slow.base));
+    http.config = upcheck_domain::probe_config::KindConfig::from_json(
+        upcheck_domain::MonitorKind::Http,
+        &serde_json::json!({"degraded_latency_ms": 30}),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut tcp = spec("http://127.0.0.1:9/");
+    tcp.kind = upcheck_domain::MonitorKind::Tcp;
+    tcp.config = upcheck_domain::probe_config::KindConfig::from_json(
+        upcheck_domain::MonitorKind::Tcp,
+        &serde_json::json!({"host": "127.0.0.1", "port": listener.local_addr().unwrap().port()}),
+    )
+    .unwrap();
+    tcp.url = tcp.config.target().unwrap();
+    let owner = user(&env).await;
+    for s in [&http, &tcp] {
+        monitor(&env, owner, s).await;
+        schedule(&env).await.upsert(s, now_ms()).await.unwrap();
+    }
+    let worker = start(&env).await;
+
+    for id in [http.monitor_id, tcp.monitor_id] {
+        wait_for("the monitor up", WAIT, || async { (status(&env, id).await == "up").then_some(()) }).await;
+    }
+    let degraded: i64 = count(
+        &env,
+        "SELECT count(*) FROM check_results WHERE monitor_id = $1 AND status = 'degraded'",
+        http.monitor_id,
+    )
+    .await;
+    let last: Option<String> = env
+        .db()
+        .await
+        .query_one("SELECT last_outcome FROM monitor_state WHERE monitor_id = $1", &[&http.monitor_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(degraded >= 1);
+    assert_eq!(last.as_deref(), Some("degraded"));
+    worker.stop().await;
+}
+
+#[tokio::test]
 async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transition() {
     let env = TestEnv::with_env(&[("OUTBOX_RELAY_MS", "100"), ("RECLAIM_IDLE_MS", "2500")]).await;
     let target = FlipTarget::start().await;

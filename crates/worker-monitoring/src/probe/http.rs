@@ -1,38 +1,21 @@
-//! Probes: one trait, one implementation per monitor kind. HTTP(S) is the first.
+//! The HTTP(S) probe: status codes, assertions on the response, redirects hop by hop under
+//! the network policy, degraded latency, and the certificate's expiry for `https` monitors.
 
-use std::future::Future;
+use super::{Probe, ProbeResult, elapsed_ms};
+use crate::probe::tls::{CertificateInfo, TrustedRoots};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
-use upcheck_domain::{CheckOutcome, ExpectedStatus, MonitorKind, ProbeSpec};
+use upcheck_domain::assertions::{self, Response};
+use upcheck_domain::probe_config::{HttpConfig, KindConfig};
+use upcheck_domain::{CheckOutcome, ExpectedStatus, ProbeSpec};
 use upcheck_net::Outbound;
-
-/// The result of one probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeResult {
-    /// Up or down.
-    pub outcome: CheckOutcome,
-    /// Time to the response headers, ms; `None` when no response came.
-    pub latency_ms: Option<i32>,
-    /// The response's status code.
-    pub http_status: Option<u16>,
-    /// Why it failed, human-readable ("connection refused", "timed out after 2000 ms",
-    /// "expected 2xx, got 503").
-    pub error: Option<String>,
-    /// When the probe finished.
-    pub checked_at: OffsetDateTime,
-}
-
-/// Runs a check against a target. Implementations never fail: every failure is a `down` result.
-pub trait Probe: Send + Sync + 'static {
-    /// Probes `spec`'s target once, within `spec.timeout_ms`.
-    fn probe(&self, spec: &ProbeSpec) -> impl Future<Output = ProbeResult> + Send;
-}
 
 /// Most response-body bytes read (then the connection is dropped rather than drained).
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Most redirects followed before a check fails with "too many redirects".
-pub const MAX_REDIRECTS: usize = 10;
+/// Redirects followed by default (a monitor's `max_redirects`) before a check fails with
+/// "too many redirects".
+pub const MAX_REDIRECTS: usize = upcheck_domain::probe_config::DEFAULT_MAX_REDIRECTS as usize;
 
 /// Request headers dropped when a redirect leaves the monitor's origin (scheme, host, port),
 /// as browsers and reqwest do, so credentials meant for the target never reach another host.
@@ -42,7 +25,7 @@ const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "cookie", "proxy-authori
 ///
 /// Every connection goes through [`Outbound`]'s resolver, which refuses blocked addresses at
 /// connect time; literal-IP URLs are judged before each request. Redirects are followed here,
-/// hop by hop (up to [`MAX_REDIRECTS`]), so every hop's URL is judged the same way; they are
+/// hop by hop (up to the monitor's `max_redirects`, default [`MAX_REDIRECTS`]; 0 refuses them), so every hop's URL is judged the same way; they are
 /// not followed when a monitor's `expected_status` accepts a 3xx code, and then the first
 /// response is judged. A 301/302 turns a `POST` into a `GET` and a 303 anything but `HEAD`
 /// into a `GET`, without the body (RFC 9110 §15.4); 307/308 keep both.
@@ -67,13 +50,24 @@ struct Hop {
 }
 
 impl HttpProbe {
-    /// Builds the client on `outbound`'s resolver.
+    /// Builds the client on `outbound`'s resolver, trusting the platform's web roots.
     ///
     /// # Errors
     /// When the TLS back-end cannot be initialised.
     pub fn new(outbound: Outbound) -> Result<Self, reqwest::Error> {
-        let client = outbound
-            .http_client()
+        Self::with_roots(outbound, &TrustedRoots::default())
+    }
+
+    /// Like [`HttpProbe::new`], also trusting `roots`' extra certificates (`PROBE_CA_CERT`).
+    ///
+    /// # Errors
+    /// When the TLS back-end cannot be initialised or a root does not parse.
+    pub fn with_roots(outbound: Outbound, roots: &TrustedRoots) -> Result<Self, reqwest::Error> {
+        let mut builder = outbound.http_client().tls_info(true);
+        for der in roots.extra_der() {
+            builder = builder.add_root_certificate(reqwest::Certificate::from_der(der)?);
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Upcheck/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(50))
@@ -107,7 +101,14 @@ impl HttpProbe {
     }
 
     async fn http(&self, spec: &ProbeSpec) -> ProbeResult {
-        let follow = !spec.expected_status.iter().any(|r| (300..400).any(|c| r.matches(c)));
+        let default_config = HttpConfig::default();
+        let config = match &spec.config {
+            KindConfig::Http(c) => c,
+            _ => &default_config,
+        };
+        let max_redirects = usize::from(config.max_redirects);
+        let follow =
+            max_redirects > 0 && !spec.expected_status.iter().any(|r| (300..400).any(|c| r.matches(c)));
         let timeout = Duration::from_millis(u64::from(spec.timeout_ms));
         let start = Instant::now();
         let mut hop = match url::Url::parse(&spec.url) {
@@ -118,33 +119,40 @@ impl HttpProbe {
                 headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 body: spec.body.clone(),
             },
-            Err(e) => return failed(None, format!("invalid url: {e}")),
+            Err(e) => return ProbeResult::failed(format!("invalid url: {e}")),
         };
         let mut redirects = 0;
         let mut response = loop {
             if let Err(blocked) = self.outbound.check_url(&hop.url) {
-                return failed(None, blocked.to_string());
+                return ProbeResult::failed(blocked.to_string());
             }
             let left = timeout.saturating_sub(start.elapsed());
             if left.is_zero() {
-                return failed(None, format!("timed out after {} ms", spec.timeout_ms));
+                return ProbeResult::failed(format!("timed out after {} ms", spec.timeout_ms));
             }
             let response = match self.send(&hop, left).await {
                 Ok(r) => r,
-                Err(e) => return failed(None, describe_error(&e, spec.timeout_ms)),
+                Err(e) => return ProbeResult::failed(describe_error(&e, spec.timeout_ms)),
             };
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             match (follow && response.status().is_redirection(), location) {
                 (true, Some(location)) => {
-                    if redirects == MAX_REDIRECTS {
-                        return failed(None, format!("too many redirects (more than {MAX_REDIRECTS})"));
+                    if redirects == max_redirects {
+                        return ProbeResult::failed(format!(
+                            "too many redirects (more than {max_redirects})"
+                        ));
                     }
                     let next = match hop.url.join(location) {
                         Ok(next) if matches!(next.scheme(), "http" | "https") => next,
                         Ok(next) => {
-                            return failed(None, format!("redirect to unsupported scheme {}", next.scheme()));
+                            return ProbeResult::failed(format!(
+                                "redirect to unsupported scheme {}",
+                                next.scheme()
+                            ));
                         }
-                        Err(e) => return failed(None, format!("redirect to an invalid location: {e}")),
+                        Err(e) => {
+                            return ProbeResult::failed(format!("redirect to an invalid location: {e}"));
+                        }
                     };
                     hop = redirected(hop, response.status().as_u16(), next);
                     redirects += 1;
@@ -152,35 +160,58 @@ impl HttpProbe {
                 _ => break response,
             }
         };
-        let latency = i32::try_from(start.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let latency = elapsed_ms(start);
         let code = response.status().as_u16();
+        let keep_body = config.assertions.iter().any(assertions::Assertion::needs_body);
+        let headers: Vec<(String, String)> = if config.assertions.is_empty() {
+            Vec::new()
+        } else {
+            response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect()
+        };
+        let certificate = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|info| info.peer_certificate())
+            .and_then(CertificateInfo::from_der);
+        let mut body = Vec::new();
         let mut read = 0usize;
         while read < MAX_BODY_BYTES {
             match response.chunk().await {
-                Ok(Some(chunk)) => read += chunk.len(),
+                Ok(Some(chunk)) => {
+                    read += chunk.len();
+                    if keep_body {
+                        let room = MAX_BODY_BYTES.saturating_sub(body.len());
+                        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    }
+                }
                 _ => break,
             }
         }
-        let ok = ExpectedStatus::any_matches(&spec.expected_status, code);
+        let mut failures = Vec::new();
+        if !ExpectedStatus::any_matches(&spec.expected_status, code) {
+            failures
+                .push(format!("expected {}, got {code}", ExpectedStatus::describe(&spec.expected_status)));
+        }
+        let latency_u32 = u32::try_from(latency).unwrap_or(0);
+        let judged = Response { latency_ms: latency_u32, headers: &headers, body: &body };
+        failures.extend(assertions::judge_all(&config.assertions, &judged));
+        let outcome = match (failures.is_empty(), config.degraded_latency_ms) {
+            (false, _) => CheckOutcome::Down,
+            (true, Some(limit)) if latency_u32 >= limit => CheckOutcome::Degraded,
+            (true, _) => CheckOutcome::Up,
+        };
         ProbeResult {
-            outcome: if ok { CheckOutcome::Up } else { CheckOutcome::Down },
+            outcome,
             latency_ms: Some(latency),
             http_status: Some(code),
-            error: (!ok)
-                .then(|| format!("expected {}, got {code}", ExpectedStatus::describe(&spec.expected_status))),
+            error: (!failures.is_empty()).then(|| failures.join("; ")),
             checked_at: OffsetDateTime::now_utc(),
+            certificate: config.certificate.and(certificate),
         }
-    }
-}
-
-/// A failed check with no (usable) response.
-fn failed(http_status: Option<u16>, error: String) -> ProbeResult {
-    ProbeResult {
-        outcome: CheckOutcome::Down,
-        latency_ms: None,
-        http_status,
-        error: Some(error),
-        checked_at: OffsetDateTime::now_utc(),
     }
 }
 
@@ -207,9 +238,7 @@ fn redirected(mut hop: Hop, status: u16, next: url::Url) -> Hop {
 
 impl Probe for HttpProbe {
     async fn probe(&self, spec: &ProbeSpec) -> ProbeResult {
-        match spec.kind {
-            MonitorKind::Http => self.http(spec).await,
-        }
+        self.http(spec).await
     }
 }
 
