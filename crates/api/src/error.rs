@@ -34,6 +34,14 @@ pub enum ApiError {
     /// 409: the resource exists already.
     #[error("{0}")]
     Conflict(&'static str),
+    /// 409: an operator's limit would be passed; `limit` names the setting.
+    #[error("{message}")]
+    Quota {
+        /// The setting that sets the limit (`MAX_MONITORS_PER_USER`).
+        limit: &'static str,
+        /// What the limit is.
+        message: String,
+    },
     /// 413: the body is over 64 KiB.
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
@@ -76,7 +84,7 @@ impl ResponseError for ApiError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::Quota { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,6 +99,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(why) => ("unauthorized", (*why).to_string(), None),
             Self::NotFound(what) => ("not-found", format!("{what} not found"), None),
             Self::Conflict(why) => ("conflict", (*why).to_string(), None),
+            Self::Quota { message, .. } => ("quota-exceeded", message.clone(), None),
             Self::PayloadTooLarge => ("payload-too-large", self.to_string(), None),
             Self::Unavailable(what) => {
                 tracing::warn!(dependency = what, "answering 503");
@@ -109,6 +118,9 @@ impl ResponseError for ApiError {
         });
         if let Some(field) = field {
             body["errors"] = json!([{ "field": field, "message": detail }]);
+        }
+        if let Self::Quota { limit, .. } = self {
+            body["limit"] = json!(limit);
         }
         HttpResponse::build(status).content_type("application/problem+json").body(body.to_string())
     }

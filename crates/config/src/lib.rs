@@ -12,7 +12,7 @@ mod redis_conn;
 mod settings;
 
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
-pub use probe::ProbeSettings;
+pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;
 pub use settings::{LogFormat, MetricsSettings, Settings, StreamSettings, Tunables};
 

@@ -21,6 +21,43 @@ pub struct ProbeSettings {
     /// `PROBE_CA_CERT`: a PEM file of roots `https`, `tls` probes trust besides the public
     /// (webpki) ones, for services behind an internal CA.
     pub ca_cert: Option<std::path::PathBuf>,
+    /// `PROBE_MAX_PER_HOST` (default 32): probes one monitoring replica runs at once against
+    /// one target host.
+    pub max_per_host: usize,
+    /// `PROBE_MAX_PER_USER` (default: half of `MONITORING_CONCURRENCY`): probes one monitoring
+    /// replica runs at once for one monitor owner.
+    pub max_per_user: Option<usize>,
+}
+
+/// Per-user limits the API enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaSettings {
+    /// `MAX_MONITORS_PER_USER` (default 10,000): monitors one member may own (admins are exempt);
+    /// one more is a 409 naming the limit.
+    pub max_monitors_per_user: u64,
+    /// `MIN_INTERVAL_SECONDS` (default 1): the shortest `interval_seconds` a monitor may have; a
+    /// shorter one is a 422 naming `interval_seconds`.
+    pub min_interval_seconds: u32,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self { max_monitors_per_user: 10_000, min_interval_seconds: 1 }
+    }
+}
+
+impl QuotaSettings {
+    pub(crate) fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            max_monitors_per_user: raw.number(
+                "MAX_MONITORS_PER_USER",
+                d.max_monitors_per_user,
+                0..=100_000_000,
+            )?,
+            min_interval_seconds: raw.number("MIN_INTERVAL_SECONDS", d.min_interval_seconds, 1..=86_400)?,
+        })
+    }
 }
 
 impl Default for ProbeSettings {
@@ -31,6 +68,8 @@ impl Default for ProbeSettings {
             dns_servers: Vec::new(),
             dns_timeout_ms: 2_000,
             ca_cert: None,
+            max_per_host: 32,
+            max_per_user: None,
         }
     }
 }
@@ -68,10 +107,16 @@ impl ProbeSettings {
         {
             return Err(ConfigError::new("PROBE_CA_CERT", format!("no such file {}", path.display())));
         }
+        let max_per_user = match raw.get("PROBE_MAX_PER_USER")? {
+            None => None,
+            Some(_) => Some(raw.number("PROBE_MAX_PER_USER", 1, 1..=100_000)?),
+        };
         Ok(Self {
             policy,
             dns_servers,
             ca_cert,
+            max_per_host: raw.number("PROBE_MAX_PER_HOST", d.max_per_host, 1..=100_000)?,
+            max_per_user,
             dns_timeout_ms: raw.number("PROBE_DNS_TIMEOUT_MS", d.dns_timeout_ms, 50..=30_000)?,
         })
     }

@@ -1,6 +1,6 @@
 //! The settings struct and its layered loading.
 
-use crate::{ConfigError, DatabaseSettings, ProbeSettings, RedisSettings, jwt_secret};
+use crate::{ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, jwt_secret};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -168,6 +168,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// What probes and deliveries may reach, and how names are resolved.
     pub probe: ProbeSettings,
+    /// Per-user limits the API enforces.
+    pub quotas: QuotaSettings,
 }
 
 impl Settings {
@@ -337,6 +339,7 @@ impl Settings {
             tunables,
             log_format,
             probe: ProbeSettings::from_raw(raw)?,
+            quotas: QuotaSettings::from_raw(raw)?,
         })
     }
 

@@ -264,3 +264,22 @@ fn the_probe_network_policy_and_resolver_are_read_and_named_when_malformed() {
     assert_eq!(err_var(&[("PROBE_ALLOW_PRIVATE", "maybe")]), "PROBE_ALLOW_PRIVATE");
     assert_eq!(err_var(&[("PROBE_DNS_SERVERS", "dns.google")]), "PROBE_DNS_SERVERS");
 }
+
+#[test]
+fn fair_probing_and_quota_limits_are_read_with_their_defaults() {
+    let s = load(&[]).unwrap();
+    assert_eq!((s.probe.max_per_host, s.probe.max_per_user), (32, None));
+    assert_eq!((s.quotas.max_monitors_per_user, s.quotas.min_interval_seconds), (10_000, 1));
+    let s = load(&[
+        ("PROBE_MAX_PER_HOST", "8"),
+        ("PROBE_MAX_PER_USER", "100"),
+        ("MAX_MONITORS_PER_USER", "50"),
+        ("MIN_INTERVAL_SECONDS", "30"),
+    ])
+    .unwrap();
+    assert_eq!((s.probe.max_per_host, s.probe.max_per_user), (8, Some(100)));
+    assert_eq!((s.quotas.max_monitors_per_user, s.quotas.min_interval_seconds), (50, 30));
+    assert_eq!(err_var(&[("PROBE_MAX_PER_HOST", "0")]), "PROBE_MAX_PER_HOST");
+    assert_eq!(err_var(&[("PROBE_MAX_PER_USER", "many")]), "PROBE_MAX_PER_USER");
+    assert_eq!(err_var(&[("MIN_INTERVAL_SECONDS", "0")]), "MIN_INTERVAL_SECONDS");
+}

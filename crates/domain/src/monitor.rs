@@ -137,6 +137,10 @@ pub struct ProbeSpec {
     /// monitor with no assertions).
     #[serde(default)]
     pub config: KindConfig,
+    /// The monitor's owner, for fair probing (one user's probes cannot take every slot);
+    /// absent in specs written before it was carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<Uuid>,
 }
 
 /// A rejected field: `field` is the JSON name (dotted for nested ones), `message` says why.
@@ -245,6 +249,7 @@ mod tests {
             failure_threshold: 2,
             recovery_threshold: 1,
             config: KindConfig::default(),
+            owner_id: None,
         }
     }
 

@@ -16,8 +16,11 @@ use std::time::Duration;
 pub const HTTP_REQUESTS: &str = "upcheck_http_requests_total";
 /// `upcheck_http_request_duration_seconds{route,method,status}`: API request latency.
 pub const HTTP_DURATION: &str = "upcheck_http_request_duration_seconds";
-/// `upcheck_checks_total{outcome,region}`: checks stored, by outcome (`up`/`down`).
+/// `upcheck_checks_total{outcome,region}`: checks stored, by outcome (`up`/`down`/`degraded`).
 pub const CHECKS: &str = "upcheck_checks_total";
+/// `upcheck_checks_skipped_total{reason}`: checks not made; `fair_share` when the monitor's
+/// owner or target host had no free probe slot before its next check.
+pub const CHECKS_SKIPPED: &str = "upcheck_checks_skipped_total";
 /// `upcheck_probe_duration_seconds{outcome}`: how long each probe took.
 pub const PROBE_DURATION: &str = "upcheck_probe_duration_seconds";
 /// `upcheck_schedule_lag_seconds`: a check's start minus its due time.

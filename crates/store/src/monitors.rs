@@ -6,9 +6,9 @@ use upcheck_domain::probe_config::KindConfig;
 use upcheck_domain::{CheckOutcome, HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
 use uuid::Uuid;
 
-/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=11).
+/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=12).
 pub(crate) const SPEC_COLUMNS: &str = "m.id, m.kind, m.url, m.method, m.headers, m.body, m.interval_seconds, \
-     m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold, m.config";
+     m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold, m.config, m.owner_id";
 
 /// A monitor as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,21 +45,21 @@ fn select(filter: &str) -> String {
 fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
     Ok(Monitor {
         spec: spec_from_row(r)?,
-        name: r.get(12),
-        paused: r.get(13),
-        status: crate::error::stored(r.get(14), MonitorStatus::parse, "status")?,
-        last_checked_at: r.get(15),
+        name: r.get(13),
+        paused: r.get(14),
+        status: crate::error::stored(r.get(15), MonitorStatus::parse, "status")?,
+        last_checked_at: r.get(16),
         last_outcome: r
-            .get::<_, Option<&str>>(16)
+            .get::<_, Option<&str>>(17)
             .map(|o| crate::error::stored(o, CheckOutcome::parse, "last_outcome"))
             .transpose()?,
-        channel_ids: r.get(17),
-        created_at: r.get(18),
-        updated_at: r.get(19),
+        channel_ids: r.get(18),
+        created_at: r.get(19),
+        updated_at: r.get(20),
     })
 }
 
-/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=11 of `r`.
+/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=12 of `r`.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] when a stored value is out of its domain.
@@ -79,6 +79,7 @@ pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreE
         recovery_threshold: u16::try_from(r.get::<_, i16>(10)).map_err(|_| corrupt("recovery_threshold"))?,
         config: KindConfig::from_json(kind, &r.get::<_, serde_json::Value>(11))
             .map_err(|_| corrupt("config"))?,
+        owner_id: Some(r.get(12)),
         kind,
     })
 }
@@ -105,7 +106,10 @@ pub async fn foreign_channels(
 }
 
 /// Creates a monitor from `spec` (its `monitor_id` becomes the id), its state row (`pending`, or
-/// `paused`) and its channel links, in one transaction.
+/// `paused`) and its channel links, in one transaction; unless `owner` already has
+/// `max_monitors` monitors: then `Ok(None)` and nothing is stored. Concurrent creates by one
+/// owner are serialised (a transaction-scoped advisory lock on the owner), so the limit holds
+/// exactly.
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
@@ -118,9 +122,20 @@ pub async fn create(
     spec: &ProbeSpec,
     paused: bool,
     channel_ids: &[Uuid],
-) -> Result<Monitor, StoreError> {
+    max_monitors: Option<u64>,
+) -> Result<Option<Monitor>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    if let Some(max) = max_monitors {
+        // Two statements: a count in the lock's own statement would read the snapshot taken
+        // before the lock was granted, and miss a create committed while it waited.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))", &[&owner]).await?;
+        let owned: i64 =
+            tx.query_one("SELECT count(*) FROM monitors WHERE owner_id = $1", &[&owner]).await?.get(0);
+        if u64::try_from(owned).unwrap_or(0) >= max {
+            return Ok(None);
+        }
+    }
     let insert = tx
         .prepare_cached(
             "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, \
@@ -141,7 +156,7 @@ pub async fn create(
     link(&tx, spec.monitor_id, channel_ids).await?;
     let row = tx.query_one(&select("WHERE m.id = $1"), &[&spec.monitor_id]).await?;
     tx.commit().await?;
-    monitor(&row)
+    monitor(&row).map(Some)
 }
 
 async fn link(

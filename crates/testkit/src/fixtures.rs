@@ -34,6 +34,7 @@ pub fn spec(url: &str) -> ProbeSpec {
         failure_threshold: 2,
         recovery_threshold: 1,
         config: Default::default(),
+        owner_id: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! the batcher.
 
 use crate::batcher::Batcher;
+use crate::fair::FairSlots;
 use crate::probe::Probe;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -60,6 +61,8 @@ pub struct CheckHandler<P> {
     down: OutcomeMetrics,
     degraded: OutcomeMetrics,
     lag_seconds: metrics::Histogram,
+    fair: Option<FairSlots>,
+    skipped: metrics::Counter,
 }
 
 impl<P: Probe> CheckHandler<P> {
@@ -74,19 +77,47 @@ impl<P: Probe> CheckHandler<P> {
             down: OutcomeMetrics::new(CheckOutcome::Down, &region),
             degraded: OutcomeMetrics::new(CheckOutcome::Degraded, &region),
             lag_seconds: metrics::histogram!(metrics_names::SCHEDULE_LAG),
+            fair: None,
+            skipped: metrics::counter!(metrics_names::CHECKS_SKIPPED, "reason" => "fair_share"),
             region,
         }
+    }
+
+    /// Limits probes per target host and per monitor owner (see [`FairSlots`]).
+    pub fn with_fairness(mut self, fair: FairSlots) -> Self {
+        self.fair = Some(fair);
+        self
     }
 }
 
 impl<P: Probe> CheckHandler<P> {
-    /// Waits for the job's due time, probes and builds the record to store.
-    async fn check(&self, message: &StreamMessage, job: CheckJob) -> Result<CheckRecord, HandleError> {
+    /// Waits for the job's due time, probes and builds the record to store; `None` when the
+    /// check is skipped because its owner or host had no free probe slot in time.
+    async fn check(
+        &self,
+        message: &StreamMessage,
+        job: CheckJob,
+    ) -> Result<Option<CheckRecord>, HandleError> {
         let early_ms = job.due_at_ms - upcheck_domain::clock::now_ms();
         if early_ms > 0 {
             tokio::time::sleep(Duration::from_millis(early_ms as u64).min(MAX_EARLY)).await;
         }
         let result = {
+            // Wait for the owner's and the host's share at most until the monitor's next check
+            // would have to start; past that, skip this one.
+            let _fair = match &self.fair {
+                Some(fair) => {
+                    let next_ms = job.due_at_ms + i64::from(job.spec.interval_seconds) * 1_000
+                        - i64::from(job.spec.timeout_ms);
+                    let wait =
+                        Duration::from_millis((next_ms - upcheck_domain::clock::now_ms()).max(1) as u64);
+                    match fair.acquire(&job.spec, wait).await {
+                        Some(permit) => Some(permit),
+                        None => return Ok(None),
+                    }
+                }
+                None => None,
+            };
             let _slot =
                 self.probes.acquire().await.map_err(|_| HandleError::retryable("probe slots closed"))?;
             self.probe.probe(&job.spec).await
@@ -113,7 +144,7 @@ impl<P: Probe> CheckHandler<P> {
             .record(f64::from(record.latency_ms.unwrap_or(0).max(0)) / 1_000.0);
         self.lag_seconds.record(lag_ms.max(0) as f64 / 1_000.0);
         tracing::debug!(monitor_id = %record.monitor_id, stream_id = %message.id, outcome = record.outcome.as_str(), lag_ms, "checked");
-        Ok(record)
+        Ok(Some(record))
     }
 
     fn metrics(&self, outcome: CheckOutcome) -> &OutcomeMetrics {
@@ -148,7 +179,14 @@ impl<P: Probe> Handler for CheckHandler<P> {
             Some(record) => record,
             None => {
                 let job: CheckJob = message.decode()?;
-                self.check(message, job).await?
+                match self.check(message, job).await? {
+                    Some(record) => record,
+                    None => {
+                        self.skipped.increment(1);
+                        tracing::debug!(stream_id = %message.id, "check skipped: its owner or host had no free probe slot");
+                        return Ok(());
+                    }
+                }
             }
         };
         let outcome = record.outcome;

@@ -4,6 +4,7 @@
 //! transitions to the status-change stream, and keeps Redis reconciled with Postgres.
 
 pub mod batcher;
+pub mod fair;
 pub mod handler;
 pub mod outbox;
 pub mod probe;
@@ -57,12 +58,11 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let outbound = upcheck_net::Outbound::new(&settings.probe)?;
     let roots = probe::TrustedRoots::load(settings.probe.ca_cert.as_deref())?;
     let probe = probe::KindProbe::new(outbound, roots).context("HTTP client")?;
-    let handler = Arc::new(handler::CheckHandler::new(
-        probe,
-        batcher,
-        settings.region.clone(),
-        t.monitoring_concurrency,
-    ));
+    let per_user = settings.probe.max_per_user.unwrap_or((t.monitoring_concurrency / 2).max(1));
+    let handler = Arc::new(
+        handler::CheckHandler::new(probe, batcher, settings.region.clone(), t.monitoring_concurrency)
+            .with_fairness(fair::FairSlots::new(settings.probe.max_per_host, per_user)),
+    );
 
     let mut tasks = JoinSet::new();
     let mut groups = Vec::new();

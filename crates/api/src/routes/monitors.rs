@@ -210,6 +210,13 @@ fn check_spec(state: &AppState, spec: &ProbeSpec) -> Result<(), ApiError> {
         return Err(ApiError::invalid("kind", "heartbeat monitors are not available yet"));
     }
     spec.validate()?;
+    let min = state.settings.quotas.min_interval_seconds;
+    if spec.interval_seconds < min {
+        return Err(ApiError::invalid(
+            "interval_seconds",
+            format!("must be at least {min} (MIN_INTERVAL_SECONDS)"),
+        ));
+    }
     if spec.kind == MonitorKind::Http {
         check_target(state, "url", &spec.url)?;
     }
@@ -221,11 +228,22 @@ fn check_spec(state: &AppState, spec: &ProbeSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Schedules (due now) or unschedules a monitor in Redis; failures are logged, not returned.
+/// When a changed or resumed monitor is next due: now, unless that is sooner than its last
+/// check plus its (new) interval, so editing or pausing and resuming a monitor never checks it
+/// more often than its interval allows.
+fn next_due_ms(m: &Monitor) -> i64 {
+    let now = now_ms();
+    match m.last_checked_at {
+        Some(at) => now.max(upcheck_domain::clock::unix_ms(at) + i64::from(m.spec.interval_seconds) * 1_000),
+        None => now,
+    }
+}
+
+/// Schedules or unschedules a monitor in Redis; failures are logged, not returned.
 async fn sync_schedule(state: &AppState, m: &Monitor) {
     let result = match state.schedule().await {
         Ok(schedule) if m.paused => schedule.remove(m.spec.monitor_id).await.map_err(|e| e.to_string()),
-        Ok(schedule) => schedule.upsert(&m.spec, now_ms()).await.map_err(|e| e.to_string()),
+        Ok(schedule) => schedule.upsert(&m.spec, next_due_ms(m)).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = result {
@@ -233,9 +251,10 @@ async fn sync_schedule(state: &AppState, m: &Monitor) {
     }
 }
 
-/// Creates a monitor and schedules its first check now.
+/// Creates a monitor and schedules its first check now. A member may own at most
+/// `MAX_MONITORS_PER_USER` monitors (409 naming the limit); admins are exempt.
 #[utoipa::path(post, path = "/api/v1/monitors", tag = "monitors", request_body = CreateMonitor, security(("bearer" = [])),
-    responses((status = 201, body = MonitorView), (status = 422, description = "a field is invalid")))]
+    responses((status = 201, body = MonitorView), (status = 409, description = "MAX_MONITORS_PER_USER reached"), (status = 422, description = "a field is invalid")))]
 #[post("/monitors")]
 pub(crate) async fn create(
     state: web::Data<AppState>,
@@ -253,6 +272,7 @@ pub(crate) async fn create(
         kind,
         url: target_url(&config, b.url)?,
         config,
+        owner_id: Some(caller.id),
         method: b.method.unwrap_or_default(),
         headers: b.headers.unwrap_or_default(),
         body: b.body,
@@ -265,6 +285,8 @@ pub(crate) async fn create(
     check_spec(&state, &spec)?;
     let channel_ids = b.channel_ids.unwrap_or_default();
     check_channels(&state, caller.id, &channel_ids).await?;
+    let quotas = state.settings.quotas;
+    let max = (caller.role != upcheck_domain::Role::Admin).then_some(quotas.max_monitors_per_user);
     let m = upcheck_store::monitors::create(
         &state.pool,
         caller.id,
@@ -272,8 +294,13 @@ pub(crate) async fn create(
         &spec,
         b.paused.unwrap_or(false),
         &channel_ids,
+        max,
     )
-    .await?;
+    .await?
+    .ok_or_else(|| ApiError::Quota {
+        limit: "MAX_MONITORS_PER_USER",
+        message: format!("at most {} monitors per user", quotas.max_monitors_per_user),
+    })?;
     sync_schedule(&state, &m).await;
     Ok(HttpResponse::Created().json(MonitorView::from(m)))
 }
@@ -310,7 +337,8 @@ pub(crate) async fn get_one(
     Ok(HttpResponse::Ok().json(MonitorView::from(m)))
 }
 
-/// Changes a monitor; the whole resulting spec is validated, and the next check is due now.
+/// Changes a monitor; the whole resulting spec is validated, and the next check is due now, or
+/// at its last check plus its interval if that is later.
 #[utoipa::path(patch, path = "/api/v1/monitors/{id}", tag = "monitors", params(("id" = Uuid, Path)), request_body = UpdateMonitor,
     security(("bearer" = [])), responses((status = 200, body = MonitorView), (status = 404, description = "no such monitor")))]
 #[patch("/monitors/{id}")]
@@ -346,6 +374,7 @@ pub(crate) async fn update(
         kind,
         url: target_url(&config, url)?,
         config,
+        owner_id: Some(caller.id),
         method: b.method.unwrap_or(c.method),
         headers: b.headers.unwrap_or(c.headers),
         body: b.body.unwrap_or(c.body),
@@ -413,7 +442,8 @@ pub(crate) async fn pause(
     set_paused(&state, &caller, *id, true).await
 }
 
-/// Schedules a paused monitor again (status `pending`, first check now).
+/// Schedules a paused monitor again (status `pending`; first check now, or at its last check
+/// plus its interval if that is later).
 #[utoipa::path(post, path = "/api/v1/monitors/{id}/resume", tag = "monitors", params(("id" = Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, body = MonitorView), (status = 404, description = "no such monitor")))]
 #[post("/monitors/{id}/resume")]

@@ -11,5 +11,6 @@ mod metrics;
 mod monitors;
 mod openapi;
 mod policy;
+mod quotas;
 mod reads;
 mod validation;

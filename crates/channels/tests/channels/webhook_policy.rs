@@ -21,6 +21,7 @@ fn sender(dns: &DnsServer) -> WebhookChannel {
         dns_servers: vec![dns.addr],
         dns_timeout_ms: 300,
         ca_cert: None,
+        ..ProbeSettings::default()
     })
     .unwrap();
     WebhookChannel::new(Duration::from_secs(2), outbound).unwrap()

@@ -19,6 +19,7 @@ fn outbound(dns: &DnsServer) -> Outbound {
         dns_servers: vec![dns.addr],
         dns_timeout_ms: 500,
         ca_cert: None,
+        ..ProbeSettings::default()
     })
     .unwrap()
 }

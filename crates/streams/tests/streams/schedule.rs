@@ -21,6 +21,7 @@ fn spec(interval_seconds: u32) -> ProbeSpec {
         failure_threshold: 2,
         recovery_threshold: 1,
         config: Default::default(),
+        owner_id: None,
     }
 }
 

@@ -126,8 +126,15 @@ async fn at_most_max_probes_run_at_once_however_many_messages_are_in_flight() {
 #[tokio::test]
 async fn a_replica_whose_runner_is_full_claims_nothing_more_and_overdue_monitors_wait() {
     // One probe slot and one-check batches (six messages in flight) against a target that
-    // never answers: two checks a second for 60 monitors due every second.
-    let env = TestEnv::with_env(&[("MONITORING_CONCURRENCY", "1"), ("CHECK_BATCH_SIZE", "1")]).await;
+    // never answers: two checks a second for 60 monitors due every second. The owner's fair
+    // share is lifted, so jobs wait for the one probe slot (and fill the runner) instead of
+    // being skipped for the owner's limit.
+    let env = TestEnv::with_env(&[
+        ("MONITORING_CONCURRENCY", "1"),
+        ("CHECK_BATCH_SIZE", "1"),
+        ("PROBE_MAX_PER_USER", "100"),
+    ])
+    .await;
     let target = SilentTarget::start().await;
     let owner = user(&env).await;
     let mut specs = Vec::new();

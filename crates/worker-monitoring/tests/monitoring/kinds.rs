@@ -27,6 +27,7 @@ fn probes(dns: Option<&DnsServer>, ca: Option<&TestCa>) -> KindProbe {
         dns_servers: vec![dns.map_or_else(|| "127.0.0.1:9".parse().unwrap(), |d| d.addr)],
         dns_timeout_ms: 300,
         ca_cert: None,
+        ..ProbeSettings::default()
     })
     .unwrap();
     let roots = ca.map_or_else(TrustedRoots::default, |ca| TrustedRoots::with_extra(vec![ca.der()]));

@@ -1,6 +1,7 @@
 //! The monitoring worker's integration tests: scheduling, probes, check storage, faults.
 
 mod cli;
+mod fairness;
 mod faults;
 mod handler;
 mod kinds;

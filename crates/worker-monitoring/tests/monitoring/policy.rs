@@ -21,8 +21,13 @@ const BLOCKED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 pub(crate) fn probe_with(policy: NetworkPolicy, dns: Option<&DnsServer>) -> HttpProbe {
     upcheck_config::install_crypto_provider();
     let dns_servers = vec![dns.map_or_else(|| "127.0.0.1:9".parse().unwrap(), |d| d.addr)];
-    let outbound =
-        Outbound::new(&ProbeSettings { policy, dns_servers, dns_timeout_ms: 300, ca_cert: None }).unwrap();
+    let outbound = Outbound::new(&ProbeSettings {
+        policy,
+        dns_servers,
+        dns_timeout_ms: 300,
+        ..ProbeSettings::default()
+    })
+    .unwrap();
     HttpProbe::new(outbound).unwrap()
 }
 
