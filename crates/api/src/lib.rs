@@ -75,6 +75,7 @@ impl Application {
                             .configure(routes::monitor_reads::config)
                             .configure(routes::incidents::config)
                             .configure(routes::channels::config)
+                            .configure(routes::heartbeat::config)
                             .configure(routes::openapi::config),
                     )
                     .default_service(web::to(no_route))

@@ -22,6 +22,8 @@ pub struct AppState {
     pub decoding: Arc<DecodingKey>,
     /// The webhook sender for channel test sends, under the operator's network policy.
     pub webhook: upcheck_channels::WebhookChannel,
+    /// Heartbeat pings' rate limiter and token cache.
+    pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
 
@@ -51,6 +53,7 @@ impl AppState {
         Ok(Self {
             pool,
             webhook,
+            pings: Arc::default(),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

@@ -16,7 +16,22 @@ pub struct CheckJob {
     /// The monitor's probe spec, as the API last wrote it.
     pub spec: ProbeSpec,
     /// When the check was due, Unix ms; orders a monitor's checks and measures schedule lag.
+    /// For a heartbeat ping, when the ping arrived.
     pub due_at_ms: i64,
+    /// For heartbeat monitors: the ping this job records. A heartbeat job without one is its
+    /// deadline passing with no ping (the scheduler claimed it): a failed check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<PingKind>,
+}
+
+/// A heartbeat ping that becomes a check (a `/start` only moves the deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PingKind {
+    /// `GET|POST /heartbeat/{token}`: the job ran; an `up` check.
+    Success,
+    /// `/heartbeat/{token}/fail`: the job reported a failure; a `down` check at once.
+    Fail,
 }
 
 /// A status transition, written to the outbox with its check and published on the

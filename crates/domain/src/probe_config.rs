@@ -176,7 +176,7 @@ pub struct DnsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatConfig {
-    /// How often the job pings, 10 to 31,536,000 seconds.
+    /// How often the job pings, 1 to 31,536,000 seconds (and at least `MIN_INTERVAL_SECONDS`).
     pub period_seconds: u32,
     /// How late a ping may be, 0 to 86,400 seconds (default 60); also how long a started run may take.
     #[serde(default = "default_grace")]
@@ -185,6 +185,21 @@ pub struct HeartbeatConfig {
 
 fn default_grace() -> u32 {
     60
+}
+
+impl HeartbeatConfig {
+    /// How long after a ping the next one may arrive before the monitor is late, ms.
+    pub fn window_ms(&self) -> i64 {
+        (i64::from(self.period_seconds) + i64::from(self.grace_seconds)) * 1_000
+    }
+
+    /// The failed check's error when a deadline passes with no ping.
+    pub fn missed(&self) -> String {
+        format!(
+            "no ping within {} s + {} s grace (or a started run did not finish within the grace)",
+            self.period_seconds, self.grace_seconds
+        )
+    }
 }
 
 /// A monitor kind's settings, one variant per [`MonitorKind`].
@@ -340,10 +355,10 @@ impl KindConfig {
                 Ok(())
             }
             Self::Heartbeat(c) => {
-                if !(10..=31_536_000).contains(&c.period_seconds) {
+                if !(1..=31_536_000).contains(&c.period_seconds) {
                     return Err(ValidationError::new(
                         "config.period_seconds",
-                        "must be between 10 and 31,536,000",
+                        "must be between 1 and 31,536,000",
                     ));
                 }
                 if c.grace_seconds > 86_400 {

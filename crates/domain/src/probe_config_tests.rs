@@ -45,7 +45,7 @@ fn every_rule_names_its_field_under_config() {
     assert_eq!(field(Dns, json!({"name": "example.com", "record_type": "SRV"})), "config.record_type");
     assert_eq!(field(Dns, json!({"name": "example.com", "resolver": "dns.google"})), "config.resolver");
     assert_eq!(field(Dns, json!({"name": "example.com", "expected": [""]})), "config.expected");
-    assert_eq!(field(Heartbeat, json!({"period_seconds": 5})), "config.period_seconds");
+    assert_eq!(field(Heartbeat, json!({"period_seconds": 0})), "config.period_seconds");
     assert_eq!(
         field(Heartbeat, json!({"period_seconds": 60, "grace_seconds": 90_000})),
         "config.grace_seconds"

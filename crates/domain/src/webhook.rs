@@ -21,6 +21,14 @@ pub fn generate_secret() -> String {
     format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes))
 }
 
+/// `bytes` random bytes (from the OS-seeded thread RNG) as unpadded URL-safe base64: an
+/// unguessable token for URLs (24 bytes: 32 characters, 192 bits).
+pub fn random_token(bytes: usize) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let raw: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
 /// The HMAC key of a `whsec_…` secret.
 ///
 /// # Errors

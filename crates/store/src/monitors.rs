@@ -31,13 +31,15 @@ pub struct Monitor {
     pub created_at: OffsetDateTime,
     /// Last change.
     pub updated_at: OffsetDateTime,
+    /// A heartbeat monitor's ping token (`/api/v1/heartbeat/{token}`).
+    pub heartbeat_token: Option<String>,
 }
 
 fn select(filter: &str) -> String {
     format!(
         "SELECT {SPEC_COLUMNS}, m.name, m.paused, coalesce(s.status, 'pending'), s.last_checked_at, s.last_outcome, \
            (SELECT coalesce(array_agg(mc.channel_id ORDER BY mc.channel_id), '{{}}') \
-              FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at \
+              FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at, m.heartbeat_token \
          FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id {filter}"
     )
 }
@@ -56,6 +58,7 @@ fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
         channel_ids: r.get(18),
         created_at: r.get(19),
         updated_at: r.get(20),
+        heartbeat_token: r.get(21),
     })
 }
 
@@ -82,6 +85,47 @@ pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreE
         owner_id: Some(r.get(12)),
         kind,
     })
+}
+
+/// Gives a heartbeat monitor a ping token if it has none (an unguessable 32-character
+/// URL-safe string from 24 random bytes).
+async fn set_heartbeat_token(
+    tx: &tokio_postgres::Transaction<'_>,
+    spec: &ProbeSpec,
+) -> Result<(), StoreError> {
+    if spec.kind == MonitorKind::Heartbeat {
+        let token = upcheck_domain::webhook::random_token(24);
+        tx.execute(
+            "UPDATE monitors SET heartbeat_token = coalesce(heartbeat_token, $2) WHERE id = $1",
+            &[&spec.monitor_id, &token],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The heartbeat monitor pinged at `token`: its id, its heartbeat config and whether it is paused.
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails; [`StoreError::Corrupt`] when its config does not
+/// decode.
+pub async fn by_heartbeat_token(
+    pool: &Pool,
+    token: &str,
+) -> Result<Option<(Uuid, upcheck_domain::probe_config::HeartbeatConfig, bool)>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, config, paused FROM monitors WHERE heartbeat_token = $1 AND kind = 'heartbeat'",
+        )
+        .await?;
+    let Some(row) = client.query_opt(&stmt, &[&token]).await? else { return Ok(None) };
+    let id: Uuid = row.get(0);
+    match KindConfig::from_json(MonitorKind::Heartbeat, &row.get::<_, serde_json::Value>(1)) {
+        Ok(KindConfig::Heartbeat(c)) => Ok(Some((id, c, row.get(2)))),
+        _ => Err(StoreError::Corrupt(format!("monitor {id}: config"))),
+    }
 }
 
 /// Of `channel_ids`, those not owned by `owner` (unknown or another user's).
@@ -147,6 +191,7 @@ pub async fn create(
     let mut params = row.params(&owner, &name);
     params.push(&paused);
     tx.execute(&insert, &params).await?;
+    set_heartbeat_token(&tx, spec).await?;
     let status = if paused { "paused" } else { "pending" };
     tx.execute(
         "INSERT INTO monitor_state (monitor_id, status) VALUES ($1, $2)",
@@ -289,6 +334,7 @@ pub async fn update(
     if n == 0 {
         return Ok(None);
     }
+    set_heartbeat_token(&tx, spec).await?;
     if let Some(ids) = channel_ids {
         link(&tx, spec.monitor_id, ids).await?;
     }

@@ -34,19 +34,44 @@ end
 return added
 "#;
 
+/// KEYS: schedule, specs, stream. ARGV: monitor id, now ms, next deadline ms, ping (`success`,
+/// `fail`, or empty for a `/start`), stream MAXLEN. Returns 0 when the monitor is not scheduled
+/// (paused, deleted, or not yet restored after a Redis loss), else 1. A ping moves the
+/// heartbeat's deadline (`ZADD XX`) and, unless it is a start, adds a job that records it with
+/// the monitor's current spec, in one step, so a deadline claimed before the ping and the ping
+/// are ordered by their times.
+const PING_SCRIPT: &str = r#"
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local spec = redis.call('HGET', KEYS[2], ARGV[1])
+if not spec then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'm',
+    '{"due_at_ms":' .. ARGV[2] .. ',"ping":"' .. ARGV[4] .. '","spec":' .. spec .. '}')
+end
+return 1
+"#;
+
 /// The schedule and spec store in Redis.
 #[derive(Clone)]
 pub struct Schedule {
     conn: ConnectionManager,
     keys: Keys,
     script: redis::Script,
+    ping_script: redis::Script,
     maxlen: u64,
 }
 
 impl Schedule {
     /// A schedule using `keys`, adding jobs to streams trimmed to about `maxlen` entries.
     pub fn new(conn: ConnectionManager, keys: Keys, maxlen: u64) -> Self {
-        Self { conn, keys, script: redis::Script::new(CLAIM_SCRIPT), maxlen }
+        Self {
+            conn,
+            keys,
+            script: redis::Script::new(CLAIM_SCRIPT),
+            ping_script: redis::Script::new(PING_SCRIPT),
+            maxlen,
+        }
     }
 
     /// The key names in use.
@@ -85,11 +110,18 @@ impl Schedule {
             let id = spec.monitor_id.to_string();
             pipe.cmd("HSET").arg(self.keys.specs(shard)).arg(&id).arg(serde_json::to_string(spec)?).ignore();
             let zadd = pipe.cmd("ZADD").arg(self.keys.schedule(shard));
-            let due = if keep_due {
-                zadd.arg("NX");
-                due_at_ms.saturating_add(phase_ms(spec))
-            } else {
-                due_at_ms
+            let due = match (&spec.config, keep_due) {
+                // A heartbeat restored after a Redis loss gets a whole window from now: its
+                // last ping is not known here, and an early deadline would be a false alarm.
+                (upcheck_domain::probe_config::KindConfig::Heartbeat(beat), true) => {
+                    zadd.arg("NX");
+                    due_at_ms.saturating_add(beat.window_ms())
+                }
+                (_, true) => {
+                    zadd.arg("NX");
+                    due_at_ms.saturating_add(phase_ms(spec))
+                }
+                (_, false) => due_at_ms,
             };
             zadd.arg(due).arg(&id).ignore();
         }
@@ -141,6 +173,41 @@ impl Schedule {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(added)
+    }
+
+    /// Records a heartbeat ping of `monitor_id` at `now_ms`: its deadline moves to
+    /// `next_deadline_ms`, and a `ping` (not a start, `None`) is added as a job for the
+    /// monitoring workers to store. Returns whether the monitor is scheduled (a paused or deleted
+    /// one is not, and nothing is recorded).
+    ///
+    /// # Errors
+    /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
+    pub async fn ping(
+        &self,
+        monitor_id: Uuid,
+        now_ms: i64,
+        next_deadline_ms: i64,
+        ping: Option<upcheck_domain::PingKind>,
+    ) -> Result<bool, StreamError> {
+        let shard = self.keys.shard_of(monitor_id);
+        let kind = match ping {
+            Some(upcheck_domain::PingKind::Success) => "success",
+            Some(upcheck_domain::PingKind::Fail) => "fail",
+            None => "",
+        };
+        let recorded: i64 = self
+            .ping_script
+            .key(self.keys.schedule(shard))
+            .key(self.keys.specs(shard))
+            .key(self.keys.monitoring_stream(shard))
+            .arg(monitor_id.to_string())
+            .arg(now_ms)
+            .arg(next_deadline_ms)
+            .arg(kind)
+            .arg(self.maxlen)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(recorded == 1)
     }
 
     /// The due time (Unix ms) of a monitor, if it is scheduled.

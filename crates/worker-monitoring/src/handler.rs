@@ -4,10 +4,13 @@
 use crate::batcher::Batcher;
 use crate::fair::FairSlots;
 use crate::probe::Probe;
+use crate::probe::ProbeResult;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use upcheck_domain::PingKind;
+use upcheck_domain::probe_config::KindConfig;
 use upcheck_domain::{CheckJob, CheckOutcome, Thresholds};
 use upcheck_runtime::metrics as metrics_names;
 use upcheck_store::checks::CheckRecord;
@@ -102,7 +105,14 @@ impl<P: Probe> CheckHandler<P> {
         if early_ms > 0 {
             tokio::time::sleep(Duration::from_millis(early_ms as u64).min(MAX_EARLY)).await;
         }
-        let result = {
+        let result = if let KindConfig::Heartbeat(beat) = &job.spec.config {
+            // Heartbeats are pushed, never probed: the job is a ping, or its deadline passing.
+            match job.ping {
+                Some(PingKind::Success) => ProbeResult { latency_ms: None, ..ProbeResult::up(0) },
+                Some(PingKind::Fail) => ProbeResult::failed("the job reported a failure (/fail ping)"),
+                None => ProbeResult::failed(beat.missed()),
+            }
+        } else {
             // Wait for the owner's and the host's share at most until the monitor's next check
             // would have to start; past that, skip this one.
             let _fair = match &self.fair {

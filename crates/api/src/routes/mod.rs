@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub(crate) mod channels;
 pub(crate) mod health;
+pub(crate) mod heartbeat;
 pub(crate) mod incidents;
 pub(crate) mod metrics;
 pub(crate) mod monitor_reads;

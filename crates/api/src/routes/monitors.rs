@@ -42,6 +42,8 @@ pub(crate) enum MonitorConfig {
     Dns(upcheck_domain::probe_config::DnsConfig),
     /// `tls`: host, port, expiry warning.
     Tls(upcheck_domain::probe_config::TlsConfig),
+    /// `heartbeat`: period and grace; pinged at the monitor's `heartbeat_url`.
+    Heartbeat(upcheck_domain::probe_config::HeartbeatConfig),
 }
 
 /// A new monitor. `name` is required, and `url` for `http` monitors; other kinds name their
@@ -53,10 +55,10 @@ pub(crate) struct CreateMonitor {
     name: String,
     /// `http://` or `https://`; `http` monitors only.
     url: Option<String>,
-    /// `http` (default), `tcp`, `dns` or `tls`.
+    /// `http` (default), `tcp`, `dns`, `tls` or `heartbeat`.
     #[schema(value_type = Option<String>, example = "http")]
     kind: Option<MonitorKind>,
-    /// The kind's settings: `HttpConfig` (optional), `TcpConfig`, `DnsConfig` or `TlsConfig`.
+    /// The kind's settings: `HttpConfig` (optional), `TcpConfig`, `DnsConfig`, `TlsConfig` or `HeartbeatConfig`.
     #[schema(value_type = Option<MonitorConfig>, example = json!({"assertions": [{"type": "json", "pointer": "/status", "op": "equals", "value": "ok"}], "degraded_latency_ms": 800}))]
     config: Option<Value>,
     /// Seconds between checks, 1 to 86,400 (default 60).
@@ -135,6 +137,9 @@ pub(crate) struct MonitorView {
     status: String,
     /// RFC 3339, or null before the first check.
     last_checked_at: Option<String>,
+    /// Heartbeat monitors: where the job pings (`GET` or `POST`; add `/start` or `/fail`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeat_url: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -164,6 +169,10 @@ impl From<Monitor> for MonitorView {
                 (false, status, _) => status.as_str().into(),
             },
             last_checked_at: m.last_checked_at.map(rfc3339),
+            heartbeat_url: (s.kind == MonitorKind::Heartbeat)
+                .then_some(m.heartbeat_token.as_ref())
+                .flatten()
+                .map(|t| format!("/api/v1/heartbeat/{t}")),
             created_at: rfc3339(m.created_at),
             updated_at: rfc3339(m.updated_at),
         }
@@ -203,12 +212,25 @@ fn target_url(config: &KindConfig, url: Option<String>) -> Result<String, ApiErr
     }
 }
 
+/// A heartbeat monitor is not probed: its schedule is its period (missed deadlines recur every
+/// period while it stays silent), and `interval_seconds` / `timeout_ms` are not its to set.
+fn heartbeat_timing(mut spec: ProbeSpec, timing_given: bool) -> Result<ProbeSpec, ApiError> {
+    if let KindConfig::Heartbeat(beat) = &spec.config {
+        if timing_given {
+            return Err(ApiError::invalid(
+                "interval_seconds",
+                "not used by heartbeat monitors: set config.period_seconds and config.grace_seconds",
+            ));
+        }
+        spec.interval_seconds = beat.period_seconds;
+        spec.timeout_ms = 1_000;
+    }
+    Ok(spec)
+}
+
 /// Validates a spec and refuses targets the network policy blocks (a literal address or
 /// `localhost` in the URL, a tcp/tls host or a dns resolver).
 fn check_spec(state: &AppState, spec: &ProbeSpec) -> Result<(), ApiError> {
-    if spec.kind == MonitorKind::Heartbeat {
-        return Err(ApiError::invalid("kind", "heartbeat monitors are not available yet"));
-    }
     spec.validate()?;
     let min = state.settings.quotas.min_interval_seconds;
     if spec.interval_seconds < min {
@@ -233,6 +255,13 @@ fn check_spec(state: &AppState, spec: &ProbeSpec) -> Result<(), ApiError> {
 /// more often than its interval allows.
 fn next_due_ms(m: &Monitor) -> i64 {
     let now = now_ms();
+    if let KindConfig::Heartbeat(beat) = &m.spec.config {
+        // The next deadline: a window after the last ping (or from now, before the first).
+        return match m.last_checked_at {
+            Some(at) => now.max(upcheck_domain::clock::unix_ms(at) + beat.window_ms()),
+            None => now + beat.window_ms(),
+        };
+    }
     match m.last_checked_at {
         Some(at) => now.max(upcheck_domain::clock::unix_ms(at) + i64::from(m.spec.interval_seconds) * 1_000),
         None => now,
@@ -279,9 +308,10 @@ pub(crate) async fn create(
         interval_seconds,
         timeout_ms: b.timeout_ms.unwrap_or(default_timeout),
         expected_status: b.expected_status.unwrap_or_else(ExpectedStatus::default_rules),
-        failure_threshold: b.failure_threshold.unwrap_or(2),
+        failure_threshold: b.failure_threshold.unwrap_or(if kind == MonitorKind::Heartbeat { 1 } else { 2 }),
         recovery_threshold: b.recovery_threshold.unwrap_or(1),
     };
+    let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;
     let channel_ids = b.channel_ids.unwrap_or_default();
     check_channels(&state, caller.id, &channel_ids).await?;
@@ -384,6 +414,7 @@ pub(crate) async fn update(
         failure_threshold: b.failure_threshold.unwrap_or(c.failure_threshold),
         recovery_threshold: b.recovery_threshold.unwrap_or(c.recovery_threshold),
     };
+    let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;
     if let Some(ids) = &b.channel_ids {
         check_channels(&state, caller.id, ids).await?;

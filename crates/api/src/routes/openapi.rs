@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers, at `/api/v1/openapi.json`.
 
-use crate::routes::{auth, channels, health, incidents, monitor_reads, monitors};
+use crate::routes::{auth, channels, health, heartbeat, incidents, monitor_reads, monitors};
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -35,6 +35,7 @@ impl utoipa::Modify for BearerAuth {
         monitor_reads::checks, monitor_reads::stats, monitor_reads::incidents, monitor_reads::notifications,
         incidents::list, incidents::get_one, incidents::acknowledge,
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
+        heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         document,
     ),
     modifiers(&BearerAuth)

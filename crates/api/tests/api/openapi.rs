@@ -30,6 +30,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/channels/{id}"),
     ("delete", "/api/v1/channels/{id}"),
     ("post", "/api/v1/channels/{id}/test"),
+    ("get", "/api/v1/heartbeat/{token}"),
+    ("post", "/api/v1/heartbeat/{token}"),
+    ("post", "/api/v1/heartbeat/{token}/{action}"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -89,7 +92,7 @@ async fn every_monitor_kind_config_and_assertion_is_in_the_document() {
         .filter_map(|s| s["$ref"].as_str())
         .map(|r| r.rsplit('/').next().unwrap())
         .collect();
-    assert_eq!(kinds, ["HttpConfig", "TcpConfig", "DnsConfig", "TlsConfig"]);
+    assert_eq!(kinds, ["HttpConfig", "TcpConfig", "DnsConfig", "TlsConfig", "HeartbeatConfig"]);
     for schema in ["HttpConfig", "TcpConfig", "DnsConfig", "TlsConfig", "Assertion", "CertificateCheck"] {
         assert!(schemas[schema].is_object(), "{schema} missing");
     }

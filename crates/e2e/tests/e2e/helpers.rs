@@ -78,8 +78,10 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "POST {path}: {}", r.status());
-        r.json().await.unwrap()
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or_default();
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
     }
 
     pub(crate) async fn get(&self, path: &str) -> Value {

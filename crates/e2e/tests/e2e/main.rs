@@ -2,6 +2,7 @@
 
 mod deploy;
 mod healing;
+mod heartbeat;
 mod helpers;
 mod metrics;
 mod pipeline;

@@ -54,7 +54,7 @@ async fn handler(
 }
 
 fn message(id: &str, spec: ProbeSpec) -> StreamMessage {
-    let job = CheckJob { spec, due_at_ms: now_ms() };
+    let job = CheckJob { spec, due_at_ms: now_ms(), ping: None };
     StreamMessage {
         stream: "monitoring".into(),
         id: id.into(),

@@ -102,7 +102,7 @@ async fn at_most_max_probes_run_at_once_however_many_messages_are_in_flight() {
     for i in 0..6 {
         let s = spec("http://127.0.0.1:9/");
         monitor(&env, owner, &s).await;
-        let job = CheckJob { spec: s, due_at_ms: now_ms() };
+        let job = CheckJob { spec: s, due_at_ms: now_ms(), ping: None };
         let message = StreamMessage {
             stream: "monitoring".into(),
             id: format!("1-{i}"),

@@ -165,7 +165,7 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
         .unwrap();
     let due = now_ms() - 10_000;
     for d in [due, due + 1_000] {
-        let job = serde_json::to_string(&CheckJob { spec: s.clone(), due_at_ms: d }).unwrap();
+        let job = serde_json::to_string(&CheckJob { spec: s.clone(), due_at_ms: d, ping: None }).unwrap();
         redis::cmd("XADD")
             .arg(&stream)
             .arg("*")
