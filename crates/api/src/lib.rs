@@ -76,6 +76,7 @@ impl Application {
                             .configure(routes::incidents::config)
                             .configure(routes::channels::config)
                             .configure(routes::heartbeat::config)
+                            .configure(routes::regions::config)
                             .configure(routes::openapi::config),
                     )
                     .default_service(web::to(no_route))

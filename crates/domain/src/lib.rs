@@ -11,6 +11,7 @@ pub mod messages;
 pub mod monitor;
 pub mod netpolicy;
 pub mod probe_config;
+pub mod quorum;
 pub mod status;
 pub mod trace;
 pub mod webhook;

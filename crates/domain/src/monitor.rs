@@ -18,6 +18,16 @@ pub const MAX_TIMEOUT_MS: u32 = 60_000;
 pub const MAX_THRESHOLD: u16 = 20;
 /// Most request headers a monitor may send.
 pub const MAX_HEADERS: usize = 32;
+/// Most regions a monitor may list.
+pub const MAX_REGIONS: usize = 16;
+
+/// A region name as `REGION` allows it: 1 to 64 letters, digits, `-` and `_`.
+pub fn valid_region(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Default interval between checks, in seconds.
 pub const DEFAULT_INTERVAL_SECONDS: u32 = 60;
 /// Default probe timeout, in milliseconds.
@@ -141,6 +151,12 @@ pub struct ProbeSpec {
     /// absent in specs written before it was carried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<Uuid>,
+    /// The regions that probe it (empty: every region that has a monitoring replica).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// Regions that must see it down before it is `down` (`None`: a majority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_failed_regions: Option<u16>,
 }
 
 /// A rejected field: `field` is the JSON name (dotted for nested ones), `message` says why.
@@ -198,6 +214,24 @@ impl ProbeSpec {
                 return Err(ValidationError::new(name, format!("must be between 1 and {MAX_THRESHOLD}")));
             }
         }
+        if self.regions.len() > MAX_REGIONS
+            || self.regions.iter().any(|r| !valid_region(r))
+            || (1..self.regions.len()).any(|i| self.regions[..i].contains(&self.regions[i]))
+        {
+            return Err(ValidationError::new(
+                "regions",
+                format!("at most {MAX_REGIONS} distinct names of letters, digits, '-' and '_'"),
+            ));
+        }
+        if let Some(n) = self.min_failed_regions {
+            let most = if self.regions.is_empty() { MAX_REGIONS } else { self.regions.len() };
+            if n == 0 || usize::from(n) > most {
+                return Err(ValidationError::new(
+                    "min_failed_regions",
+                    format!("must be between 1 and {most} (the regions listed)"),
+                ));
+            }
+        }
         if self.headers.len() > MAX_HEADERS {
             return Err(ValidationError::new("headers", format!("at most {MAX_HEADERS} headers")));
         }
@@ -250,6 +284,8 @@ mod tests {
             recovery_threshold: 1,
             config: KindConfig::default(),
             owner_id: None,
+            regions: Vec::new(),
+            min_failed_regions: None,
         }
     }
 

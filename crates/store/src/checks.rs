@@ -5,6 +5,7 @@
 use crate::{Pool, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
+use upcheck_domain::quorum::{self, Quorum, RegionState};
 use upcheck_domain::{
     CheckOutcome, MonitorState, MonitorStatus, StatusEvent, Thresholds, TraceParent, apply_check,
 };
@@ -36,15 +37,21 @@ pub struct CheckRecord {
     /// The trace context of the span that probed, when tracing is on: a transition this check
     /// causes carries it on, so the alert continues the check's trace.
     pub trace_parent: Option<TraceParent>,
+    /// The monitor's quorum rule at scheduling time (regions listed, regions needed, interval).
+    pub quorum: Quorum,
 }
 
-/// Stores a batch of checks and applies the status machine, all in one transaction.
+/// Stores a batch of checks and applies the status machines, all in one transaction.
+///
+/// Each region runs its own status machine per monitor (`monitor_region_state`); the
+/// monitor's status is the regions' verdict ([`quorum::verdict`]), and its changes are the
+/// transitions. With one region this is the plain status machine.
 ///
 /// Idempotent: a check already stored (same monitor, job id and region) is skipped and does
 /// not touch the state, so a redelivered job changes nothing. Checks of deleted monitors are
 /// dropped. Checks are applied per monitor in due-time order, and a check due no later than
-/// the last applied one is stored but does not change the state (the ordering guard). Returns
-/// the transitions written to the outbox, each with its `seq`, to be published.
+/// its region's last applied one is stored but does not change the state (the ordering guard).
+/// Returns the transitions written to the outbox, each with its `seq`, to be published.
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
@@ -86,7 +93,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
     let inserted: HashSet<(Uuid, String, String)> =
         rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
 
-    // Group the newly stored checks by monitor, each in due-time order.
+    // Group the newly stored checks by monitor, each in due-time order (then region).
     let mut by_monitor: BTreeMap<Uuid, Vec<&CheckRecord>> = BTreeMap::new();
     for c in checks {
         if inserted.contains(&(c.monitor_id, c.job_id.clone(), c.region.clone())) {
@@ -98,7 +105,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
         return Ok(Vec::new());
     }
     for list in by_monitor.values_mut() {
-        list.sort_by_key(|c| c.due_at_ms);
+        list.sort_by(|a, b| (a.due_at_ms, &a.region).cmp(&(b.due_at_ms, &b.region)));
     }
     let monitor_ids: Vec<Uuid> = by_monitor.keys().copied().collect();
     let ensure = tx
@@ -108,96 +115,222 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
         )
         .await?;
     tx.execute(&ensure, &[&monitor_ids]).await?;
+    // The monitor's row is the lock every writer of its state takes, regions included.
     let select = tx
         .prepare_cached(
-            "SELECT monitor_id, status, consecutive_failures, consecutive_successes, last_due_at_ms \
-             FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
+            "SELECT monitor_id, status FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
         )
         .await?;
-    let mut states: BTreeMap<Uuid, MonitorState> = BTreeMap::new();
+    let mut overall: BTreeMap<Uuid, MonitorStatus> = BTreeMap::new();
     for row in tx.query(&select, &[&monitor_ids]).await? {
-        let status: &str = row.get(1);
-        let state = MonitorState {
-            status: MonitorStatus::parse(status)
-                .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-            consecutive_failures: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
-            consecutive_successes: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
-            last_due_at_ms: row.get(4),
-        };
-        states.insert(row.get(0), state);
+        overall.insert(row.get(0), crate::error::stored(row.get(1), MonitorStatus::parse, "status")?);
     }
+    let mut regions = load_regions(&tx, &monitor_ids).await?;
 
     let mut events = Vec::new();
     let mut upd = StateUpdate::default();
+    let mut region_upd = RegionUpdate::default();
     for (monitor_id, list) in &by_monitor {
-        let Some(mut state) = states.get(monitor_id).copied() else { continue };
+        let Some(mut status) = overall.get(monitor_id).copied() else { continue };
+        let states = regions.entry(*monitor_id).or_default();
         let mut last_checked = list[0].checked_at;
         let mut last_outcome = list[0].outcome;
+        let mut touched: Vec<String> = Vec::new();
         for c in list {
             if c.checked_at >= last_checked {
                 last_outcome = c.outcome;
             }
             last_checked = last_checked.max(c.checked_at);
-            let (next, transition) = apply_check(&state, c.outcome, c.due_at_ms, c.thresholds);
-            state = next;
-            if let Some(t) = transition {
-                events.push(StatusEvent {
-                    event_id: Uuid::now_v7(),
-                    monitor_id: *monitor_id,
-                    from: t.from,
-                    to: t.to,
-                    notify: t.notify,
-                    occurred_at: c.checked_at,
-                    cause: if t.to == MonitorStatus::Down { c.error.clone() } else { None },
-                    seq: None,
-                    trace_parent: c.trace_parent,
-                });
+            if status == MonitorStatus::Paused {
+                continue;
             }
+            let region = match states.iter_mut().position(|r| r.region == c.region) {
+                Some(i) => &mut states[i],
+                None => {
+                    states.push(RegionState::new(c.region.clone()));
+                    states.last_mut().expect("just pushed")
+                }
+            };
+            let (next, _) = apply_check(&region.state, c.outcome, c.due_at_ms, c.thresholds);
+            if next == region.state {
+                continue; // stale: an older check than the region's latest
+            }
+            region.state = next;
+            let checked_ms = upcheck_domain::clock::unix_ms(c.checked_at);
+            region.last_checked_ms = region.last_checked_ms.max(checked_ms);
+            if !c.outcome.is_success() {
+                region.last_error = c.error.clone();
+            }
+            if !touched.contains(&c.region) {
+                touched.push(c.region.clone());
+            }
+            let Some(to) = quorum::verdict(states.iter(), c.quorum, checked_ms) else { continue };
+            if to == status {
+                continue;
+            }
+            let cause = (to == MonitorStatus::Down).then(|| {
+                let down = quorum::down_regions(states.iter(), c.quorum, checked_ms);
+                let error = c.error.clone().unwrap_or_else(|| "failing".into());
+                if states.len() > 1 { format!("down in {}: {error}", down.join(", ")) } else { error }
+            });
+            events.push(StatusEvent {
+                event_id: Uuid::now_v7(),
+                monitor_id: *monitor_id,
+                from: status,
+                to,
+                notify: !(status == MonitorStatus::Pending && to == MonitorStatus::Up),
+                occurred_at: c.checked_at,
+                cause,
+                seq: None,
+                trace_parent: c.trace_parent,
+            });
+            status = to;
         }
-        upd.push(*monitor_id, &state, last_checked, last_outcome);
+        for region in states.iter().filter(|r| touched.contains(&r.region)) {
+            region_upd.push(*monitor_id, region);
+        }
+        upd.push(
+            *monitor_id,
+            status,
+            list.iter().map(|c| c.due_at_ms).max().unwrap_or(i64::MIN),
+            last_checked,
+            last_outcome,
+        );
     }
     let update = tx
         .prepare_cached(
-            "UPDATE monitor_state s SET status = u.status, consecutive_failures = u.failures, \
-               consecutive_successes = u.successes, last_due_at_ms = u.due, \
+            "UPDATE monitor_state s SET status = u.status, last_due_at_ms = greatest(s.last_due_at_ms, u.due), \
                last_checked_at = greatest(s.last_checked_at, u.checked_at), \
                last_outcome = CASE WHEN s.last_checked_at > u.checked_at THEN s.last_outcome ELSE u.outcome END, \
                changed_at = CASE WHEN s.status <> u.status THEN u.checked_at ELSE s.changed_at END \
-             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::int4[], $5::int8[], $6::timestamptz[], $7::text[]) \
-                  AS u(id, status, failures, successes, due, checked_at, outcome) \
+             FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::timestamptz[], $5::text[]) \
+                  AS u(id, status, due, checked_at, outcome) \
              WHERE s.monitor_id = u.id",
         )
         .await?;
-    tx.execute(
-        &update,
-        &[&upd.ids, &upd.statuses, &upd.failures, &upd.successes, &upd.dues, &upd.checked, &upd.outcomes],
-    )
-    .await?;
+    tx.execute(&update, &[&upd.ids, &upd.statuses, &upd.dues, &upd.checked, &upd.outcomes]).await?;
+    region_upd.write(&tx).await?;
     crate::events::insert(&tx, &mut events).await?;
     tx.commit().await?;
     tracing::Span::current().record("transitions", events.len());
     Ok(events)
 }
 
+/// Every region's state of `monitor_ids` (the caller holds their `monitor_state` locks).
+async fn load_regions(
+    tx: &deadpool_postgres::Transaction<'_>,
+    monitor_ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, Vec<RegionState>>, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT monitor_id, region, status, consecutive_failures, consecutive_successes, last_due_at_ms, \
+               (extract(epoch FROM last_checked_at) * 1000)::int8, last_error \
+             FROM monitor_region_state WHERE monitor_id = ANY($1)",
+        )
+        .await?;
+    let mut out: BTreeMap<Uuid, Vec<RegionState>> = BTreeMap::new();
+    for row in tx.query(&stmt, &[&monitor_ids]).await? {
+        let state = MonitorState {
+            status: crate::error::stored(row.get(2), MonitorStatus::parse, "region status")?,
+            consecutive_failures: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
+            consecutive_successes: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
+            last_due_at_ms: row.get(5),
+        };
+        out.entry(row.get(0)).or_default().push(RegionState {
+            region: row.get(1),
+            state,
+            last_checked_ms: row.get::<_, Option<i64>>(6).unwrap_or(i64::MIN),
+            last_error: row.get(7),
+        });
+    }
+    Ok(out)
+}
+
+/// The region rows a batch changed, written in one statement.
+#[derive(Default)]
+struct RegionUpdate {
+    ids: Vec<Uuid>,
+    regions: Vec<String>,
+    statuses: Vec<&'static str>,
+    failures: Vec<i32>,
+    successes: Vec<i32>,
+    dues: Vec<i64>,
+    checked_ms: Vec<i64>,
+    errors: Vec<Option<String>>,
+}
+
+impl RegionUpdate {
+    fn push(&mut self, id: Uuid, r: &RegionState) {
+        self.ids.push(id);
+        self.regions.push(r.region.clone());
+        self.statuses.push(r.state.status.as_str());
+        self.failures.push(i32::try_from(r.state.consecutive_failures).unwrap_or(i32::MAX));
+        self.successes.push(i32::try_from(r.state.consecutive_successes).unwrap_or(i32::MAX));
+        self.dues.push(r.state.last_due_at_ms);
+        self.checked_ms.push(r.last_checked_ms);
+        self.errors.push(r.last_error.clone());
+    }
+
+    async fn write(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO monitor_region_state AS s (monitor_id, region, status, consecutive_failures, \
+                   consecutive_successes, last_due_at_ms, last_checked_at, last_error) \
+                 SELECT u.id, u.region, u.status, u.failures, u.successes, u.due, \
+                        to_timestamp(u.checked_ms / 1000.0), u.error \
+                 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::int8[], $7::int8[], \
+                             $8::text[]) AS u(id, region, status, failures, successes, due, checked_ms, error) \
+                 ORDER BY u.id, u.region \
+                 ON CONFLICT (monitor_id, region) DO UPDATE SET status = excluded.status, \
+                   consecutive_failures = excluded.consecutive_failures, \
+                   consecutive_successes = excluded.consecutive_successes, \
+                   last_due_at_ms = excluded.last_due_at_ms, last_checked_at = excluded.last_checked_at, \
+                   last_error = excluded.last_error",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
+            &[
+                &self.ids,
+                &self.regions,
+                &self.statuses,
+                &self.failures,
+                &self.successes,
+                &self.dues,
+                &self.checked_ms,
+                &self.errors,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 struct StateUpdate {
     ids: Vec<Uuid>,
     statuses: Vec<&'static str>,
-    failures: Vec<i32>,
-    successes: Vec<i32>,
     dues: Vec<i64>,
     checked: Vec<OffsetDateTime>,
     outcomes: Vec<&'static str>,
 }
 
 impl StateUpdate {
-    fn push(&mut self, id: Uuid, s: &MonitorState, checked_at: OffsetDateTime, outcome: CheckOutcome) {
-        self.outcomes.push(outcome.as_str());
+    fn push(
+        &mut self,
+        id: Uuid,
+        status: MonitorStatus,
+        due: i64,
+        checked_at: OffsetDateTime,
+        outcome: CheckOutcome,
+    ) {
         self.ids.push(id);
-        self.statuses.push(s.status.as_str());
-        self.failures.push(i32::try_from(s.consecutive_failures).unwrap_or(i32::MAX));
-        self.successes.push(i32::try_from(s.consecutive_successes).unwrap_or(i32::MAX));
-        self.dues.push(s.last_due_at_ms);
+        self.statuses.push(status.as_str());
+        self.dues.push(due);
         self.checked.push(checked_at);
+        self.outcomes.push(outcome.as_str());
     }
 }

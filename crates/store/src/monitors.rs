@@ -6,9 +6,10 @@ use upcheck_domain::probe_config::KindConfig;
 use upcheck_domain::{CheckOutcome, HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
 use uuid::Uuid;
 
-/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=12).
+/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=14).
 pub(crate) const SPEC_COLUMNS: &str = "m.id, m.kind, m.url, m.method, m.headers, m.body, m.interval_seconds, \
-     m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold, m.config, m.owner_id";
+     m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold, m.config, m.owner_id, \
+     m.regions, m.min_failed_regions";
 
 /// A monitor as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +34,31 @@ pub struct Monitor {
     pub updated_at: OffsetDateTime,
     /// A heartbeat monitor's ping token (`/api/v1/heartbeat/{token}`).
     pub heartbeat_token: Option<String>,
+    /// Each region's own view of the monitor, by region name.
+    pub regions: Vec<RegionStatus>,
+}
+
+/// One region's status for a monitor, as its own status machine has it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RegionStatus {
+    /// The region.
+    pub region: String,
+    /// `pending`, `up` or `down`, as this region's checks have it.
+    pub status: String,
+    /// When this region last checked it (RFC 3339).
+    pub last_checked_at: Option<String>,
+    /// This region's latest failed check's error.
+    pub error: Option<String>,
 }
 
 fn select(filter: &str) -> String {
     format!(
         "SELECT {SPEC_COLUMNS}, m.name, m.paused, coalesce(s.status, 'pending'), s.last_checked_at, s.last_outcome, \
            (SELECT coalesce(array_agg(mc.channel_id ORDER BY mc.channel_id), '{{}}') \
-              FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at, m.heartbeat_token \
+              FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at, m.heartbeat_token, \
+           (SELECT coalesce(jsonb_agg(jsonb_build_object('region', r.region, 'status', r.status, \
+                     'last_checked_at', r.last_checked_at, 'error', r.last_error) ORDER BY r.region), '[]') \
+              FROM monitor_region_state r WHERE r.monitor_id = m.id) \
          FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id {filter}"
     )
 }
@@ -47,22 +66,24 @@ fn select(filter: &str) -> String {
 fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
     Ok(Monitor {
         spec: spec_from_row(r)?,
-        name: r.get(13),
-        paused: r.get(14),
-        status: crate::error::stored(r.get(15), MonitorStatus::parse, "status")?,
-        last_checked_at: r.get(16),
+        name: r.get(15),
+        paused: r.get(16),
+        status: crate::error::stored(r.get(17), MonitorStatus::parse, "status")?,
+        last_checked_at: r.get(18),
         last_outcome: r
-            .get::<_, Option<&str>>(17)
+            .get::<_, Option<&str>>(19)
             .map(|o| crate::error::stored(o, CheckOutcome::parse, "last_outcome"))
             .transpose()?,
-        channel_ids: r.get(18),
-        created_at: r.get(19),
-        updated_at: r.get(20),
-        heartbeat_token: r.get(21),
+        channel_ids: r.get(20),
+        created_at: r.get(21),
+        updated_at: r.get(22),
+        heartbeat_token: r.get(23),
+        regions: serde_json::from_value(r.get(24))
+            .map_err(|e| StoreError::Corrupt(format!("region state: {e}")))?,
     })
 }
 
-/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=12 of `r`.
+/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=14 of `r`.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] when a stored value is out of its domain.
@@ -83,6 +104,11 @@ pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreE
         config: KindConfig::from_json(kind, &r.get::<_, serde_json::Value>(11))
             .map_err(|_| corrupt("config"))?,
         owner_id: Some(r.get(12)),
+        regions: r.get(13),
+        min_failed_regions: r
+            .get::<_, Option<i16>>(14)
+            .map(|n| u16::try_from(n).map_err(|_| corrupt("min_failed_regions")))
+            .transpose()?,
         kind,
     })
 }
@@ -183,8 +209,9 @@ pub async fn create(
     let insert = tx
         .prepare_cached(
             "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, \
-               timeout_ms, expected_status, failure_threshold, recovery_threshold, config, paused) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+               timeout_ms, expected_status, failure_threshold, recovery_threshold, config, regions, \
+               min_failed_regions, paused) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .await?;
     let row = SpecRow::new(spec)?;
@@ -223,10 +250,11 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
 }
 
 /// A spec as column values of `monitors`, for the INSERT and the UPDATE, which share the
-/// parameter order: `$1` id, `$2` owner, `$3` name, then the spec's columns up to `$14`.
+/// parameter order: `$1` id, `$2` owner, `$3` name, then the spec's columns up to `$16`.
 struct SpecRow<'a> {
     spec: &'a ProbeSpec,
     config: serde_json::Value,
+    min_failed_regions: Option<i16>,
     kind: &'static str,
     method: &'static str,
     headers: serde_json::Value,
@@ -242,6 +270,7 @@ impl<'a> SpecRow<'a> {
         Ok(Self {
             spec,
             config: spec.config.to_json(),
+            min_failed_regions: spec.min_failed_regions.map(|n| n as i16),
             kind: spec.kind.as_str(),
             method: spec.method.as_str(),
             headers: json(&spec.headers)?,
@@ -273,6 +302,8 @@ impl<'a> SpecRow<'a> {
             &self.failure_threshold,
             &self.recovery_threshold,
             &self.config,
+            &self.spec.regions,
+            &self.min_failed_regions,
         ]
     }
 }
@@ -327,7 +358,8 @@ pub async fn update(
         .prepare_cached(
             "UPDATE monitors SET name = $3, kind = $4, url = $5, method = $6, headers = $7, body = $8, \
                interval_seconds = $9, timeout_ms = $10, expected_status = $11, failure_threshold = $12, \
-               recovery_threshold = $13, config = $14, updated_at = now() WHERE id = $1 AND owner_id = $2",
+               recovery_threshold = $13, config = $14, regions = $15, min_failed_regions = $16, updated_at = now() \
+             WHERE id = $1 AND owner_id = $2",
         )
         .await?;
     let n = tx.execute(&stmt, &SpecRow::new(spec)?.params(&owner, &name)).await?;
@@ -376,6 +408,8 @@ pub async fn set_paused(
         &[&id, &status],
     )
     .await?;
+    // Pausing or resuming starts every region's status machine afresh too.
+    tx.execute("DELETE FROM monitor_region_state WHERE monitor_id = $1", &[&id]).await?;
     let row = tx.query_one(&select("WHERE m.id = $1"), &[&id]).await?;
     tx.commit().await?;
     monitor(&row).map(Some)

@@ -50,6 +50,11 @@ impl Keys {
         format!("{}:{{{shard}}}", self.monitoring_stream)
     }
 
+    /// Sorted set of monitoring regions: member region, score its last report (Unix ms).
+    pub fn regions(&self) -> String {
+        format!("{}regions", self.prefix)
+    }
+
     /// Marker set after a reconcile; its absence means Redis lost data and must be repaired.
     pub fn schedule_marker(&self) -> String {
         format!("{}schedule:reconciled", self.prefix)

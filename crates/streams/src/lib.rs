@@ -16,6 +16,7 @@ mod keys;
 mod lock;
 mod message;
 mod producer;
+pub mod regions;
 mod reply;
 mod runner;
 mod schedule;

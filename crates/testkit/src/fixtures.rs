@@ -35,6 +35,8 @@ pub fn spec(url: &str) -> ProbeSpec {
         recovery_threshold: 1,
         config: Default::default(),
         owner_id: None,
+        regions: Vec::new(),
+        min_failed_regions: None,
     }
 }
 

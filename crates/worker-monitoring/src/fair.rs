@@ -118,6 +118,8 @@ mod tests {
             recovery_threshold: 1,
             config: KindConfig::default(),
             owner_id: Some(owner),
+            regions: Vec::new(),
+            min_failed_regions: None,
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use upcheck_domain::PingKind;
 use upcheck_domain::probe_config::KindConfig;
+use upcheck_domain::quorum::Quorum;
 use upcheck_domain::{CheckJob, CheckOutcome, Thresholds};
 use upcheck_runtime::metrics as metrics_names;
 use upcheck_store::checks::CheckRecord;
@@ -147,6 +148,11 @@ impl<P: Probe> CheckHandler<P> {
                 recovery: job.spec.recovery_threshold,
             },
             trace_parent: upcheck_streams::trace::current(),
+            quorum: Quorum {
+                listed_regions: u16::try_from(job.spec.regions.len()).unwrap_or(u16::MAX),
+                min_failed_regions: job.spec.min_failed_regions,
+                interval_ms: i64::from(job.spec.interval_seconds) * 1_000,
+            },
         };
         let lag_ms = upcheck_domain::clock::unix_ms(record.checked_at) - record.due_at_ms;
         self.metrics(record.outcome)
@@ -189,11 +195,14 @@ impl<P: Probe> Handler for CheckHandler<P> {
             Some(record) => record,
             None => {
                 let job: CheckJob = message.decode()?;
+                if !job.spec.regions.is_empty() && !job.spec.regions.contains(&self.region) {
+                    return Ok(()); // a monitor only other regions probe
+                }
                 match self.check(message, job).await? {
                     Some(record) => record,
                     None => {
                         self.skipped.increment(1);
-                        tracing::debug!(stream_id = %message.id, "check skipped: its owner or host had no free probe slot");
+                        tracing::debug!(stream_id = %message.id, "check skipped: no free probe slot for its owner or host");
                         return Ok(());
                     }
                 }

@@ -57,7 +57,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     );
     let outbound = upcheck_net::Outbound::new(&settings.probe)?;
     let roots = probe::TrustedRoots::load(settings.probe.ca_cert.as_deref())?;
-    let probe = probe::KindProbe::new(outbound, roots).context("HTTP client")?;
+    let probe =
+        probe::KindProbe::for_region(outbound, roots, Some(&settings.region)).context("HTTP client")?;
     let per_user = settings.probe.max_per_user.unwrap_or((t.monitoring_concurrency / 2).max(1));
     let handler = Arc::new(
         handler::CheckHandler::new(probe, batcher, settings.region.clone(), t.monitoring_concurrency)
@@ -88,6 +89,20 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         });
     }
     drop(handler); // the batcher stops once the runners (holding the last clones) are done
+    // The region registry (GET /api/v1/regions, the default set a monitor is probed from).
+    {
+        let (conn, keys, region, cancel) =
+            (conns.commands.clone(), keys.clone(), settings.region.clone(), cancel.clone());
+        tasks.spawn(async move {
+            upcheck_runtime::every(Duration::from_secs(10), Duration::ZERO, &cancel, || async {
+                let now = upcheck_domain::clock::now_ms();
+                if let Err(e) = upcheck_streams::regions::report(&conn, &keys, &region, now).await {
+                    tracing::debug!(error = %e, "region not reported; next try in 10 s");
+                }
+            })
+            .await;
+        });
+    }
     tasks.spawn(scheduler::run(
         schedule.clone(),
         Duration::from_millis(t.scheduler_tick_ms),

@@ -83,6 +83,10 @@ pub(crate) struct CreateMonitor {
     channel_ids: Option<Vec<Uuid>>,
     /// Create paused (default false).
     paused: Option<bool>,
+    /// Regions that probe it (default: every region with a monitoring replica; see `GET /regions`).
+    regions: Option<Vec<String>>,
+    /// Regions that must see it down before it is `down` (default: a majority of its regions).
+    min_failed_regions: Option<u16>,
 }
 
 /// Changes to a monitor: any subset of the creation fields but `paused` (use pause/resume).
@@ -110,6 +114,12 @@ pub(crate) struct UpdateMonitor {
     failure_threshold: Option<u16>,
     recovery_threshold: Option<u16>,
     channel_ids: Option<Vec<Uuid>>,
+    /// Replaces the listed regions (`[]`: every region).
+    regions: Option<Vec<String>>,
+    /// `null` returns to a majority.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u16>)]
+    min_failed_regions: Option<Option<u16>>,
 }
 
 /// A monitor.
@@ -133,6 +143,13 @@ pub(crate) struct MonitorView {
     recovery_threshold: u16,
     channel_ids: Vec<Uuid>,
     paused: bool,
+    /// The regions listed to probe it (empty: every region).
+    regions: Vec<String>,
+    /// Regions that must see it down (null: a majority).
+    min_failed_regions: Option<u16>,
+    /// Each region's own status (its status machine over its own checks); the monitor's
+    /// `status` is their quorum.
+    region_status: Vec<RegionStatusView>,
     /// `pending`, `up`, `degraded` (up, but its latest check was slow), `down` or `paused`.
     status: String,
     /// RFC 3339, or null before the first check.
@@ -163,6 +180,22 @@ impl From<Monitor> for MonitorView {
             recovery_threshold: s.recovery_threshold,
             channel_ids: m.channel_ids,
             paused: m.paused,
+            regions: s.regions,
+            min_failed_regions: s.min_failed_regions,
+            region_status: m
+                .regions
+                .into_iter()
+                .map(|r| RegionStatusView {
+                    region: r.region,
+                    status: r.status,
+                    last_checked_at: r.last_checked_at.as_deref().and_then(|t| {
+                        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                            .ok()
+                            .map(rfc3339)
+                    }),
+                    error: r.error,
+                })
+                .collect(),
             status: match (m.paused, m.status, m.last_outcome) {
                 (true, _, _) => "paused".into(),
                 (false, MonitorStatus::Up, Some(CheckOutcome::Degraded)) => "degraded".into(),
@@ -177,6 +210,17 @@ impl From<Monitor> for MonitorView {
             updated_at: rfc3339(m.updated_at),
         }
     }
+}
+
+/// One region's view of a monitor.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RegionStatusView {
+    region: String,
+    /// `pending`, `up` or `down`.
+    status: String,
+    last_checked_at: Option<String>,
+    /// Its latest failed check's error.
+    error: Option<String>,
 }
 
 /// A page of monitors.
@@ -310,6 +354,8 @@ pub(crate) async fn create(
         expected_status: b.expected_status.unwrap_or_else(ExpectedStatus::default_rules),
         failure_threshold: b.failure_threshold.unwrap_or(if kind == MonitorKind::Heartbeat { 1 } else { 2 }),
         recovery_threshold: b.recovery_threshold.unwrap_or(1),
+        regions: b.regions.unwrap_or_default(),
+        min_failed_regions: b.min_failed_regions,
     };
     let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;
@@ -413,6 +459,8 @@ pub(crate) async fn update(
         expected_status: b.expected_status.unwrap_or(c.expected_status),
         failure_threshold: b.failure_threshold.unwrap_or(c.failure_threshold),
         recovery_threshold: b.recovery_threshold.unwrap_or(c.recovery_threshold),
+        regions: b.regions.unwrap_or(c.regions),
+        min_failed_regions: b.min_failed_regions.unwrap_or(c.min_failed_regions),
     };
     let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;

@@ -33,6 +33,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/heartbeat/{token}"),
     ("post", "/api/v1/heartbeat/{token}"),
     ("post", "/api/v1/heartbeat/{token}/{action}"),
+    ("get", "/api/v1/regions"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),

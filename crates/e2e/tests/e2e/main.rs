@@ -6,5 +6,6 @@ mod heartbeat;
 mod helpers;
 mod metrics;
 mod pipeline;
+mod regions;
 mod tls;
 mod traces;

@@ -34,6 +34,7 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
         error: (outcome == CheckOutcome::Down).then(|| "expected 2xx, got 503".to_string()),
         thresholds: Thresholds { failure: 2, recovery: 1 },
         trace_parent: None,
+        quorum: Default::default(),
     }
 }
 

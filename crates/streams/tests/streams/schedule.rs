@@ -22,6 +22,8 @@ fn spec(interval_seconds: u32) -> ProbeSpec {
         recovery_threshold: 1,
         config: Default::default(),
         owner_id: None,
+        regions: Vec::new(),
+        min_failed_regions: None,
     }
 }
 

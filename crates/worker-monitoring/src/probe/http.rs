@@ -63,13 +63,33 @@ impl HttpProbe {
     /// # Errors
     /// When the TLS back-end cannot be initialised or a root does not parse.
     pub fn with_roots(outbound: Outbound, roots: &TrustedRoots) -> Result<Self, reqwest::Error> {
-        let mut builder = outbound.http_client().tls_info(true);
+        Self::build(outbound, roots, None)
+    }
+
+    /// The probe a replica of `region` uses: its `User-Agent` names the region
+    /// (`Upcheck/0.1.0 (region eu-west)`), so targets can tell regions' checks apart.
+    ///
+    /// # Errors
+    /// When the TLS back-end cannot be initialised or a root does not parse.
+    pub fn for_region(
+        outbound: Outbound,
+        roots: &TrustedRoots,
+        region: &str,
+    ) -> Result<Self, reqwest::Error> {
+        Self::build(outbound, roots, Some(region))
+    }
+
+    fn build(outbound: Outbound, roots: &TrustedRoots, region: Option<&str>) -> Result<Self, reqwest::Error> {
+        let agent = match region {
+            Some(r) => format!("Upcheck/{} (region {r})", env!("CARGO_PKG_VERSION")),
+            None => concat!("Upcheck/", env!("CARGO_PKG_VERSION")).to_string(),
+        };
+        let mut builder = outbound.http_client().tls_info(true).user_agent(agent);
         for der in roots.extra_der() {
             builder = builder.add_root_certificate(reqwest::Certificate::from_der(der)?);
         }
         let client = builder
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Upcheck/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(50))
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true)

@@ -87,8 +87,24 @@ impl KindProbe {
     /// # Errors
     /// When the HTTP client's TLS back-end cannot be initialised.
     pub fn new(outbound: upcheck_net::Outbound, roots: TrustedRoots) -> Result<Self, reqwest::Error> {
+        Self::for_region(outbound, roots, None)
+    }
+
+    /// Like [`KindProbe::new`], for a replica of `region` (named in HTTP probes' `User-Agent`).
+    ///
+    /// # Errors
+    /// When the HTTP client's TLS back-end cannot be initialised.
+    pub fn for_region(
+        outbound: upcheck_net::Outbound,
+        roots: TrustedRoots,
+        region: Option<&str>,
+    ) -> Result<Self, reqwest::Error> {
+        let http = match region {
+            Some(r) => HttpProbe::for_region(outbound.clone(), &roots, r)?,
+            None => HttpProbe::with_roots(outbound.clone(), &roots)?,
+        };
         Ok(Self {
-            http: HttpProbe::with_roots(outbound.clone(), &roots)?,
+            http,
             tcp: TcpProbe::new(outbound.clone()),
             dns: DnsProbe::new(outbound.clone()),
             tls: TlsProbe::new(outbound, roots),

@@ -205,6 +205,7 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
                 error: Some("expected 2xx, got 500".into()),
                 thresholds: Default::default(),
                 trace_parent: None,
+                quorum: Default::default(),
             }
         })
         .collect();
@@ -311,6 +312,7 @@ async fn a_published_transition_lost_with_redis_data_is_published_again() {
         error: None,
         thresholds: Default::default(),
         trace_parent: None,
+        quorum: Default::default(),
     };
     let events = record_checks(&env.pool, &[record(1_000)]).await.unwrap();
     // It was published an hour ago as entry 1-0, then Redis lost the stream before anyone
