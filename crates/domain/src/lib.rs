@@ -19,8 +19,8 @@ pub mod webhook;
 pub use expected::{ExpectedStatus, ExpectedStatusError};
 pub use kinds::{ChannelKind, IncidentState, Role};
 pub use messages::{
-    CheckJob, NotificationJob, PingKind, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload,
-    notification_id, webhook_type,
+    CheckJob, ExpiringCertificate, NotificationJob, PingKind, StatusEvent, WebhookIncident, WebhookMonitor,
+    WebhookPayload, notification_id, webhook_type,
 };
 pub use monitor::{HttpMethod, MonitorKind, ProbeSpec, ValidationError};
 pub use status::{CheckOutcome, MonitorState, MonitorStatus, Thresholds, Transition, apply_check};

@@ -65,6 +65,34 @@ pub struct StatusEvent {
     /// outbox (`status_events.trace_context`), so a relayed event keeps it too.
     #[serde(skip)]
     pub trace_parent: Option<crate::TraceParent>,
+    /// Set for a `certificate.expiring` event (`from` and `to` are then both the monitor's
+    /// current status, and no incident opens or resolves): the certificate that expires soon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<ExpiringCertificate>,
+}
+
+impl StatusEvent {
+    /// The webhook `type`: `certificate.expiring` for a certificate notice, else the
+    /// transition's ([`webhook_type`]).
+    pub fn webhook_type(&self) -> &'static str {
+        if self.certificate.is_some() { CERTIFICATE_EXPIRING } else { webhook_type(self.to) }
+    }
+}
+
+/// The webhook `type` of a certificate notice.
+pub const CERTIFICATE_EXPIRING: &str = "certificate.expiring";
+
+/// A certificate within its monitor's `expiry_warning_days` of expiry: reported once per
+/// certificate (fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiringCertificate {
+    /// SHA-256 of the DER certificate, lower-case hex.
+    pub fingerprint: String,
+    /// Its `notAfter`.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// Whole days left when the check saw it.
+    pub days_left: i64,
 }
 
 /// A notification job on the notification stream: one per (status event, channel).
@@ -86,7 +114,7 @@ pub fn notification_id(event_id: Uuid, channel_id: Uuid) -> Uuid {
 pub struct WebhookPayload {
     /// The status event's id; the same for every channel the event reaches.
     pub event_id: Uuid,
-    /// `monitor.down` or `monitor.up`.
+    /// `monitor.down`, `monitor.up` or `certificate.expiring`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The monitor.
@@ -100,8 +128,11 @@ pub struct WebhookPayload {
     /// When the deciding check ran.
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
-    /// The failing check's error, for `monitor.down`.
+    /// The failing check's error, for `monitor.down`; what expires, for `certificate.expiring`.
     pub cause: Option<String>,
+    /// The certificate, for `certificate.expiring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<ExpiringCertificate>,
 }
 
 /// The monitor part of a webhook body.
@@ -160,6 +191,7 @@ mod tests {
             status: MonitorStatus::Down,
             occurred_at: OffsetDateTime::UNIX_EPOCH,
             cause: Some("expected 2xx, got 503".into()),
+            certificate: None,
         };
         let v = serde_json::to_value(&body).unwrap();
         assert_eq!(v["type"], "monitor.down");

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
 use upcheck_domain::quorum::{self, Quorum, RegionState};
 use upcheck_domain::{
-    CheckOutcome, MonitorState, MonitorStatus, StatusEvent, Thresholds, TraceParent, apply_check,
+    CheckOutcome, ExpiringCertificate, MonitorState, MonitorStatus, StatusEvent, Thresholds, TraceParent,
+    apply_check,
 };
 use uuid::Uuid;
 
@@ -39,6 +40,9 @@ pub struct CheckRecord {
     pub trace_parent: Option<TraceParent>,
     /// The monitor's quorum rule at scheduling time (regions listed, regions needed, interval).
     pub quorum: Quorum,
+    /// The server's certificate, when it is within the monitor's `expiry_warning_days`: the
+    /// first check that sees a certificate so reports it (`certificate.expiring`), once.
+    pub expiring_certificate: Option<ExpiringCertificate>,
 }
 
 /// Stores a batch of checks and applies the status machines, all in one transaction.
@@ -130,6 +134,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
     let mut events = Vec::new();
     let mut upd = StateUpdate::default();
     let mut region_upd = RegionUpdate::default();
+    let mut notices: Vec<(Uuid, MonitorStatus, &CheckRecord)> = Vec::new();
     for (monitor_id, list) in &by_monitor {
         let Some(mut status) = overall.get(monitor_id).copied() else { continue };
         let states = regions.entry(*monitor_id).or_default();
@@ -183,8 +188,14 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
                 cause,
                 seq: None,
                 trace_parent: c.trace_parent,
+                certificate: None,
             });
             status = to;
+        }
+        if let Some(c) = list.iter().rev().find(|c| c.expiring_certificate.is_some())
+            && status != MonitorStatus::Paused
+        {
+            notices.push((*monitor_id, status, *c));
         }
         for region in states.iter().filter(|r| touched.contains(&r.region)) {
             region_upd.push(*monitor_id, region);
@@ -210,10 +221,65 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
         .await?;
     tx.execute(&update, &[&upd.ids, &upd.statuses, &upd.dues, &upd.checked, &upd.outcomes]).await?;
     region_upd.write(&tx).await?;
+    events.extend(certificate_notices(&tx, &notices).await?);
     crate::events::insert(&tx, &mut events).await?;
     tx.commit().await?;
     tracing::Span::current().record("transitions", events.len());
     Ok(events)
+}
+
+/// `certificate.expiring` events for the certificates of `notices` not reported before (one
+/// per monitor and fingerprint, remembered in `certificate_warnings`). Each event comes after
+/// its monitor's transitions of this batch: the caller appends them last, so their `seq`
+/// follows.
+async fn certificate_notices(
+    tx: &deadpool_postgres::Transaction<'_>,
+    notices: &[(Uuid, MonitorStatus, &CheckRecord)],
+) -> Result<Vec<StatusEvent>, StoreError> {
+    if notices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO certificate_warnings (monitor_id, fingerprint, not_after) \
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) \
+             ON CONFLICT DO NOTHING RETURNING monitor_id",
+        )
+        .await?;
+    let ids: Vec<Uuid> = notices.iter().map(|n| n.0).collect();
+    let prints: Vec<&str> = notices
+        .iter()
+        .map(|n| n.2.expiring_certificate.as_ref().map_or("", |c| c.fingerprint.as_str()))
+        .collect();
+    let after: Vec<OffsetDateTime> = notices
+        .iter()
+        .map(|n| n.2.expiring_certificate.as_ref().map_or(OffsetDateTime::UNIX_EPOCH, |c| c.not_after))
+        .collect();
+    let new: HashSet<Uuid> =
+        tx.query(&stmt, &[&ids, &prints, &after]).await?.iter().map(|r| r.get(0)).collect();
+    Ok(notices
+        .iter()
+        .filter(|(id, _, _)| new.contains(id))
+        .filter_map(|(id, status, c)| {
+            let cert = c.expiring_certificate.clone()?;
+            Some(StatusEvent {
+                event_id: Uuid::now_v7(),
+                monitor_id: *id,
+                from: *status,
+                to: *status,
+                notify: true,
+                occurred_at: c.checked_at,
+                cause: Some(format!(
+                    "certificate expires in {} days ({})",
+                    cert.days_left,
+                    cert.not_after.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+                )),
+                seq: None,
+                trace_parent: c.trace_parent,
+                certificate: Some(cert),
+            })
+        })
+        .collect())
 }
 
 /// Every region's state of `monitor_ids` (the caller holds their `monitor_state` locks).

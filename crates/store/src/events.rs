@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 /// The columns [`from_row`] decodes, in its order.
 pub(crate) const COLUMNS: &str =
-    "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context";
+    "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context, certificate";
 
 /// Decodes a row selected with [`COLUMNS`].
 pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreError> {
@@ -33,6 +33,11 @@ pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreErro
         occurred_at: r.get(6),
         seq: Some(r.get(7)),
         trace_parent: r.get::<_, Option<&str>>(8).and_then(TraceParent::parse),
+        certificate: r
+            .get::<_, Option<serde_json::Value>>(9)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("event certificate: {e}")))?,
     })
 }
 
@@ -52,11 +57,11 @@ pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<
     let stmt = tx
         .prepare_cached(
             "INSERT INTO status_events \
-               (id, monitor_id, from_status, to_status, notify, cause, occurred_at, trace_context) \
-             SELECT u.id, u.monitor_id, u.from_status, u.to_status, u.notify, u.cause, u.occurred_at, u.tp \
+               (id, monitor_id, from_status, to_status, notify, cause, occurred_at, trace_context, certificate) \
+             SELECT u.id, u.monitor_id, u.from_status, u.to_status, u.notify, u.cause, u.occurred_at, u.tp, u.cert \
              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bool[], $6::text[], \
-                         $7::timestamptz[], $8::text[]) \
-                  WITH ORDINALITY AS u(id, monitor_id, from_status, to_status, notify, cause, occurred_at, tp, n) \
+                         $7::timestamptz[], $8::text[], $9::jsonb[]) \
+                  WITH ORDINALITY AS u(id, monitor_id, from_status, to_status, notify, cause, occurred_at, tp, cert, n) \
              ORDER BY u.n \
              RETURNING id, seq",
         )
@@ -69,7 +74,9 @@ pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<
     let cause: Vec<Option<&str>> = events.iter().map(|e| e.cause.as_deref()).collect();
     let at: Vec<OffsetDateTime> = events.iter().map(|e| e.occurred_at).collect();
     let tp: Vec<Option<String>> = events.iter().map(|e| e.trace_parent.map(|t| t.to_string())).collect();
-    let rows = tx.query(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at, &tp]).await?;
+    let certs: Vec<Option<serde_json::Value>> =
+        events.iter().map(|e| e.certificate.as_ref().and_then(|c| serde_json::to_value(c).ok())).collect();
+    let rows = tx.query(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at, &tp, &certs]).await?;
     let seqs: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for e in events.iter_mut() {
         e.seq = seqs.get(&e.event_id).copied();

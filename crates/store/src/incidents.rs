@@ -12,7 +12,6 @@ use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
 use upcheck_domain::{
     MonitorStatus, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id,
-    webhook_type,
 };
 use uuid::Uuid;
 
@@ -92,8 +91,18 @@ async fn apply_one(
     event: StatusEvent,
 ) -> Result<AppliedEvent, StoreError> {
     let seq = event.seq.unwrap_or(i64::MAX);
-    let incident = match (event.from, event.to) {
-        (_, MonitorStatus::Down) => {
+    // A certificate notice changes no incident; it names the open one, if any.
+    let transition = if event.certificate.is_some() { None } else { Some((event.from, event.to)) };
+    let incident = match transition {
+        None => {
+            let open = tx
+                .prepare_cached(
+                    "SELECT id, opened_at, resolved_at FROM incidents WHERE monitor_id = $1 AND state = 'open'",
+                )
+                .await?;
+            tx.query_opt(&open, &[&event.monitor_id]).await?
+        }
+        Some((_, MonitorStatus::Down)) => {
             let open = tx
                 .prepare_cached(
                     "INSERT INTO incidents (id, monitor_id, state, opened_event_id, opened_seq, opened_at, cause) \
@@ -123,7 +132,7 @@ async fn apply_one(
                 .await?;
             tx.query_opt(&find, &[&event.event_id, &event.monitor_id]).await?
         }
-        (MonitorStatus::Down, MonitorStatus::Up) => {
+        Some((MonitorStatus::Down, MonitorStatus::Up)) => {
             // Only an incident opened by an earlier event: a late event never resolves a newer one.
             let resolve = tx
                 .prepare_cached(
@@ -146,13 +155,14 @@ async fn apply_one(
     if event.notify {
         let payload = WebhookPayload {
             event_id: event.event_id,
-            kind: webhook_type(event.to).to_string(),
+            kind: event.webhook_type().to_string(),
             monitor: monitor.clone(),
             incident,
             previous_status: event.from,
             status: event.to,
             occurred_at: event.occurred_at,
             cause: event.cause.clone(),
+            certificate: event.certificate.clone(),
         };
         let payload = serde_json::to_value(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let channels = tx
@@ -179,7 +189,7 @@ async fn apply_one(
                     &event.monitor_id,
                     &channel_id,
                     &kind,
-                    &webhook_type(event.to),
+                    &event.webhook_type(),
                     &payload,
                 ],
             )

@@ -4,11 +4,12 @@
 use crate::batcher::Batcher;
 use crate::fair::FairSlots;
 use crate::probe::Probe;
-use crate::probe::ProbeResult;
+use crate::probe::{CertificateInfo, ProbeResult};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use upcheck_domain::ExpiringCertificate;
 use upcheck_domain::PingKind;
 use upcheck_domain::probe_config::KindConfig;
 use upcheck_domain::quorum::Quorum;
@@ -148,6 +149,7 @@ impl<P: Probe> CheckHandler<P> {
                 recovery: job.spec.recovery_threshold,
             },
             trace_parent: upcheck_streams::trace::current(),
+            expiring_certificate: expiring(&job.spec.config, result.certificate.as_ref()),
             quorum: Quorum {
                 listed_regions: u16::try_from(job.spec.regions.len()).unwrap_or(u16::MAX),
                 min_failed_regions: job.spec.min_failed_regions,
@@ -185,6 +187,22 @@ impl<P: Probe> CheckHandler<P> {
         }
         probed.insert(record.job_id.clone(), record);
     }
+}
+
+/// The certificate a check saw, when it is within the monitor's `expiry_warning_days`.
+fn expiring(config: &KindConfig, cert: Option<&CertificateInfo>) -> Option<ExpiringCertificate> {
+    let days = match config {
+        KindConfig::Tls(c) => c.expiry_warning_days,
+        KindConfig::Http(c) => c.certificate?.expiry_warning_days,
+        _ => return None,
+    };
+    let cert = cert?;
+    let days_left = cert.days_left(time::OffsetDateTime::now_utc());
+    (days_left <= i64::from(days)).then(|| ExpiringCertificate {
+        fingerprint: cert.fingerprint.clone(),
+        not_after: cert.not_after,
+        days_left,
+    })
 }
 
 impl<P: Probe> Handler for CheckHandler<P> {

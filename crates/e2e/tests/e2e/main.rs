@@ -1,5 +1,6 @@
 //! The whole stack in-process: API and the three workers against real Postgres and Redis.
 
+mod certificates;
 mod deploy;
 mod healing;
 mod heartbeat;

@@ -78,6 +78,7 @@ async fn a_failing_target_opens_an_incident_and_sends_signed_webhooks_down_then_
             occurred_at: r.get(6),
             seq: Some(r.get(7)),
             trace_parent: None,
+            certificate: None,
         })
         .collect();
     let conns = upcheck_streams::connect(&stack.env.settings.redis).await.unwrap();

@@ -35,6 +35,7 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
         thresholds: Thresholds { failure: 2, recovery: 1 },
         trace_parent: None,
         quorum: Default::default(),
+        expiring_certificate: None,
     }
 }
 
@@ -50,6 +51,7 @@ pub(crate) fn event(monitor_id: Uuid, from: MonitorStatus, to: MonitorStatus) ->
         cause: (to == MonitorStatus::Down).then(|| "connection refused".to_string()),
         seq: None,
         trace_parent: None,
+        certificate: None,
     }
 }
 

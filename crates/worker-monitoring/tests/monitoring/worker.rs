@@ -206,6 +206,7 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
                 thresholds: Default::default(),
                 trace_parent: None,
                 quorum: Default::default(),
+                expiring_certificate: None,
             }
         })
         .collect();
@@ -313,6 +314,7 @@ async fn a_published_transition_lost_with_redis_data_is_published_again() {
         thresholds: Default::default(),
         trace_parent: None,
         quorum: Default::default(),
+        expiring_certificate: None,
     };
     let events = record_checks(&env.pool, &[record(1_000)]).await.unwrap();
     // It was published an hour ago as entry 1-0, then Redis lost the stream before anyone

@@ -45,6 +45,7 @@ async fn setup_with(overrides: &[(&str, &str)], enqueue_job: bool) -> Setup {
         cause: Some("connection refused".into()),
         seq: None,
         trace_parent: None,
+        certificate: None,
     }];
     upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
     let [event] = events;
