@@ -37,6 +37,53 @@ pub(crate) enum Scenario {
     /// Faults at load on servers of its own: a worker SIGKILLed every few seconds, Redis and
     /// Postgres restarted once; then the outcome compared with the known outage schedule.
     Chaos(ChaosArgs),
+    /// Throughput three times in one run: plain HTTP, HTTP with one assertion, and the mix of
+    /// kinds (70 % http with one assertion, 10 % each tcp, dns, tls); the cost ratios.
+    Kinds(KindsArgs),
+    /// Heartbeat pings accepted per second by one API process (wrk over `--monitors` tokens),
+    /// and the time from a missed deadline to the `down` webhook.
+    Heartbeat(HeartbeatArgs),
+}
+
+/// What the monitors of a throughput run probe.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Mix {
+    /// Plain HTTP GETs, status code only.
+    #[default]
+    Http,
+    /// HTTP with one assertion each (`body_not_contains`).
+    HttpAssert,
+    /// 70 % http with one assertion, 10 % each tcp, dns (a DNS server in the bench) and tls (a
+    /// TLS server in the bench, certificate from a bench CA).
+    Kinds,
+}
+
+/// `kinds`' flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct KindsArgs {
+    /// Monitors at a 1 s interval in each run.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) monitors: usize,
+    #[command(flatten)]
+    pub(crate) window: Window,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// `heartbeat`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct HeartbeatArgs {
+    /// Heartbeat monitors whose tokens wrk pings in turn (each token may ping 10 times a second).
+    #[arg(long, default_value_t = 2_000)]
+    pub(crate) monitors: usize,
+    /// wrk's duration per connection count, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub(crate) seconds: u64,
+    /// Heartbeats left silent after one ping, to time their missed deadline → webhook.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) missed: usize,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
 }
 
 /// The measured window of a timed scenario.
@@ -104,6 +151,9 @@ pub(crate) struct ThroughputArgs {
     /// Extra monitors (each with a webhook channel) flipped to failing after the window.
     #[arg(long, default_value_t = 0)]
     pub(crate) flip: usize,
+    /// What the monitors probe.
+    #[arg(long, value_enum, default_value_t = Mix::Http)]
+    pub(crate) mix: Mix,
     #[command(flatten)]
     pub(crate) window: Window,
     #[command(flatten)]

@@ -26,6 +26,10 @@
 //!   `immediate` once; then lost transitions, duplicate and false incidents, alerts delivered,
 //!   duplicate deliveries and detection/recovery delays against the schedule.
 //!
+//! - `kinds`: throughput three times in one run: plain HTTP, HTTP with one assertion, and the
+//!   mix of kinds (70 % http with one assertion, 10 % each tcp, dns, tls); the CPU ratios.
+//! - `heartbeat`: pings accepted per second by one API process, and missed deadline → webhook.
+//!
 //! Every scenario takes `--set VARIABLE=value` (repeatable) for the components' settings on top
 //! of the shipped defaults. Build first: `cargo build --release --workspace --bins`.
 
@@ -39,7 +43,7 @@ mod tools;
 
 use clap::Parser;
 use cli::{Cli, Scenario};
-use scenarios::{alert, all, api, ceilings, chaos, throughput, vigil};
+use scenarios::{alert, all, api, ceilings, chaos, heartbeat, kinds, throughput, vigil};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -54,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Vigil(a) => rows.extend(vigil::run(&a.window, a.monitors).await?.rows),
         Scenario::All(a) => rows.extend(all::run(&a).await?),
         Scenario::Chaos(a) => rows.extend(chaos::run(&a).await?),
+        Scenario::Kinds(a) => rows.extend(kinds::run(&a).await?),
+        Scenario::Heartbeat(a) => rows.extend(heartbeat::run(&a).await?),
     }
     report::print(&rows);
     Ok(())

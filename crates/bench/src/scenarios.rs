@@ -5,5 +5,7 @@ pub(crate) mod all;
 pub(crate) mod api;
 pub(crate) mod ceilings;
 pub(crate) mod chaos;
+pub(crate) mod heartbeat;
+pub(crate) mod kinds;
 pub(crate) mod throughput;
 pub(crate) mod vigil;

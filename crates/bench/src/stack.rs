@@ -39,12 +39,19 @@ pub(crate) async fn insert_monitors(env: &TestEnv, owner: Uuid, specs: &[ProbeSp
     for chunk in specs.chunks(10_000) {
         let ids: Vec<Uuid> = chunk.iter().map(|s| s.monitor_id).collect();
         let urls: Vec<&str> = chunk.iter().map(|s| s.url.as_str()).collect();
+        let kinds: Vec<&str> = chunk.iter().map(|s| s.kind.as_str()).collect();
+        let configs: Vec<serde_json::Value> = chunk.iter().map(|s| s.config.to_json()).collect();
+        let intervals: Vec<i32> = chunk.iter().map(|s| s.interval_seconds as i32).collect();
+        let timeouts: Vec<i32> = chunk.iter().map(|s| s.timeout_ms as i32).collect();
+        let thresholds: Vec<i16> = chunk.iter().map(|s| s.failure_threshold as i16).collect();
         db.execute(
             "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, \
-               timeout_ms, expected_status, failure_threshold, recovery_threshold) \
-             SELECT id, $2, 'bench monitor', 'http', url, 'GET', '{}'::jsonb, NULL, 1, 500, $3, 2, 1 \
-             FROM unnest($1::uuid[], $4::text[]) AS m(id, url)",
-            &[&ids, &owner, &rules, &urls],
+               timeout_ms, expected_status, failure_threshold, recovery_threshold, config) \
+             SELECT id, $2, 'bench monitor', kind, url, 'GET', '{}'::jsonb, NULL, interval, timeout, $3, threshold, 1, \
+                    config \
+             FROM unnest($1::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::int4[], $8::int4[], $9::int2[]) \
+                  AS m(id, url, kind, config, interval, timeout, threshold)",
+            &[&ids, &owner, &rules, &urls, &kinds, &configs, &intervals, &timeouts, &thresholds],
         )
         .await?;
         db.execute(

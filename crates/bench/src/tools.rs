@@ -19,6 +19,8 @@ pub(crate) struct WrkReport {
 
 /// Runs `wrk --latency -t <threads> -c <connections> -d <seconds>s [-H header] url`.
 ///
+/// See [`wrk_script`] for a run that builds each request with a Lua script.
+///
 /// wrk keeps every connection alive and reuses it, as the probes' connection pool does.
 ///
 /// # Errors
@@ -30,7 +32,25 @@ pub(crate) fn wrk(
     seconds: u64,
     header: Option<&str>,
 ) -> anyhow::Result<WrkReport> {
+    wrk_script(url, threads, connections, seconds, header, None)
+}
+
+/// Like [`wrk`], with `-s script` (a Lua file whose `request` function builds each request).
+///
+/// # Errors
+/// As [`wrk`].
+pub(crate) fn wrk_script(
+    url: &str,
+    threads: u32,
+    connections: u32,
+    seconds: u64,
+    header: Option<&str>,
+    script: Option<&std::path::Path>,
+) -> anyhow::Result<WrkReport> {
     let mut cmd = Command::new("wrk");
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
     cmd.arg("--latency")
         .arg(format!("-t{threads}"))
         .arg(format!("-c{connections}"))

@@ -138,14 +138,9 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
     for (monitor_id, list) in &by_monitor {
         let Some(mut status) = overall.get(monitor_id).copied() else { continue };
         let states = regions.entry(*monitor_id).or_default();
-        let mut last_checked = list[0].checked_at;
-        let mut last_outcome = list[0].outcome;
-        let mut touched: Vec<String> = Vec::new();
+        let before = status;
+        let mut touched: Vec<(String, CheckOutcome)> = Vec::new();
         for c in list {
-            if c.checked_at >= last_checked {
-                last_outcome = c.outcome;
-            }
-            last_checked = last_checked.max(c.checked_at);
             if status == MonitorStatus::Paused {
                 continue;
             }
@@ -162,12 +157,15 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
             }
             region.state = next;
             let checked_ms = upcheck_domain::clock::unix_ms(c.checked_at);
+            let latest = checked_ms >= region.last_checked_ms;
             region.last_checked_ms = region.last_checked_ms.max(checked_ms);
             if !c.outcome.is_success() {
                 region.last_error = c.error.clone();
             }
-            if !touched.contains(&c.region) {
-                touched.push(c.region.clone());
+            match touched.iter_mut().find(|(r, _)| *r == c.region) {
+                Some((_, outcome)) if latest => *outcome = c.outcome,
+                Some(_) => {}
+                None => touched.push((c.region.clone(), c.outcome)),
             }
             let Some(to) = quorum::verdict(states.iter(), c.quorum, checked_ms) else { continue };
             if to == status {
@@ -197,29 +195,28 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
         {
             notices.push((*monitor_id, status, *c));
         }
-        for region in states.iter().filter(|r| touched.contains(&r.region)) {
-            region_upd.push(*monitor_id, region);
+        for (name, outcome) in &touched {
+            if let Some(region) = states.iter().find(|r| r.region == *name) {
+                region_upd.push(*monitor_id, region, *outcome);
+            }
         }
-        upd.push(
-            *monitor_id,
-            status,
-            list.iter().map(|c| c.due_at_ms).max().unwrap_or(i64::MIN),
-            last_checked,
-            last_outcome,
-        );
+        if status != before {
+            let changed_at = events.iter().rev().find(|e| e.monitor_id == *monitor_id).map(|e| e.occurred_at);
+            upd.push(*monitor_id, status, changed_at.unwrap_or_else(OffsetDateTime::now_utc));
+        }
     }
-    let update = tx
-        .prepare_cached(
-            "UPDATE monitor_state s SET status = u.status, last_due_at_ms = greatest(s.last_due_at_ms, u.due), \
-               last_checked_at = greatest(s.last_checked_at, u.checked_at), \
-               last_outcome = CASE WHEN s.last_checked_at > u.checked_at THEN s.last_outcome ELSE u.outcome END, \
-               changed_at = CASE WHEN s.status <> u.status THEN u.checked_at ELSE s.changed_at END \
-             FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::timestamptz[], $5::text[]) \
-                  AS u(id, status, due, checked_at, outcome) \
-             WHERE s.monitor_id = u.id",
-        )
-        .await?;
-    tx.execute(&update, &[&upd.ids, &upd.statuses, &upd.dues, &upd.checked, &upd.outcomes]).await?;
+    // The monitor's own row changes only with its verdict: a steady monitor costs one region
+    // row per check.
+    if !upd.ids.is_empty() {
+        let update = tx
+            .prepare_cached(
+                "UPDATE monitor_state s SET status = u.status, changed_at = u.changed_at \
+                 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, changed_at) \
+                 WHERE s.monitor_id = u.id",
+            )
+            .await?;
+        tx.execute(&update, &[&upd.ids, &upd.statuses, &upd.changed]).await?;
+    }
     region_upd.write(&tx).await?;
     events.extend(certificate_notices(&tx, &notices).await?);
     crate::events::insert(&tx, &mut events).await?;
@@ -322,11 +319,13 @@ struct RegionUpdate {
     successes: Vec<i32>,
     dues: Vec<i64>,
     checked_ms: Vec<i64>,
+    outcomes: Vec<&'static str>,
     errors: Vec<Option<String>>,
 }
 
 impl RegionUpdate {
-    fn push(&mut self, id: Uuid, r: &RegionState) {
+    fn push(&mut self, id: Uuid, r: &RegionState, latest_outcome: CheckOutcome) {
+        self.outcomes.push(latest_outcome.as_str());
         self.ids.push(id);
         self.regions.push(r.region.clone());
         self.statuses.push(r.state.status.as_str());
@@ -344,16 +343,19 @@ impl RegionUpdate {
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO monitor_region_state AS s (monitor_id, region, status, consecutive_failures, \
-                   consecutive_successes, last_due_at_ms, last_checked_at, last_error) \
+                   consecutive_successes, last_due_at_ms, last_checked_at, last_outcome, last_error) \
                  SELECT u.id, u.region, u.status, u.failures, u.successes, u.due, \
-                        to_timestamp(u.checked_ms / 1000.0), u.error \
+                        to_timestamp(u.checked_ms / 1000.0), u.outcome, u.error \
                  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::int8[], $7::int8[], \
-                             $8::text[]) AS u(id, region, status, failures, successes, due, checked_ms, error) \
+                             $8::text[], $9::text[]) \
+                      AS u(id, region, status, failures, successes, due, checked_ms, outcome, error) \
                  ORDER BY u.id, u.region \
                  ON CONFLICT (monitor_id, region) DO UPDATE SET status = excluded.status, \
                    consecutive_failures = excluded.consecutive_failures, \
                    consecutive_successes = excluded.consecutive_successes, \
                    last_due_at_ms = excluded.last_due_at_ms, last_checked_at = excluded.last_checked_at, \
+                   last_outcome = CASE WHEN s.last_checked_at > excluded.last_checked_at THEN s.last_outcome \
+                                       ELSE excluded.last_outcome END, \
                    last_error = excluded.last_error",
             )
             .await?;
@@ -367,6 +369,7 @@ impl RegionUpdate {
                 &self.successes,
                 &self.dues,
                 &self.checked_ms,
+                &self.outcomes,
                 &self.errors,
             ],
         )
@@ -379,24 +382,13 @@ impl RegionUpdate {
 struct StateUpdate {
     ids: Vec<Uuid>,
     statuses: Vec<&'static str>,
-    dues: Vec<i64>,
-    checked: Vec<OffsetDateTime>,
-    outcomes: Vec<&'static str>,
+    changed: Vec<OffsetDateTime>,
 }
 
 impl StateUpdate {
-    fn push(
-        &mut self,
-        id: Uuid,
-        status: MonitorStatus,
-        due: i64,
-        checked_at: OffsetDateTime,
-        outcome: CheckOutcome,
-    ) {
+    fn push(&mut self, id: Uuid, status: MonitorStatus, changed_at: OffsetDateTime) {
         self.ids.push(id);
         self.statuses.push(status.as_str());
-        self.dues.push(due);
-        self.checked.push(checked_at);
-        self.outcomes.push(outcome.as_str());
+        self.changed.push(changed_at);
     }
 }

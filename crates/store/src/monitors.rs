@@ -53,7 +53,10 @@ pub struct RegionStatus {
 
 fn select(filter: &str) -> String {
     format!(
-        "SELECT {SPEC_COLUMNS}, m.name, m.paused, coalesce(s.status, 'pending'), s.last_checked_at, s.last_outcome, \
+        "SELECT {SPEC_COLUMNS}, m.name, m.paused, coalesce(s.status, 'pending'), \
+           (SELECT max(r.last_checked_at) FROM monitor_region_state r WHERE r.monitor_id = m.id), \
+           (SELECT r.last_outcome FROM monitor_region_state r WHERE r.monitor_id = m.id \
+              ORDER BY r.last_checked_at DESC NULLS LAST LIMIT 1), \
            (SELECT coalesce(array_agg(mc.channel_id ORDER BY mc.channel_id), '{{}}') \
               FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at, m.heartbeat_token, \
            (SELECT coalesce(jsonb_agg(jsonb_build_object('region', r.region, 'status', r.status, \
@@ -408,8 +411,14 @@ pub async fn set_paused(
         &[&id, &status],
     )
     .await?;
-    // Pausing or resuming starts every region's status machine afresh too.
-    tx.execute("DELETE FROM monitor_region_state WHERE monitor_id = $1", &[&id]).await?;
+    // Pausing or resuming starts every region's status machine afresh too (keeping when each
+    // last checked, so a resumed monitor is not due before its last check plus its interval).
+    tx.execute(
+        "UPDATE monitor_region_state SET status = 'pending', consecutive_failures = 0, consecutive_successes = 0 \
+         WHERE monitor_id = $1",
+        &[&id],
+    )
+    .await?;
     let row = tx.query_one(&select("WHERE m.id = $1"), &[&id]).await?;
     tx.commit().await?;
     monitor(&row).map(Some)

@@ -4,19 +4,17 @@
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::json::{ValidJson, present};
+use crate::json::ValidJson;
 use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
-use crate::routes::{check_target, rfc3339, validate_name};
+use crate::routes::monitor_dto::{CreateMonitor, MonitorPage, MonitorView, UpdateMonitor};
+use crate::routes::{check_target, validate_name};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use upcheck_domain::monitor::{DEFAULT_INTERVAL_SECONDS, DEFAULT_TIMEOUT_MS};
 use upcheck_domain::probe_config::KindConfig;
-use upcheck_domain::{CheckOutcome, ExpectedStatus, HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
+use upcheck_domain::{ExpectedStatus, MonitorKind, ProbeSpec};
 use upcheck_store::monitors::Monitor;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
@@ -27,207 +25,6 @@ pub(crate) fn config(cfg: &mut web::ServiceConfig) {
         .service(remove)
         .service(pause)
         .service(resume);
-}
-
-/// A monitor's `config`, by its `kind` (documentation only: the API parses it by `kind`).
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum MonitorConfig {
-    /// `http`: assertions, redirects, degraded latency, certificate check.
-    Http(upcheck_domain::probe_config::HttpConfig),
-    /// `tcp`: host, port, optional send/expect.
-    Tcp(upcheck_domain::probe_config::TcpConfig),
-    /// `dns`: name, record type, resolver, expected values.
-    Dns(upcheck_domain::probe_config::DnsConfig),
-    /// `tls`: host, port, expiry warning.
-    Tls(upcheck_domain::probe_config::TlsConfig),
-    /// `heartbeat`: period and grace; pinged at the monitor's `heartbeat_url`.
-    Heartbeat(upcheck_domain::probe_config::HeartbeatConfig),
-}
-
-/// A new monitor. `name` is required, and `url` for `http` monitors; other kinds name their
-/// target in `config`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CreateMonitor {
-    /// 1 to 200 characters.
-    name: String,
-    /// `http://` or `https://`; `http` monitors only.
-    url: Option<String>,
-    /// `http` (default), `tcp`, `dns`, `tls` or `heartbeat`.
-    #[schema(value_type = Option<String>, example = "http")]
-    kind: Option<MonitorKind>,
-    /// The kind's settings: `HttpConfig` (optional), `TcpConfig`, `DnsConfig`, `TlsConfig` or `HeartbeatConfig`.
-    #[schema(value_type = Option<MonitorConfig>, example = json!({"assertions": [{"type": "json", "pointer": "/status", "op": "equals", "value": "ok"}], "degraded_latency_ms": 800}))]
-    config: Option<Value>,
-    /// Seconds between checks, 1 to 86,400 (default 60).
-    interval_seconds: Option<u32>,
-    /// Probe timeout, 100 to 60,000 ms and below the interval (default 10,000, or the interval's 80 %).
-    timeout_ms: Option<u32>,
-    /// GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS.
-    #[schema(value_type = Option<String>, example = "GET")]
-    method: Option<HttpMethod>,
-    /// Extra request headers.
-    headers: Option<BTreeMap<String, String>>,
-    /// Request body.
-    body: Option<String>,
-    /// Accepted statuses: classes like `"2xx"` and codes like `301` (default `["2xx"]`).
-    #[schema(value_type = Option<Vec<Object>>, example = json!(["2xx", 301]))]
-    expected_status: Option<Vec<ExpectedStatus>>,
-    /// Failed checks in a row before `down`, 1 to 20 (default 2).
-    failure_threshold: Option<u16>,
-    /// Successful checks in a row before `up` again, 1 to 20 (default 1).
-    recovery_threshold: Option<u16>,
-    /// Channels told about status changes (the caller's own).
-    channel_ids: Option<Vec<Uuid>>,
-    /// Create paused (default false).
-    paused: Option<bool>,
-    /// Regions that probe it (default: every region with a monitoring replica; see `GET /regions`).
-    regions: Option<Vec<String>>,
-    /// Regions that must see it down before it is `down` (default: a majority of its regions).
-    min_failed_regions: Option<u16>,
-}
-
-/// Changes to a monitor: any subset of the creation fields but `paused` (use pause/resume).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UpdateMonitor {
-    name: Option<String>,
-    url: Option<String>,
-    #[schema(value_type = Option<String>)]
-    kind: Option<MonitorKind>,
-    /// Replaces the kind's settings (required when `kind` changes).
-    #[schema(value_type = Option<MonitorConfig>)]
-    config: Option<Value>,
-    interval_seconds: Option<u32>,
-    timeout_ms: Option<u32>,
-    #[schema(value_type = Option<String>)]
-    method: Option<HttpMethod>,
-    headers: Option<BTreeMap<String, String>>,
-    /// `null` removes the body.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    body: Option<Option<String>>,
-    #[schema(value_type = Option<Vec<Object>>)]
-    expected_status: Option<Vec<ExpectedStatus>>,
-    failure_threshold: Option<u16>,
-    recovery_threshold: Option<u16>,
-    channel_ids: Option<Vec<Uuid>>,
-    /// Replaces the listed regions (`[]`: every region).
-    regions: Option<Vec<String>>,
-    /// `null` returns to a majority.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u16>)]
-    min_failed_regions: Option<Option<u16>>,
-}
-
-/// A monitor.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct MonitorView {
-    id: Uuid,
-    name: String,
-    url: String,
-    kind: String,
-    /// The kind's settings, defaults filled in.
-    #[schema(value_type = MonitorConfig)]
-    config: Value,
-    method: String,
-    headers: BTreeMap<String, String>,
-    body: Option<String>,
-    interval_seconds: u32,
-    timeout_ms: u32,
-    #[schema(value_type = Vec<Object>)]
-    expected_status: Vec<ExpectedStatus>,
-    failure_threshold: u16,
-    recovery_threshold: u16,
-    channel_ids: Vec<Uuid>,
-    paused: bool,
-    /// The regions listed to probe it (empty: every region).
-    regions: Vec<String>,
-    /// Regions that must see it down (null: a majority).
-    min_failed_regions: Option<u16>,
-    /// Each region's own status (its status machine over its own checks); the monitor's
-    /// `status` is their quorum.
-    region_status: Vec<RegionStatusView>,
-    /// `pending`, `up`, `degraded` (up, but its latest check was slow), `down` or `paused`.
-    status: String,
-    /// RFC 3339, or null before the first check.
-    last_checked_at: Option<String>,
-    /// Heartbeat monitors: where the job pings (`GET` or `POST`; add `/start` or `/fail`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    heartbeat_url: Option<String>,
-    created_at: String,
-    updated_at: String,
-}
-
-impl From<Monitor> for MonitorView {
-    fn from(m: Monitor) -> Self {
-        let s = m.spec;
-        Self {
-            id: s.monitor_id,
-            name: m.name,
-            url: s.url,
-            kind: s.kind.as_str().into(),
-            config: s.config.to_json(),
-            method: s.method.as_str().into(),
-            headers: s.headers,
-            body: s.body,
-            interval_seconds: s.interval_seconds,
-            timeout_ms: s.timeout_ms,
-            expected_status: s.expected_status,
-            failure_threshold: s.failure_threshold,
-            recovery_threshold: s.recovery_threshold,
-            channel_ids: m.channel_ids,
-            paused: m.paused,
-            regions: s.regions,
-            min_failed_regions: s.min_failed_regions,
-            region_status: m
-                .regions
-                .into_iter()
-                .map(|r| RegionStatusView {
-                    region: r.region,
-                    status: r.status,
-                    last_checked_at: r.last_checked_at.as_deref().and_then(|t| {
-                        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                            .ok()
-                            .map(rfc3339)
-                    }),
-                    error: r.error,
-                })
-                .collect(),
-            status: match (m.paused, m.status, m.last_outcome) {
-                (true, _, _) => "paused".into(),
-                (false, MonitorStatus::Up, Some(CheckOutcome::Degraded)) => "degraded".into(),
-                (false, status, _) => status.as_str().into(),
-            },
-            last_checked_at: m.last_checked_at.map(rfc3339),
-            heartbeat_url: (s.kind == MonitorKind::Heartbeat)
-                .then_some(m.heartbeat_token.as_ref())
-                .flatten()
-                .map(|t| format!("/api/v1/heartbeat/{t}")),
-            created_at: rfc3339(m.created_at),
-            updated_at: rfc3339(m.updated_at),
-        }
-    }
-}
-
-/// One region's view of a monitor.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RegionStatusView {
-    region: String,
-    /// `pending`, `up` or `down`.
-    status: String,
-    last_checked_at: Option<String>,
-    /// Its latest failed check's error.
-    error: Option<String>,
-}
-
-/// A page of monitors.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct MonitorPage {
-    items: Vec<MonitorView>,
-    next_cursor: Option<String>,
 }
 
 async fn check_channels(state: &AppState, owner: Uuid, ids: &[Uuid]) -> Result<(), ApiError> {

@@ -150,8 +150,10 @@ async fn an_up_monitor_whose_latest_check_was_slow_shows_as_degraded() {
     let path = format!("/api/v1/monitors/{id}");
     app.call(Method::POST, &format!("{path}/resume"), Some(&token), None).await;
     let db = app.env.db().await;
+    db.execute("UPDATE monitor_state SET status = 'up' WHERE monitor_id = $1", &[&id]).await.unwrap();
     db.execute(
-        "UPDATE monitor_state SET status = 'up', last_outcome = 'degraded', last_checked_at = now() WHERE monitor_id = $1",
+        "INSERT INTO monitor_region_state (monitor_id, region, status, last_checked_at, last_outcome) \
+         VALUES ($1, 'local', 'up', now(), 'degraded')",
         &[&id],
     )
     .await

@@ -67,7 +67,8 @@ async fn patch_and_resume_never_bring_the_next_check_before_last_check_plus_inte
         .db()
         .await
         .execute(
-            "UPDATE monitor_state SET last_checked_at = now() - interval '60 seconds' WHERE monitor_id = $1",
+            "INSERT INTO monitor_region_state (monitor_id, region, status, last_checked_at) \
+             VALUES ($1, 'local', 'up', now() - interval '60 seconds')",
             &[&id],
         )
         .await

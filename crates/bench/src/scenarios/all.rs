@@ -11,6 +11,7 @@ pub(crate) async fn run(a: &AllArgs) -> anyhow::Result<Rows> {
     let (ceiling_rows, probe_ceiling) = ceilings::run(&CeilingsArgs { seconds: a.window.seconds }).await?;
     rows.extend(ceiling_rows);
     let at = |monitors: usize, replicas: u16, flip: usize| ThroughputArgs {
+        mix: crate::cli::Mix::Http,
         monitors,
         replicas,
         flip,

@@ -2,7 +2,7 @@
 //! checks stored per second, schedule lag, each component's CPU and peak RSS, Redis memory per
 //! monitor; with `--flip N`, alert latency of N more monitors flipped under that load.
 
-use crate::cli::ThroughputArgs;
+use crate::cli::{Mix, ThroughputArgs};
 use crate::procs;
 use crate::report::{Rows, thousands};
 use crate::stack::{Stack, insert_monitors, schedule_random_phases};
@@ -31,12 +31,17 @@ pub(crate) struct Throughput {
 /// each component's cost; with `a.flip`, alert latency under that load.
 pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
     let (monitors, replicas, flip) = (a.monitors, usize::from(a.replicas), a.flip);
-    let env = TestEnv::with_env(&a.overrides.vars()).await;
+    let servers = if a.mix == Mix::Kinds { Some(KindServers::start().await?) } else { None };
+    let extra = servers.as_ref().map(KindServers::vars).unwrap_or_default();
+    let mut vars = a.overrides.vars();
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    let env = TestEnv::with_env(&vars).await;
     let target = FlipTarget::start().await;
     let owner = user(&env).await;
     let mut redis = env.redis.clone();
     let (mem_empty, _) = redis_info(&mut redis).await?;
-    let specs: Vec<ProbeSpec> = (0..monitors).map(|_| spec(&target.url)).collect();
+    let specs: Vec<ProbeSpec> =
+        (0..monitors).map(|i| mixed_spec(a.mix, i, &target.url, servers.as_ref())).collect();
     insert_monitors(&env, owner, &specs).await?;
     let flip_target = FlipTarget::start().await;
     let receiver = WebhookReceiver::start().await;
@@ -145,6 +150,11 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
         thousands(monitors as f64),
         if replicas == 1 { "" } else { "s" }
     );
+    match a.mix {
+        Mix::Http => {}
+        Mix::HttpAssert => label.push_str(", http with one assertion"),
+        Mix::Kinds => label.push_str(", mix 70 % http + assertion / 10 % tcp / 10 % dns / 10 % tls"),
+    }
     for (k, v) in &a.overrides.sets {
         label.push_str(&format!(", {k}={v}"));
     }
@@ -201,4 +211,75 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
         pipeline_cpu_ms: per_k(pipeline),
         worker_rss_mib: worker_rss,
     })
+}
+
+/// The DNS and TLS servers a `kinds` mix probes, inside the bench.
+pub(crate) struct KindServers {
+    dns: upcheck_testkit::dns::DnsServer,
+    tls: upcheck_testkit::tls_target::TlsTarget,
+    _dir: tempfile::TempDir,
+    ca_path: String,
+}
+
+impl KindServers {
+    async fn start() -> anyhow::Result<Self> {
+        let dns = upcheck_testkit::dns::DnsServer::start().await;
+        dns.set_a("target.bench", &[std::net::Ipv4Addr::LOCALHOST]);
+        let ca = upcheck_testkit::tls_target::TestCa::new();
+        let dir = tempfile::tempdir()?;
+        let ca_path = ca.write_pem(dir.path()).to_string_lossy().into_owned();
+        let now = OffsetDateTime::now_utc();
+        let (chain, key) =
+            ca.leaf(&["localhost"], now - time::Duration::days(1), now + time::Duration::days(365));
+        let tls = upcheck_testkit::tls_target::TlsTarget::start(chain, key).await;
+        Ok(Self { dns, tls, _dir: dir, ca_path })
+    }
+
+    /// The settings the components need to resolve through the bench's DNS server and trust
+    /// its CA.
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![("PROBE_DNS_SERVERS", self.dns.addr.to_string()), ("PROBE_CA_CERT", self.ca_path.clone())]
+    }
+}
+
+/// Monitor `i` of a run: plain http, http with one assertion, or by the kinds mix (of ten
+/// monitors: seven http with an assertion, one tcp, one dns, one tls).
+fn mixed_spec(mix: Mix, i: usize, url: &str, servers: Option<&KindServers>) -> ProbeSpec {
+    use upcheck_domain::MonitorKind;
+    use upcheck_domain::probe_config::KindConfig;
+    let mut s = spec(url);
+    let config = |kind, v: serde_json::Value| KindConfig::from_json(kind, &v).expect("a bench config");
+    let assertion = || {
+        config(
+            MonitorKind::Http,
+            serde_json::json!({"assertions": [{"type": "body_not_contains", "value": "error"}]}),
+        )
+    };
+    let port = url::Url::parse(url).ok().and_then(|u| u.port()).unwrap_or(80);
+    match (mix, servers, i % 10) {
+        (Mix::Http, ..) => {}
+        (Mix::HttpAssert, ..) | (Mix::Kinds, None, _) | (Mix::Kinds, Some(_), 0..=6) => {
+            s.config = assertion()
+        }
+        (Mix::Kinds, Some(_), 7) => {
+            s.kind = MonitorKind::Tcp;
+            s.config = config(MonitorKind::Tcp, serde_json::json!({"host": "127.0.0.1", "port": port}));
+        }
+        (Mix::Kinds, Some(_), 8) => {
+            s.kind = MonitorKind::Dns;
+            s.config = config(
+                MonitorKind::Dns,
+                serde_json::json!({"name": "target.bench", "expected": ["127.0.0.1"]}),
+            );
+        }
+        (Mix::Kinds, Some(k), _) => {
+            s.kind = MonitorKind::Tls;
+            s.config =
+                config(MonitorKind::Tls, serde_json::json!({"host": "localhost", "port": k.tls.addr.port()}));
+        }
+    }
+    if let Some(target) = s.config.target() {
+        s.url = target;
+    }
+    s
 }

@@ -135,7 +135,7 @@ async fn a_slow_http_monitor_is_degraded_but_up_and_a_tcp_monitor_is_probed_thro
     let last: Option<String> = env
         .db()
         .await
-        .query_one("SELECT last_outcome FROM monitor_state WHERE monitor_id = $1", &[&http.monitor_id])
+        .query_one("SELECT last_outcome FROM monitor_region_state WHERE monitor_id = $1", &[&http.monitor_id])
         .await
         .unwrap()
         .get(0);
