@@ -54,19 +54,8 @@ async fn a_failing_receiver_is_reported_by_the_test_send() {
     let token = app.user("a@example.com").await;
     let receiver = WebhookReceiver::start().await;
     receiver.set_status(500);
-    let c: Value = channel(&app, &token, json!({"url": receiver.url})).await.json().await.unwrap();
 
-    let r: Value = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/channels/{}/test", c["id"].as_str().unwrap()),
-            Some(&token),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r = app.test_send_to(&token, &receiver.url).await;
 
     assert_eq!(r, json!({"delivered": false, "http_status": 500}));
 }

@@ -108,6 +108,35 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// A webhook channel to `url`, then a test send through it: the test send's answer.
+    pub(crate) async fn test_send_to(&self, token: &str, url: &str) -> Value {
+        let c: Value = self
+            .call(
+                Method::POST,
+                "/api/v1/channels",
+                Some(token),
+                Some(serde_json::json!({"kind": "webhook", "name": "n", "config": {"url": url}})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let path = format!("/api/v1/channels/{}/test", c["id"].as_str().unwrap());
+        self.call(Method::POST, &path, Some(token), None).await.json().await.unwrap()
+    }
+
+    /// The served OpenAPI document.
+    pub(crate) async fn openapi(&self) -> Value {
+        self.client
+            .get(format!("{}/api/v1/openapi.json", self.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn get(&self, path: &str, token: &str) -> Response {
         self.call(Method::GET, path, Some(token), None).await
     }

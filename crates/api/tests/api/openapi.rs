@@ -42,15 +42,7 @@ const ROUTES: &[(&str, &str)] = &[
 #[tokio::test]
 async fn every_route_is_documented_in_openapi_3_1_and_served() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .client
-        .get(format!("{}/api/v1/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
 
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
@@ -74,15 +66,7 @@ async fn every_route_is_documented_in_openapi_3_1_and_served() {
 #[tokio::test]
 async fn every_monitor_kind_config_and_assertion_is_in_the_document() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .client
-        .get(format!("{}/api/v1/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let schemas = &doc["components"]["schemas"];
 
     let config = &schemas["MonitorConfig"]["oneOf"];

@@ -112,29 +112,8 @@ async fn a_test_send_to_a_name_that_resolves_to_a_blocked_address_reaches_nothin
     .await;
     let token = app.user("a@example.com").await;
     let url = format!("http://hooks.test:{}/", blocked.addr.port());
-    let c: Value = app
-        .call(
-            Method::POST,
-            "/api/v1/channels",
-            Some(&token),
-            Some(json!({"kind": "webhook", "name": "n", "config": {"url": url}})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
 
-    let r: Value = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/channels/{}/test", c["id"].as_str().unwrap()),
-            Some(&token),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r = app.test_send_to(&token, &url).await;
 
     assert_eq!(r, json!({"delivered": false, "http_status": null}));
     assert_eq!(blocked.hits(), 0);
@@ -145,29 +124,8 @@ async fn a_test_send_to_a_closed_port_tells_nothing_about_the_connection() {
     let app = spawn_app().await;
     let token = app.user("a@example.com").await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let c: Value = app
-        .call(
-            Method::POST,
-            "/api/v1/channels",
-            Some(&token),
-            Some(json!({"kind": "webhook", "name": "n", "config": {"url": format!("http://{closed}/")}})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
 
-    let r: Value = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/channels/{}/test", c["id"].as_str().unwrap()),
-            Some(&token),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r = app.test_send_to(&token, &format!("http://{closed}/")).await;
 
     assert_eq!(r, json!({"delivered": false, "http_status": null}));
 }
