@@ -37,6 +37,12 @@ fn default_tls_port() -> u16 {
 /// certificate check for `https` URLs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"assertions": [
+    {"type": "body_contains", "value": "OK"},
+    {"type": "json", "pointer": "/status", "op": "equals", "value": "ok"},
+    {"type": "header", "name": "content-type", "op": "matches", "value": "^application/json"},
+    {"type": "latency_below", "ms": 2000}],
+    "max_redirects": 3, "degraded_latency_ms": 800, "certificate": {"expiry_warning_days": 14}}))]
 pub struct HttpConfig {
     /// Every one must hold (besides `expected_status`); each failing one is named in the
     /// check's `error`. At most 20.
@@ -78,6 +84,7 @@ pub struct CertificateCheck {
 /// answer to start with a banner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"host": "bastion.example.com", "port": 22, "expect": "SSH-2.0"}))]
 pub struct TcpConfig {
     /// A host name or IP address.
     pub host: String,
@@ -95,6 +102,7 @@ pub struct TcpConfig {
 /// certificate not expired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"host": "example.com", "port": 443, "expiry_warning_days": 21}))]
 pub struct TlsConfig {
     /// A host name (checked against the certificate) or an IP address.
     pub host: String,
@@ -153,6 +161,8 @@ pub enum DnsMatch {
 /// `dns`: resolve `name` through the system resolver or `resolver`; optionally expect values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "example.com", "record_type": "MX", "resolver": "9.9.9.9",
+    "expected": ["10 mx1.example.com", "20 mx2.example.com"], "match": "all"}))]
 pub struct DnsConfig {
     /// The name to resolve.
     pub name: String,
@@ -175,6 +185,7 @@ pub struct DnsConfig {
 /// is `down`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"period_seconds": 86400, "grace_seconds": 3600}))]
 pub struct HeartbeatConfig {
     /// How often the job pings, 1 to 31,536,000 seconds (and at least `MIN_INTERVAL_SECONDS`).
     pub period_seconds: u32,

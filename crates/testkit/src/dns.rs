@@ -3,7 +3,7 @@
 //! it has no record for are NXDOMAIN. It listens on a loopback port only.
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::{Name, Record};
+use hickory_proto::rr::Record;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,7 +97,8 @@ fn answer(records: &Records, request: &[u8]) -> Option<Vec<u8>> {
     response.to_vec().ok()
 }
 
-pub use hickory_proto::rr::{RData, RecordType};
+pub use hickory_proto::rr::rdata::{CNAME, NS};
+pub use hickory_proto::rr::{Name, RData, RecordType};
 
 /// A DNS name, for building records.
 pub fn name(s: &str) -> Name {

@@ -218,6 +218,39 @@ async fn dns_answers_are_matched_any_or_all() {
 }
 
 #[tokio::test]
+async fn dns_aaaa_cname_and_ns_answers_are_compared_as_text() {
+    use upcheck_testkit::dns::{CNAME, NS, RData, RecordType, name};
+    let dns = DnsServer::start().await;
+    dns.set(
+        "v6.test",
+        RecordType::AAAA,
+        vec![RData::AAAA("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().into())],
+    );
+    dns.set("www.test", RecordType::CNAME, vec![RData::CNAME(CNAME(name("edge.cdn.test.")))]);
+    dns.set("zone.test", RecordType::NS, vec![RData::NS(NS(name("ns1.zone.test.")))]);
+    let p = probes(Some(&dns), None);
+    let d = |c: Value| kind_spec(MonitorKind::Dns, c);
+
+    let v6 =
+        p.probe(&d(json!({"name": "v6.test", "record_type": "AAAA", "expected": ["2001:db8::1"]}))).await;
+    let cname =
+        p.probe(&d(json!({"name": "www.test", "record_type": "CNAME", "expected": ["EDGE.cdn.test"]}))).await;
+    let ns =
+        p.probe(&d(json!({"name": "zone.test", "record_type": "NS", "expected": ["ns2.zone.test"]}))).await;
+
+    assert_eq!((v6.outcome, v6.error), (CheckOutcome::Up, None));
+    assert_eq!(
+        (cname.outcome, cname.error),
+        (CheckOutcome::Up, None),
+        "names compare without case or final dot"
+    );
+    assert_eq!(
+        ns.error.as_deref(),
+        Some("dns NS zone.test: expected any of [ns2.zone.test], got [ns1.zone.test]")
+    );
+}
+
+#[tokio::test]
 async fn a_dns_monitor_cannot_ask_a_blocked_name_server() {
     let p = probes(None, None);
 
