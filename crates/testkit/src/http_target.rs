@@ -76,6 +76,7 @@ pub struct HttpTarget {
     pub addr: SocketAddr,
     hits: Arc<AtomicU64>,
     handle: actix_web::dev::ServerHandle,
+    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
 
 impl HttpTarget {
@@ -145,8 +146,8 @@ impl HttpTarget {
         .expect("listen")
         .run();
         let handle = server.handle();
-        tokio::spawn(server);
-        Self { base: format!("http://{addr}"), addr, hits, handle }
+        let running = std::sync::Mutex::new(Some(tokio::spawn(server)));
+        Self { base: format!("http://{addr}"), addr, hits, handle, running }
     }
 
     /// Requests served so far.
@@ -154,8 +155,13 @@ impl HttpTarget {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// Stops the server.
+    /// Stops the server and waits until it is gone: its port refuses connections and every
+    /// connection it had open is closed, as when a target process dies.
     pub async fn stop(&self) {
         self.handle.stop(false).await;
+        let running = self.running.lock().expect("lock").take();
+        if let Some(running) = running {
+            let _ = running.await;
+        }
     }
 }

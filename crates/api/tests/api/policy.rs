@@ -123,7 +123,7 @@ async fn a_test_send_to_a_name_that_resolves_to_a_blocked_address_reaches_nothin
 async fn a_test_send_to_a_closed_port_tells_nothing_about_the_connection() {
     let app = spawn_app().await;
     let token = app.user("a@example.com").await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.79:0").unwrap().local_addr().unwrap();
 
     let r = app.test_send_to(&token, &format!("http://{closed}/")).await;
 

@@ -147,7 +147,7 @@ async fn banner_server(banner: &'static str) -> std::net::SocketAddr {
 #[tokio::test]
 async fn tcp_connects_and_checks_a_banner() {
     let addr = banner_server("SSH-2.0-test\r\n").await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.78:0").unwrap().local_addr().unwrap();
     let p = probes(None, None);
     let tcp = |host: &str, port: u16, extra: Value| {
         let mut c = json!({"host": host, "port": port});
@@ -158,7 +158,7 @@ async fn tcp_connects_and_checks_a_banner() {
     let open = p.probe(&tcp("127.0.0.1", addr.port(), json!({}))).await;
     let banner = p.probe(&tcp("127.0.0.1", addr.port(), json!({"expect": "SSH-2.0"}))).await;
     let wrong = p.probe(&tcp("127.0.0.1", addr.port(), json!({"expect": "220 "}))).await;
-    let refused = p.probe(&tcp("127.0.0.1", closed.port(), json!({}))).await;
+    let refused = p.probe(&tcp("127.0.0.78", closed.port(), json!({}))).await;
     let blocked = p.probe(&tcp("127.0.0.3", addr.port(), json!({}))).await;
 
     assert_eq!((open.outcome, banner.outcome), (CheckOutcome::Up, CheckOutcome::Up));

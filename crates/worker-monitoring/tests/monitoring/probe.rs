@@ -73,9 +73,15 @@ async fn a_target_that_never_answers_times_out_after_the_monitor_timeout() {
 
 #[tokio::test]
 async fn a_dead_listener_fails_the_very_next_check_despite_pooled_connections() {
-    let target = FlipTarget::start().await;
+    // On a loopback address of its own: once it stops, no other test's server can take its
+    // port on 127.0.0.1 and answer in its place.
+    let target =
+        upcheck_testkit::http_target::HttpTarget::start_on(std::net::Ipv4Addr::new(127, 0, 0, 77), |_| {
+            upcheck_testkit::http_target::Reply::ok("ok")
+        })
+        .await;
     let p = probe();
-    let s = spec(&target.url);
+    let s = spec(&format!("{}/", target.base));
     assert_eq!(p.probe(&s).await.outcome, CheckOutcome::Up);
     assert_eq!(p.probe(&s).await.outcome, CheckOutcome::Up);
 
