@@ -5,6 +5,7 @@ mod deploy;
 mod healing;
 mod heartbeat;
 mod helpers;
+mod kinds;
 mod metrics;
 mod pipeline;
 mod regions;
