@@ -93,14 +93,15 @@ fn check_spec(state: &AppState, spec: &ProbeSpec) -> Result<(), ApiError> {
 
 /// When a changed or resumed monitor is next due: now, unless that is sooner than its last
 /// check plus its (new) interval, so editing or pausing and resuming a monitor never checks it
-/// more often than its interval allows.
-fn next_due_ms(m: &Monitor) -> i64 {
+/// more often than its interval allows. A heartbeat's next deadline is a window after its last
+/// ping, or a whole window from now when it was just created or resumed (its job has had no
+/// chance to ping since).
+fn next_due_ms(m: &Monitor, fresh_start: bool) -> i64 {
     let now = now_ms();
     if let KindConfig::Heartbeat(beat) = &m.spec.config {
-        // The next deadline: a window after the last ping (or from now, before the first).
         return match m.last_checked_at {
-            Some(at) => now.max(upcheck_domain::clock::unix_ms(at) + beat.window_ms()),
-            None => now + beat.window_ms(),
+            Some(at) if !fresh_start => now.max(upcheck_domain::clock::unix_ms(at) + beat.window_ms()),
+            _ => now + beat.window_ms(),
         };
     }
     match m.last_checked_at {
@@ -109,11 +110,14 @@ fn next_due_ms(m: &Monitor) -> i64 {
     }
 }
 
-/// Schedules or unschedules a monitor in Redis; failures are logged, not returned.
-async fn sync_schedule(state: &AppState, m: &Monitor) {
+/// Schedules or unschedules a monitor in Redis (`fresh_start`: just created or resumed);
+/// failures are logged, not returned.
+async fn sync_schedule(state: &AppState, m: &Monitor, fresh_start: bool) {
     let result = match state.schedule().await {
         Ok(schedule) if m.paused => schedule.remove(m.spec.monitor_id).await.map_err(|e| e.to_string()),
-        Ok(schedule) => schedule.upsert(&m.spec, next_due_ms(m)).await.map_err(|e| e.to_string()),
+        Ok(schedule) => {
+            schedule.upsert(&m.spec, next_due_ms(m, fresh_start)).await.map_err(|e| e.to_string())
+        }
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = result {
@@ -174,7 +178,7 @@ pub(crate) async fn create(
         limit: "MAX_MONITORS_PER_USER",
         message: format!("at most {} monitors per user", quotas.max_monitors_per_user),
     })?;
-    sync_schedule(&state, &m).await;
+    sync_schedule(&state, &m, true).await;
     Ok(HttpResponse::Created().json(MonitorView::from(m)))
 }
 
@@ -267,7 +271,7 @@ pub(crate) async fn update(
     let m = upcheck_store::monitors::update(&state.pool, caller.id, &name, &spec, b.channel_ids.as_deref())
         .await?
         .ok_or(ApiError::NotFound("monitor"))?;
-    sync_schedule(&state, &m).await;
+    sync_schedule(&state, &m, false).await;
     Ok(HttpResponse::Ok().json(MonitorView::from(m)))
 }
 
@@ -302,7 +306,7 @@ async fn set_paused(
     let m = upcheck_store::monitors::set_paused(&state.pool, caller.id, id, paused)
         .await?
         .ok_or(ApiError::NotFound("monitor"))?;
-    sync_schedule(state, &m).await;
+    sync_schedule(state, &m, true).await;
     Ok(HttpResponse::Ok().json(MonitorView::from(m)))
 }
 

@@ -90,3 +90,33 @@ async fn patch_and_resume_never_bring_the_next_check_before_last_check_plus_inte
         assert!((due - expected).abs() < 5_000.0, "due {due}, expected about {expected}");
     }
 }
+
+#[tokio::test]
+async fn a_resumed_heartbeat_gets_a_whole_window_before_its_deadline() {
+    let app = spawn_app().await;
+    let token = app.user("a@example.com").await;
+    let body =
+        json!({"name": "cron", "kind": "heartbeat", "config": {"period_seconds": 60, "grace_seconds": 30}});
+    let m: Value = app.create_monitor(&token, body).await.json().await.unwrap();
+    let id: uuid::Uuid = m["id"].as_str().unwrap().parse().unwrap();
+    let path = format!("/api/v1/monitors/{id}");
+    app.env
+        .db()
+        .await
+        .execute(
+            "INSERT INTO monitor_region_state (monitor_id, region, status, last_checked_at) \
+             VALUES ($1, 'local', 'up', now() - interval '1 hour')",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    app.call(Method::POST, &format!("{path}/pause"), Some(&token), None).await;
+
+    app.call(Method::POST, &format!("{path}/resume"), Some(&token), None).await;
+
+    let keys = upcheck_streams::Keys::new(&app.env.settings);
+    let mut redis = app.env.redis.clone();
+    let due: f64 = redis.zscore(keys.schedule(keys.shard_of(id)), id.to_string()).await.unwrap();
+    let expected = upcheck_domain::clock::now_ms() as f64 + 90_000.0;
+    assert!((due - expected).abs() < 5_000.0, "deadline {due}, expected about {expected} (a whole window)");
+}
