@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 401: missing, wrong or expired credentials.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403: the caller may not do this (an admin route for a member).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// 404: no such resource for this caller (another user's resource is 404 too).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -83,6 +86,7 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Quota { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -97,6 +101,7 @@ impl ResponseError for ApiError {
             Self::BadRequest { field, message } => ("bad-request", message.clone(), field.clone()),
             Self::Invalid { field, message } => ("validation", message.clone(), Some(field.clone())),
             Self::Unauthorized(why) => ("unauthorized", (*why).to_string(), None),
+            Self::Forbidden(why) => ("forbidden", (*why).to_string(), None),
             Self::NotFound(what) => ("not-found", format!("{what} not found"), None),
             Self::Conflict(why) => ("conflict", (*why).to_string(), None),
             Self::Quota { message, .. } => ("quota-exceeded", message.clone(), None),

@@ -77,6 +77,7 @@ impl Application {
                             .configure(routes::channels::config)
                             .configure(routes::heartbeat::config)
                             .configure(routes::regions::config)
+                            .configure(routes::admin::config)
                             .configure(routes::openapi::config),
                     )
                     .default_service(web::to(no_route))

@@ -41,6 +41,9 @@ pub const STREAM_PENDING: &str = "upcheck_stream_pending_entries";
 pub const STREAM_LAG: &str = "upcheck_stream_lag_entries";
 /// `upcheck_stream_length{stream}`: `XLEN`.
 pub const STREAM_LENGTH: &str = "upcheck_stream_length";
+/// `upcheck_stream_dead_letters{stream}`: entries in `<stream>:dlq` (capped at about
+/// `DEAD_LETTER_MAXLEN`; a dead letter added at the cap is also logged as a warning).
+pub const STREAM_DEAD_LETTERS: &str = "upcheck_stream_dead_letters";
 /// `upcheck_db_pool_connections{state}`: Postgres connections `in_use` and `idle`.
 pub const DB_POOL_CONNECTIONS: &str = "upcheck_db_pool_connections";
 /// `upcheck_db_pool_max_connections`: the pool's size limit (`DATABASE_POOL_SIZE`).
@@ -142,6 +145,14 @@ impl Scrape {
                     }
                     Ok(Err(e)) => tracing::debug!(stream = %g.stream, error = %e, "XINFO GROUPS failed"),
                     Err(_) => tracing::debug!(stream = %g.stream, "XINFO GROUPS timed out"),
+                }
+                let dlq = upcheck_streams::Keys::dead_letter(&g.stream);
+                let mut xlen = redis::cmd("XLEN");
+                xlen.arg(&dlq);
+                if let Ok(Ok(n)) =
+                    tokio::time::timeout(Duration::from_secs(1), xlen.query_async::<u64>(&mut conn)).await
+                {
+                    metrics::gauge!(STREAM_DEAD_LETTERS, "stream" => g.stream.clone()).set(n as f64);
                 }
             }
         }

@@ -48,6 +48,9 @@ pub struct Delivery {
     pub state: DeliveryState,
     /// Attempts made so far.
     pub attempts: i32,
+    /// Attempts made before its last replay from the dead-letter stream (0 if never replayed):
+    /// `attempts - attempt_base` counts against `NOTIFICATION_MAX_ATTEMPTS`.
+    pub attempt_base: i32,
     /// The channel, unless it was deleted: (id, kind, config JSON).
     pub channel: Option<(Uuid, String, serde_json::Value)>,
     /// The body to send.
@@ -64,15 +67,15 @@ pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, St
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload \
+            "SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base \
              FROM notifications n LEFT JOIN channels c ON c.id = n.channel_id WHERE n.id = $1",
         )
         .await?;
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(delivery).transpose()
 }
 
-/// Decodes `n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload` (a notification left
-/// joined to its channel).
+/// Decodes `n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base` (a
+/// notification left joined to its channel).
 fn delivery(r: &tokio_postgres::Row) -> Result<Delivery, StoreError> {
     let channel =
         r.get::<_, Option<Uuid>>(3).map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
@@ -82,6 +85,7 @@ fn delivery(r: &tokio_postgres::Row) -> Result<Delivery, StoreError> {
         attempts: r.get(2),
         channel,
         payload: r.get(6),
+        attempt_base: r.get(7),
     })
 }
 
@@ -119,8 +123,8 @@ pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -
                WHERE id = $1 AND state = 'pending' \
                  AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $3) \
                  AND (next_attempt_at IS NULL OR next_attempt_at <= now() + interval '5 seconds') \
-               RETURNING id, state, attempts, channel_id, payload) \
-             SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload \
+               RETURNING id, state, attempts, channel_id, payload, attempt_base) \
+             SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base \
              FROM claimed n LEFT JOIN channels c ON c.id = n.channel_id",
         )
         .await?;
@@ -215,6 +219,24 @@ pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), Stor
         .await?;
     client.execute(&stmt, &[&id, &reason]).await?;
     Ok(())
+}
+
+/// Makes a dead (or failed) notification pending again for a replay from the dead-letter
+/// stream, with `NOTIFICATION_MAX_ATTEMPTS` fresh attempts; returns whether it was revived
+/// (`false`: delivered, already pending, or gone with its monitor).
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails.
+pub async fn revive(pool: &Pool, id: Uuid) -> Result<bool, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE notifications SET state = 'pending', attempt_base = attempts, next_attempt_at = NULL, \
+               lease_until = NULL WHERE id = $1 AND state IN ('dead', 'failed')",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&id]).await? == 1)
 }
 
 /// Up to `limit` notifications whose job Redis lost, marked as enqueued again now: still

@@ -9,6 +9,7 @@
 
 mod backoff;
 mod conn;
+pub mod dead_letters;
 mod delay;
 mod error;
 mod info;

@@ -96,13 +96,20 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             DeliveryState::Delivered
         } else if result.permanent {
             DeliveryState::Failed
-        } else if u32::try_from(attempt_no).unwrap_or(u32::MAX) >= self.policy.max_attempts {
+        } else if u32::try_from(attempt_no - delivery.attempt_base).unwrap_or(u32::MAX)
+            >= self.policy.max_attempts
+        {
             DeliveryState::Dead
         } else {
             DeliveryState::Pending
         };
-        let retry_in_ms = (state == DeliveryState::Pending)
-            .then(|| equal_jitter_ms(attempt_no as u32, self.policy.base_ms, self.policy.max_ms));
+        let retry_in_ms = (state == DeliveryState::Pending).then(|| {
+            equal_jitter_ms(
+                (attempt_no - delivery.attempt_base) as u32,
+                self.policy.base_ms,
+                self.policy.max_ms,
+            )
+        });
         let attempt = Attempt {
             attempt: attempt_no,
             attempted_at,

@@ -1,5 +1,6 @@
 //! The REST routes, one module per resource, each exposing `config`.
 
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod channels;
 pub(crate) mod health;

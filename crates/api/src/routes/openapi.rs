@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers, at `/api/v1/openapi.json`.
 
-use crate::routes::{auth, channels, health, heartbeat, incidents, monitor_reads, monitors, regions};
+use crate::routes::{admin, auth, channels, health, heartbeat, incidents, monitor_reads, monitors, regions};
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -37,6 +37,7 @@ impl utoipa::Modify for BearerAuth {
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,
+        admin::list, admin::replay_one, admin::replay_many, admin::discard,
         document,
     ),
     modifiers(&BearerAuth)

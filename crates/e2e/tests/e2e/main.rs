@@ -1,6 +1,7 @@
 //! The whole stack in-process: API and the three workers against real Postgres and Redis.
 
 mod certificates;
+mod dead_letters;
 mod deploy;
 mod healing;
 mod heartbeat;

@@ -59,6 +59,11 @@ async fn each_component_exports_what_the_pipeline_did() {
     assert!(sample(&m, "upcheck_stream_pending_entries", &group).is_some(), "pending is reported");
     assert!(sample(&m, "upcheck_stream_lag_entries", &group).is_some(), "lag is reported");
     assert!(sample(&m, "upcheck_stream_length", &[("stream", stream.as_str())]) >= Some(2.0));
+    assert_eq!(
+        sample(&m, "upcheck_stream_dead_letters", &[("stream", stream.as_str())]),
+        Some(0.0),
+        "dead letters are counted"
+    );
 
     let sc = scrape(&stack.http, status_change).await;
     let group = [("stream", s.status_change.as_str()), ("group", s.status_change_group.as_str())];

@@ -140,7 +140,18 @@ pub(super) async fn dead_letter(
     let mut pipe = redis::pipe();
     pipe.atomic();
     crate::producer::push_dead_letter(&mut pipe, c.dead_letter_maxlen, &c.group, message, reason, deliveries);
+    pipe.ignore();
     pipe.cmd("XACK").arg(&c.stream).arg(&c.group).arg(&message.id).ignore();
-    pipe.query_async::<()>(conn).await?;
+    pipe.cmd("XLEN").arg(crate::Keys::dead_letter(&c.stream));
+    let (length,): (u64,) = pipe.query_async(conn).await?;
+    if length >= c.dead_letter_maxlen {
+        // The cap is never silent: the oldest dead letters are being trimmed.
+        tracing::warn!(
+            stream = %crate::Keys::dead_letter(&c.stream),
+            length,
+            cap = c.dead_letter_maxlen,
+            "dead-letter stream at DEAD_LETTER_MAXLEN: its oldest entries are trimmed; replay or discard them"
+        );
+    }
     Ok(())
 }

@@ -1,0 +1,129 @@
+//! Dead letters: what the runner moved to `<stream>:dlq` after its last delivery (or at once,
+//! for a permanent failure), listed, replayed onto their stream, or discarded.
+//!
+//! Each entry holds the message (`m`) and why (`source_id`, `group`, `reason`, `deliveries`;
+//! see [`crate::Producer::dead_letter`]). A replay adds the message to its stream again and
+//! deletes the dead letter in one `MULTI`, so it is neither lost nor replayed twice.
+
+use crate::{Keys, MESSAGE_FIELD, StreamError};
+use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+
+/// One dead letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Its id in `<stream>:dlq` (its first part is when it died, Unix ms).
+    pub id: String,
+    /// The stream it came from and is replayed to.
+    pub stream: String,
+    /// Its id in that stream.
+    pub source_id: String,
+    /// The consumer group that gave up on it.
+    pub group: String,
+    /// Why.
+    pub reason: String,
+    /// How often it was delivered.
+    pub deliveries: u64,
+    /// The message, as it was on the stream.
+    pub message: String,
+}
+
+impl DeadLetter {
+    /// When it died, Unix ms (from its id).
+    pub fn dead_at_ms(&self) -> i64 {
+        self.id.split('-').next().and_then(|ms| ms.parse().ok()).unwrap_or(0)
+    }
+}
+
+type Entry = (String, HashMap<String, String>);
+
+fn decode(stream: &str, (id, mut fields): Entry) -> DeadLetter {
+    let mut take = |k: &str| fields.remove(k).unwrap_or_default();
+    DeadLetter {
+        message: take(MESSAGE_FIELD),
+        source_id: take("source_id"),
+        group: take("group"),
+        reason: take("reason"),
+        deliveries: take("deliveries").parse().unwrap_or(0),
+        stream: stream.to_string(),
+        id,
+    }
+}
+
+/// Up to `limit` dead letters of `stream`, oldest first, after the id `after` (exclusive).
+///
+/// # Errors
+/// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
+pub async fn list(
+    conn: &ConnectionManager,
+    stream: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<DeadLetter>, StreamError> {
+    let start = after.map_or_else(|| "-".to_string(), |a| format!("({a}"));
+    let entries: Vec<Entry> = redis::cmd("XRANGE")
+        .arg(Keys::dead_letter(stream))
+        .arg(start)
+        .arg("+")
+        .arg("COUNT")
+        .arg(limit.max(1))
+        .query_async(&mut conn.clone())
+        .await?;
+    Ok(entries.into_iter().map(|e| decode(stream, e)).collect())
+}
+
+/// The dead letter `id` of `stream`, if it is there.
+///
+/// # Errors
+/// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
+pub async fn get(
+    conn: &ConnectionManager,
+    stream: &str,
+    id: &str,
+) -> Result<Option<DeadLetter>, StreamError> {
+    let entries: Vec<Entry> = redis::cmd("XRANGE")
+        .arg(Keys::dead_letter(stream))
+        .arg(id)
+        .arg(id)
+        .query_async(&mut conn.clone())
+        .await?;
+    Ok(entries.into_iter().next().map(|e| decode(stream, e)))
+}
+
+/// Adds `letter`'s message to its stream again (trimmed to about `maxlen`) and deletes the dead
+/// letter, atomically; returns the new entry's id.
+///
+/// # Errors
+/// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
+pub async fn requeue(
+    conn: &ConnectionManager,
+    letter: &DeadLetter,
+    maxlen: u64,
+) -> Result<String, StreamError> {
+    let (new_id, _deleted): (String, u64) = redis::pipe()
+        .atomic()
+        .cmd("XADD")
+        .arg(&letter.stream)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(maxlen)
+        .arg("*")
+        .arg(MESSAGE_FIELD)
+        .arg(&letter.message)
+        .cmd("XDEL")
+        .arg(Keys::dead_letter(&letter.stream))
+        .arg(&letter.id)
+        .query_async(&mut conn.clone())
+        .await?;
+    Ok(new_id)
+}
+
+/// Deletes the dead letter `id` of `stream`; returns whether it was there.
+///
+/// # Errors
+/// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
+pub async fn discard(conn: &ConnectionManager, stream: &str, id: &str) -> Result<bool, StreamError> {
+    let n: u64 =
+        redis::cmd("XDEL").arg(Keys::dead_letter(stream)).arg(id).query_async(&mut conn.clone()).await?;
+    Ok(n == 1)
+}
