@@ -23,12 +23,22 @@ pub struct AttemptResult {
     pub latency_ms: Option<i32>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The receiver's `Retry-After` on a 429 or 503 (RFC 9110 §10.2.3), ms from now: the next
+    /// attempt waits at least this long.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl AttemptResult {
     /// A failed attempt that never reached the receiver.
     pub(crate) fn failure(permanent: bool, error: String) -> Self {
-        Self { delivered: false, permanent, http_status: None, latency_ms: None, error: Some(error) }
+        Self {
+            delivered: false,
+            permanent,
+            http_status: None,
+            latency_ms: None,
+            error: Some(error),
+            retry_after_ms: None,
+        }
     }
 }
 
@@ -47,6 +57,23 @@ pub trait Channel: Send + Sync + 'static {
     ) -> impl Future<Output = AttemptResult> + Send;
 }
 
+/// Whether a receiver's answer `code` (not 2xx) is final: a 4xx other than 408 (timeout),
+/// 409 (conflict), 425 (too early) and 429 (too many requests) says the request itself is
+/// wrong, and sending it again cannot help; 5xx and those four are worth retrying.
+pub fn is_final_refusal(code: u16) -> bool {
+    (400..500).contains(&code) && !matches!(code, 408 | 409 | 425 | 429)
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as ms from `now`.
+pub fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
+    let v = value.trim();
+    if let Ok(seconds) = v.parse::<u64>() {
+        return Some(seconds.saturating_mul(1_000));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+}
+
 /// The innermost cause of `e`: what a user can act on ("connection refused"), not the
 /// wrapper ("error sending request").
 pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -55,4 +82,29 @@ pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 21 Oct 2015 07:28:00 GMT
+        assert_eq!(retry_after_ms("120", now), Some(120_000));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(30_000));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(0));
+        assert_eq!(retry_after_ms("soon", now), None);
+    }
+
+    #[test]
+    fn only_the_four_retryable_4xx_are_retried() {
+        for code in [400, 401, 403, 404, 410, 413, 422] {
+            assert!(is_final_refusal(code), "{code}");
+        }
+        for code in [408, 409, 425, 429, 500, 502, 503, 504] {
+            assert!(!is_final_refusal(code), "{code}");
+        }
+    }
 }

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 /// Webhooks signed per Standard Webhooks: `webhook-id` (the notification id, stable across
 /// retries so receivers can deduplicate), `webhook-timestamp` (Unix seconds),
-/// `webhook-signature`. A 2xx answer is success; redirects are not followed.
+/// `webhook-signature`. A 2xx answer is success; redirects are not followed. A 4xx other than
+/// 408/409/425/429 is final ([`crate::is_final_refusal`]); a 429 or 503 may set when to try
+/// again (`Retry-After`).
 ///
 /// Deliveries obey the operator's network policy ([`Outbound`]): a literal blocked address in
 /// the URL fails at once (permanently: retrying cannot help), a name is judged on the
@@ -97,12 +99,18 @@ impl Channel for WebhookChannel {
                 let delivered = response.status().is_success();
                 span.record("http_status", code);
                 span.record("delivered", delivered);
+                let retry_after_ms = matches!(code, 429 | 503)
+                    .then(|| response.headers().get(reqwest::header::RETRY_AFTER))
+                    .flatten()
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| crate::retry_after_ms(v, std::time::SystemTime::now()));
                 AttemptResult {
                     delivered,
-                    permanent: false,
+                    permanent: !delivered && crate::is_final_refusal(code),
                     http_status: Some(code),
                     latency_ms,
                     error: (!delivered).then(|| format!("receiver answered {code}")),
+                    retry_after_ms,
                 }
             }
             Err(e) => {
@@ -122,6 +130,7 @@ impl Channel for WebhookChannel {
                     http_status: None,
                     latency_ms,
                     error: Some(why),
+                    retry_after_ms: None,
                 }
             }
         }

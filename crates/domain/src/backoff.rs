@@ -13,6 +13,14 @@ pub fn equal_jitter_ms(attempt: u32, base_ms: u64, max_ms: u64) -> u64 {
     rand::random_range(d / 2..=d)
 }
 
+/// The delay before retry number `attempt`, ms, with full jitter (random in `[0, d]`, `d` as
+/// for [`equal_jitter_ms`]): spreads the retries of many deliveries that failed together
+/// (a receiver's outage) as widely as possible.
+pub fn full_jitter_ms(attempt: u32, base_ms: u64, max_ms: u64) -> u64 {
+    let d = base_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(40)).min(max_ms).max(1);
+    rand::random_range(0..=d)
+}
+
 /// Successive delays of one failing operation.
 #[derive(Debug, Clone)]
 pub struct Backoff {

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use upcheck_channels::Channel;
 use upcheck_domain::NotificationJob;
-use upcheck_domain::backoff::equal_jitter_ms;
+use upcheck_domain::backoff::full_jitter_ms;
 use upcheck_runtime::store_failure;
 use upcheck_store::Pool;
 use upcheck_store::notifications::{
@@ -35,6 +35,9 @@ pub struct NotificationHandler<C> {
     group: String,
     policy: RetryPolicy,
 }
+
+/// The longest `Retry-After` a receiver can make a notification wait, ms (one hour).
+pub const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
 
 impl<C: Channel> NotificationHandler<C> {
     /// A handler; failed attempts wait in `retries`, `group` names this consumer group in dead
@@ -103,12 +106,14 @@ impl<C: Channel> Handler for NotificationHandler<C> {
         } else {
             DeliveryState::Pending
         };
+        // Full jitter, but never sooner than the receiver's Retry-After (at most an hour of it).
         let retry_in_ms = (state == DeliveryState::Pending).then(|| {
-            equal_jitter_ms(
+            let backoff = full_jitter_ms(
                 (attempt_no - delivery.attempt_base) as u32,
                 self.policy.base_ms,
                 self.policy.max_ms,
-            )
+            );
+            backoff.max(result.retry_after_ms.unwrap_or(0).min(MAX_RETRY_AFTER_MS))
         });
         let attempt = Attempt {
             attempt: attempt_no,

@@ -1,7 +1,8 @@
 //! Delayed retries: a notification whose attempt failed waits in a delay queue
 //! ([`upcheck_streams::DelayQueue`]: a sorted set scored by due time) and is moved back onto
-//! the notification stream when due. The delay is the domain's exponential backoff with equal
-//! jitter ([`upcheck_domain::backoff::equal_jitter_ms`]).
+//! the notification stream when due. The delay is the domain's exponential backoff with full
+//! jitter ([`upcheck_domain::backoff::full_jitter_ms`]), and at least the receiver's
+//! `Retry-After`, capped at `NOTIFICATION_RETRY_MAX_MS`.
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

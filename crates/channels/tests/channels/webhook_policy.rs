@@ -63,3 +63,34 @@ async fn a_webhook_to_a_name_rebound_to_a_blocked_address_is_refused_at_connect(
     assert_eq!(second.error.as_deref(), Some("blocked address 127.0.0.3 (blocked network)"));
     assert_eq!((allowed.hits(), blocked.hits()), (1, 0));
 }
+
+#[tokio::test]
+async fn final_refusals_retryable_answers_and_retry_after_are_told_apart() {
+    let dns = DnsServer::start().await;
+    let receiver = HttpTarget::start(|s| match s.path.as_str() {
+        "/bad" => Reply { status: 400, ..Reply::default() },
+        "/gone" => Reply { status: 410, ..Reply::default() },
+        "/conflict" => Reply { status: 409, ..Reply::default() },
+        "/slow-down" => Reply { status: 429, ..Reply::default() }.header("retry-after", "7"),
+        "/busy" => {
+            Reply { status: 503, ..Reply::default() }.header("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")
+        }
+        _ => Reply { status: 500, ..Reply::default() },
+    })
+    .await;
+    let s = sender(&dns);
+    let at = |path: &str| config(&format!("{}{path}", receiver.base));
+
+    let bad = s.deliver(Uuid::now_v7(), &at("/bad"), &json!({})).await;
+    let gone = s.deliver(Uuid::now_v7(), &at("/gone"), &json!({})).await;
+    let conflict = s.deliver(Uuid::now_v7(), &at("/conflict"), &json!({})).await;
+    let slow = s.deliver(Uuid::now_v7(), &at("/slow-down"), &json!({})).await;
+    let busy = s.deliver(Uuid::now_v7(), &at("/busy"), &json!({})).await;
+    let broken = s.deliver(Uuid::now_v7(), &at("/broken"), &json!({})).await;
+
+    assert!(bad.permanent && gone.permanent, "a 400 or 410 is final at once");
+    assert!(!conflict.permanent && !slow.permanent && !busy.permanent && !broken.permanent);
+    assert_eq!(slow.retry_after_ms, Some(7_000));
+    assert_eq!(busy.retry_after_ms, Some(0), "an HTTP-date in the past: retry now");
+    assert_eq!(broken.retry_after_ms, None);
+}

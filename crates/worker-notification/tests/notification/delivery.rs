@@ -228,8 +228,10 @@ async fn retries_back_off_and_the_last_failure_goes_to_the_dead_letter_stream() 
         .map(|r| r.get(0))
         .collect();
     assert_eq!(times.len(), 3, "every attempt logged");
-    assert!(times[1] - times[0] >= time::Duration::milliseconds(100), "first retry waited at least base/2");
-    assert!(times[2] - times[1] >= time::Duration::milliseconds(200), "second retry waited at least base");
+    // Full jitter: retry n waits a random time in [0, base × 2^(n-1)] (200 ms, then 400 ms),
+    // plus the retry pump's tick and the store.
+    assert!(times[1] - times[0] <= time::Duration::milliseconds(200 + 400), "first retry within base");
+    assert!(times[2] - times[1] <= time::Duration::milliseconds(400 + 400), "second retry within 2 × base");
     let dlq = format!("{}:dlq", t.env.settings.streams.notification);
     let dead: Vec<(String, std::collections::HashMap<String, String>)> =
         redis::cmd("XRANGE").arg(&dlq).arg("-").arg("+").query_async(&mut t.env.redis.clone()).await.unwrap();
@@ -275,6 +277,62 @@ async fn a_notification_whose_job_redis_lost_is_swept_up_and_delivered() {
     })
     .await;
     assert_eq!(t.receiver.received().len(), 1);
+    cancel.cancel();
+    task.await.unwrap();
+}
+
+/// Points the setup's channel at `url` instead of its receiver.
+async fn point_channel_at(env: &TestEnv, url: &str) {
+    env.db()
+        .await
+        .execute("UPDATE channels SET config = jsonb_set(config, '{url}', to_jsonb($1::text))", &[&url])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_429_retry_after_is_honoured_and_a_400_is_final_at_once() {
+    use upcheck_testkit::http_target::{HttpTarget, Reply};
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let n = answered.clone();
+    let slow_down = HttpTarget::start(move |_| {
+        if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Reply { status: 429, ..Reply::default() }.header("retry-after", "1")
+        } else {
+            Reply::ok("")
+        }
+    })
+    .await;
+    let s = setup(&[]).await;
+    point_channel_at(&s.env, &format!("{}/hook", slow_down.base)).await;
+    let started = std::time::Instant::now();
+    let (cancel, task) = start(&s.env).await;
+
+    wait_for("delivered after the Retry-After", WAIT, || async {
+        (state(&s.env, s.notification).await.0 == "delivered").then_some(())
+    })
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}, not the 1 s asked",
+        started.elapsed()
+    );
+    assert_eq!(state(&s.env, s.notification).await.1, 2);
+    cancel.cancel();
+    task.await.unwrap();
+
+    let refused = HttpTarget::start(|_| Reply { status: 400, ..Reply::default() }).await;
+    let s = setup(&[]).await;
+    point_channel_at(&s.env, &format!("{}/hook", refused.base)).await;
+    let (cancel, task) = start(&s.env).await;
+    let (st, attempts, error) = wait_for("failed at once", WAIT, || async {
+        let now = state(&s.env, s.notification).await;
+        (now.0 == "failed").then_some(now)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // no retry follows
+    assert_eq!((st.as_str(), attempts, error.as_deref()), ("failed", 1, Some("receiver answered 400")));
+    assert_eq!(refused.hits(), 1);
     cancel.cancel();
     task.await.unwrap();
 }
