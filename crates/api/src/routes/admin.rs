@@ -127,6 +127,18 @@ fn stream_name(state: &AppState, stream: Option<&str>, shard: Option<u32>) -> Re
     }
 }
 
+/// For an admin only: the stream a request names and a Redis connection.
+async fn admin_stream(
+    state: &AppState,
+    caller: &AuthUser,
+    stream: Option<&str>,
+    shard: Option<u32>,
+) -> Result<(String, redis::aio::ConnectionManager), ApiError> {
+    admin(caller)?;
+    let stream = stream_name(state, stream, shard)?;
+    Ok((stream, state.redis().await?))
+}
+
 fn redis_down(e: upcheck_streams::StreamError) -> ApiError {
     tracing::warn!(error = %e, "dead letters: Redis failed");
     ApiError::Unavailable("redis")
@@ -153,13 +165,11 @@ pub(crate) async fn list(
     caller: AuthUser,
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&caller)?;
-    let stream = stream_name(&state, q.stream.as_deref(), q.shard)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad("limit", format!("must be between 1 and {MAX_PAGE}")));
     }
-    let conn = state.redis().await?;
+    let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
     let mut items =
         dead_letters::list(&conn, &stream, q.cursor.as_deref(), limit + 1).await.map_err(redis_down)?;
     let next_cursor = (items.len() > limit).then(|| {
@@ -180,9 +190,7 @@ pub(crate) async fn replay_one(
     id: web::Path<String>,
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&caller)?;
-    let stream = stream_name(&state, q.stream.as_deref(), q.shard)?;
-    let conn = state.redis().await?;
+    let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
     let letter = dead_letters::get(&conn, &stream, &id)
         .await
         .map_err(redis_down)?
@@ -201,14 +209,12 @@ pub(crate) async fn replay_many(
     caller: AuthUser,
     body: crate::json::ValidJson<ReplayFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&caller)?;
     let f = body.0;
-    let stream = stream_name(&state, f.stream.as_deref(), f.shard)?;
     let limit = f.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
     }
-    let conn = state.redis().await?;
+    let (stream, conn) = admin_stream(&state, &caller, f.stream.as_deref(), f.shard).await?;
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
     while ids.len() < limit {
@@ -239,9 +245,7 @@ pub(crate) async fn discard(
     id: web::Path<String>,
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&caller)?;
-    let stream = stream_name(&state, q.stream.as_deref(), q.shard)?;
-    let conn = state.redis().await?;
+    let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
     if !dead_letters::discard(&conn, &stream, &id).await.map_err(redis_down)? {
         return Err(ApiError::NotFound("dead letter"));
     }

@@ -2,7 +2,7 @@
 //! replayed with fresh attempts and delivered; dead letters can be discarded; members get 403.
 
 use crate::helpers::{Stack, WAIT};
-use serde_json::{Value, json};
+use serde_json::json;
 use upcheck_testkit::{FlipTarget, TestEnv, WebhookReceiver, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,19 +89,8 @@ async fn a_dead_notification_is_listed_replayed_and_delivered_and_others_discard
     assert_eq!((gone.status().as_u16(), again.status().as_u16()), (204, 404));
 
     // Members may not see or replay dead letters.
-    let creds = json!({"email": "member@example.com", "password": "correct horse battery"});
-    stack.http.post(format!("{}/api/v1/auth/signup", stack.api)).json(&creds).send().await.unwrap();
-    let login: Value = stack
-        .http
-        .post(format!("{}/api/v1/auth/login", stack.api))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let member = login["access_token"].as_str().unwrap();
+    let member = stack.user_token("member@example.com").await;
+    let member = member.as_str();
     let r = stack
         .http
         .get(format!("{}/api/v1/admin/dead-letters", stack.api))

@@ -53,20 +53,13 @@ impl Stack {
         health_ports[2] = n.health_port();
         tasks.push(tokio::spawn(n.wait()));
         let http = reqwest::Client::new();
-        let creds = json!({"email": "owner@example.com", "password": "correct horse battery"});
-        let r = http.post(format!("{api}/api/v1/auth/signup")).json(&creds).send().await.unwrap();
-        assert_eq!(r.status(), 201, "signup");
-        let r: Value = http
-            .post(format!("{api}/api/v1/auth/login"))
-            .json(&creds)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = r["access_token"].as_str().expect("access token").to_string();
+        let token = sign_up(&http, &api, "owner@example.com").await;
         Self { env, api, api_metrics, http, token, health_ports, cancel, tasks }
+    }
+
+    /// Signs up `email` (a member, after the owner) and returns its access token.
+    pub(crate) async fn user_token(&self, email: &str) -> String {
+        sign_up(&self.http, &self.api, email).await
     }
 
     pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
@@ -137,4 +130,21 @@ impl Stack {
             tokio::time::timeout(WAIT, t).await.expect("component stops").expect("component did not panic");
         }
     }
+}
+
+/// Signs up `email` on the API at `api` and logs in: its access token.
+async fn sign_up(http: &reqwest::Client, api: &str, email: &str) -> String {
+    let creds = json!({"email": email, "password": "correct horse battery"});
+    let r = http.post(format!("{api}/api/v1/auth/signup")).json(&creds).send().await.unwrap();
+    assert_eq!(r.status(), 201, "signup");
+    let r: Value = http
+        .post(format!("{api}/api/v1/auth/login"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"].as_str().expect("access token").to_string()
 }
