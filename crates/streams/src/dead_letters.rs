@@ -2,8 +2,8 @@
 //! for a permanent failure), listed, replayed onto their stream, or discarded.
 //!
 //! Each entry holds the message (`m`) and why (`source_id`, `group`, `reason`, `deliveries`;
-//! see [`crate::Producer::dead_letter`]). A replay adds the message to its stream again and
-//! deletes the dead letter in one `MULTI`, so it is neither lost nor replayed twice.
+//! see [`crate::Producer::dead_letter`]). A replay deletes the dead letter and adds the message
+//! to its stream again in one script, so it is neither lost nor replayed twice.
 
 use crate::{Keys, MESSAGE_FIELD, StreamError};
 use redis::aio::ConnectionManager;
@@ -90,8 +90,17 @@ pub async fn get(
     Ok(entries.into_iter().next().map(|e| decode(stream, e)))
 }
 
+/// KEYS: stream, its dead-letter stream. ARGV: dead letter id, MAXLEN, message. The dead
+/// letter is deleted first and the message added only if it was there, so two replays of one
+/// dead letter add it once.
+const REQUEUE_SCRIPT: &str = r#"
+if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then return false end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[3])
+"#;
+
 /// Adds `letter`'s message to its stream again (trimmed to about `maxlen`) and deletes the dead
-/// letter, atomically; returns the new entry's id.
+/// letter, atomically; returns the new entry's id, or `None` when the dead letter was gone
+/// (another replay or a discard took it first).
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
@@ -99,23 +108,26 @@ pub async fn requeue(
     conn: &ConnectionManager,
     letter: &DeadLetter,
     maxlen: u64,
-) -> Result<String, StreamError> {
-    let (new_id, _deleted): (String, u64) = redis::pipe()
-        .atomic()
-        .cmd("XADD")
-        .arg(&letter.stream)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(maxlen)
-        .arg("*")
-        .arg(MESSAGE_FIELD)
-        .arg(&letter.message)
-        .cmd("XDEL")
-        .arg(Keys::dead_letter(&letter.stream))
+) -> Result<Option<String>, StreamError> {
+    let new_id: Option<String> = redis::Script::new(REQUEUE_SCRIPT)
+        .key(&letter.stream)
+        .key(Keys::dead_letter(&letter.stream))
         .arg(&letter.id)
-        .query_async(&mut conn.clone())
+        .arg(maxlen)
+        .arg(&letter.message)
+        .invoke_async(&mut conn.clone())
         .await?;
     Ok(new_id)
+}
+
+/// Whether `id` has the form of a stream entry id (`<ms>-<seq>`).
+pub fn is_entry_id(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(ms, seq)| {
+        !ms.is_empty()
+            && !seq.is_empty()
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && seq.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Deletes the dead letter `id` of `stream`; returns whether it was there.

@@ -144,8 +144,9 @@ fn redis_down(e: upcheck_streams::StreamError) -> ApiError {
     ApiError::Unavailable("redis")
 }
 
-/// Puts one dead letter back on its stream; a notification is made pending again first.
-async fn replay(state: &AppState, letter: &DeadLetter) -> Result<String, ApiError> {
+/// Puts one dead letter back on its stream (a notification is made pending again first);
+/// `None` when another replay or a discard took it first.
+async fn replay(state: &AppState, letter: &DeadLetter) -> Result<Option<String>, ApiError> {
     if letter.stream == state.settings.streams.notification
         && let Ok(job) = serde_json::from_str::<NotificationJob>(&letter.message)
     {
@@ -191,11 +192,14 @@ pub(crate) async fn replay_one(
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
+    if !dead_letters::is_entry_id(&id) {
+        return Err(ApiError::NotFound("dead letter"));
+    }
     let letter = dead_letters::get(&conn, &stream, &id)
         .await
         .map_err(redis_down)?
         .ok_or(ApiError::NotFound("dead letter"))?;
-    let new_id = replay(&state, &letter).await?;
+    let new_id = replay(&state, &letter).await?.ok_or(ApiError::NotFound("dead letter"))?;
     tracing::info!(admin = %caller.id, %stream, dead_letter = %letter.id, source_id = %letter.source_id, %new_id, "dead letter replayed");
     Ok(HttpResponse::Ok().json(Replayed { replayed: 1, ids: vec![new_id] }))
 }
@@ -228,7 +232,7 @@ pub(crate) async fn replay_many(
             if ids.len() == limit {
                 break;
             }
-            ids.push(replay(&state, letter).await?);
+            ids.extend(replay(&state, letter).await?);
         }
     }
     tracing::info!(admin = %caller.id, %stream, replayed = ids.len(), "dead letters replayed");
@@ -246,7 +250,9 @@ pub(crate) async fn discard(
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
-    if !dead_letters::discard(&conn, &stream, &id).await.map_err(redis_down)? {
+    if !dead_letters::is_entry_id(&id)
+        || !dead_letters::discard(&conn, &stream, &id).await.map_err(redis_down)?
+    {
         return Err(ApiError::NotFound("dead letter"));
     }
     tracing::info!(admin = %caller.id, %stream, dead_letter = %id, "dead letter discarded");

@@ -87,6 +87,21 @@ async fn a_dead_notification_is_listed_replayed_and_delivered_and_others_discard
     let gone = stack.http.delete(&url).bearer_auth(&stack.token).send().await.unwrap();
     let again = stack.http.delete(&url).bearer_auth(&stack.token).send().await.unwrap();
     assert_eq!((gone.status().as_u16(), again.status().as_u16()), (204, 404));
+    let bad_id = format!("{}/api/v1/admin/dead-letters/not-an-id/replay?stream=status-change", stack.api);
+    let r = stack.http.post(&bad_id).bearer_auth(&stack.token).send().await.unwrap();
+    assert_eq!(r.status(), 404, "an id that is no stream id is no dead letter");
+    let replay_again = stack
+        .http
+        .post(format!(
+            "{}/api/v1/admin/dead-letters/{}/replay?stream=notification",
+            stack.api,
+            letter["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&stack.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay_again.status(), 404, "a dead letter is replayed once");
 
     // Members may not see or replay dead letters.
     let member = stack.user_token("member@example.com").await;
