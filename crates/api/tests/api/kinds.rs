@@ -145,7 +145,7 @@ async fn an_up_monitor_whose_latest_check_was_slow_shows_as_degraded() {
     let app = spawn_app().await;
     let token = app.user("a@example.com").await;
     let m: Value =
-        create(&app, &token, json!({"name": "x", "url": "https://example.com/"})).await.json().await.unwrap();
+        create(&app, &token, json!({"name": "x", "url": "http://127.0.0.1:9/"})).await.json().await.unwrap();
     let id: uuid::Uuid = m["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/api/v1/monitors/{id}");
     app.call(Method::POST, &format!("{path}/resume"), Some(&token), None).await;

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 fn paused(name: &str) -> Value {
-    json!({"name": name, "url": "https://example.com/", "paused": true})
+    json!({"name": name, "url": "http://127.0.0.1:9/", "paused": true})
 }
 
 #[tokio::test]
