@@ -72,7 +72,8 @@ pub async fn list(
     Ok(entries.into_iter().map(|e| decode(stream, e)).collect())
 }
 
-/// The dead letter `id` of `stream`, if it is there.
+/// The dead letter `id` of `stream`, if it is there (`None` too for an `id` that is no stream
+/// entry id).
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
@@ -81,6 +82,9 @@ pub async fn get(
     stream: &str,
     id: &str,
 ) -> Result<Option<DeadLetter>, StreamError> {
+    if !is_entry_id(id) {
+        return Ok(None);
+    }
     let entries: Vec<Entry> = redis::cmd("XRANGE")
         .arg(Keys::dead_letter(stream))
         .arg(id)
@@ -130,11 +134,15 @@ pub fn is_entry_id(id: &str) -> bool {
     })
 }
 
-/// Deletes the dead letter `id` of `stream`; returns whether it was there.
+/// Deletes the dead letter `id` of `stream`; returns whether it was there (`false` for an `id`
+/// that is no stream entry id).
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
 pub async fn discard(conn: &ConnectionManager, stream: &str, id: &str) -> Result<bool, StreamError> {
+    if !is_entry_id(id) {
+        return Ok(false);
+    }
     let n: u64 =
         redis::cmd("XDEL").arg(Keys::dead_letter(stream)).arg(id).query_async(&mut conn.clone()).await?;
     Ok(n == 1)

@@ -75,8 +75,7 @@ pub struct HttpTarget {
     /// Where it listens.
     pub addr: SocketAddr,
     hits: Arc<AtomicU64>,
-    handle: actix_web::dev::ServerHandle,
-    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
+    server: crate::servers::ServerTask,
 }
 
 impl HttpTarget {
@@ -145,9 +144,7 @@ impl HttpTarget {
         .listen(listener)
         .expect("listen")
         .run();
-        let handle = server.handle();
-        let running = std::sync::Mutex::new(Some(tokio::spawn(server)));
-        Self { base: format!("http://{addr}"), addr, hits, handle, running }
+        Self { base: format!("http://{addr}"), addr, hits, server: crate::servers::ServerTask::spawn(server) }
     }
 
     /// Requests served so far.
@@ -158,10 +155,6 @@ impl HttpTarget {
     /// Stops the server and waits until it is gone: its port refuses connections and every
     /// connection it had open is closed, as when a target process dies.
     pub async fn stop(&self) {
-        self.handle.stop(false).await;
-        let running = self.running.lock().expect("lock").take();
-        if let Some(running) = running {
-            let _ = running.await;
-        }
+        self.server.stop().await;
     }
 }

@@ -13,8 +13,31 @@ pub struct FlipTarget {
     pub url: String,
     status: Arc<AtomicU16>,
     hits: Arc<AtomicU64>,
+    server: ServerTask,
+}
+
+/// A running actix server and its task, for targets that stop as a dying process does.
+pub(crate) struct ServerTask {
     handle: actix_web::dev::ServerHandle,
     running: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
+}
+
+impl ServerTask {
+    /// Spawns `server`.
+    pub(crate) fn spawn(server: actix_web::dev::Server) -> Self {
+        let handle = server.handle();
+        Self { handle, running: Mutex::new(Some(tokio::spawn(server))) }
+    }
+
+    /// Stops the server and waits until its task has ended: its port refuses connections and
+    /// every connection it had open is closed.
+    pub(crate) async fn stop(&self) {
+        self.handle.stop(false).await;
+        let running = self.running.lock().expect("lock").take();
+        if let Some(running) = running {
+            let _ = running.await;
+        }
+    }
 }
 
 impl FlipTarget {
@@ -27,7 +50,7 @@ impl FlipTarget {
             counter.fetch_add(1, Ordering::Relaxed);
             code.load(Ordering::Relaxed)
         });
-        Self { url, status, hits, handle, running: Mutex::new(Some(running)) }
+        Self { url, status, hits, server: ServerTask { handle, running: Mutex::new(Some(running)) } }
     }
 
     /// Makes every following request answer `code`.
@@ -43,11 +66,7 @@ impl FlipTarget {
     /// Stops the server and waits until it is gone: its port refuses connections and every
     /// connection it had open is closed, as when a target process dies.
     pub async fn stop(&self) {
-        self.handle.stop(false).await;
-        let running = self.running.lock().expect("lock").take();
-        if let Some(running) = running {
-            let _ = running.await;
-        }
+        self.server.stop().await;
     }
 }
 

@@ -192,9 +192,6 @@ pub(crate) async fn replay_one(
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
-    if !dead_letters::is_entry_id(&id) {
-        return Err(ApiError::NotFound("dead letter"));
-    }
     let letter = dead_letters::get(&conn, &stream, &id)
         .await
         .map_err(redis_down)?
@@ -250,9 +247,7 @@ pub(crate) async fn discard(
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
-    if !dead_letters::is_entry_id(&id)
-        || !dead_letters::discard(&conn, &stream, &id).await.map_err(redis_down)?
-    {
+    if !dead_letters::discard(&conn, &stream, &id).await.map_err(redis_down)? {
         return Err(ApiError::NotFound("dead letter"));
     }
     tracing::info!(admin = %caller.id, %stream, dead_letter = %id, "dead letter discarded");

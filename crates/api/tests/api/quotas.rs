@@ -2,7 +2,6 @@
 //! changed or resumed monitor is never due sooner than its last check plus its interval.
 
 use crate::helpers::*;
-use redis::AsyncCommands;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -54,6 +53,26 @@ async fn an_interval_below_min_interval_seconds_is_422() {
     assert!(problem["detail"].as_str().unwrap().contains("MIN_INTERVAL_SECONDS"));
 }
 
+/// Records that `id` was last checked `ago` (a Postgres interval) by region `local`.
+async fn last_checked(app: &TestApp, id: uuid::Uuid, ago: &str) {
+    app.env
+        .db()
+        .await
+        .execute(
+            "INSERT INTO monitor_region_state (monitor_id, region, status, last_checked_at) \
+             VALUES ($1, 'local', 'up', now() - $2::text::interval)",
+            &[&id, &ago],
+        )
+        .await
+        .unwrap();
+}
+
+/// When `id` is next due in the Redis schedule, Unix ms.
+async fn due_at(app: &TestApp, id: uuid::Uuid) -> Option<i64> {
+    let keys = upcheck_streams::Keys::new(&app.env.settings);
+    upcheck_streams::Schedule::new(app.env.redis.clone(), keys, 10_000).due_at(id).await.unwrap()
+}
+
 #[tokio::test]
 async fn patch_and_resume_never_bring_the_next_check_before_last_check_plus_interval() {
     let app = spawn_app().await;
@@ -63,31 +82,16 @@ async fn patch_and_resume_never_bring_the_next_check_before_last_check_plus_inte
     let m: Value = app.create_monitor(&token, body).await.json().await.unwrap();
     let id: uuid::Uuid = m["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/api/v1/monitors/{id}");
-    app.env
-        .db()
-        .await
-        .execute(
-            "INSERT INTO monitor_region_state (monitor_id, region, status, last_checked_at) \
-             VALUES ($1, 'local', 'up', now() - interval '60 seconds')",
-            &[&id],
-        )
-        .await
-        .unwrap();
-    let keys = upcheck_streams::Keys::new(&app.env.settings);
-    let score = || {
-        let mut redis = app.env.redis.clone();
-        let key = keys.schedule(keys.shard_of(id));
-        async move { redis.zscore::<_, _, Option<f64>>(key, id.to_string()).await.unwrap() }
-    };
-    let expected = upcheck_domain::clock::now_ms() as f64 + 240_000.0;
+    last_checked(&app, id, "60 seconds").await;
+    let expected = upcheck_domain::clock::now_ms() + 240_000;
 
     app.call(Method::POST, &format!("{path}/resume"), Some(&token), None).await;
-    let after_resume = score().await.expect("scheduled");
+    let after_resume = due_at(&app, id).await.expect("scheduled");
     app.call(Method::PATCH, &path, Some(&token), Some(json!({"name": "renamed"}))).await;
-    let after_patch = score().await.expect("scheduled");
+    let after_patch = due_at(&app, id).await.expect("scheduled");
 
     for due in [after_resume, after_patch] {
-        assert!((due - expected).abs() < 5_000.0, "due {due}, expected about {expected}");
+        assert!((due - expected).abs() < 5_000, "due {due}, expected about {expected}");
     }
 }
 
@@ -100,23 +104,12 @@ async fn a_resumed_heartbeat_gets_a_whole_window_before_its_deadline() {
     let m: Value = app.create_monitor(&token, body).await.json().await.unwrap();
     let id: uuid::Uuid = m["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/api/v1/monitors/{id}");
-    app.env
-        .db()
-        .await
-        .execute(
-            "INSERT INTO monitor_region_state (monitor_id, region, status, last_checked_at) \
-             VALUES ($1, 'local', 'up', now() - interval '1 hour')",
-            &[&id],
-        )
-        .await
-        .unwrap();
+    last_checked(&app, id, "1 hour").await;
     app.call(Method::POST, &format!("{path}/pause"), Some(&token), None).await;
 
     app.call(Method::POST, &format!("{path}/resume"), Some(&token), None).await;
 
-    let keys = upcheck_streams::Keys::new(&app.env.settings);
-    let mut redis = app.env.redis.clone();
-    let due: f64 = redis.zscore(keys.schedule(keys.shard_of(id)), id.to_string()).await.unwrap();
-    let expected = upcheck_domain::clock::now_ms() as f64 + 90_000.0;
-    assert!((due - expected).abs() < 5_000.0, "deadline {due}, expected about {expected} (a whole window)");
+    let due = due_at(&app, id).await.expect("scheduled");
+    let expected = upcheck_domain::clock::now_ms() + 90_000;
+    assert!((due - expected).abs() < 5_000, "deadline {due}, expected about {expected} (a whole window)");
 }

@@ -275,10 +275,8 @@ pub fn describe_error(e: &reqwest::Error, timeout_ms: u32) -> String {
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-                std::io::ErrorKind::ConnectionReset => "connection reset".into(),
                 std::io::ErrorKind::TimedOut => format!("timed out after {timeout_ms} ms"),
-                _ => format!("connection error: {io}"),
+                _ => upcheck_net::describe_io(io),
             };
         }
         innermost = s.to_string();
