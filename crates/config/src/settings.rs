@@ -91,6 +91,13 @@ pub struct Tunables {
     pub consumer_idle_prune_seconds: u64,
     /// `DEAD_LETTER_MAXLEN` (default 10,000): approximate cap on each dead-letter stream.
     pub dead_letter_maxlen: u64,
+    /// `CHANNEL_MAX_IN_FLIGHT` (default 4): deliveries at once on one channel, across every
+    /// notification replica; a notification over it waits in the retry queue (no attempt spent).
+    pub channel_max_in_flight: u32,
+    /// `NOTIFICATION_MAX_IN_FLIGHT_PER_OWNER` (default 16, half of one replica's default
+    /// `WORKER_CONCURRENCY`): deliveries at once on all of one user's channels, across every
+    /// replica, so one user's many slow receivers cannot hold every delivery slot.
+    pub notification_max_in_flight_per_owner: u32,
 }
 
 impl Default for Tunables {
@@ -116,6 +123,8 @@ impl Default for Tunables {
             handler_retry_budget_ms: 60_000,
             consumer_idle_prune_seconds: 3_600,
             dead_letter_maxlen: 10_000,
+            channel_max_in_flight: 4,
+            notification_max_in_flight_per_owner: 16,
         }
     }
 }
@@ -283,6 +292,16 @@ impl Settings {
                 60..=30 * 86_400,
             )?,
             dead_letter_maxlen: raw.number("DEAD_LETTER_MAXLEN", d.dead_letter_maxlen, 100..=100_000_000)?,
+            channel_max_in_flight: raw.number(
+                "CHANNEL_MAX_IN_FLIGHT",
+                d.channel_max_in_flight,
+                1..=10_000,
+            )?,
+            notification_max_in_flight_per_owner: raw.number(
+                "NOTIFICATION_MAX_IN_FLIGHT_PER_OWNER",
+                d.notification_max_in_flight_per_owner,
+                1..=100_000,
+            )?,
         };
         if tunables.reclaim_idle_ms <= tunables.webhook_timeout_ms {
             return Err(ConfigError::new(

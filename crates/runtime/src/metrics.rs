@@ -32,6 +32,10 @@ pub const CHECK_BATCH_SIZE: &str = "upcheck_check_batch_size";
 /// `upcheck_notification_deliveries_total{channel,outcome}`: delivery attempts by channel kind
 /// and outcome (`delivered`, `retrying`, `failed`).
 pub const NOTIFICATION_DELIVERIES: &str = "upcheck_notification_deliveries_total";
+/// `upcheck_notifications_deferred_total{reason}`: deliveries put back in the retry queue
+/// without an attempt because their channel (`channel_full`) or its owner (`owner_full`) had
+/// as many deliveries in flight as `CHANNEL_MAX_IN_FLIGHT` / `NOTIFICATION_MAX_IN_FLIGHT_PER_OWNER` allow.
+pub const NOTIFICATIONS_DEFERRED: &str = "upcheck_notifications_deferred_total";
 
 /// `upcheck_stream_pending_entries{stream,group}`: entries delivered but not acknowledged
 /// (`XINFO GROUPS` `pending`).

@@ -53,6 +53,8 @@ pub struct Delivery {
     pub attempt_base: i32,
     /// The channel, unless it was deleted: (id, kind, config JSON).
     pub channel: Option<(Uuid, String, serde_json::Value)>,
+    /// The channel's owner, unless the channel was deleted.
+    pub owner_id: Option<Uuid>,
     /// The body to send.
     pub payload: serde_json::Value,
 }
@@ -67,15 +69,15 @@ pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, St
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base \
+            "SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base, c.owner_id \
              FROM notifications n LEFT JOIN channels c ON c.id = n.channel_id WHERE n.id = $1",
         )
         .await?;
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(delivery).transpose()
 }
 
-/// Decodes `n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base` (a
-/// notification left joined to its channel).
+/// Decodes `n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base,
+/// c.owner_id` (a notification left joined to its channel).
 fn delivery(r: &tokio_postgres::Row) -> Result<Delivery, StoreError> {
     let channel =
         r.get::<_, Option<Uuid>>(3).map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
@@ -86,6 +88,7 @@ fn delivery(r: &tokio_postgres::Row) -> Result<Delivery, StoreError> {
         channel,
         payload: r.get(6),
         attempt_base: r.get(7),
+        owner_id: r.get(8),
     })
 }
 
@@ -124,7 +127,7 @@ pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -
                  AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $3) \
                  AND (next_attempt_at IS NULL OR next_attempt_at <= now() + interval '5 seconds') \
                RETURNING id, state, attempts, channel_id, payload, attempt_base) \
-             SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base \
+             SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base, c.owner_id \
              FROM claimed n LEFT JOIN channels c ON c.id = n.channel_id",
         )
         .await?;
@@ -137,6 +140,26 @@ pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -
         Some(r) if DeliveryState::parse(r.get(0))? == DeliveryState::Pending => Claim::Busy,
         Some(_) => Claim::Finished,
     })
+}
+
+/// Gives back the lease `owner` (a job's stream entry id) holds on a notification without
+/// attempting it (its channel or owner was at its in-flight limit), and marks it enqueued now,
+/// so the sweep does not take the waiting job for a lost one.
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
+/// retrying).
+pub async fn release_lease(pool: &Pool, id: Uuid, owner: &str) -> Result<(), StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE notifications SET lease_until = NULL, enqueued_at = now() \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+        )
+        .await?;
+    client.execute(&stmt, &[&id, &owner]).await?;
+    Ok(())
 }
 
 /// One delivery attempt's result.

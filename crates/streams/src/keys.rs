@@ -80,6 +80,18 @@ impl Keys {
         format!("{}lock:notification-sweep", self.prefix)
     }
 
+    /// Sorted set of the deliveries in flight on `channel` (owned by `owner`): member the
+    /// notification id, score when its hold expires (Unix ms). Tagged `{owner}` with
+    /// [`Self::in_flight_owner`], which one script updates with it.
+    pub fn in_flight_channel(&self, owner: Uuid, channel: Uuid) -> String {
+        format!("{}inflight:{{{owner}}}:channel:{channel}", self.prefix)
+    }
+
+    /// Sorted set of the deliveries in flight on all of `owner`'s channels.
+    pub fn in_flight_owner(&self, owner: Uuid) -> String {
+        format!("{}inflight:{{{owner}}}:owner", self.prefix)
+    }
+
     /// The dead-letter stream of `stream`.
     pub fn dead_letter(stream: &str) -> String {
         format!("{stream}:dlq")

@@ -111,6 +111,7 @@ impl ScriptedTarget {
 pub struct SilentTarget {
     /// Base URL, e.g. `http://127.0.0.1:40123/`.
     pub url: String,
+    accepted: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -119,13 +120,21 @@ impl SilentTarget {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let count = accepted.clone();
         let task = tokio::spawn(async move {
             let mut open = Vec::new();
             while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
                 open.push(socket); // accept and never answer
             }
         });
-        Self { url, task }
+        Self { url, accepted, task }
+    }
+
+    /// Connections accepted so far (each one a request left hanging).
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 }
 

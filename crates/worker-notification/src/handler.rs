@@ -8,9 +8,9 @@ use upcheck_domain::backoff::full_jitter_ms;
 use upcheck_runtime::store_failure;
 use upcheck_store::Pool;
 use upcheck_store::notifications::{
-    Attempt, Claim, DeliveryState, claim_delivery, mark_failed, record_attempt,
+    Attempt, Claim, DeliveryState, claim_delivery, mark_failed, record_attempt, release_lease,
 };
-use upcheck_streams::{DelayQueue, HandleError, Handler, Producer, StreamMessage};
+use upcheck_streams::{Admission, DelayQueue, HandleError, Handler, InFlight, Producer, StreamMessage};
 
 /// Retry policy (`NOTIFICATION_MAX_ATTEMPTS`, `NOTIFICATION_RETRY_BASE_MS`, `NOTIFICATION_RETRY_MAX_MS`).
 #[derive(Debug, Clone, Copy)]
@@ -34,14 +34,20 @@ pub struct NotificationHandler<C> {
     producer: Producer,
     group: String,
     policy: RetryPolicy,
+    in_flight: InFlight,
 }
+
+/// How long a notification whose channel or owner is at its in-flight limit waits before it
+/// tries again, ms (plus up to as much again of jitter, so the waiting ones do not return in
+/// step). Waiting spends no attempt.
+pub const DEFER_MS: u64 = 500;
 
 /// The longest `Retry-After` a receiver can make a notification wait, ms (one hour).
 pub const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
 
 impl<C: Channel> NotificationHandler<C> {
-    /// A handler; failed attempts wait in `retries`, `group` names this consumer group in dead
-    /// letters.
+    /// A handler; failed attempts, and notifications over an `in_flight` limit, wait in
+    /// `retries`; `group` names this consumer group in dead letters.
     pub fn new(
         pool: Pool,
         channel: C,
@@ -49,8 +55,27 @@ impl<C: Channel> NotificationHandler<C> {
         producer: Producer,
         group: String,
         policy: RetryPolicy,
+        in_flight: InFlight,
     ) -> Self {
-        Self { pool, channel, retries, producer, group, policy }
+        Self { pool, channel, retries, producer, group, policy, in_flight }
+    }
+
+    /// Puts the job back in the retry queue for about [`DEFER_MS`] and gives up its lease: its
+    /// channel or owner has as many deliveries running as it may.
+    async fn defer(
+        &self,
+        message: &StreamMessage,
+        id: uuid::Uuid,
+        why: Admission,
+    ) -> Result<(), HandleError> {
+        release_lease(&self.pool, id, &message.id).await.map_err(store_failure)?;
+        let jitter = rand::random_range(0..=DEFER_MS);
+        let due = upcheck_domain::clock::now_ms() + (DEFER_MS + jitter) as i64;
+        self.retries.schedule(&message.payload, due).await.map_err(HandleError::retryable)?;
+        metrics::counter!(upcheck_runtime::metrics::NOTIFICATIONS_DEFERRED, "reason" => why.as_str())
+            .increment(1);
+        tracing::debug!(notification_id = %id, reason = why.as_str(), "delivery deferred: in-flight limit");
+        Ok(())
     }
 }
 
@@ -93,8 +118,18 @@ impl<C: Channel> Handler for NotificationHandler<C> {
         if let Some(incident) = delivery.payload.pointer("/incident/id").and_then(|v| v.as_str()) {
             span.record("incident_id", incident);
         }
+        // Deliveries in flight are bounded per channel and per owner across replicas; over a
+        // limit, the job waits in the retry queue instead of holding a runner slot.
+        let owner = delivery.owner_id.unwrap_or(channel_id);
+        match self.in_flight.try_acquire(owner, channel_id, id).await.map_err(HandleError::retryable)? {
+            Admission::Admitted => {}
+            refused => return self.defer(message, id, refused).await,
+        }
         let attempted_at = OffsetDateTime::now_utc();
         let result = self.channel.deliver(id, &config, &delivery.payload).await;
+        if let Err(e) = self.in_flight.release(owner, channel_id, id).await {
+            tracing::debug!(error = %e, "in-flight slot not released; it frees itself when its hold ends");
+        }
         let state = if result.delivered {
             DeliveryState::Delivered
         } else if result.permanent {

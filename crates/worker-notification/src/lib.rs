@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
 use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker};
-use upcheck_streams::{DelayQueue, Keys, Lock, Producer, Runner, RunnerConfig};
+use upcheck_streams::{DelayQueue, InFlight, Keys, Lock, Producer, Runner, RunnerConfig};
 
 /// Starts the consumer, the retry pump and the health server; all stop when `cancel` fires.
 ///
@@ -51,6 +51,13 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             max_ms: t.notification_retry_max_ms,
             lease_ms: t.webhook_timeout_ms + 5_000,
         },
+        InFlight::new(
+            conns.commands.clone(),
+            keys.clone(),
+            t.channel_max_in_flight,
+            t.notification_max_in_flight_per_owner,
+            t.webhook_timeout_ms + 5_000,
+        ),
     ));
     let config = RunnerConfig::from_settings(
         &settings,

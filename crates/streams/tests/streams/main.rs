@@ -1,6 +1,7 @@
 //! The streams crate against real Redis: the runner and the schedule.
 
 mod helpers;
+mod in_flight;
 mod runner;
 mod schedule;
 mod trace;
