@@ -245,21 +245,39 @@ pub async fn mark_failed(pool: &Pool, id: Uuid, reason: &str) -> Result<(), Stor
 }
 
 /// Makes a dead (or failed) notification pending again for a replay from the dead-letter
-/// stream, with `NOTIFICATION_MAX_ATTEMPTS` fresh attempts; returns whether it was revived
+/// stream, with `NOTIFICATION_MAX_ATTEMPTS` fresh attempts, and records the replay (by
+/// `actor`) on its incident's timeline, in one transaction; returns whether it was revived
 /// (`false`: delivered, already pending, or gone with its monitor).
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails.
-pub async fn revive(pool: &Pool, id: Uuid) -> Result<bool, StoreError> {
-    let client = pool.get().await?;
-    let stmt = client
+pub async fn revive(pool: &Pool, id: Uuid, actor: Option<Uuid>) -> Result<bool, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stmt = tx
         .prepare_cached(
-            "UPDATE notifications SET state = 'pending', attempt_base = attempts, next_attempt_at = NULL, \
-               lease_until = NULL WHERE id = $1 AND state IN ('dead', 'failed')",
+            "UPDATE notifications n SET state = 'pending', attempt_base = attempts, next_attempt_at = NULL, \
+               lease_until = NULL WHERE id = $1 AND state IN ('dead', 'failed') \
+             RETURNING n.channel_id, n.event_type, n.attempts, \
+               (SELECT i.id FROM incidents i WHERE i.id = (n.payload #>> '{incident,id}')::uuid)",
         )
         .await?;
-    Ok(client.execute(&stmt, &[&id]).await? == 1)
+    let Some(row) = tx.query_opt(&stmt, &[&id]).await? else {
+        tx.commit().await?;
+        return Ok(false);
+    };
+    if let Some(incident) = row.get::<_, Option<Uuid>>(3) {
+        let channel: Option<Uuid> = row.get(0);
+        let event_type: &str = row.get(1);
+        let attempts: i32 = row.get(2);
+        let detail = serde_json::json!({
+            "notification_id": id, "channel_id": channel, "event_type": event_type, "attempts_before": attempts,
+        });
+        crate::timeline::record(&tx, incident, "notification.replayed", actor, &detail).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Up to `limit` notifications whose job Redis lost, marked as enqueued again now: still

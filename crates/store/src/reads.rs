@@ -122,9 +122,24 @@ pub struct Incident {
     pub resolved_at: Option<OffsetDateTime>,
     /// The failing check's error.
     pub cause: Option<String>,
+    /// Who acknowledged it first (unless that user was deleted since).
+    pub acknowledged_by: Option<Uuid>,
 }
 
-const INCIDENT: &str = "i.id, i.monitor_id, i.state, i.opened_at, i.acknowledged_at, i.resolved_at, i.cause";
+impl Incident {
+    /// Seconds from opening to the first acknowledgement, once acknowledged.
+    pub fn time_to_acknowledge_seconds(&self) -> Option<i64> {
+        self.acknowledged_at.map(|a| (a - self.opened_at).whole_seconds().max(0))
+    }
+
+    /// Seconds from opening to resolution, once resolved.
+    pub fn duration_seconds(&self) -> Option<i64> {
+        self.resolved_at.map(|r| (r - self.opened_at).whole_seconds().max(0))
+    }
+}
+
+const INCIDENT: &str =
+    "i.id, i.monitor_id, i.state, i.opened_at, i.acknowledged_at, i.resolved_at, i.cause, i.acknowledged_by";
 
 fn incident(r: &tokio_postgres::Row) -> Result<Incident, StoreError> {
     Ok(Incident {
@@ -135,6 +150,7 @@ fn incident(r: &tokio_postgres::Row) -> Result<Incident, StoreError> {
         acknowledged_at: r.get(4),
         resolved_at: r.get(5),
         cause: r.get(6),
+        acknowledged_by: r.get(7),
     })
 }
 

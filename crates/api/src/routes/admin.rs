@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use upcheck_domain::NotificationJob;
 use upcheck_streams::dead_letters::{self, DeadLetter};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(list).service(replay_many).service(replay_one).service(discard);
@@ -144,13 +145,14 @@ fn redis_down(e: upcheck_streams::StreamError) -> ApiError {
     ApiError::Unavailable("redis")
 }
 
-/// Puts one dead letter back on its stream (a notification is made pending again first);
+/// Puts one dead letter back on its stream (a notification is made pending again first, the
+/// replay by `admin` recorded on its incident's timeline);
 /// `None` when another replay or a discard took it first.
-async fn replay(state: &AppState, letter: &DeadLetter) -> Result<Option<String>, ApiError> {
+async fn replay(state: &AppState, letter: &DeadLetter, admin: Uuid) -> Result<Option<String>, ApiError> {
     if letter.stream == state.settings.streams.notification
         && let Ok(job) = serde_json::from_str::<NotificationJob>(&letter.message)
     {
-        upcheck_store::notifications::revive(&state.pool, job.notification_id).await?;
+        upcheck_store::notifications::revive(&state.pool, job.notification_id, Some(admin)).await?;
     }
     let conn = state.redis().await?;
     let maxlen = state.settings.tunables.stream_maxlen;
@@ -196,7 +198,7 @@ pub(crate) async fn replay_one(
         .await
         .map_err(redis_down)?
         .ok_or(ApiError::NotFound("dead letter"))?;
-    let new_id = replay(&state, &letter).await?.ok_or(ApiError::NotFound("dead letter"))?;
+    let new_id = replay(&state, &letter, caller.id).await?.ok_or(ApiError::NotFound("dead letter"))?;
     tracing::info!(admin = %caller.id, %stream, dead_letter = %letter.id, source_id = %letter.source_id, %new_id, "dead letter replayed");
     Ok(HttpResponse::Ok().json(Replayed { replayed: 1, ids: vec![new_id] }))
 }
@@ -229,7 +231,7 @@ pub(crate) async fn replay_many(
             if ids.len() == limit {
                 break;
             }
-            ids.extend(replay(&state, letter).await?);
+            ids.extend(replay(&state, letter, caller.id).await?);
         }
     }
     tracing::info!(admin = %caller.id, %stream, replayed = ids.len(), "dead letters replayed");

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(get_one).service(acknowledge);
+    cfg.service(list).service(get_one).service(acknowledge).service(timeline);
 }
 
 /// An incident.
@@ -24,9 +24,15 @@ pub(crate) struct IncidentView {
     state: String,
     opened_at: String,
     acknowledged_at: Option<String>,
+    /// Who acknowledged it first.
+    acknowledged_by: Option<Uuid>,
     resolved_at: Option<String>,
     /// The failing check's error.
     cause: Option<String>,
+    /// Seconds from opening to the first acknowledgement; null until acknowledged.
+    time_to_acknowledge_seconds: Option<i64>,
+    /// Seconds from opening to resolution; null while open.
+    duration_seconds: Option<i64>,
 }
 
 impl From<Incident> for IncidentView {
@@ -37,7 +43,10 @@ impl From<Incident> for IncidentView {
             state: i.state.as_str().into(),
             opened_at: rfc3339(i.opened_at),
             acknowledged_at: i.acknowledged_at.map(rfc3339),
+            acknowledged_by: i.acknowledged_by,
             resolved_at: i.resolved_at.map(rfc3339),
+            time_to_acknowledge_seconds: i.time_to_acknowledge_seconds(),
+            duration_seconds: i.duration_seconds(),
             cause: i.cause,
         }
     }
@@ -122,4 +131,109 @@ pub(crate) async fn acknowledge(
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
     Ok(HttpResponse::Ok().json(IncidentView::from(i)))
+}
+
+/// The channel a timeline entry's notification went over.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TimelineChannel {
+    /// Null when the channel was deleted since.
+    id: Option<Uuid>,
+    name: Option<String>,
+    /// `webhook`, `slack`, …
+    kind: String,
+}
+
+/// A user named in a timeline entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TimelineUser {
+    id: Uuid,
+    email: String,
+}
+
+/// One thing that happened to an incident.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TimelineEntry {
+    at: String,
+    /// `incident.opened`, `notification.sent`, `notification.retrying`, `notification.failed`
+    /// (final: refused or unusable channel), `notification.dead` (out of attempts, dead-lettered),
+    /// `notification.replayed` (an admin replayed it from the dead letters),
+    /// `incident.acknowledged`, `incident.resolved`, and other recorded activity by its kind.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The notification (its `webhook-id`), for notification entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_id: Option<Uuid>,
+    /// The event it told of (`monitor.down`, `monitor.up`, …), for notification entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<TimelineChannel>,
+    /// 1 for the first attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempt: Option<i32>,
+    /// The provider's answer, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<i16>,
+    /// Why an attempt failed; for `incident.opened`, the cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// Who acknowledged or replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<TimelineUser>,
+    /// Details of recorded activity.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    #[schema(value_type = Option<Object>)]
+    detail: serde_json::Value,
+}
+
+impl From<upcheck_store::timeline::Entry> for TimelineEntry {
+    fn from(e: upcheck_store::timeline::Entry) -> Self {
+        let kind = match (&e.activity, e.kind) {
+            (Some(activity), upcheck_store::timeline::EntryKind::Activity) => activity.clone(),
+            _ => e.kind.as_str().to_string(),
+        };
+        let (notification_id, event_type) =
+            e.notification.map_or((None, None), |(id, t)| (Some(id), Some(t)));
+        Self {
+            at: rfc3339(e.at),
+            kind,
+            notification_id,
+            event_type,
+            channel: e.channel.map(|c| TimelineChannel { id: c.id, name: c.name, kind: c.kind }),
+            attempt: e.attempt,
+            http_status: e.http_status,
+            error: e.error,
+            by: e.actor.map(|(id, email)| TimelineUser { id, email }),
+            detail: e.detail,
+        }
+    }
+}
+
+/// An incident and everything that happened to it, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Timeline {
+    incident: IncidentView,
+    items: Vec<TimelineEntry>,
+    /// Whether delivery attempts past the first 2,000 were left out.
+    truncated: bool,
+}
+
+/// An incident's timeline: opened, each delivery attempt (sent, retrying, failed, dead, with
+/// the channel, attempt and the provider's answer), replays, acknowledged (by whom), resolved.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents", params(("id" = Uuid, Path)),
+    security(("bearer" = [])), responses((status = 200, body = Timeline), (status = 404, description = "no such incident")))]
+#[get("/incidents/{id}/timeline")]
+pub(crate) async fn timeline(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let t = upcheck_store::timeline::timeline(&state.pool, caller.id, *id)
+        .await?
+        .ok_or(ApiError::NotFound("incident"))?;
+    Ok(HttpResponse::Ok().json(Timeline {
+        incident: IncidentView::from(t.incident),
+        items: t.entries.into_iter().map(TimelineEntry::from).collect(),
+        truncated: t.truncated,
+    }))
 }

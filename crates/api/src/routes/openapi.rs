@@ -33,7 +33,7 @@ impl utoipa::Modify for BearerAuth {
         monitors::create, monitors::list, monitors::get_one, monitors::update, monitors::remove,
         monitors::pause, monitors::resume,
         monitor_reads::checks, monitor_reads::stats, monitor_reads::incidents, monitor_reads::notifications,
-        incidents::list, incidents::get_one, incidents::acknowledge,
+        incidents::list, incidents::get_one, incidents::acknowledge, incidents::timeline,
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,

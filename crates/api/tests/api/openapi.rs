@@ -24,6 +24,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/incidents"),
     ("get", "/api/v1/incidents/{id}"),
     ("post", "/api/v1/incidents/{id}/acknowledge"),
+    ("get", "/api/v1/incidents/{id}/timeline"),
     ("post", "/api/v1/channels"),
     ("get", "/api/v1/channels"),
     ("get", "/api/v1/channels/{id}"),

@@ -10,5 +10,6 @@ mod kinds;
 mod metrics;
 mod pipeline;
 mod regions;
+mod timeline;
 mod tls;
 mod traces;
