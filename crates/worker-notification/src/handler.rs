@@ -2,9 +2,9 @@
 //! retried later through the retry set, and after the last attempt dead-lettered.
 
 use time::OffsetDateTime;
-use upcheck_channels::Channel;
-use upcheck_domain::NotificationJob;
+use upcheck_channels::Channels;
 use upcheck_domain::backoff::full_jitter_ms;
+use upcheck_domain::{ChannelKind, NotificationJob};
 use upcheck_runtime::store_failure;
 use upcheck_store::Pool;
 use upcheck_store::notifications::{
@@ -26,10 +26,10 @@ pub struct RetryPolicy {
     pub lease_ms: u64,
 }
 
-/// Delivers notifications over channel `C`.
-pub struct NotificationHandler<C> {
+/// Delivers notifications over any channel kind ([`Channels`]).
+pub struct NotificationHandler {
     pool: Pool,
-    channel: C,
+    channels: Channels,
     retries: DelayQueue,
     producer: Producer,
     group: String,
@@ -39,22 +39,22 @@ pub struct NotificationHandler<C> {
 /// The longest `Retry-After` a receiver can make a notification wait, ms (one hour).
 pub const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
 
-impl<C: Channel> NotificationHandler<C> {
+impl NotificationHandler {
     /// A handler; failed attempts wait in `retries`, `group` names this consumer group in dead
     /// letters.
     pub fn new(
         pool: Pool,
-        channel: C,
+        channels: Channels,
         retries: DelayQueue,
         producer: Producer,
         group: String,
         policy: RetryPolicy,
     ) -> Self {
-        Self { pool, channel, retries, producer, group, policy }
+        Self { pool, channels, retries, producer, group, policy }
     }
 }
 
-impl<C: Channel> Handler for NotificationHandler<C> {
+impl Handler for NotificationHandler {
     #[tracing::instrument(
         name = "notification",
         skip_all,
@@ -81,12 +81,12 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             mark_failed(&self.pool, id, "channel deleted").await.map_err(store_failure)?;
             return Ok(());
         };
-        if kind != self.channel.kind() {
+        let Some(channel_kind) = ChannelKind::parse(&kind) else {
             mark_failed(&self.pool, id, &format!("unsupported channel kind {kind:?}"))
                 .await
                 .map_err(store_failure)?;
             return Ok(());
-        }
+        };
         let attempt_no = delivery.attempts.saturating_add(1);
         span.record("channel_id", tracing::field::display(channel_id));
         span.record("attempt", attempt_no);
@@ -94,7 +94,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             span.record("incident_id", incident);
         }
         let attempted_at = OffsetDateTime::now_utc();
-        let result = self.channel.deliver(id, &config, &delivery.payload).await;
+        let result = self.channels.deliver(id, channel_kind, &config, &delivery.payload).await;
         let state = if result.delivered {
             DeliveryState::Delivered
         } else if result.permanent {
