@@ -20,8 +20,8 @@ pub struct AppState {
     pub encoding: Arc<EncodingKey>,
     /// HS256 verification key.
     pub decoding: Arc<DecodingKey>,
-    /// The webhook sender for channel test sends, under the operator's network policy.
-    pub webhook: upcheck_channels::WebhookChannel,
+    /// Every channel kind, for test sends, under the operator's network policy.
+    pub channels: upcheck_channels::Channels,
     /// Heartbeat pings' rate limiter and token cache.
     pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
@@ -46,13 +46,14 @@ impl AppState {
         let secret = settings.require_jwt_secret()?.expose_secret().as_bytes().to_vec();
         let pool = upcheck_store::connect_pool(&settings.database)?;
         let outbound = upcheck_net::Outbound::new(&settings.probe)?;
-        let webhook = upcheck_channels::WebhookChannel::new(
+        let channels = upcheck_channels::Channels::new(
+            &settings.channels,
             Duration::from_millis(settings.tunables.webhook_timeout_ms),
             outbound,
         )?;
         Ok(Self {
             pool,
-            webhook,
+            channels,
             pings: Arc::default(),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),

@@ -1,10 +1,28 @@
-//! Notification channels: one [`Channel`] trait, one module per kind (webhook first). The
-//! notification worker delivers through them and the API uses them for test sends, so no crate
-//! depends on a worker crate for them. Channel configs are the domain's typed configs
-//! ([`upcheck_domain::channel`]).
+//! Notification channels: one [`Channel`] trait, one module per kind (webhook, slack,
+//! discord, teams, telegram, pagerduty, ntfy), one renderer they share ([`message`]), one HTTP
+//! client ([`Http`]) and the [`Channels`] dispatcher. The notification worker delivers through
+//! it and the API uses it for test sends, so no crate depends on a worker crate for them.
+//! Channel configs are the domain's typed configs ([`upcheck_domain::channel`]).
 
+mod discord;
+mod dispatch;
+mod http;
+pub mod message;
+mod ntfy;
+mod pagerduty;
+mod slack;
+mod teams;
+mod telegram;
 mod webhook;
 
+pub use discord::DiscordChannel;
+pub use dispatch::Channels;
+pub use http::Http;
+pub use ntfy::NtfyChannel;
+pub use pagerduty::PagerDutyChannel;
+pub use slack::SlackChannel;
+pub use teams::TeamsChannel;
+pub use telegram::TelegramChannel;
 pub use webhook::WebhookChannel;
 
 use std::future::Future;

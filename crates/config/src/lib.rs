@@ -5,12 +5,14 @@
 //! start-up with one line naming it ([`ConfigError`]). Secrets are [`secrecy::SecretString`]s
 //! and never appear in `Debug` output.
 
+mod channels;
 mod database;
 mod jwt_secret;
 mod probe;
 mod redis_conn;
 mod settings;
 
+pub use channels::ChannelSettings;
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
 pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;

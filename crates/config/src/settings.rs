@@ -1,6 +1,8 @@
 //! The settings struct and its layered loading.
 
-use crate::{ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, jwt_secret};
+use crate::{
+    ChannelSettings, ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, jwt_secret,
+};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -179,6 +181,8 @@ pub struct Settings {
     pub probe: ProbeSettings,
     /// Per-user limits the API enforces.
     pub quotas: QuotaSettings,
+    /// Channel providers' base URLs and allowed webhook hosts.
+    pub channels: ChannelSettings,
 }
 
 impl Settings {
@@ -359,6 +363,7 @@ impl Settings {
             log_format,
             probe: ProbeSettings::from_raw(raw)?,
             quotas: QuotaSettings::from_raw(raw)?,
+            channels: ChannelSettings::from_raw(raw)?,
         })
     }
 

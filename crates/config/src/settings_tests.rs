@@ -283,3 +283,22 @@ fn fair_probing_and_quota_limits_are_read_with_their_defaults() {
     assert_eq!(err_var(&[("PROBE_MAX_PER_USER", "many")]), "PROBE_MAX_PER_USER");
     assert_eq!(err_var(&[("MIN_INTERVAL_SECONDS", "0")]), "MIN_INTERVAL_SECONDS");
 }
+
+#[test]
+fn channel_provider_urls_and_host_lists_are_read_and_named_when_malformed() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.channels, ChannelSettings::default());
+    assert_eq!(s.channels.telegram_api_url, "https://api.telegram.org");
+    let s = load(&[
+        ("TELEGRAM_API_URL", "http://127.0.0.1:9000/"),
+        ("NTFY_DEFAULT_SERVER", "https://ntfy.example.com"),
+        ("SLACK_WEBHOOK_HOSTS", "hooks.slack.com, Hooks.Example.org"),
+    ])
+    .unwrap();
+    assert_eq!(s.channels.telegram_api_url, "http://127.0.0.1:9000");
+    assert_eq!(s.channels.ntfy_default_server, "https://ntfy.example.com");
+    assert_eq!(s.channels.slack_webhook_hosts, ["hooks.slack.com", "hooks.example.org"]);
+    assert_eq!(err_var(&[("PAGERDUTY_EVENTS_URL", "events.pagerduty.com")]), "PAGERDUTY_EVENTS_URL");
+    assert_eq!(err_var(&[("TELEGRAM_API_URL", "ftp://x")]), "TELEGRAM_API_URL");
+    assert_eq!(err_var(&[("DISCORD_WEBHOOK_HOSTS", "https://discord.com")]), "DISCORD_WEBHOOK_HOSTS");
+}

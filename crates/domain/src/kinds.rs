@@ -14,6 +14,9 @@ macro_rules! stored_names {
                 }
             }
 
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
             /// Parses a stored name; `None` for any other text.
             pub fn parse(s: &str) -> Option<Self> {
                 match s {
@@ -47,14 +50,41 @@ pub enum IncidentState {
 }
 stored_names!(IncidentState { Open => "open", Resolved => "resolved" });
 
-/// A notification channel's kind.
+/// A notification channel's kind; each has its typed config in [`crate::channel`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     /// A signed HTTP POST (Standard Webhooks).
     Webhook,
+    /// A Slack incoming webhook (Block Kit).
+    Slack,
+    /// A Discord webhook (an embed).
+    Discord,
+    /// A Microsoft Teams Workflows webhook (an Adaptive Card).
+    Teams,
+    /// A Telegram bot's `sendMessage`.
+    Telegram,
+    /// PagerDuty Events API v2.
+    PagerDuty,
+    /// An ntfy topic.
+    Ntfy,
 }
-stored_names!(ChannelKind { Webhook => "webhook" });
+stored_names!(ChannelKind {
+    Webhook => "webhook",
+    Slack => "slack",
+    Discord => "discord",
+    Teams => "teams",
+    Telegram => "telegram",
+    PagerDuty => "pagerduty",
+    Ntfy => "ntfy",
+});
+
+impl ChannelKind {
+    /// Every kind's name, comma-separated (for "must be one of …" messages).
+    pub fn names() -> String {
+        Self::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -70,7 +100,11 @@ mod tests {
             assert_eq!(IncidentState::parse(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        assert_eq!(ChannelKind::parse("webhook"), Some(ChannelKind::Webhook));
+        for k in ChannelKind::ALL {
+            assert_eq!(ChannelKind::parse(k.as_str()), Some(*k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(ChannelKind::names(), "webhook, slack, discord, teams, telegram, pagerduty, ntfy");
         assert_eq!(ChannelKind::parse("carrier-pigeon"), None);
     }
 }

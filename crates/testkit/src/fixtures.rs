@@ -88,6 +88,29 @@ pub async fn webhook_channel(env: &TestEnv, owner: Uuid, monitor: Uuid, url: &st
     (id, secret)
 }
 
+/// Inserts a channel of `kind` (any text, as stored) with `config`, linked to `monitor`;
+/// returns its id.
+pub async fn channel(
+    env: &TestEnv,
+    owner: Uuid,
+    monitor: Uuid,
+    kind: &str,
+    config: &serde_json::Value,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    let db = env.db().await;
+    db.execute(
+        "INSERT INTO channels (id, owner_id, kind, name, config) VALUES ($1, $2, $3, 'alerts', $4)",
+        &[&id, &owner, &kind, config],
+    )
+    .await
+    .expect("insert channel");
+    db.execute("INSERT INTO monitor_channels (monitor_id, channel_id) VALUES ($1, $2)", &[&monitor, &id])
+        .await
+        .expect("link channel");
+    id
+}
+
 /// The first column of the first row of `sql` with one parameter, as i64 (counts).
 pub async fn count(env: &TestEnv, sql: &str, id: Uuid) -> i64 {
     env.db().await.query_one(sql, &[&id]).await.expect("count query").get(0)

@@ -1,12 +1,13 @@
 //! A scripted HTTP target for probe tests: every answer (status, headers, body, delay) is what
 //! the test's function returns for the request, on a loopback address the test chooses
 //! (`127.0.0.2`, `127.0.0.3`, … all reach this machine), so redirects between "hosts" and
-//! blocked loopback addresses can be tested without leaving it.
+//! blocked loopback addresses can be tested without leaving it. It records every request, so
+//! it also serves as a fake channel provider whose received payloads a test checks.
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One scripted answer.
@@ -62,6 +63,11 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("request body is JSON")
+    }
+
     /// The first value of header `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -75,6 +81,7 @@ pub struct HttpTarget {
     /// Where it listens.
     pub addr: SocketAddr,
     hits: Arc<AtomicU64>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     server: crate::servers::ServerTask,
 }
 
@@ -105,10 +112,12 @@ impl HttpTarget {
         let addr = listener.local_addr().expect("addr");
         let hits = Arc::new(AtomicU64::new(0));
         let counter = hits.clone();
+        let seen_log: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen_log.clone();
         let server = HttpServer::new(move || {
-            let (reply, counter) = (reply.clone(), counter.clone());
+            let (reply, counter, log) = (reply.clone(), counter.clone(), log.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (reply, counter) = (reply.clone(), counter.clone());
+                let (reply, counter, log) = (reply.clone(), counter.clone(), log.clone());
                 async move {
                     counter.fetch_add(1, Ordering::Relaxed);
                     let seen = Seen {
@@ -122,6 +131,7 @@ impl HttpTarget {
                         body: body.to_vec(),
                     };
                     let r = reply(&seen);
+                    log.lock().expect("lock").push(seen);
                     if !r.delay.is_zero() {
                         tokio::time::sleep(r.delay).await;
                     }
@@ -144,12 +154,23 @@ impl HttpTarget {
         .listen(listener)
         .expect("listen")
         .run();
-        Self { base: format!("http://{addr}"), addr, hits, server: crate::servers::ServerTask::spawn(server) }
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            hits,
+            seen: seen_log,
+            server: crate::servers::ServerTask::spawn(server),
+        }
     }
 
     /// Requests served so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Every request served so far, in arrival order: what a fake provider received.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
     }
 
     /// Stops the server and waits until it is gone: its port refuses connections and every

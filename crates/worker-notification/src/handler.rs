@@ -2,9 +2,9 @@
 //! retried later through the retry set, and after the last attempt dead-lettered.
 
 use time::OffsetDateTime;
-use upcheck_channels::Channel;
-use upcheck_domain::NotificationJob;
+use upcheck_channels::Channels;
 use upcheck_domain::backoff::full_jitter_ms;
+use upcheck_domain::{ChannelKind, NotificationJob};
 use upcheck_runtime::store_failure;
 use upcheck_store::Pool;
 use upcheck_store::notifications::{
@@ -26,10 +26,10 @@ pub struct RetryPolicy {
     pub lease_ms: u64,
 }
 
-/// Delivers notifications over channel `C`.
-pub struct NotificationHandler<C> {
+/// Delivers notifications over any channel kind ([`Channels`]).
+pub struct NotificationHandler {
     pool: Pool,
-    channel: C,
+    channels: Channels,
     retries: DelayQueue,
     producer: Producer,
     group: String,
@@ -45,19 +45,19 @@ pub const DEFER_MS: u64 = 500;
 /// The longest `Retry-After` a receiver can make a notification wait, ms (one hour).
 pub const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
 
-impl<C: Channel> NotificationHandler<C> {
+impl NotificationHandler {
     /// A handler; failed attempts, and notifications over an `in_flight` limit, wait in
     /// `retries`; `group` names this consumer group in dead letters.
     pub fn new(
         pool: Pool,
-        channel: C,
+        channels: Channels,
         retries: DelayQueue,
         producer: Producer,
         group: String,
         policy: RetryPolicy,
         in_flight: InFlight,
     ) -> Self {
-        Self { pool, channel, retries, producer, group, policy, in_flight }
+        Self { pool, channels, retries, producer, group, policy, in_flight }
     }
 
     /// Puts the job back in the retry queue for about [`DEFER_MS`] and gives up its lease: its
@@ -79,7 +79,7 @@ impl<C: Channel> NotificationHandler<C> {
     }
 }
 
-impl<C: Channel> Handler for NotificationHandler<C> {
+impl Handler for NotificationHandler {
     #[tracing::instrument(
         name = "notification",
         skip_all,
@@ -106,12 +106,12 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             mark_failed(&self.pool, id, "channel deleted").await.map_err(store_failure)?;
             return Ok(());
         };
-        if kind != self.channel.kind() {
+        let Some(channel_kind) = ChannelKind::parse(&kind) else {
             mark_failed(&self.pool, id, &format!("unsupported channel kind {kind:?}"))
                 .await
                 .map_err(store_failure)?;
             return Ok(());
-        }
+        };
         let attempt_no = delivery.attempts.saturating_add(1);
         span.record("channel_id", tracing::field::display(channel_id));
         span.record("attempt", attempt_no);
@@ -126,7 +126,7 @@ impl<C: Channel> Handler for NotificationHandler<C> {
             refused => return self.defer(message, id, refused).await,
         }
         let attempted_at = OffsetDateTime::now_utc();
-        let result = self.channel.deliver(id, &config, &delivery.payload).await;
+        let result = self.channels.deliver(id, channel_kind, &config, &delivery.payload).await;
         if let Err(e) = self.in_flight.release(owner, channel_id, id).await {
             tracing::debug!(error = %e, "in-flight slot not released; it frees itself when its hold ends");
         }

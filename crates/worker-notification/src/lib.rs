@@ -1,4 +1,5 @@
-//! `upcheck-worker-notification`: delivers notifications over their channels (webhook first),
+//! `upcheck-worker-notification`: delivers notifications over their channels (every kind of
+//! [`upcheck_channels::Channels`]),
 //! logs every attempt, retries with exponential backoff and jitter, dead-letters after the
 //! last attempt, and re-enqueues notifications whose jobs Redis lost.
 
@@ -30,9 +31,12 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let producer =
         Producer::new(conns.commands.clone(), t.stream_maxlen).with_dead_letter_maxlen(t.dead_letter_maxlen);
     let outbound = upcheck_net::Outbound::new(&settings.probe)?;
-    let channel =
-        upcheck_channels::WebhookChannel::new(Duration::from_millis(t.webhook_timeout_ms), outbound)
-            .context("HTTP client")?;
+    let channels = upcheck_channels::Channels::new(
+        &settings.channels,
+        Duration::from_millis(t.webhook_timeout_ms),
+        outbound,
+    )
+    .context("HTTP client")?;
     let retries = DelayQueue::new(
         conns.commands.clone(),
         keys.notification_retries(),
@@ -41,7 +45,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     );
     let handler = Arc::new(handler::NotificationHandler::new(
         pool.clone(),
-        channel,
+        channels,
         retries.clone(),
         producer,
         settings.streams.notification_group.clone(),

@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let binary = upcheck_runtime::cli::Binary {
         name: "upcheck-worker-notification",
         version: env!("CARGO_PKG_VERSION"),
-        about: "Upcheck's notification worker: delivers signed webhooks, retries with backoff, dead-letters after the last attempt",
+        about: "Upcheck's notification worker: delivers alerts over webhook, Slack, Discord, Teams, Telegram, PagerDuty and ntfy channels, retries with backoff, dead-letters after the last attempt",
     };
     upcheck_runtime::worker_main(binary, upcheck_worker_notification::start).await
 }

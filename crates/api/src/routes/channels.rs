@@ -1,4 +1,5 @@
-//! Notification channels (webhook first) and test sends.
+//! Notification channels (webhook, slack, discord, teams, telegram, pagerduty, ntfy) and test
+//! sends.
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -9,7 +10,8 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use upcheck_channels::Channel as _;
+use upcheck_domain::ChannelKind;
+use upcheck_domain::channel::{self as kinds, ChannelConfig, host_allowed};
 use upcheck_store::channels::Channel;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -18,16 +20,38 @@ pub(crate) fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(create).service(list).service(get_one).service(update).service(remove).service(test);
 }
 
+/// A channel's `config`, by its `kind` (documentation only: the API parses it by `kind`).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum ChannelConfigDoc {
+    /// `webhook`: URL and Standard Webhooks secret (generated when absent).
+    Webhook(kinds::WebhookConfig),
+    /// `slack`: incoming webhook URL.
+    Slack(kinds::SlackConfig),
+    /// `discord`: webhook URL.
+    Discord(kinds::DiscordConfig),
+    /// `teams`: Workflows webhook URL.
+    Teams(kinds::TeamsConfig),
+    /// `telegram`: bot token, chat, optional forum topic.
+    Telegram(kinds::TelegramConfig),
+    /// `pagerduty`: Events API v2 routing key.
+    PagerDuty(kinds::PagerDutyConfig),
+    /// `ntfy`: topic, server, priority, tags, token.
+    Ntfy(kinds::NtfyConfig),
+}
+
 /// A new channel.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChannel {
-    /// `webhook`.
+    /// `webhook`, `slack`, `discord`, `teams`, `telegram`, `pagerduty` or `ntfy`.
+    #[schema(example = "slack")]
     kind: String,
     /// 1 to 200 characters.
     name: String,
-    /// For `webhook`: `{"url": "https://…", "secret": "whsec_…"}`; the secret is generated when absent.
-    #[schema(value_type = Object)]
+    /// The kind's config, validated field by field; a webhook's secret is generated when absent.
+    #[schema(value_type = ChannelConfigDoc, example = json!({"url": "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"}))]
     config: Value,
 }
 
@@ -36,8 +60,9 @@ pub(crate) struct CreateChannel {
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateChannel {
     name: Option<String>,
-    /// Replaces the config (a webhook keeps its secret when the new config has none).
-    #[schema(value_type = Option<Object>)]
+    /// Replaces the config, validated as on create for the channel's kind (a webhook keeps
+    /// its secret when the new config has none).
+    #[schema(value_type = Option<ChannelConfigDoc>)]
     config: Option<Value>,
 }
 
@@ -47,7 +72,7 @@ pub(crate) struct ChannelView {
     id: Uuid,
     kind: String,
     name: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = ChannelConfigDoc)]
     config: Value,
     created_at: String,
     updated_at: String,
@@ -106,6 +131,38 @@ fn webhook_config(state: &AppState, config: &Value, keep: Option<&str>) -> Resul
     Ok(json!({"url": url, "secret": secret}))
 }
 
+/// Checks `kind`'s config field by field, and every URL in it against the network policy
+/// and, for Slack and Discord, the operator's host list; a webhook keeps `current`'s secret
+/// (or gets a new one) when the config has none.
+fn channel_config(
+    state: &AppState,
+    kind: ChannelKind,
+    config: &Value,
+    current: Option<&Value>,
+) -> Result<Value, ApiError> {
+    if kind == ChannelKind::Webhook {
+        return webhook_config(state, config, current.and_then(|c| c["secret"].as_str()));
+    }
+    let parsed = ChannelConfig::from_json(kind, config)?;
+    let (hosts, var) = match kind {
+        ChannelKind::Slack => (state.settings.channels.slack_webhook_hosts.as_slice(), "SLACK_WEBHOOK_HOSTS"),
+        ChannelKind::Discord => {
+            (state.settings.channels.discord_webhook_hosts.as_slice(), "DISCORD_WEBHOOK_HOSTS")
+        }
+        _ => (&[][..], ""),
+    };
+    for (field, url) in parsed.urls() {
+        check_target(state, field, url)?;
+        if !host_allowed(url, hosts) {
+            return Err(ApiError::invalid(
+                field,
+                format!("host must be one of {} ({var})", hosts.join(", ")),
+            ));
+        }
+    }
+    Ok(parsed.to_json())
+}
+
 /// Creates a channel.
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel, security(("bearer" = [])),
     responses((status = 201, body = ChannelView), (status = 422, description = "a field is invalid")))]
@@ -116,11 +173,11 @@ pub(crate) async fn create(
     body: ValidJson<CreateChannel>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let Some(kind) = upcheck_domain::ChannelKind::parse(&b.kind) else {
-        return Err(ApiError::invalid("kind", "must be webhook"));
+    let Some(kind) = ChannelKind::parse(&b.kind) else {
+        return Err(ApiError::invalid("kind", format!("must be one of {}", ChannelKind::names())));
     };
     let name = validate_name(&b.name)?;
-    let config = webhook_config(&state, &b.config, None)?;
+    let config = channel_config(&state, kind, &b.config, None)?;
     let c = upcheck_store::channels::create(&state.pool, caller.id, kind, &name, &config).await?;
     Ok(HttpResponse::Created().json(ChannelView::from(c)))
 }
@@ -173,7 +230,7 @@ pub(crate) async fn update(
     let b = body.0;
     let name = validate_name(b.name.as_deref().unwrap_or(&current.name))?;
     let config = match &b.config {
-        Some(c) => webhook_config(&state, c, current.config["secret"].as_str())?,
+        Some(c) => channel_config(&state, current.kind, c, Some(&current.config))?,
         None => current.config.clone(),
     };
     let c = upcheck_store::channels::update(&state.pool, caller.id, *id, &name, &config)
@@ -197,7 +254,8 @@ pub(crate) async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Sends a signed test webhook now: `{"type": "test", "channel_id", "occurred_at"}`, under the
+/// Sends a test notification now over the channel's kind: `{"type": "test", "channel_id",
+/// "occurred_at"}` (signed, for a webhook; rendered as a message, for the others), under the
 /// same network policy as deliveries. Answers only whether it was delivered and the status code.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/test", tag = "channels", params(("id" = Uuid, Path)), security(("bearer" = [])),
     responses((status = 200, body = TestResult), (status = 404, description = "no such channel")))]
@@ -212,6 +270,6 @@ pub(crate) async fn test(
         .ok_or(ApiError::NotFound("channel"))?;
     let body =
         json!({"type": "test", "channel_id": c.id, "occurred_at": rfc3339(time::OffsetDateTime::now_utc())});
-    let r = state.webhook.deliver(Uuid::now_v7(), &c.config, &body).await;
+    let r = state.channels.deliver(Uuid::now_v7(), c.kind, &c.config, &body).await;
     Ok(HttpResponse::Ok().json(TestResult { delivered: r.delivered, http_status: r.http_status }))
 }

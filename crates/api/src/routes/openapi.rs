@@ -40,6 +40,7 @@ impl utoipa::Modify for BearerAuth {
         admin::list, admin::replay_one, admin::replay_many, admin::discard,
         document,
     ),
+    components(schemas(channels::ChannelConfigDoc)),
     modifiers(&BearerAuth)
 )]
 pub(crate) struct ApiDoc;

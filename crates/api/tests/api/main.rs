@@ -1,6 +1,7 @@
 //! The REST API's integration tests against real Postgres and Redis.
 
 mod auth;
+mod channel_kinds;
 mod channels;
 mod cli;
 mod gen_secret;

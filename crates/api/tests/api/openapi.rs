@@ -94,3 +94,33 @@ async fn every_monitor_kind_config_and_assertion_is_in_the_document() {
         assert!(assertion.contains(kind), "assertion {kind} missing");
     }
 }
+
+#[tokio::test]
+async fn every_channel_kind_config_is_in_the_document_with_an_example() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    let schemas = &doc["components"]["schemas"];
+
+    let kinds: Vec<&str> = schemas["ChannelConfigDoc"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["$ref"].as_str())
+        .map(|r| r.rsplit('/').next().unwrap())
+        .collect();
+    let expected = [
+        "WebhookConfig",
+        "SlackConfig",
+        "DiscordConfig",
+        "TeamsConfig",
+        "TelegramConfig",
+        "PagerDutyConfig",
+        "NtfyConfig",
+    ];
+    assert_eq!(kinds, expected);
+    for schema in expected {
+        assert!(schemas[schema]["example"].is_object(), "{schema} has no example");
+    }
+    let create = &schemas["CreateChannel"]["properties"]["config"];
+    assert!(create.to_string().contains("ChannelConfigDoc"), "{create}");
+}

@@ -1,4 +1,7 @@
-//! Channel deliveries under the network policy: `127.0.0.3` configured as blocked, names
-//! resolved by a DNS server the test runs. Nothing leaves this machine.
+//! Channel deliveries against local fake providers (every request recorded and its exact
+//! payload checked) and under the network policy. Nothing leaves this machine.
 
+mod bots;
+mod helpers;
+mod hooks;
 mod webhook_policy;

@@ -1,4 +1,24 @@
-//! Typed channel configs, as stored in `channels.config` and given to the channels.
+//! Typed channel configs, as stored in `channels.config` and given to the channels: one file
+//! per kind, each parsed with `deny_unknown_fields` and validated field by field, errors naming
+//! `config.<field>`.
+
+mod config;
+mod discord;
+mod fields;
+mod ntfy;
+mod pagerduty;
+mod slack;
+mod teams;
+mod telegram;
+
+pub use config::ChannelConfig;
+pub use discord::DiscordConfig;
+pub use fields::host_allowed;
+pub use ntfy::{NTFY_MAX_TAGS, NtfyConfig};
+pub use pagerduty::PagerDutyConfig;
+pub use slack::SlackConfig;
+pub use teams::TeamsConfig;
+pub use telegram::{TelegramChatId, TelegramConfig};
 
 use serde::{Deserialize, Serialize};
 
@@ -7,13 +27,20 @@ use serde::{Deserialize, Serialize};
 #[error("channel config: {0}")]
 pub struct ChannelConfigError(pub String);
 
+impl From<crate::ValidationError> for ChannelConfigError {
+    fn from(e: crate::ValidationError) -> Self {
+        Self(e.to_string())
+    }
+}
+
 /// A `webhook` channel's config: `{"url": "https://…", "secret": "whsec_…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://hooks.example.com/upcheck", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}))]
 pub struct WebhookConfig {
     /// Where deliveries are POSTed.
     pub url: String,
-    /// The Standard Webhooks signing secret (`whsec_` + base64).
+    /// The Standard Webhooks signing secret (`whsec_` + base64); generated when absent on create.
     pub secret: String,
 }
 
