@@ -112,8 +112,12 @@ impl Http {
         let retry_after_ms = header_retry
             .or_else(|| (code == 429).then(|| json.as_ref().and_then(body_retry_after_ms)).flatten());
         let mut error = format!("receiver answered {code}");
+        let described = match &json {
+            Some(j) => description(j),
+            None => plain_description(&body),
+        };
         if post.describe
-            && let Some(d) = json.as_ref().and_then(description)
+            && let Some(d) = described
         {
             let mut secrets = post.secrets.clone();
             secrets.push(post.url);
@@ -157,15 +161,28 @@ pub(crate) fn body_retry_after_ms(body: &serde_json::Value) -> Option<u64> {
 }
 
 /// A provider's own words for a refusal: Telegram's `description`, Discord's and PagerDuty's
-/// `message` (plus PagerDuty's `errors`), ntfy's `error`.
+/// `message` (plus PagerDuty's `errors`), ntfy's `error`, Teams' (Power Automate's)
+/// `error.message`.
 fn description(body: &serde_json::Value) -> Option<String> {
-    let text = ["description", "message", "error"].iter().find_map(|k| body.get(*k)?.as_str())?;
+    let text = ["description", "message", "error"]
+        .iter()
+        .find_map(|k| body.get(*k)?.as_str())
+        .or_else(|| body.pointer("/error/message")?.as_str())?;
     let extra: Vec<&str> = body
         .get("errors")
         .and_then(|e| e.as_array())
         .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
     Some(if extra.is_empty() { text.to_string() } else { format!("{text} ({})", extra.join("; ")) })
+}
+
+/// A short plain-text answer (Slack's `no_service`, `invalid_payload`,
+/// https://api.slack.com/messaging/webhooks#handling_errors): one line of at most 200
+/// printable characters, else nothing.
+fn plain_description(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let ok = !text.is_empty() && text.len() <= MAX_DESCRIPTION && !text.chars().any(char::is_control);
+    ok.then(|| text.to_string())
 }
 
 /// `text` with every non-empty secret replaced by `…`.
@@ -207,6 +224,11 @@ mod tests {
             &json!({"status": "invalid event", "message": "Event object is invalid", "errors": ["'routing_key' is invalid"]}),
         );
         assert_eq!(d.as_deref(), Some("Event object is invalid ('routing_key' is invalid)"));
+        let teams =
+            description(&json!({"error": {"code": "TriggerInputSchemaMismatch", "message": "bad input"}}));
+        assert_eq!(teams.as_deref(), Some("bad input"));
+        assert_eq!(plain_description(b"no_service\n").as_deref(), Some("no_service"));
+        assert_eq!(plain_description(b"<html>\n<body>x</body>"), None);
         assert_eq!(redact("bad token 123:abcdef", &["123:abcdef", ""]), "bad token …");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");

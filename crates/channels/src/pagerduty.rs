@@ -122,3 +122,40 @@ impl Channel for PagerDutyChannel {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, to: &str) -> Value {
+        json!({"event_id": "e1", "type": kind, "monitor": {"id": "m1", "name": "api", "url": "tcp://db:5432"},
+            "incident": null, "previous_status": "up", "status": to, "occurred_at": "2026-01-01T00:00:00Z"})
+    }
+
+    #[test]
+    fn flapping_triggers_and_stable_resolves_one_key_per_monitor_and_other_types_key_by_event() {
+        let config = PagerDutyConfig { routing_key: "k".repeat(32) };
+        let id = Uuid::nil();
+        let flapping = payload(&Message::render(&event("monitor.flapping", "down")), &config, id);
+        let stable = payload(&Message::render(&event("monitor.stable", "up")), &config, id);
+        let other = payload(&Message::render(&event("monitor.rebooted", "up")), &config, id);
+        let test = payload(&Message::render(&json!({"type": "test", "channel_id": "c1"})), &config, id);
+
+        assert_eq!(
+            (&flapping["event_action"], &flapping["dedup_key"]),
+            (&json!("trigger"), &json!("flapping:m1"))
+        );
+        assert_eq!(flapping["payload"]["severity"], "warning");
+        assert_eq!(
+            stable,
+            json!({"routing_key": config.routing_key, "event_action": "resolve", "dedup_key": "flapping:m1"})
+        );
+        assert_eq!((&other["dedup_key"], &other["payload"]["severity"]), (&json!("e1"), &json!("info")));
+        assert_eq!(other["payload"]["source"], "tcp://db:5432");
+        assert!(other.get("links").is_none(), "only http(s) URLs become links");
+        assert_eq!(
+            (&test["dedup_key"], &test["payload"]["source"]),
+            (&json!(id.to_string()), &json!("upcheck"))
+        );
+    }
+}

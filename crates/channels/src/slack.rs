@@ -83,7 +83,7 @@ impl Channel for SlackChannel {
                 body: crate::http::body(&body),
                 headers: Vec::new(),
                 secrets: Vec::new(),
-                describe: false,
+                describe: true,
             })
             .await
     }

@@ -77,7 +77,7 @@ impl Channel for TeamsChannel {
                 body: crate::http::body(&body),
                 headers: Vec::new(),
                 secrets: Vec::new(),
-                describe: false,
+                describe: true,
             })
             .await
     }

@@ -28,7 +28,8 @@ fn escape(text: &str) -> String {
 }
 
 /// The `sendMessage` parameters (https://core.telegram.org/bots/api#sendmessage): `chat_id`,
-/// `text` (at most 4,096 characters after entities are parsed) with `parse_mode` `HTML`,
+/// `text` (at most 4,096 characters after entities are parsed: each fact is cut to 400) with
+/// `parse_mode` `HTML`,
 /// `message_thread_id` for a forum topic, and link previews off
 /// (https://core.telegram.org/bots/api#linkpreviewoptions).
 pub(crate) fn payload(m: &Message, config: &TelegramConfig) -> Value {
@@ -38,7 +39,7 @@ pub(crate) fn payload(m: &Message, config: &TelegramConfig) -> Value {
     }
     text.push('\n');
     for f in &m.facts {
-        text.push_str(&format!("\n<b>{}:</b> {}", escape(f.label), escape(&truncate(&f.value, 500))));
+        text.push_str(&format!("\n<b>{}:</b> {}", escape(f.label), escape(&truncate(&f.value, 400))));
     }
     let mut body = json!({
         "chat_id": config.chat_id_json(),

@@ -138,3 +138,21 @@ async fn teams_gets_an_adaptive_card_in_a_message() {
         }]})
     );
 }
+
+#[tokio::test]
+async fn slacks_plain_text_refusal_is_final_and_named() {
+    let slack =
+        HttpTarget::start(|_| Reply { status: 404, body: "no_service".into(), ..Reply::default() }).await;
+
+    let r = channels(ChannelSettings::default())
+        .deliver(
+            Uuid::now_v7(),
+            ChannelKind::Slack,
+            &json!({"url": format!("{}/services/T/B/gone", slack.base)}),
+            &down(),
+        )
+        .await;
+
+    assert!(!r.delivered && r.permanent);
+    assert_eq!((r.http_status, r.error.as_deref()), (Some(404), Some("receiver answered 404: no_service")));
+}
