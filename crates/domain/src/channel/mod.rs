@@ -1,5 +1,9 @@
 //! Typed channel configs, as stored in `channels.config` and given to the channels.
 
+pub mod email;
+
+pub use email::{EmailConfig, EmailRules, FieldError, SmtpSecurity, SmtpServer};
+
 use serde::{Deserialize, Serialize};
 
 /// Why a stored channel config cannot be used.
