@@ -1,6 +1,8 @@
 //! The settings struct and its layered loading.
 
-use crate::{ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, jwt_secret};
+use crate::{
+    ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, SmtpSettings, jwt_secret,
+};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -170,6 +172,8 @@ pub struct Settings {
     pub probe: ProbeSettings,
     /// Per-user limits the API enforces.
     pub quotas: QuotaSettings,
+    /// The operator's SMTP server for `email` channels (`SMTP_*`).
+    pub smtp: SmtpSettings,
 }
 
 impl Settings {
@@ -290,6 +294,13 @@ impl Settings {
                 "must be above WEBHOOK_TIMEOUT_MS, or deliveries in flight would be reclaimed",
             ));
         }
+        let smtp = SmtpSettings::from_raw(raw)?;
+        if tunables.reclaim_idle_ms <= smtp.timeout_ms {
+            return Err(ConfigError::new(
+                "RECLAIM_IDLE_MS",
+                "must be above SMTP_TIMEOUT_MS, or e-mails in flight would be reclaimed",
+            ));
+        }
         let port = raw.number("PORT", 8080, 0..=65_535)?;
         let metrics = MetricsSettings {
             port: raw.number("METRICS_PORT", 9090, 0..=65_535)?,
@@ -340,6 +351,7 @@ impl Settings {
             log_format,
             probe: ProbeSettings::from_raw(raw)?,
             quotas: QuotaSettings::from_raw(raw)?,
+            smtp,
         })
     }
 

@@ -114,6 +114,8 @@ pub struct EmailRules<'a> {
     pub allow_user_servers: bool,
     /// Whether the operator configured an SMTP server (`SMTP_HOST`).
     pub operator_server: bool,
+    /// Whether the operator configured a `From` (`SMTP_FROM`) that own servers may default to.
+    pub operator_from: bool,
     /// The network policy a user's server must pass.
     pub policy: &'a NetworkPolicy,
 }
@@ -193,7 +195,11 @@ impl EmailConfig {
                     ));
                 }
                 let keep = previous.and_then(|p| p.smtp.as_ref());
-                Some(server(v, rules.policy, keep)?)
+                let own = server(v, rules.policy, keep)?;
+                if own.from.is_none() && !rules.operator_from {
+                    return Err(invalid("config.smtp.from", "required: this server has no SMTP_FROM"));
+                }
+                Some(own)
             }
         };
         Ok(Self { to, smtp })

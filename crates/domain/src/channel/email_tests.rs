@@ -5,7 +5,7 @@ use crate::netpolicy::parse_networks;
 use serde_json::json;
 
 fn rules(policy: &NetworkPolicy) -> EmailRules<'_> {
-    EmailRules { allow_user_servers: true, operator_server: true, policy }
+    EmailRules { allow_user_servers: true, operator_server: true, operator_from: true, policy }
 }
 
 fn field_of(value: Value) -> String {
@@ -75,6 +75,9 @@ fn own_servers_need_the_operators_leave_and_pass_the_network_policy() {
     let v = json!({"to": ["ops@example.com"], "smtp": {"host": "smtp.example.com"}});
     let closed = EmailRules { allow_user_servers: false, ..rules(&open) };
     assert_eq!(EmailConfig::validate(&v, &closed, None).unwrap_err().field, "config.smtp");
+
+    let no_from = EmailRules { operator_from: false, ..rules(&open) };
+    assert_eq!(EmailConfig::validate(&v, &no_from, None).unwrap_err().field, "config.smtp.from");
 
     let no_relay = EmailRules { operator_server: false, ..rules(&open) };
     let bare = json!({"to": ["ops@example.com"]});
