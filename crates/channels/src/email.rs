@@ -204,11 +204,14 @@ impl Failure {
     /// 5xx answers are final; 4xx, connection, TLS and protocol failures are retried.
     fn from_smtp(e: lettre::transport::smtp::Error) -> Self {
         let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
-        let message = match e.status() {
-            Some(code) => format!("SMTP server answered {code}: {detail}"),
-            None if e.is_timeout() => "timed out".into(),
-            None if e.is_tls() => format!("TLS failed: {}", crate::root_cause(&e)),
-            None => crate::root_cause(&e),
+        let message = match (e.status(), io_error_in(&e)) {
+            (Some(code), _) => format!("SMTP server answered {code}: {detail}"),
+            _ if e.is_timeout() => "timed out".into(),
+            // tokio-rustls reports a failed handshake (an untrusted certificate) as invalid data.
+            (None, Some(io)) if io.kind() == std::io::ErrorKind::InvalidData => format!("TLS failed: {io}"),
+            (None, Some(io)) => upcheck_net::describe_io(io),
+            (None, None) if e.is_tls() => format!("TLS failed: {}", crate::root_cause(&e)),
+            (None, None) => crate::root_cause(&e),
         };
         Self { permanent: e.is_permanent(), message }
     }
@@ -217,6 +220,18 @@ impl Failure {
         self.message = format!("{what}: {}", self.message);
         self
     }
+}
+
+/// The I/O error inside a lettre error, if a connection failure is why it failed.
+fn io_error_in(e: &lettre::transport::smtp::Error) -> Option<&std::io::Error> {
+    let mut cur = std::error::Error::source(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// Builds the message for notification `id`.
