@@ -19,7 +19,7 @@ pub const MAX_RECIPIENTS: usize = 10;
 const MAX_CREDENTIAL_CHARS: usize = 256;
 
 /// How the connection to an SMTP server is secured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpSecurity {
     /// Plain connection upgraded with `STARTTLS` (RFC 3207); refused if the server does not
@@ -63,10 +63,12 @@ impl SmtpSecurity {
 }
 
 /// An `email` channel's config, as stored (normalised by [`EmailConfig::validate`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"to": ["ops@example.com"]}))]
 pub struct EmailConfig {
-    /// Recipients: 1 to [`MAX_RECIPIENTS`] plain addresses (`ops@example.com`), all on one message.
+    /// Recipients: 1 to 10 plain addresses (`ops@example.com`), all on one message.
+    #[schema(min_items = 1, max_items = 10)]
     pub to: Vec<String>,
     /// The user's own SMTP server; `None` sends through the operator's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,14 +76,15 @@ pub struct EmailConfig {
 }
 
 /// A user's own SMTP server.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpServer {
     /// Host name or literal IP (IPv6 in brackets).
     pub host: String,
-    /// TCP port.
+    /// TCP port (default by `security`: 587, 465 or 25).
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: u16,
-    /// How the connection is secured.
+    /// How the connection is secured (default `starttls`).
     pub security: SmtpSecurity,
     /// User for `AUTH`; set together with `password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
