@@ -252,7 +252,7 @@ async fn a_refused_connection_and_a_silent_server_are_retried() {
     let mail = Mail::new();
     let server = mail.server(SmtpTls::Starttls, &["localhost"]).await;
     let mut refused = mail.settings(&server, SmtpSecurity::Starttls);
-    refused.host = Some("127.0.0.77".into()); // nothing listens on this loopback address
+    refused.host = Some("127.0.0.81".into()); // nothing listens on this loopback address
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut slow = mail.settings(&server, SmtpSecurity::Starttls);
     slow.port = silent.local_addr().unwrap().port();
