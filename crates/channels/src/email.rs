@@ -5,19 +5,28 @@
 //! <{notification id}@upcheck>`, so a redelivery carries the same Message-ID and mail systems
 //! can deduplicate it. Answers are classified per RFC 5321 §4.2.1: 5xx is final, 4xx and
 //! connection or TLS failures are worth retrying. One connection per delivery (alerts are rare
-//! and go to many servers; a pool would hold connections to users' servers open for nothing).
+//! and go to many servers; a pool would hold connections to users' servers open for nothing):
+//! Upcheck opens the TCP connection itself (a user's server through [`Outbound::connect_tcp`],
+//! so the address connected to is the address the network policy judged) and hands it to
+//! lettre, which speaks SMTP over it and upgrades it on STARTTLS.
 
 use crate::email_render::render;
+use crate::email_tls::ImplicitTls;
 use crate::{AttemptResult, Channel};
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use secrecy::ExposeSecret;
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use upcheck_config::SmtpSettings;
 use upcheck_domain::channel::{EmailConfig, EmailRules, SmtpSecurity};
 use upcheck_domain::netpolicy::NetworkPolicy;
@@ -33,6 +42,9 @@ pub enum EmailSetupError {
     /// `SMTP_FROM` is not a mailbox.
     #[error("SMTP_FROM: {0}")]
     From(String),
+    /// The TLS client cannot be built.
+    #[error("SMTP TLS: {0}")]
+    Tls(String),
 }
 
 /// Where one delivery goes: the server, its security, the credentials and the `From`.
@@ -52,7 +64,10 @@ pub struct EmailChannel {
     settings: SmtpSettings,
     outbound: Outbound,
     from: Option<Mailbox>,
+    /// `SMTP_CA_CERT`, for lettre's STARTTLS upgrade.
     extra_roots: Option<Certificate>,
+    /// Implicit TLS: webpki roots plus `SMTP_CA_CERT`, the same trust as STARTTLS.
+    tls: tokio_rustls::TlsConnector,
 }
 
 impl EmailChannel {
@@ -64,19 +79,41 @@ impl EmailChannel {
     /// [`EmailSetupError::CaCert`] when `SMTP_CA_CERT` is unreadable or not PEM,
     /// [`EmailSetupError::From`] when `SMTP_FROM` is not a mailbox.
     pub fn new(settings: &SmtpSettings, outbound: Outbound) -> Result<Self, EmailSetupError> {
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         let extra_roots = match &settings.ca_cert {
             None => None,
             Some(path) => {
                 let pem = std::fs::read(path)
                     .map_err(|e| EmailSetupError::CaCert(format!("{}: {e}", path.display())))?;
+                let certs = CertificateDer::pem_slice_iter(&pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| EmailSetupError::CaCert(format!("{}: {e}", path.display())))?;
+                if certs.is_empty() {
+                    return Err(EmailSetupError::CaCert(format!("{}: no PEM certificate", path.display())));
+                }
+                for c in certs {
+                    roots.add(c).map_err(|e| EmailSetupError::CaCert(e.to_string()))?;
+                }
                 Some(Certificate::from_pem(&pem).map_err(|e| EmailSetupError::CaCert(e.to_string()))?)
             }
         };
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| EmailSetupError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let from = match &settings.from {
             None => None,
             Some(f) => Some(f.parse::<Mailbox>().map_err(|e| EmailSetupError::From(e.to_string()))?),
         };
-        Ok(Self { settings: settings.clone(), outbound, from, extra_roots })
+        Ok(Self {
+            settings: settings.clone(),
+            outbound,
+            from,
+            extra_roots,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        })
     }
 
     /// Where a delivery with `config` goes, or why it cannot go anywhere (permanent).
@@ -127,36 +164,40 @@ impl EmailChannel {
         builder.build_rustls()
     }
 
-    /// The addresses to connect to: a user's server resolved and judged by the network policy,
-    /// the operator's resolved as it is.
-    async fn addresses(&self, route: &Route) -> Result<Vec<SocketAddr>, Failure> {
+    /// A TCP connection to the route's server (Nagle off: lettre writes a message's end
+    /// separately): a user's server through the network policy, which resolves and judges its
+    /// addresses, the operator's as it is.
+    async fn connect(&self, route: &Route) -> Result<TcpStream, Failure> {
         let bare = route.host.trim_start_matches('[').trim_end_matches(']');
         if route.judged {
-            return match self.outbound.resolve(bare).await {
-                Ok(ips) => Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, route.port)).collect()),
+            return match self.outbound.connect_tcp(bare, route.port).await {
+                Ok(stream) => Ok(stream),
                 Err(e @ ConnectError::Blocked(_)) => Err(Failure::permanent(e.to_string())),
                 Err(e) => Err(Failure::retry(e.to_string())),
             };
         }
-        match tokio::net::lookup_host((bare, route.port)).await {
-            Ok(addrs) => Ok(addrs.collect()),
-            Err(e) => Err(Failure::retry(format!("dns lookup failed: {e}"))),
-        }
+        let stream = TcpStream::connect((bare, route.port))
+            .await
+            .map_err(|e| Failure::retry(upcheck_net::describe_io(&e)))?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
     }
 
     /// One SMTP exchange: connect, secure, authenticate, send, quit.
-    async fn exchange(&self, route: &Route, message: &Message, timeout: Duration) -> Result<(), Failure> {
-        let addrs = self.addresses(route).await?;
+    async fn exchange(&self, route: &Route, message: &Message) -> Result<(), Failure> {
+        let tcp = self.connect(route).await?;
         let bare = route.host.trim_start_matches('[').trim_end_matches(']');
         let hello = ClientId::Domain(route.from.email.domain().to_string());
-        let implicit = match route.security {
-            SmtpSecurity::Tls => Some(self.tls_parameters(bare).map_err(Failure::from_smtp)?),
-            _ => None,
+        let stream: Box<dyn AsyncTokioStream> = if route.security == SmtpSecurity::Tls {
+            let name = ServerName::try_from(bare.to_string())
+                .map_err(|_| Failure::permanent(format!("{bare} is not a TLS server name")))?;
+            let tls = self.tls.connect(name, tcp).await.map_err(|e| Failure::from_io(&e))?;
+            Box::new(ImplicitTls(tls))
+        } else {
+            Box::new(tcp)
         };
         let mut conn =
-            AsyncSmtpConnection::connect_tokio1(addrs.as_slice(), Some(timeout), &hello, implicit, None)
-                .await
-                .map_err(Failure::from_smtp)?;
+            AsyncSmtpConnection::connect_with_transport(stream, &hello).await.map_err(Failure::from_smtp)?;
         if route.security == SmtpSecurity::Starttls {
             if !conn.can_starttls() {
                 conn.abort().await;
@@ -201,15 +242,23 @@ impl Failure {
         Self { permanent: false, message }
     }
 
+    /// A failed connection or TLS handshake (tokio-rustls reports an untrusted certificate
+    /// as invalid data).
+    fn from_io(e: &std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            Self::retry(format!("TLS failed: {e}"))
+        } else {
+            Self::retry(upcheck_net::describe_io(e))
+        }
+    }
+
     /// 5xx answers are final; 4xx, connection, TLS and protocol failures are retried.
     fn from_smtp(e: lettre::transport::smtp::Error) -> Self {
         let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
         let message = match (e.status(), io_error_in(&e)) {
             (Some(code), _) => format!("SMTP server answered {code}: {detail}"),
             _ if e.is_timeout() => "timed out".into(),
-            // tokio-rustls reports a failed handshake (an untrusted certificate) as invalid data.
-            (None, Some(io)) if io.kind() == std::io::ErrorKind::InvalidData => format!("TLS failed: {io}"),
-            (None, Some(io)) => upcheck_net::describe_io(io),
+            (None, Some(io)) => Self::from_io(io).message,
             (None, None) if e.is_tls() => format!("TLS failed: {}", crate::root_cause(&e)),
             (None, None) => crate::root_cause(&e),
         };
@@ -296,7 +345,7 @@ impl Channel for EmailChannel {
         };
         let timeout = Duration::from_millis(self.settings.timeout_ms);
         let start = Instant::now();
-        let outcome = match tokio::time::timeout(timeout, self.exchange(&route, &message, timeout)).await {
+        let outcome = match tokio::time::timeout(timeout, self.exchange(&route, &message)).await {
             Ok(r) => r,
             Err(_) => Err(Failure::retry("timed out".into())),
         };

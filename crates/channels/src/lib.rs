@@ -5,6 +5,7 @@
 
 pub mod email;
 mod email_render;
+mod email_tls;
 mod webhook;
 
 pub use email::EmailChannel;

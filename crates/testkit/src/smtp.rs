@@ -92,6 +92,7 @@ impl SmtpServer {
         let state = shared.clone();
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
+                let _ = socket.set_nodelay(true);
                 let (acceptor, state) = (acceptor.clone(), state.clone());
                 tokio::spawn(async move {
                     let _ = match (tls, acceptor) {
