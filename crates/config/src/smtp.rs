@@ -68,7 +68,7 @@ impl SmtpSettings {
             let bracketed =
                 if h.parse::<std::net::Ipv6Addr>().is_ok() { format!("[{h}]") } else { h.clone() };
             if h.contains("://")
-                || h.contains(':') && !bracketed.starts_with('[')
+                || (h.contains(':') && !bracketed.starts_with('['))
                 || url::Host::parse(&bracketed).is_err()
             {
                 return Err(ConfigError::new(
