@@ -1,11 +1,14 @@
 //! Notification channels: one [`Channel`] trait, one module per kind (webhook, slack,
-//! discord, teams, telegram, pagerduty, ntfy), one renderer they share ([`message`]), one HTTP
-//! client ([`Http`]) and the [`Channels`] dispatcher. The notification worker delivers through
-//! it and the API uses it for test sends, so no crate depends on a worker crate for them.
+//! discord, teams, telegram, pagerduty, ntfy, email), one renderer they share ([`message`]), one
+//! HTTP client ([`Http`]) and the [`Channels`] dispatcher. The notification worker delivers
+//! through it and the API uses it for test sends, so no crate depends on a worker crate for them.
 //! Channel configs are the domain's typed configs ([`upcheck_domain::channel`]).
 
 mod discord;
 mod dispatch;
+pub mod email;
+mod email_render;
+mod email_tls;
 mod http;
 pub mod message;
 mod ntfy;
@@ -17,6 +20,7 @@ mod webhook;
 
 pub use discord::DiscordChannel;
 pub use dispatch::Channels;
+pub use email::EmailChannel;
 pub use http::Http;
 pub use ntfy::NtfyChannel;
 pub use pagerduty::PagerDutyChannel;
@@ -90,6 +94,18 @@ pub fn retry_after_ms(value: &str, now: std::time::SystemTime) -> Option<u64> {
     }
     let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(now).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+}
+
+/// Longest error text kept from one attempt, characters: a receiver's answer is shown to the
+/// channel's owner and stored, and a hostile server could make it arbitrarily long.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// `error` cut to [`MAX_ERROR_CHARS`].
+pub(crate) fn truncate_error(error: String) -> String {
+    match error.char_indices().nth(MAX_ERROR_CHARS) {
+        None => error,
+        Some((at, _)) => format!("{}…", &error[..at]),
+    }
 }
 
 /// The innermost cause of `e`: what a user can act on ("connection refused"), not the

@@ -11,12 +11,14 @@ mod jwt_secret;
 mod probe;
 mod redis_conn;
 mod settings;
+mod smtp;
 
 pub use channels::ChannelSettings;
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
 pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;
 pub use settings::{LogFormat, MetricsSettings, Settings, StreamSettings, Tunables};
+pub use smtp::SmtpSettings;
 
 /// A setting that is missing or malformed. Displays as one line: `VARIABLE: what is wrong`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

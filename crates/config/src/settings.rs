@@ -1,7 +1,8 @@
 //! The settings struct and its layered loading.
 
 use crate::{
-    ChannelSettings, ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, jwt_secret,
+    ChannelSettings, ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, SmtpSettings,
+    jwt_secret,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -183,6 +184,8 @@ pub struct Settings {
     pub quotas: QuotaSettings,
     /// Channel providers' base URLs and allowed webhook hosts.
     pub channels: ChannelSettings,
+    /// The operator's SMTP server for `email` channels (`SMTP_*`).
+    pub smtp: SmtpSettings,
 }
 
 impl Settings {
@@ -313,6 +316,13 @@ impl Settings {
                 "must be above WEBHOOK_TIMEOUT_MS, or deliveries in flight would be reclaimed",
             ));
         }
+        let smtp = SmtpSettings::from_raw(raw)?;
+        if tunables.reclaim_idle_ms <= smtp.timeout_ms {
+            return Err(ConfigError::new(
+                "RECLAIM_IDLE_MS",
+                "must be above SMTP_TIMEOUT_MS, or e-mails in flight would be reclaimed",
+            ));
+        }
         let port = raw.number("PORT", 8080, 0..=65_535)?;
         let metrics = MetricsSettings {
             port: raw.number("METRICS_PORT", 9090, 0..=65_535)?,
@@ -364,6 +374,7 @@ impl Settings {
             probe: ProbeSettings::from_raw(raw)?,
             quotas: QuotaSettings::from_raw(raw)?,
             channels: ChannelSettings::from_raw(raw)?,
+            smtp,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Test helpers shared by every crate's integration tests: each test gets its own Postgres
 //! database and its own Redis key/stream prefix (both dropped when the [`TestEnv`] drops), plus
-//! real local HTTP servers to probe ([`FlipTarget`]) and to receive webhooks ([`WebhookReceiver`]);
+//! real local HTTP servers to probe ([`FlipTarget`]) and to receive webhooks ([`WebhookReceiver`]),
+//! an SMTP server for e-mail ([`smtp::SmtpServer`]);
 //! [`cli`] checks a built binary's command line.
 //!
 //! `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and `REDIS_URL`
@@ -15,6 +16,7 @@ pub mod http_target;
 pub mod local_servers;
 mod redis_server;
 mod servers;
+pub mod smtp;
 pub mod tls;
 pub mod tls_target;
 

@@ -20,6 +20,10 @@ pub use slack::SlackConfig;
 pub use teams::TeamsConfig;
 pub use telegram::{TelegramChatId, TelegramConfig};
 
+pub mod email;
+
+pub use email::{EmailConfig, EmailRules, FieldError, SmtpSecurity, SmtpServer};
+
 use serde::{Deserialize, Serialize};
 
 /// Why a stored channel config cannot be used.
