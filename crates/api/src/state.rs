@@ -48,6 +48,7 @@ impl AppState {
         let outbound = upcheck_net::Outbound::new(&settings.probe)?;
         let channels = upcheck_channels::Channels::new(
             &settings.channels,
+            &settings.smtp,
             Duration::from_millis(settings.tunables.webhook_timeout_ms),
             outbound,
         )?;

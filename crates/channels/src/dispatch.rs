@@ -1,12 +1,13 @@
 //! [`Channels`]: every kind behind one shared client, picked by the channel's kind.
 
+use crate::email::EmailSetupError;
 use crate::http::Http;
 use crate::{
-    AttemptResult, Channel, DiscordChannel, NtfyChannel, PagerDutyChannel, SlackChannel, TeamsChannel,
-    TelegramChannel, WebhookChannel,
+    AttemptResult, Channel, DiscordChannel, EmailChannel, NtfyChannel, PagerDutyChannel, SlackChannel,
+    TeamsChannel, TelegramChannel, WebhookChannel,
 };
 use std::time::Duration;
-use upcheck_config::ChannelSettings;
+use upcheck_config::{ChannelSettings, SmtpSettings};
 use upcheck_domain::ChannelKind;
 use upcheck_net::Outbound;
 use uuid::Uuid;
@@ -22,19 +23,35 @@ pub struct Channels {
     telegram: TelegramChannel,
     pagerduty: PagerDutyChannel,
     ntfy: NtfyChannel,
+    email: EmailChannel,
+}
+
+/// Why [`Channels`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelsError {
+    /// The HTTP client's TLS back-end could not be initialised.
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The SMTP settings are unusable (`SMTP_CA_CERT`, `SMTP_FROM`).
+    #[error("e-mail: {0}")]
+    Email(#[from] EmailSetupError),
 }
 
 impl Channels {
-    /// Every kind over one client whose attempts time out after `timeout`, connecting through
-    /// `outbound`; provider base URLs and host lists from `settings`.
+    /// Every HTTP kind over one client whose attempts time out after `timeout`, connecting
+    /// through `outbound`; provider base URLs and host lists from `settings`; e-mail through
+    /// the operator's SMTP server in `smtp` (`SMTP_TIMEOUT_MS` bounds it).
     ///
     /// # Errors
-    /// When the TLS back-end cannot be initialised.
+    /// [`ChannelsError::Http`] when the TLS back-end cannot be initialised,
+    /// [`ChannelsError::Email`] when the SMTP settings are unusable.
     pub fn new(
         settings: &ChannelSettings,
+        smtp: &SmtpSettings,
         timeout: Duration,
         outbound: Outbound,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, ChannelsError> {
+        let email = EmailChannel::new(smtp, outbound.clone())?;
         let http = Http::new(timeout, outbound)?;
         Ok(Self {
             webhook: WebhookChannel::with_http(http.clone()),
@@ -44,6 +61,7 @@ impl Channels {
             telegram: TelegramChannel::new(http.clone(), settings.telegram_api_url.clone()),
             pagerduty: PagerDutyChannel::new(http.clone(), settings.pagerduty_events_url.clone()),
             ntfy: NtfyChannel::new(http, settings.ntfy_default_server.clone()),
+            email,
         })
     }
 
@@ -65,6 +83,7 @@ impl Channels {
             ChannelKind::Telegram => self.telegram.deliver(id, config, payload).await,
             ChannelKind::PagerDuty => self.pagerduty.deliver(id, config, payload).await,
             ChannelKind::Ntfy => self.ntfy.deliver(id, config, payload).await,
+            ChannelKind::Email => self.email.deliver(id, config, payload).await,
         }
     }
 }

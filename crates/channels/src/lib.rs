@@ -19,7 +19,7 @@ mod telegram;
 mod webhook;
 
 pub use discord::DiscordChannel;
-pub use dispatch::Channels;
+pub use dispatch::{Channels, ChannelsError};
 pub use email::EmailChannel;
 pub use http::Http;
 pub use ntfy::NtfyChannel;

@@ -1,8 +1,8 @@
 //! The settings struct and its layered loading.
 
 use crate::{
-    ChannelSettings, ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings, SmtpSettings,
-    jwt_secret,
+    ChannelSettings, ConfigError, DatabaseSettings, ProbeSettings, QuotaSettings, RedisSettings,
+    SmtpSettings, jwt_secret,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;

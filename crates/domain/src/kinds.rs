@@ -68,6 +68,8 @@ pub enum ChannelKind {
     PagerDuty,
     /// An ntfy topic.
     Ntfy,
+    /// E-mail over SMTP.
+    Email,
 }
 stored_names!(ChannelKind {
     Webhook => "webhook",
@@ -77,6 +79,7 @@ stored_names!(ChannelKind {
     Telegram => "telegram",
     PagerDuty => "pagerduty",
     Ntfy => "ntfy",
+    Email => "email",
 });
 
 impl ChannelKind {

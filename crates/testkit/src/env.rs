@@ -60,6 +60,7 @@ impl TestEnv {
         env.insert("JWT_SECRET".into(), "test-secret-that-is-at-least-32-characters-long".into());
         env.insert("RECLAIM_IDLE_MS".into(), "3000".into());
         env.insert("WEBHOOK_TIMEOUT_MS".into(), "2000".into());
+        env.insert("SMTP_TIMEOUT_MS".into(), "2000".into());
         env.insert("NOTIFICATION_RETRY_BASE_MS".into(), "50".into());
         env.insert("NOTIFICATION_RETRY_MAX_MS".into(), "500".into());
         env.insert("SCHEDULER_TICK_MS".into(), "20".into());

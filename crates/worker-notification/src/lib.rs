@@ -33,10 +33,14 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let outbound = upcheck_net::Outbound::new(&settings.probe)?;
     let channels = upcheck_channels::Channels::new(
         &settings.channels,
+        &settings.smtp,
         Duration::from_millis(t.webhook_timeout_ms),
         outbound,
     )
-    .context("HTTP client")?;
+    .context("channels")?;
+    // One attempt's longest time, over HTTP or SMTP: leases and in-flight holds outlast it, so
+    // no second job delivers while an attempt is still running.
+    let attempt_ms = t.webhook_timeout_ms.max(settings.smtp.timeout_ms);
     let retries = DelayQueue::new(
         conns.commands.clone(),
         keys.notification_retries(),
@@ -53,14 +57,14 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             max_attempts: t.notification_max_attempts,
             base_ms: t.notification_retry_base_ms,
             max_ms: t.notification_retry_max_ms,
-            lease_ms: t.webhook_timeout_ms + 5_000,
+            lease_ms: attempt_ms + 5_000,
         },
         InFlight::new(
             conns.commands.clone(),
             keys.clone(),
             t.channel_max_in_flight,
             t.notification_max_in_flight_per_owner,
-            t.webhook_timeout_ms + 5_000,
+            attempt_ms + 5_000,
         ),
     ));
     let config = RunnerConfig::from_settings(
@@ -86,7 +90,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             stream: settings.streams.notification.clone(),
             // Past one attempt's lease with no sign of life: with the defaults, a lost job is
             // enqueued again 15-20 s after it was due.
-            idle: Duration::from_millis(t.webhook_timeout_ms + 5_000),
+            idle: Duration::from_millis(attempt_ms + 5_000),
         }
         .run(Duration::from_millis(t.outbox_relay_ms), cancel.clone()),
     );

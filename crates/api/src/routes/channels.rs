@@ -39,13 +39,15 @@ pub(crate) enum ChannelConfigDoc {
     PagerDuty(kinds::PagerDutyConfig),
     /// `ntfy`: topic, server, priority, tags, token.
     Ntfy(kinds::NtfyConfig),
+    /// `email`: recipients, optionally the user's own SMTP server (where the operator allows it).
+    Email(kinds::EmailConfig),
 }
 
 /// A new channel.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChannel {
-    /// `webhook`, `slack`, `discord`, `teams`, `telegram`, `pagerduty` or `ntfy`.
+    /// `webhook`, `slack`, `discord`, `teams`, `telegram`, `pagerduty`, `ntfy` or `email`.
     #[schema(example = "slack")]
     kind: String,
     /// 1 to 200 characters.
@@ -142,6 +144,15 @@ fn channel_config(
 ) -> Result<Value, ApiError> {
     if kind == ChannelKind::Webhook {
         return webhook_config(state, config, current.and_then(|c| c["secret"].as_str()));
+    }
+    if kind == ChannelKind::Email {
+        return upcheck_channels::email::validate(
+            config,
+            &state.settings.smtp,
+            &state.settings.probe.policy,
+            current,
+        )
+        .map_err(|(field, why)| ApiError::invalid(field, why));
     }
     let parsed = ChannelConfig::from_json(kind, config)?;
     let (hosts, var) = match kind {

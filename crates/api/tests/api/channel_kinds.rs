@@ -87,7 +87,7 @@ async fn an_unknown_kind_is_a_422_naming_kind_and_listing_the_kinds() {
 
     assert_eq!(
         body["errors"][0]["message"],
-        "must be one of webhook, slack, discord, teams, telegram, pagerduty, ntfy"
+        "must be one of webhook, slack, discord, teams, telegram, pagerduty, ntfy, email"
     );
 }
 
@@ -175,4 +175,31 @@ async fn test_sends_reach_a_slack_webhook_and_the_telegram_bot_api_as_rendered_m
     let text = sent.json()["text"].as_str().unwrap().to_string();
     assert!(text.starts_with("<b>Test notification from Upcheck</b>\nIf you can read this"), "{text}");
     assert!(text.contains(&format!("<b>Channel:</b> {}", t["id"].as_str().unwrap())), "{text}");
+}
+
+#[tokio::test]
+async fn an_email_channel_is_created_through_the_operators_server_and_its_fields_are_named() {
+    let app = spawn_app_with(|s| {
+        s.smtp.host = Some("127.0.0.1".into());
+        s.smtp.from = Some("Upcheck <alerts@upcheck.test>".into());
+    })
+    .await;
+    let token = app.user("a@example.com").await;
+
+    let r = create(&app, &token, "email", json!({"to": [" ops@example.com ", "oncall@example.com"]})).await;
+    assert_eq!(r.status(), 201);
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["kind"], "email");
+    assert_eq!(c["config"]["to"], json!(["ops@example.com", "oncall@example.com"]));
+
+    assert_problem(
+        create(&app, &token, "email", json!({"to": ["not an address"]})).await,
+        422,
+        Some("config.to[0]"),
+    )
+    .await;
+    assert_problem(create(&app, &token, "email", json!({"to": []})).await, 422, Some("config.to")).await;
+    // Users may not name their own server unless the operator allows it.
+    let own = json!({"to": ["ops@example.com"], "smtp": {"host": "smtp.example.com"}});
+    assert_problem(create(&app, &token, "email", own).await, 422, Some("config.smtp")).await;
 }

@@ -116,6 +116,7 @@ async fn every_channel_kind_config_is_in_the_document_with_an_example() {
         "TelegramConfig",
         "PagerDutyConfig",
         "NtfyConfig",
+        "EmailConfig",
     ];
     assert_eq!(kinds, expected);
     for schema in expected {

@@ -23,7 +23,8 @@ pub(crate) fn channels(settings: ChannelSettings) -> Channels {
         ..ProbeSettings::default()
     })
     .unwrap();
-    Channels::new(&settings, Duration::from_secs(2), outbound).unwrap()
+    Channels::new(&settings, &upcheck_config::SmtpSettings::default(), Duration::from_secs(2), outbound)
+        .unwrap()
 }
 
 /// The stored payload of a `monitor.down` event (the webhook body).

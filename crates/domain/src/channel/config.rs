@@ -1,8 +1,8 @@
 //! Any kind's config, parsed by the channel's kind.
 
 use super::{
-    DiscordConfig, NtfyConfig, PagerDutyConfig, SlackConfig, TeamsConfig, TelegramConfig, WebhookConfig,
-    fields,
+    DiscordConfig, EmailConfig, NtfyConfig, PagerDutyConfig, SlackConfig, TeamsConfig, TelegramConfig,
+    WebhookConfig, fields,
 };
 use crate::{ChannelKind, ValidationError};
 
@@ -23,6 +23,9 @@ pub enum ChannelConfig {
     PagerDuty(PagerDutyConfig),
     /// See [`NtfyConfig`].
     Ntfy(NtfyConfig),
+    /// See [`EmailConfig`] (parsed only: [`EmailConfig::validate`] checks a user's config
+    /// against the operator's SMTP settings).
+    Email(EmailConfig),
 }
 
 impl ChannelConfig {
@@ -46,6 +49,9 @@ impl ChannelConfig {
             ChannelKind::Telegram => Self::Telegram(TelegramConfig::from_value(value)?),
             ChannelKind::PagerDuty => Self::PagerDuty(PagerDutyConfig::from_value(value)?),
             ChannelKind::Ntfy => Self::Ntfy(NtfyConfig::from_value(value)?),
+            ChannelKind::Email => {
+                Self::Email(EmailConfig::from_value(value).map_err(|e| ValidationError::new("config", e.0))?)
+            }
         })
     }
 
@@ -59,6 +65,7 @@ impl ChannelConfig {
             Self::Telegram(c) => serde_json::to_value(c),
             Self::PagerDuty(c) => serde_json::to_value(c),
             Self::Ntfy(c) => serde_json::to_value(c),
+            Self::Email(c) => serde_json::to_value(c),
         };
         v.unwrap_or(serde_json::Value::Null)
     }
@@ -72,7 +79,8 @@ impl ChannelConfig {
             | Self::Discord(DiscordConfig { url })
             | Self::Teams(TeamsConfig { url }) => vec![("config.url", url.as_str())],
             Self::Ntfy(c) => c.server_url.iter().map(|u| ("config.server_url", u.as_str())).collect(),
-            Self::Telegram(_) | Self::PagerDuty(_) => Vec::new(),
+            // An e-mail server is judged by EmailConfig::validate and at connect time.
+            Self::Telegram(_) | Self::PagerDuty(_) | Self::Email(_) => Vec::new(),
         }
     }
 }

@@ -133,3 +133,31 @@ async fn a_pagerduty_refusal_fails_the_notification_at_once_and_a_stored_unknown
     cancel.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_down_alert_reaches_an_smtp_server_through_the_worker_as_one_message() {
+    use upcheck_testkit::smtp::{SmtpServer, SmtpTls};
+    upcheck_config::install_crypto_provider();
+    let smtp = SmtpServer::start(SmtpTls::Plain, None).await;
+    let port = smtp.addr.port().to_string();
+    let env = TestEnv::with_env(&[
+        ("SMTP_HOST", "127.0.0.1"),
+        ("SMTP_PORT", &port),
+        ("SMTP_SECURITY", "none"),
+        ("SMTP_FROM", "Upcheck <alerts@upcheck.test>"),
+    ])
+    .await;
+    let (notification, _) =
+        down_notification(&env, "email", serde_json::json!({"to": ["ops@example.com"]})).await;
+    let (cancel, task) = start(&env).await;
+
+    assert_eq!(finished(&env, notification).await, ("delivered".into(), 1, None));
+    let got = smtp.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpt_to, ["ops@example.com"]);
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(text.contains(&format!("Message-ID: <{notification}@upcheck>")), "{text}");
+    assert!(text.contains("Subject: [Upcheck] DOWN: test monitor"), "{text}");
+    cancel.cancel();
+    task.await.unwrap();
+}
