@@ -11,6 +11,8 @@ pub mod notifications;
 pub mod pool;
 pub mod reads;
 pub mod reconcile;
+pub mod rules;
+pub mod timers;
 pub mod tls;
 pub mod users;
 
