@@ -28,7 +28,7 @@ pub const MAX_REMINDER_MINUTES: u32 = 10_080;
 pub const MAX_ESCALATE_AFTER_MINUTES: u32 = 10_080;
 
 /// The rules of one monitor–channel link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertRule {
     /// The linked channel.
     pub channel_id: Uuid,
