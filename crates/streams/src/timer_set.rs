@@ -125,7 +125,7 @@ impl TimerSet {
     ///
     /// # Errors
     /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
-    pub async fn len(&self) -> Result<u64, StreamError> {
+    pub async fn waiting(&self) -> Result<u64, StreamError> {
         Ok(redis::cmd("ZCARD").arg(&self.key).query_async(&mut self.conn.clone()).await?)
     }
 }

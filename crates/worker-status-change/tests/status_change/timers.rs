@@ -157,7 +157,7 @@ async fn timers_survive_a_redis_flush_through_the_sweep() {
     let incident = rig.down(at(0)).await;
     rig.sweep().once(at(0), Duration::from_secs(1)).await.unwrap();
     rig.lose_redis_data().await;
-    assert_eq!(rig.set.len().await.unwrap(), 0);
+    assert_eq!(rig.set.waiting().await.unwrap(), 0);
     assert_eq!(rig.timers.step(at(5), 100).await.unwrap(), Step::default(), "the clock lost it");
 
     let restored = rig.sweep().once(at(1), Duration::from_secs(1)).await.unwrap();
