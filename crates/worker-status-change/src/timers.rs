@@ -18,6 +18,9 @@ use upcheck_store::Pool;
 use upcheck_store::timers::{Outcome, ScheduledTimer};
 use upcheck_streams::{Lock, Producer, TimerSet};
 
+/// Alert timers handled, by `kind` and `outcome`.
+pub const ALERT_TIMERS: &str = "upcheck_alert_timers_total";
+
 /// Why a step or sweep did not finish (the next one tries again).
 #[derive(Debug, thiserror::Error)]
 pub enum TimerError {
@@ -108,6 +111,14 @@ impl Timers {
 
     async fn fire(&self, timer: &TimerDue, now: OffsetDateTime) -> Result<Outcome, TimerError> {
         let fired = upcheck_store::timers::fire(&self.pool, timer, now).await?;
+        let outcome = match fired.outcome {
+            Outcome::Fired => "fired",
+            Outcome::Skipped => "skipped",
+            Outcome::Settled => "settled",
+            Outcome::NotDue => "not_due",
+            Outcome::Missing => "missing",
+        };
+        metrics::counter!(ALERT_TIMERS, "kind" => timer.kind.as_str(), "outcome" => outcome).increment(1);
         // The next reminder (or this timer, not due yet) first: once this one is released, the
         // set must already hold what follows it.
         self.schedule(&fired.next).await?;
