@@ -68,14 +68,14 @@ impl Timers {
         Self { pool, set, producer, notification_stream, lease_ms }
     }
 
-    /// Puts `timers` in the sorted set at their due times.
+    /// Puts `timers` in the sorted set at their due times, unless they are there (a timer
+    /// claimed by a replica keeps its lease).
     ///
     /// # Errors
     /// [`TimerError::Redis`] when Redis fails.
     pub async fn schedule(&self, timers: &[ScheduledTimer]) -> Result<(), TimerError> {
-        for t in timers {
-            self.set.schedule(&member(&t.timer), t.due_ms()).await?;
-        }
+        let members: Vec<(String, i64)> = timers.iter().map(|t| (member(&t.timer), t.due_ms())).collect();
+        self.set.restore(&members).await?;
         Ok(())
     }
 
@@ -119,9 +119,15 @@ impl Timers {
             Outcome::Missing => "missing",
         };
         metrics::counter!(ALERT_TIMERS, "kind" => timer.kind.as_str(), "outcome" => outcome).increment(1);
-        // The next reminder (or this timer, not due yet) first: once this one is released, the
-        // set must already hold what follows it.
-        self.schedule(&fired.next).await?;
+        // What follows first: once this one is released, the set must already hold it. A timer
+        // not due yet goes back to its due time (its member holds our lease's score).
+        if fired.outcome == Outcome::NotDue {
+            for t in &fired.next {
+                self.set.schedule(&member(&t.timer), t.due_ms()).await?;
+            }
+        } else {
+            self.schedule(&fired.next).await?;
+        }
         let jobs: Vec<NotificationJob> =
             fired.notifications.iter().map(|id| NotificationJob { notification_id: *id }).collect();
         self.producer.add_many(&self.notification_stream, &jobs).await?;

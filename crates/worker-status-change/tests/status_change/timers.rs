@@ -233,3 +233,18 @@ async fn a_claimed_timer_is_leased_to_one_replica_until_its_lease_ends() {
     assert!(!rig.set.release("x", a.lease_until_ms).await.unwrap(), "another replica holds it now");
     assert!(rig.set.release("x", after_lease.lease_until_ms).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_timer_claimed_before_its_due_time_goes_back_to_it_unfired() {
+    let rig = Rig::new().await;
+    let incident = rig.down(at(0)).await;
+    let first = TimerDue { incident_id: incident, channel_id: rig.channel, kind: TimerKind::Reminder, n: 1 };
+    // Scored too early (a clock skew between replicas, a stale restore).
+    rig.set.schedule(&member(&first), upcheck_domain::clock::unix_ms(at(1))).await.unwrap();
+
+    let early = rig.timers.step(at(2), 100).await.unwrap();
+
+    assert_eq!(early, Step { other: 1, ..Step::default() });
+    assert_eq!(rig.reminders_sent().await, 0);
+    assert_eq!(rig.set.due_ms(&member(&first)).await.unwrap(), Some(upcheck_domain::clock::unix_ms(at(5))));
+}
