@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod netpolicy;
 pub mod probe_config;
 pub mod quorum;
+pub mod rules;
 pub mod status;
 pub mod trace;
 pub mod webhook;
@@ -23,5 +24,6 @@ pub use messages::{
     WebhookPayload, notification_id, webhook_type,
 };
 pub use monitor::{HttpMethod, MonitorKind, ProbeSpec, ValidationError};
+pub use rules::{AlertRule, TimerDue, TimerKind};
 pub use status::{CheckOutcome, MonitorState, MonitorStatus, Thresholds, Transition, apply_check};
 pub use trace::TraceParent;

@@ -110,6 +110,11 @@ pub fn notification_id(event_id: Uuid, channel_id: Uuid) -> Uuid {
 }
 
 /// The webhook body (DESIGN.md, "Webhook deliveries").
+///
+/// Reminders and escalations (alert rules, see [`crate::rules`]) reuse the `monitor.down` body
+/// of the incident's opening event (same `type`, `event_id` and `incident`), marked by
+/// `reminder` (the reminder's number, 1 for the first) or `escalation: true`; each has its own
+/// notification id (`webhook-id`), so receivers deduplicate on that, not on `event_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookPayload {
     /// The status event's id; the same for every channel the event reaches.
@@ -133,6 +138,13 @@ pub struct WebhookPayload {
     /// The certificate, for `certificate.expiring`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<ExpiringCertificate>,
+    /// Set on a reminder of a still open, unacknowledged incident: its number (1, 2, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder: Option<u32>,
+    /// True on an escalation: the incident stayed open and unacknowledged past the channel's
+    /// `escalate_after_minutes`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalation: bool,
 }
 
 /// The monitor part of a webhook body.
@@ -192,6 +204,8 @@ mod tests {
             occurred_at: OffsetDateTime::UNIX_EPOCH,
             cause: Some("expected 2xx, got 503".into()),
             certificate: None,
+            reminder: None,
+            escalation: false,
         };
         let v = serde_json::to_value(&body).unwrap();
         assert_eq!(v["type"], "monitor.down");
@@ -200,5 +214,9 @@ mod tests {
         for key in ["event_id", "monitor", "incident", "status", "cause"] {
             assert!(v.get(key).is_some(), "{key}");
         }
+        assert!(v.get("reminder").is_none() && v.get("escalation").is_none(), "absent unless set");
+        let reminder =
+            serde_json::to_value(WebhookPayload { reminder: Some(2), escalation: true, ..body }).unwrap();
+        assert_eq!((reminder["reminder"].as_u64(), reminder["escalation"].as_bool()), (Some(2), Some(true)));
     }
 }

@@ -10,9 +10,7 @@
 use crate::{Pool, StoreError};
 use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
-use upcheck_domain::{
-    MonitorStatus, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id,
-};
+use upcheck_domain::{MonitorStatus, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload};
 use uuid::Uuid;
 
 /// One status event as applied: what it left to do outside Postgres.
@@ -24,6 +22,9 @@ pub struct AppliedEvent {
     pub incident_id: Option<Uuid>,
     /// Notifications of this event not yet delivered: enqueue each on the notification stream.
     pub pending_notifications: Vec<Uuid>,
+    /// Alert timers to put in the due-time sorted set (those this event scheduled; for an event
+    /// applied already, every pending timer of its incident).
+    pub timers: Vec<crate::timers::ScheduledTimer>,
 }
 
 /// Applies the status event `event_id` of `monitor_id`: first every earlier unapplied event of
@@ -65,8 +66,12 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<
     if applied {
         let stored = crate::events::load(&tx, event.event_id).await?.unwrap_or_else(|| event.clone());
         let pending = pending_notifications(&tx, event.event_id).await?;
+        let timers = match incident_id {
+            Some(id) => crate::timers::pending_of(&tx, id).await?,
+            None => Vec::new(),
+        };
         tx.commit().await?;
-        return Ok(vec![AppliedEvent { event: stored, incident_id, pending_notifications: pending }]);
+        return Ok(vec![AppliedEvent { event: stored, incident_id, pending_notifications: pending, timers }]);
     }
     let unapplied = tx
         .prepare_cached(&format!(
@@ -151,7 +156,9 @@ async fn apply_one(
         resolved_at: r.get::<_, Option<OffsetDateTime>>(2),
     });
     let incident_id = incident.as_ref().map(|i| i.id);
+    let incident_ref = incident.clone();
     let mut pending = Vec::new();
+    let mut timers = Vec::new();
     if event.notify {
         let payload = WebhookPayload {
             event_id: event.event_id,
@@ -163,38 +170,12 @@ async fn apply_one(
             occurred_at: event.occurred_at,
             cause: event.cause.clone(),
             certificate: event.certificate.clone(),
+            reminder: None,
+            escalation: false,
         };
         let payload = serde_json::to_value(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let channels = tx
-            .prepare_cached(
-                "SELECT c.id, c.kind FROM monitor_channels mc JOIN channels c ON c.id = mc.channel_id \
-                 WHERE mc.monitor_id = $1 ORDER BY c.id",
-            )
-            .await?;
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO notifications (id, event_id, monitor_id, channel_id, channel_kind, event_type, payload, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (id) DO NOTHING",
-            )
-            .await?;
-        for ch in tx.query(&channels, &[&event.monitor_id]).await? {
-            let channel_id: Uuid = ch.get(0);
-            let kind: &str = ch.get(1);
-            let id = notification_id(event.event_id, channel_id);
-            tx.execute(
-                &insert,
-                &[
-                    &id,
-                    &event.event_id,
-                    &event.monitor_id,
-                    &channel_id,
-                    &kind,
-                    &event.webhook_type(),
-                    &payload,
-                ],
-            )
-            .await?;
-        }
+        // Which links hear it now, and which later (alert rules: delays, reminders, escalation).
+        timers = crate::rules::fan_out(tx, &event, incident_ref.as_ref(), &payload).await?;
         pending = pending_notifications(tx, event.event_id).await?;
     }
     let mark = tx
@@ -203,7 +184,7 @@ async fn apply_one(
         )
         .await?;
     tx.execute(&mark, &[&event.event_id, &incident_id]).await?;
-    Ok(AppliedEvent { event, incident_id, pending_notifications: pending })
+    Ok(AppliedEvent { event, incident_id, pending_notifications: pending, timers })
 }
 
 async fn pending_notifications(tx: &Transaction<'_>, event_id: Uuid) -> Result<Vec<Uuid>, StoreError> {

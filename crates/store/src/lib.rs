@@ -11,7 +11,9 @@ pub mod notifications;
 pub mod pool;
 pub mod reads;
 pub mod reconcile;
+pub mod rules;
 pub mod timeline;
+pub mod timers;
 pub mod tls;
 pub mod users;
 

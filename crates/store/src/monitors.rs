@@ -3,6 +3,7 @@
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
 use upcheck_domain::probe_config::KindConfig;
+use upcheck_domain::rules::AlertRule;
 use upcheck_domain::{CheckOutcome, HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
 use uuid::Uuid;
 
@@ -28,6 +29,8 @@ pub struct Monitor {
     pub last_outcome: Option<CheckOutcome>,
     /// Linked notification channels.
     pub channel_ids: Vec<Uuid>,
+    /// The alert rules of each link, by channel id (same channels as `channel_ids`).
+    pub channels: Vec<AlertRule>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -61,7 +64,11 @@ fn select(filter: &str) -> String {
               FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at, m.heartbeat_token, \
            (SELECT coalesce(jsonb_agg(jsonb_build_object('region', r.region, 'status', r.status, \
                      'last_checked_at', r.last_checked_at, 'error', r.last_error) ORDER BY r.region), '[]') \
-              FROM monitor_region_state r WHERE r.monitor_id = m.id) \
+              FROM monitor_region_state r WHERE r.monitor_id = m.id), \
+           (SELECT coalesce(jsonb_agg(jsonb_build_object('channel_id', mc.channel_id, 'events', mc.events, \
+                     'delay_minutes', mc.delay_minutes, 'reminder_minutes', mc.reminder_minutes, \
+                     'escalate_after_minutes', mc.escalate_after_minutes) ORDER BY mc.channel_id), '[]') \
+              FROM monitor_channels mc WHERE mc.monitor_id = m.id) \
          FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id {filter}"
     )
 }
@@ -83,6 +90,8 @@ fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
         heartbeat_token: r.get(23),
         regions: serde_json::from_value(r.get(24))
             .map_err(|e| StoreError::Corrupt(format!("region state: {e}")))?,
+        channels: serde_json::from_value(r.get(25))
+            .map_err(|e| StoreError::Corrupt(format!("alert rules: {e}")))?,
     })
 }
 
@@ -179,7 +188,7 @@ pub async fn foreign_channels(
 }
 
 /// Creates a monitor from `spec` (its `monitor_id` becomes the id), its state row (`pending`, or
-/// `paused`) and its channel links, in one transaction; unless `owner` already has
+/// `paused`) and its channel links with their alert rules, in one transaction; unless `owner` already has
 /// `max_monitors` monitors: then `Ok(None)` and nothing is stored. Concurrent creates by one
 /// owner are serialised (a transaction-scoped advisory lock on the owner), so the limit holds
 /// exactly.
@@ -194,7 +203,7 @@ pub async fn create(
     name: &str,
     spec: &ProbeSpec,
     paused: bool,
-    channel_ids: &[Uuid],
+    links: &[AlertRule],
     max_monitors: Option<u64>,
 ) -> Result<Option<Monitor>, StoreError> {
     let mut client = pool.get().await?;
@@ -228,21 +237,28 @@ pub async fn create(
         &[&spec.monitor_id, &status],
     )
     .await?;
-    link(&tx, spec.monitor_id, channel_ids).await?;
+    link(&tx, spec.monitor_id, links).await?;
     let row = tx.query_one(&select("WHERE m.id = $1"), &[&spec.monitor_id]).await?;
     tx.commit().await?;
     monitor(&row).map(Some)
 }
 
+/// Replaces a monitor's channel links with `links` (each with its alert rules).
 async fn link(
     tx: &deadpool_postgres::Transaction<'_>,
     monitor_id: Uuid,
-    channel_ids: &[Uuid],
+    links: &[AlertRule],
 ) -> Result<(), StoreError> {
     tx.execute("DELETE FROM monitor_channels WHERE monitor_id = $1", &[&monitor_id]).await?;
     tx.execute(
-        "INSERT INTO monitor_channels (monitor_id, channel_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
-        &[&monitor_id, &channel_ids],
+        "INSERT INTO monitor_channels (monitor_id, channel_id, events, delay_minutes, reminder_minutes, \
+           escalate_after_minutes) \
+         SELECT $1, r.channel_id, ARRAY(SELECT jsonb_array_elements_text(r.events)), r.delay_minutes, \
+           r.reminder_minutes, r.escalate_after_minutes \
+         FROM jsonb_to_recordset($2::jsonb) AS r(channel_id uuid, events jsonb, delay_minutes integer, \
+           reminder_minutes integer, escalate_after_minutes integer) \
+         ON CONFLICT DO NOTHING",
+        &[&monitor_id, &json(&links)?],
     )
     .await?;
     Ok(())
@@ -341,7 +357,7 @@ pub async fn list(
     client.query(&stmt, &[&owner, &after.unwrap_or(Uuid::nil()), &limit]).await?.iter().map(monitor).collect()
 }
 
-/// Replaces a monitor's name, spec and (when given) channel links. `None` when `owner` has no
+/// Replaces a monitor's name, spec and (when given) channel links with their alert rules. `None` when `owner` has no
 /// such monitor.
 ///
 /// # Errors
@@ -353,7 +369,7 @@ pub async fn update(
     owner: Uuid,
     name: &str,
     spec: &ProbeSpec,
-    channel_ids: Option<&[Uuid]>,
+    links: Option<&[AlertRule]>,
 ) -> Result<Option<Monitor>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -370,8 +386,8 @@ pub async fn update(
         return Ok(None);
     }
     set_heartbeat_token(&tx, spec).await?;
-    if let Some(ids) = channel_ids {
-        link(&tx, spec.monitor_id, ids).await?;
+    if let Some(links) = links {
+        link(&tx, spec.monitor_id, links).await?;
     }
     let row = tx.query_one(&select("WHERE m.id = $1"), &[&spec.monitor_id]).await?;
     tx.commit().await?;

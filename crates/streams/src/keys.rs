@@ -92,6 +92,23 @@ impl Keys {
         format!("{}inflight:{{{owner}}}:owner", self.prefix)
     }
 
+    /// Sorted set of pending alert timers (delays, reminders, escalations): member the timer's
+    /// JSON, score its due time or its claim's lease end (Unix ms).
+    pub fn alert_timers(&self) -> String {
+        format!("{}alert-timers", self.prefix)
+    }
+
+    /// Marker set after the alert timers were restored from Postgres; its absence means Redis
+    /// lost data.
+    pub fn alert_timers_marker(&self) -> String {
+        format!("{}alert-timers:restored", self.prefix)
+    }
+
+    /// A lock held by the replica restoring alert timers.
+    pub fn alert_timer_sweep_lock(&self) -> String {
+        format!("{}lock:alert-timer-sweep", self.prefix)
+    }
+
     /// The dead-letter stream of `stream`.
     pub fn dead_letter(stream: &str) -> String {
         format!("{stream}:dlq")

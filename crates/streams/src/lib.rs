@@ -23,6 +23,7 @@ mod reply;
 mod runner;
 mod schedule;
 mod throttle;
+mod timer_set;
 pub mod trace;
 
 pub use conn::{RedisConns, client, connect};
@@ -37,3 +38,4 @@ pub use producer::{MESSAGE_FIELD, Producer};
 pub use runner::{Runner, RunnerConfig};
 pub use schedule::Schedule;
 pub use throttle::Throttle;
+pub use timer_set::{Claimed, TimerSet};

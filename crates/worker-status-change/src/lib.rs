@@ -1,8 +1,12 @@
 //! `upcheck-worker-status-change`: turns status events into incidents and fans them out, one
-//! notification job per linked channel, and publishes live status for the API's feed.
+//! notification job per linked channel that its alert rules let through, publishes live status
+//! for the API's feed, and runs the alert timers (delays, reminders, escalations; [`timers`]).
+
+pub mod timers;
 
 use anyhow::Context;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
@@ -10,7 +14,9 @@ use upcheck_domain::{NotificationJob, StatusEvent};
 use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker, store_failure};
 use upcheck_store::Pool;
-use upcheck_streams::{HandleError, Handler, Keys, Producer, Runner, RunnerConfig, StreamMessage};
+use upcheck_streams::{
+    HandleError, Handler, Keys, Lock, Producer, Runner, RunnerConfig, StreamMessage, TimerSet,
+};
 
 /// Handles one status event: incident, notifications, live status.
 pub struct StatusChangeHandler {
@@ -18,13 +24,20 @@ pub struct StatusChangeHandler {
     producer: Producer,
     notification_stream: String,
     live_channel: String,
+    timers: timers::Timers,
 }
 
 impl StatusChangeHandler {
-    /// A handler writing to `pool`, enqueueing on `notification_stream` and publishing live
-    /// status on `live_channel`.
-    pub fn new(pool: Pool, producer: Producer, notification_stream: String, live_channel: String) -> Self {
-        Self { pool, producer, notification_stream, live_channel }
+    /// A handler writing to `pool`, enqueueing on `notification_stream`, publishing live
+    /// status on `live_channel` and putting the alert timers events schedule in `timers`.
+    pub fn new(
+        pool: Pool,
+        producer: Producer,
+        notification_stream: String,
+        live_channel: String,
+        timers: timers::Timers,
+    ) -> Self {
+        Self { pool, producer, notification_stream, live_channel, timers }
     }
 }
 
@@ -52,6 +65,8 @@ impl Handler for StatusChangeHandler {
             .map(|id| NotificationJob { notification_id: *id })
             .collect();
         self.producer.add_many(&self.notification_stream, &jobs).await.map_err(HandleError::retryable)?;
+        let scheduled: Vec<_> = applied.iter().flat_map(|a| a.timers.iter().copied()).collect();
+        self.timers.schedule(&scheduled).await.map_err(HandleError::retryable)?;
         for a in &applied {
             let e = &a.event;
             let live = serde_json::json!({
@@ -90,12 +105,22 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let pool = upcheck_store::connect_pool(&settings.database).context("database pool")?;
     let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
     let keys = Keys::new(&settings);
-    let producer = Producer::new(conns.commands.clone(), settings.tunables.stream_maxlen);
+    let t = &settings.tunables;
+    let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
+    let set = TimerSet::new(conns.commands.clone(), keys.alert_timers());
+    let clock = timers::Timers::new(
+        pool.clone(),
+        set.clone(),
+        producer.clone(),
+        settings.streams.notification.clone(),
+        t.reclaim_idle_ms as i64,
+    );
     let handler = Arc::new(StatusChangeHandler::new(
         pool.clone(),
         producer,
         settings.streams.notification.clone(),
         keys.live_channel(),
+        clock.clone(),
     ));
     let config = RunnerConfig::from_settings(
         &settings,
@@ -107,9 +132,22 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let runner = Runner::new(config, &conns, handler);
     let ready = runner.ready_flag();
     let mut tasks = JoinSet::new();
+    let run_cancel = cancel.clone();
     tasks.spawn(async move {
-        let _ = runner.run(cancel).await;
+        let _ = runner.run(run_cancel).await;
     });
+    tasks.spawn(clock.run(Duration::from_millis(t.scheduler_tick_ms.max(50)), cancel.clone()));
+    tasks.spawn(
+        timers::TimerSweep {
+            pool: pool.clone(),
+            set,
+            redis: conns.commands.clone(),
+            marker: keys.alert_timers_marker(),
+            lock: Lock::new(conns.commands.clone(), keys.alert_timer_sweep_lock()),
+            idle: Duration::from_millis(t.reclaim_idle_ms),
+        }
+        .run(Duration::from_millis(t.outbox_relay_ms), cancel),
+    );
     let worker = RunningWorker::start(
         &settings,
         Readiness { pool, redis: conns.commands, groups: vec![ready] },

@@ -115,10 +115,13 @@ pub(crate) async fn get_one(
     let i = upcheck_store::reads::incident_of(&state.pool, caller.id, *id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
+    // The timers re-check the acknowledgement when due; this settles them in the record.
+    upcheck_store::timers::cancel_on_acknowledge(&state.pool, i.id).await?;
     Ok(HttpResponse::Ok().json(IncidentView::from(i)))
 }
 
-/// Acknowledges an incident (idempotent: the first acknowledgement's time is kept).
+/// Acknowledges an incident (idempotent: the first acknowledgement's time is kept). Its pending
+/// reminders and escalations are cancelled.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents", params(("id" = Uuid, Path)),
     security(("bearer" = [])), responses((status = 200, body = IncidentView), (status = 404, description = "no such incident")))]
 #[post("/incidents/{id}/acknowledge")]
@@ -130,6 +133,8 @@ pub(crate) async fn acknowledge(
     let i = upcheck_store::reads::acknowledge(&state.pool, caller.id, *id, caller.id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
+    // The timers re-check the acknowledgement when due; this settles them in the record.
+    upcheck_store::timers::cancel_on_acknowledge(&state.pool, i.id).await?;
     Ok(HttpResponse::Ok().json(IncidentView::from(i)))
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod incidents;
 pub(crate) mod metrics;
 pub(crate) mod monitor_dto;
 pub(crate) mod monitor_reads;
+pub(crate) mod monitor_rules;
 pub(crate) mod monitors;
 pub(crate) mod openapi;
 pub(crate) mod regions;

@@ -1,6 +1,7 @@
 //! The monitor routes' request and response bodies, and the view of a stored monitor.
 
 use crate::json::present;
+use crate::routes::monitor_rules::ChannelRuleBody;
 use crate::routes::rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -60,8 +61,12 @@ pub(crate) struct CreateMonitor {
     pub(crate) failure_threshold: Option<u16>,
     /// Successful checks in a row before `up` again, 1 to 20 (default 1).
     pub(crate) recovery_threshold: Option<u16>,
-    /// Channels told about status changes (the caller's own).
+    /// Channels told about status changes (the caller's own), with the default rules. Not with
+    /// `channels`.
     pub(crate) channel_ids: Option<Vec<Uuid>>,
+    /// Channels told about status changes, each with its alert rules (events, delay, reminders,
+    /// escalation). Not with `channel_ids`.
+    pub(crate) channels: Option<Vec<ChannelRuleBody>>,
     /// Create paused (default false).
     pub(crate) paused: Option<bool>,
     /// Regions that probe it (default: every region with a monitoring replica; see `GET /regions`).
@@ -94,7 +99,10 @@ pub(crate) struct UpdateMonitor {
     pub(crate) expected_status: Option<Vec<ExpectedStatus>>,
     pub(crate) failure_threshold: Option<u16>,
     pub(crate) recovery_threshold: Option<u16>,
+    /// Replaces the links, each with the default rules.
     pub(crate) channel_ids: Option<Vec<Uuid>>,
+    /// Replaces the links, each with its rules.
+    pub(crate) channels: Option<Vec<ChannelRuleBody>>,
     /// Replaces the listed regions (`[]`: every region).
     pub(crate) regions: Option<Vec<String>>,
     /// `null` returns to a majority.
@@ -123,6 +131,8 @@ pub(crate) struct MonitorView {
     failure_threshold: u16,
     recovery_threshold: u16,
     channel_ids: Vec<Uuid>,
+    /// Each link's alert rules, defaults filled in.
+    channels: Vec<upcheck_domain::rules::AlertRule>,
     paused: bool,
     /// The regions listed to probe it (empty: every region).
     regions: Vec<String>,
@@ -160,6 +170,7 @@ impl From<Monitor> for MonitorView {
             failure_threshold: s.failure_threshold,
             recovery_threshold: s.recovery_threshold,
             channel_ids: m.channel_ids,
+            channels: m.channels,
             paused: m.paused,
             regions: s.regions,
             min_failed_regions: s.min_failed_regions,

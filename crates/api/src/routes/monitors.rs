@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::json::ValidJson;
 use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
 use crate::routes::monitor_dto::{CreateMonitor, MonitorPage, MonitorView, UpdateMonitor};
+use crate::routes::monitor_rules::requested_links;
 use crate::routes::{check_target, validate_name};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -25,14 +26,6 @@ pub(crate) fn config(cfg: &mut web::ServiceConfig) {
         .service(remove)
         .service(pause)
         .service(resume);
-}
-
-async fn check_channels(state: &AppState, owner: Uuid, ids: &[Uuid]) -> Result<(), ApiError> {
-    let foreign = upcheck_store::monitors::foreign_channels(&state.pool, owner, ids).await?;
-    match foreign.first() {
-        Some(id) => Err(ApiError::invalid("channel_ids", format!("no channel {id}"))),
-        None => Ok(()),
-    }
 }
 
 use upcheck_domain::clock::now_ms;
@@ -160,8 +153,7 @@ pub(crate) async fn create(
     };
     let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;
-    let channel_ids = b.channel_ids.unwrap_or_default();
-    check_channels(&state, caller.id, &channel_ids).await?;
+    let links = requested_links(&state, caller.id, b.channel_ids, b.channels).await?.unwrap_or_default();
     let quotas = state.settings.quotas;
     let max = (caller.role != upcheck_domain::Role::Admin).then_some(quotas.max_monitors_per_user);
     let m = upcheck_store::monitors::create(
@@ -170,7 +162,7 @@ pub(crate) async fn create(
         &name,
         &spec,
         b.paused.unwrap_or(false),
-        &channel_ids,
+        &links,
         max,
     )
     .await?
@@ -265,10 +257,8 @@ pub(crate) async fn update(
     };
     let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;
-    if let Some(ids) = &b.channel_ids {
-        check_channels(&state, caller.id, ids).await?;
-    }
-    let m = upcheck_store::monitors::update(&state.pool, caller.id, &name, &spec, b.channel_ids.as_deref())
+    let links = requested_links(&state, caller.id, b.channel_ids, b.channels).await?;
+    let m = upcheck_store::monitors::update(&state.pool, caller.id, &name, &spec, links.as_deref())
         .await?
         .ok_or(ApiError::NotFound("monitor"))?;
     sync_schedule(&state, &m, false).await;

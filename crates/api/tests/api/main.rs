@@ -14,4 +14,5 @@ mod openapi;
 mod policy;
 mod quotas;
 mod reads;
+mod rules;
 mod validation;

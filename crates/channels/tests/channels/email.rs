@@ -67,6 +67,8 @@ pub(crate) fn down_payload() -> Value {
         occurred_at: at,
         cause: Some("expected 2xx, got 503 <b>".into()),
         certificate: None,
+        reminder: None,
+        escalation: false,
     })
     .unwrap()
 }

@@ -1,5 +1,6 @@
 //! The whole stack in-process: API and the three workers against real Postgres and Redis.
 
+mod alert_rules;
 mod certificates;
 mod dead_letters;
 mod deploy;
