@@ -91,6 +91,12 @@ pub struct Tunables {
     pub consumer_idle_prune_seconds: u64,
     /// `DEAD_LETTER_MAXLEN` (default 10,000): approximate cap on each dead-letter stream.
     pub dead_letter_maxlen: u64,
+    /// `FLAPPING_THRESHOLD` (default 5): a monitor whose status changes more than this many
+    /// times within `FLAPPING_WINDOW_SECONDS` is flapping (one alert, none per change).
+    pub flapping_threshold: u32,
+    /// `FLAPPING_WINDOW_SECONDS` (default 600): the window flapping changes are counted in, and
+    /// how long a flapping monitor's status must hold before it is stable again.
+    pub flapping_window_seconds: u64,
 }
 
 impl Default for Tunables {
@@ -116,6 +122,8 @@ impl Default for Tunables {
             handler_retry_budget_ms: 60_000,
             consumer_idle_prune_seconds: 3_600,
             dead_letter_maxlen: 10_000,
+            flapping_threshold: 5,
+            flapping_window_seconds: 600,
         }
     }
 }
@@ -283,6 +291,12 @@ impl Settings {
                 60..=30 * 86_400,
             )?,
             dead_letter_maxlen: raw.number("DEAD_LETTER_MAXLEN", d.dead_letter_maxlen, 100..=100_000_000)?,
+            flapping_threshold: raw.number("FLAPPING_THRESHOLD", d.flapping_threshold, 1..=1_000)?,
+            flapping_window_seconds: raw.number(
+                "FLAPPING_WINDOW_SECONDS",
+                d.flapping_window_seconds,
+                10..=86_400,
+            )?,
         };
         if tunables.reclaim_idle_ms <= tunables.webhook_timeout_ms {
             return Err(ConfigError::new(

@@ -20,8 +20,8 @@ pub mod webhook;
 pub use expected::{ExpectedStatus, ExpectedStatusError};
 pub use kinds::{ChannelKind, IncidentState, Role};
 pub use messages::{
-    CheckJob, ExpiringCertificate, NotificationJob, PingKind, StatusEvent, WebhookIncident, WebhookMonitor,
-    WebhookPayload, notification_id, webhook_type,
+    CheckJob, ExpiringCertificate, FlappingSummary, MONITOR_FLAPPING, MONITOR_STABLE, NotificationJob,
+    PingKind, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id, webhook_type,
 };
 pub use monitor::{HttpMethod, MonitorKind, ProbeSpec, ValidationError};
 pub use status::{CheckOutcome, MonitorState, MonitorStatus, Thresholds, Transition, apply_check};

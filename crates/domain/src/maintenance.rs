@@ -58,7 +58,10 @@ pub struct Recurrence {
 ///
 /// # Errors
 /// A [`ValidationError`] naming `ends_at` when it is not after `starts_at`.
-pub fn one_off(starts_at: OffsetDateTime, ends_at: OffsetDateTime) -> Result<WindowSchedule, ValidationError> {
+pub fn one_off(
+    starts_at: OffsetDateTime,
+    ends_at: OffsetDateTime,
+) -> Result<WindowSchedule, ValidationError> {
     if ends_at <= starts_at {
         return Err(ValidationError::new("ends_at", "must be after starts_at"));
     }
@@ -74,7 +77,10 @@ pub fn parse_dtstart(s: &str) -> Result<PrimitiveDateTime, ValidationError> {
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
         .map_err(|_| {
-            ValidationError::new("dtstart", "must be a local date-time without offset, like 2026-03-29T02:00:00")
+            ValidationError::new(
+                "dtstart",
+                "must be a local date-time without offset, like 2026-03-29T02:00:00",
+            )
         })?;
     to_primitive(naive).ok_or_else(|| ValidationError::new("dtstart", "out of range"))
 }
@@ -93,9 +99,9 @@ impl Recurrence {
         duration_minutes: i64,
         timezone: &str,
     ) -> Result<Self, ValidationError> {
-        let tz: chrono_tz::Tz = timezone
-            .parse()
-            .map_err(|_| ValidationError::new("timezone", "must be an IANA time zone name, like Europe/Berlin"))?;
+        let tz: chrono_tz::Tz = timezone.parse().map_err(|_| {
+            ValidationError::new("timezone", "must be an IANA time zone name, like Europe/Berlin")
+        })?;
         let duration_minutes = u32::try_from(duration_minutes)
             .ok()
             .filter(|m| (1..=MAX_DURATION_MINUTES).contains(m))
@@ -112,7 +118,10 @@ impl Recurrence {
                 ));
             }
             chrono::LocalResult::None => {
-                return Err(ValidationError::new("dtstart", "does not exist in this time zone (a clock change)"));
+                return Err(ValidationError::new(
+                    "dtstart",
+                    "does not exist in this time zone (a clock change)",
+                ));
             }
         };
         let text = rrule.trim();
@@ -123,7 +132,10 @@ impl Recurrence {
         let parsed: rrule::RRule<rrule::Unvalidated> =
             text.parse().map_err(|e: rrule::RRuleError| ValidationError::new("rrule", e.to_string()))?;
         if matches!(parsed.get_freq(), rrule::Frequency::Minutely | rrule::Frequency::Secondly) {
-            return Err(ValidationError::new("rrule", "FREQ must be HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY"));
+            return Err(ValidationError::new(
+                "rrule",
+                "FREQ must be HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY",
+            ));
         }
         let set = parsed.build(start).map_err(|e| ValidationError::new("rrule", e.to_string()))?.limit();
         Ok(Self { rrule: text.to_string(), dtstart, duration_minutes, timezone: timezone.to_string(), set })
@@ -183,7 +195,9 @@ impl WindowSchedule {
         let overlaps = |o: &Occurrence| o.starts_at < until && o.ends_at > from;
         match self {
             Self::OneOff(o) => overlaps(o).then_some(*o).into_iter().collect(),
-            Self::Recurring(r) => r.occurrences().take_while(|o| o.starts_at < until).filter(overlaps).collect(),
+            Self::Recurring(r) => {
+                r.occurrences().take_while(|o| o.starts_at < until).filter(overlaps).collect()
+            }
         }
     }
 }

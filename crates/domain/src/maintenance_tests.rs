@@ -18,7 +18,10 @@ fn a_one_off_window_is_active_from_its_start_until_just_before_its_end() {
     assert!(w.active_at(datetime!(2026-05-01 10:00 UTC)).is_some());
     assert!(w.active_at(datetime!(2026-05-01 10:59:59 UTC)).is_some());
     assert!(w.active_at(datetime!(2026-05-01 11:00 UTC)).is_none());
-    assert_eq!(w.next_after(datetime!(2026-05-01 09:00 UTC)).unwrap().starts_at, datetime!(2026-05-01 10:00 UTC));
+    assert_eq!(
+        w.next_after(datetime!(2026-05-01 09:00 UTC)).unwrap().starts_at,
+        datetime!(2026-05-01 10:00 UTC)
+    );
     assert!(w.next_after(datetime!(2026-05-01 10:00 UTC)).is_none());
 }
 
@@ -38,7 +41,10 @@ fn a_weekly_new_york_window_follows_the_march_clock_change() {
     assert!(w.active_at(datetime!(2026-03-02 04:59 UTC)).is_some());
     assert!(w.active_at(datetime!(2026-03-02 05:00 UTC)).is_none());
     let next = w.next_after(datetime!(2026-03-02 05:00 UTC)).unwrap();
-    assert_eq!(next, Occurrence { starts_at: datetime!(2026-03-09 02:00 UTC), ends_at: datetime!(2026-03-09 04:00 UTC) });
+    assert_eq!(
+        next,
+        Occurrence { starts_at: datetime!(2026-03-09 02:00 UTC), ends_at: datetime!(2026-03-09 04:00 UTC) }
+    );
     assert!(w.active_at(datetime!(2026-03-09 02:30 UTC)).is_some(), "EDT: an hour earlier in UTC");
     assert!(w.active_at(datetime!(2026-03-09 04:30 UTC)).is_none());
 }

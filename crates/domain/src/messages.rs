@@ -114,7 +114,8 @@ pub fn notification_id(event_id: Uuid, channel_id: Uuid) -> Uuid {
 pub struct WebhookPayload {
     /// The status event's id; the same for every channel the event reaches.
     pub event_id: Uuid,
-    /// `monitor.down`, `monitor.up` or `certificate.expiring`.
+    /// `monitor.down`, `monitor.up`, `certificate.expiring`, `monitor.flapping` or
+    /// `monitor.stable`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The monitor.
@@ -133,6 +134,33 @@ pub struct WebhookPayload {
     /// The certificate, for `certificate.expiring`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<ExpiringCertificate>,
+    /// The flapping episode, for `monitor.flapping` and `monitor.stable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flapping: Option<FlappingSummary>,
+}
+
+/// The webhook `type` of the one alert a monitor sends when it starts flapping.
+pub const MONITOR_FLAPPING: &str = "monitor.flapping";
+/// The webhook `type` of the alert a flapping monitor sends once its status held for the window.
+pub const MONITOR_STABLE: &str = "monitor.stable";
+
+/// What a flapping monitor did: in `monitor.flapping`, the changes that crossed the threshold;
+/// in `monitor.stable`, the whole episode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlappingSummary {
+    /// Status changes (up ⇄ down) counted: within `window_seconds` for `monitor.flapping`,
+    /// from the episode's first counted change to its last for `monitor.stable`.
+    pub changes: u32,
+    /// The window the changes are counted in (`FLAPPING_WINDOW_SECONDS`).
+    pub window_seconds: u64,
+    /// More than this many changes in the window is flapping (`FLAPPING_THRESHOLD`).
+    pub threshold: u32,
+    /// When the episode's first counted change happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// When the latest change happened (for `monitor.stable`: the status has held since).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_change_at: OffsetDateTime,
 }
 
 /// The monitor part of a webhook body.
@@ -192,6 +220,7 @@ mod tests {
             occurred_at: OffsetDateTime::UNIX_EPOCH,
             cause: Some("expected 2xx, got 503".into()),
             certificate: None,
+            flapping: None,
         };
         let v = serde_json::to_value(&body).unwrap();
         assert_eq!(v["type"], "monitor.down");
@@ -200,5 +229,6 @@ mod tests {
         for key in ["event_id", "monitor", "incident", "status", "cause"] {
             assert!(v.get(key).is_some(), "{key}");
         }
+        assert!(v.get("flapping").is_none(), "only flapping alerts carry the summary");
     }
 }

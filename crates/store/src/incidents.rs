@@ -7,6 +7,7 @@
 //! relay's period, a worker restart) is thus applied before its successors, and is a no-op
 //! when its own entry finally arrives.
 
+use crate::flapping::FlappingPolicy;
 use crate::{Pool, StoreError};
 use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
@@ -42,8 +43,22 @@ pub struct AppliedEvent {
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
 /// retrying); [`StoreError::Corrupt`] when a stored row does not decode; nothing is then committed.
-#[tracing::instrument(skip_all, fields(event_id = %event.event_id, monitor_id = %event.monitor_id, applied))]
 pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<AppliedEvent>, StoreError> {
+    apply_status_event_with(pool, event, &FlappingPolicy::default()).await
+}
+
+/// [`apply_status_event`] with the operator's flapping policy (`FLAPPING_THRESHOLD`,
+/// `FLAPPING_WINDOW_SECONDS`); maintenance windows and flapping gate incidents and alerts as
+/// [`crate::gate`] tells.
+///
+/// # Errors
+/// As [`apply_status_event`].
+#[tracing::instrument(skip_all, fields(event_id = %event.event_id, monitor_id = %event.monitor_id, applied))]
+pub async fn apply_status_event_with(
+    pool: &Pool,
+    event: &StatusEvent,
+    policy: &FlappingPolicy,
+) -> Result<Vec<AppliedEvent>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // One applier per monitor at a time. NO KEY UPDATE does not block the checks' foreign-key
@@ -77,7 +92,7 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<
     let mut applied = Vec::new();
     for row in tx.query(&unapplied, &[&event.monitor_id, &seq]).await? {
         let e = crate::events::from_row(&row)?;
-        applied.push(apply_one(&tx, &monitor, e).await?);
+        applied.push(apply_one(&tx, &monitor, e, policy).await?);
     }
     tx.commit().await?;
     tracing::Span::current().record("applied", applied.len());
@@ -89,8 +104,10 @@ async fn apply_one(
     tx: &Transaction<'_>,
     monitor: &WebhookMonitor,
     event: StatusEvent,
+    policy: &FlappingPolicy,
 ) -> Result<AppliedEvent, StoreError> {
     let seq = event.seq.unwrap_or(i64::MAX);
+    let gate = crate::gate::judge(tx, monitor, &event, policy).await?;
     // A certificate notice changes no incident; it names the open one, if any.
     let transition = if event.certificate.is_some() { None } else { Some((event.from, event.to)) };
     let incident = match transition {
@@ -102,6 +119,7 @@ async fn apply_one(
                 .await?;
             tx.query_opt(&open, &[&event.monitor_id]).await?
         }
+        Some((_, MonitorStatus::Down)) if !gate.opens_incidents() => None,
         Some((_, MonitorStatus::Down)) => {
             let open = tx
                 .prepare_cached(
@@ -151,8 +169,10 @@ async fn apply_one(
         resolved_at: r.get::<_, Option<OffsetDateTime>>(2),
     });
     let incident_id = incident.as_ref().map(|i| i.id);
-    let mut pending = Vec::new();
-    if event.notify {
+    let resolved = incident.as_ref().is_some_and(|i| i.resolved_at.is_some());
+    let mut pending = gate.earlier.clone();
+    let gated = incident.clone();
+    if event.notify && gate.alerts(&event, resolved) {
         let payload = WebhookPayload {
             event_id: event.event_id,
             kind: event.webhook_type().to_string(),
@@ -163,6 +183,7 @@ async fn apply_one(
             occurred_at: event.occurred_at,
             cause: event.cause.clone(),
             certificate: event.certificate.clone(),
+            flapping: None,
         };
         let payload = serde_json::to_value(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let channels = tx
@@ -195,8 +216,8 @@ async fn apply_one(
             )
             .await?;
         }
-        pending = pending_notifications(tx, event.event_id).await?;
     }
+    pending.extend(gate.apply(tx, monitor, &event, gated, policy).await?);
     let mark = tx
         .prepare_cached(
             "UPDATE status_events SET applied_at = coalesce(applied_at, now()), incident_id = $2 WHERE id = $1",

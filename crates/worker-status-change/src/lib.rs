@@ -10,7 +10,13 @@ use upcheck_domain::{NotificationJob, StatusEvent};
 use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker, store_failure};
 use upcheck_store::Pool;
-use upcheck_streams::{HandleError, Handler, Keys, Producer, Runner, RunnerConfig, StreamMessage};
+use upcheck_store::flapping::FlappingPolicy;
+use upcheck_streams::{HandleError, Handler, Keys, Lock, Producer, Runner, RunnerConfig, StreamMessage};
+
+pub mod upkeep;
+
+/// How often the maintenance and flapping step runs ([`upkeep::Upkeep`]).
+pub const UPKEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Handles one status event: incident, notifications, live status.
 pub struct StatusChangeHandler {
@@ -18,13 +24,20 @@ pub struct StatusChangeHandler {
     producer: Producer,
     notification_stream: String,
     live_channel: String,
+    flapping: FlappingPolicy,
 }
 
 impl StatusChangeHandler {
     /// A handler writing to `pool`, enqueueing on `notification_stream` and publishing live
-    /// status on `live_channel`.
+    /// status on `live_channel`, with the default flapping policy.
     pub fn new(pool: Pool, producer: Producer, notification_stream: String, live_channel: String) -> Self {
-        Self { pool, producer, notification_stream, live_channel }
+        Self { pool, producer, notification_stream, live_channel, flapping: FlappingPolicy::default() }
+    }
+
+    /// The same handler judging flapping by `policy`.
+    pub fn with_flapping(mut self, policy: FlappingPolicy) -> Self {
+        self.flapping = policy;
+        self
     }
 }
 
@@ -38,8 +51,9 @@ impl Handler for StatusChangeHandler {
         span.record("to", event.to.as_str());
         // Applies, in the monitor's order, every earlier event not yet applied and then this
         // one; an event applied already comes back alone, with what is still to enqueue.
-        let applied =
-            upcheck_store::incidents::apply_status_event(&self.pool, &event).await.map_err(store_failure)?;
+        let applied = upcheck_store::incidents::apply_status_event_with(&self.pool, &event, &self.flapping)
+            .await
+            .map_err(store_failure)?;
         if let Some(id) =
             applied.iter().find(|a| a.event.event_id == event.event_id).and_then(|a| a.incident_id)
         {
@@ -91,12 +105,26 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let conns = upcheck_runtime::connect_redis(&settings, &cancel).await?;
     let keys = Keys::new(&settings);
     let producer = Producer::new(conns.commands.clone(), settings.tunables.stream_maxlen);
-    let handler = Arc::new(StatusChangeHandler::new(
-        pool.clone(),
-        producer,
-        settings.streams.notification.clone(),
-        keys.live_channel(),
-    ));
+    let flapping = FlappingPolicy {
+        threshold: settings.tunables.flapping_threshold,
+        window_seconds: settings.tunables.flapping_window_seconds,
+    };
+    let upkeep = upkeep::Upkeep {
+        pool: pool.clone(),
+        producer: producer.clone(),
+        lock: Lock::new(conns.commands.clone(), keys.status_upkeep_lock()),
+        status_stream: settings.streams.status_change.clone(),
+        notification_stream: settings.streams.notification.clone(),
+    };
+    let handler = Arc::new(
+        StatusChangeHandler::new(
+            pool.clone(),
+            producer,
+            settings.streams.notification.clone(),
+            keys.live_channel(),
+        )
+        .with_flapping(flapping),
+    );
     let config = RunnerConfig::from_settings(
         &settings,
         settings.streams.status_change.clone(),
@@ -107,6 +135,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let runner = Runner::new(config, &conns, handler);
     let ready = runner.ready_flag();
     let mut tasks = JoinSet::new();
+    tasks.spawn(upkeep.run(UPKEEP_PERIOD, cancel.clone()));
     tasks.spawn(async move {
         let _ = runner.run(cancel).await;
     });
