@@ -2,7 +2,9 @@
 
 mod checks;
 mod errors;
+mod flapping;
 mod helpers;
 mod incidents;
+mod maintenance;
 mod migrations;
 mod ordering;
