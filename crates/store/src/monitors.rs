@@ -36,6 +36,8 @@ pub struct Monitor {
     pub heartbeat_token: Option<String>,
     /// Each region's own view of the monitor, by region name.
     pub regions: Vec<RegionStatus>,
+    /// Whether it is flapping now (see [`crate::flapping`]).
+    pub flapping: bool,
 }
 
 /// One region's status for a monitor, as its own status machine has it.
@@ -61,7 +63,8 @@ fn select(filter: &str) -> String {
               FROM monitor_channels mc WHERE mc.monitor_id = m.id), m.created_at, m.updated_at, m.heartbeat_token, \
            (SELECT coalesce(jsonb_agg(jsonb_build_object('region', r.region, 'status', r.status, \
                      'last_checked_at', r.last_checked_at, 'error', r.last_error) ORDER BY r.region), '[]') \
-              FROM monitor_region_state r WHERE r.monitor_id = m.id) \
+              FROM monitor_region_state r WHERE r.monitor_id = m.id), \
+           EXISTS (SELECT 1 FROM monitor_flapping f WHERE f.monitor_id = m.id) \
          FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id {filter}"
     )
 }
@@ -83,6 +86,7 @@ fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
         heartbeat_token: r.get(23),
         regions: serde_json::from_value(r.get(24))
             .map_err(|e| StoreError::Corrupt(format!("region state: {e}")))?,
+        flapping: r.get(25),
     })
 }
 

@@ -7,6 +7,7 @@ mod gen_secret;
 mod health;
 mod helpers;
 mod kinds;
+mod maintenance;
 mod metrics;
 mod monitors;
 mod openapi;
