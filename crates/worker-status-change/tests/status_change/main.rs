@@ -1,3 +1,4 @@
 //! The status-change worker's integration tests.
 
 mod cli;
+mod upkeep;
