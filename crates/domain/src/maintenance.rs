@@ -41,7 +41,7 @@ pub enum WindowSchedule {
     /// Once, from `starts_at` to `ends_at`.
     OneOff(Occurrence),
     /// Every occurrence of a recurrence rule.
-    Recurring(Recurrence),
+    Recurring(Box<Recurrence>),
 }
 
 /// A recurrence rule in a time zone, with its occurrences' length.

@@ -4,7 +4,9 @@ use super::*;
 use time::macros::datetime;
 
 fn recurring(rule: &str, dtstart: &str, minutes: i64, tz: &str) -> WindowSchedule {
-    WindowSchedule::Recurring(Recurrence::new(rule, parse_dtstart(dtstart).unwrap(), minutes, tz).unwrap())
+    WindowSchedule::Recurring(Box::new(
+        Recurrence::new(rule, parse_dtstart(dtstart).unwrap(), minutes, tz).unwrap(),
+    ))
 }
 
 fn field(r: Result<Recurrence, ValidationError>) -> String {

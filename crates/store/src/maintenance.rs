@@ -52,7 +52,7 @@ fn schedule(r: &tokio_postgres::Row, id: Uuid) -> Result<WindowSchedule, StoreEr
                 return Err(corrupt("neither one-off nor recurring".into()));
             };
             Recurrence::new(rule, dtstart, i64::from(minutes), tz)
-                .map(WindowSchedule::Recurring)
+                .map(|r| WindowSchedule::Recurring(Box::new(r)))
                 .map_err(|e| corrupt(format!("{}: {}", e.field, e.message)))
         }
     }

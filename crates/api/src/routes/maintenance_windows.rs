@@ -179,7 +179,7 @@ fn schedule(b: &WindowBody, current: Option<&WindowSchedule>) -> Result<WindowSc
                 .ok_or_else(|| required("rrule"))?;
             let dtstart = match &b.dtstart {
                 Some(v) => parse_dtstart(v.trim())?,
-                None => was.map(Recurrence::dtstart).ok_or_else(|| required("dtstart"))?,
+                None => was.map(|r| r.dtstart()).ok_or_else(|| required("dtstart"))?,
             };
             let minutes = b
                 .duration_minutes
@@ -190,7 +190,7 @@ fn schedule(b: &WindowBody, current: Option<&WindowSchedule>) -> Result<WindowSc
                 .clone()
                 .or_else(|| was.map(|r| r.timezone().to_string()))
                 .ok_or_else(|| required("timezone"))?;
-            Ok(WindowSchedule::Recurring(Recurrence::new(&rrule, dtstart, minutes, tz.trim())?))
+            Ok(WindowSchedule::Recurring(Box::new(Recurrence::new(&rrule, dtstart, minutes, tz.trim())?)))
         }
     }
 }
