@@ -162,3 +162,26 @@ async fn changes_spread_wider_than_the_window_are_not_flapping() {
 
     assert!(!flapping(&env, m).await);
 }
+
+#[tokio::test]
+async fn a_change_after_a_window_of_calm_ends_the_episode_before_the_step_does_and_alerts_as_usual() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    webhook_channel(&env, owner, m).await;
+    changes(&env, m, T, 6).await; // the 6th (down → up) at T + 150 s
+    let calm = T + Duration::seconds(150 + 601);
+
+    let next = changes(&env, m, calm, 1).await; // up → down, before any settle step ran
+
+    let mut t = types(&env, m).await.split_off(5);
+    t.sort(); // the stable and down alerts are created in one transaction, at one instant
+    assert_eq!(t, ["monitor.down", "monitor.flapping", "monitor.stable"]);
+    assert_eq!(
+        next[0].pending_notifications.len(),
+        2,
+        "the stable alert and the down alert, both to enqueue"
+    );
+    assert!(!flapping(&env, m).await);
+    assert!(settle(&env.pool, calm + Duration::hours(1), 100).await.unwrap().is_empty());
+}
