@@ -39,6 +39,8 @@ async fn an_outage_inside_a_window_alerts_only_when_the_window_ends() {
     })
     .await;
     assert_eq!(other_down.json()["type"], "monitor.down");
+    let theirs = stack.get(&format!("/monitors/{other}/incidents")).await;
+    assert_eq!(theirs["items"][0]["state"], "open", "the monitor outside the window has its incident");
     assert!(OffsetDateTime::now_utc() < ends_at, "the window is still on (the test ran too slowly)");
     assert!(receiver.received().is_empty(), "no alert inside the window");
     let open = stack.get(&format!("/monitors/{id}/incidents")).await;
