@@ -31,7 +31,9 @@ pub struct AppliedEvent {
 /// that monitor, then it, in `seq` order, all in one transaction. For each: a `down` opens an
 /// incident (or joins the open one), an `up` from `down` resolves the open incident opened by an
 /// earlier event, one notification is created per channel linked to the monitor (when the event
-/// notifies), and the event is marked applied. Returns the events applied, in order; an event
+/// notifies), and the event is marked applied. Maintenance windows and flapping hold some of
+/// that back (see [`crate::flapping`] and [`crate::maintenance_hold`]), with the default [`FlappingPolicy`]; the worker passes the
+/// operator's through [`apply_status_event_with`]. Returns the events applied, in order; an event
 /// already applied returns itself alone, with its incident and its notifications still pending.
 ///
 /// Idempotent on the event id: a redelivered event creates nothing new (incident keys are the
@@ -49,7 +51,7 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<
 
 /// [`apply_status_event`] with the operator's flapping policy (`FLAPPING_THRESHOLD`,
 /// `FLAPPING_WINDOW_SECONDS`); maintenance windows and flapping gate incidents and alerts as
-/// [`crate::gate`] tells.
+/// [`crate::flapping`] and [`crate::maintenance_hold`] tell.
 ///
 /// # Errors
 /// As [`apply_status_event`].
