@@ -283,3 +283,13 @@ fn fair_probing_and_quota_limits_are_read_with_their_defaults() {
     assert_eq!(err_var(&[("PROBE_MAX_PER_USER", "many")]), "PROBE_MAX_PER_USER");
     assert_eq!(err_var(&[("MIN_INTERVAL_SECONDS", "0")]), "MIN_INTERVAL_SECONDS");
 }
+
+#[test]
+fn flapping_settings_are_read_with_their_defaults_and_named_when_malformed() {
+    let t = load(&[]).unwrap().tunables;
+    assert_eq!((t.flapping_threshold, t.flapping_window_seconds), (5, 600));
+    let t = load(&[("FLAPPING_THRESHOLD", "3"), ("FLAPPING_WINDOW_SECONDS", "300")]).unwrap().tunables;
+    assert_eq!((t.flapping_threshold, t.flapping_window_seconds), (3, 300));
+    assert_eq!(err_var(&[("FLAPPING_THRESHOLD", "0")]), "FLAPPING_THRESHOLD");
+    assert_eq!(err_var(&[("FLAPPING_WINDOW_SECONDS", "ten minutes")]), "FLAPPING_WINDOW_SECONDS");
+}
