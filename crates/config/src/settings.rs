@@ -101,6 +101,12 @@ pub struct Tunables {
     /// `WORKER_CONCURRENCY`): deliveries at once on all of one user's channels, across every
     /// replica, so one user's many slow receivers cannot hold every delivery slot.
     pub notification_max_in_flight_per_owner: u32,
+    /// `FLAPPING_THRESHOLD` (default 5): a monitor whose status changes more than this many
+    /// times within `FLAPPING_WINDOW_SECONDS` is flapping (one alert, none per change).
+    pub flapping_threshold: u32,
+    /// `FLAPPING_WINDOW_SECONDS` (default 600): the window flapping changes are counted in, and
+    /// how long a flapping monitor's status must hold before it is stable again.
+    pub flapping_window_seconds: u64,
 }
 
 impl Default for Tunables {
@@ -128,6 +134,8 @@ impl Default for Tunables {
             dead_letter_maxlen: 10_000,
             channel_max_in_flight: 4,
             notification_max_in_flight_per_owner: 16,
+            flapping_threshold: 5,
+            flapping_window_seconds: 600,
         }
     }
 }
@@ -308,6 +316,12 @@ impl Settings {
                 "NOTIFICATION_MAX_IN_FLIGHT_PER_OWNER",
                 d.notification_max_in_flight_per_owner,
                 1..=100_000,
+            )?,
+            flapping_threshold: raw.number("FLAPPING_THRESHOLD", d.flapping_threshold, 1..=1_000)?,
+            flapping_window_seconds: raw.number(
+                "FLAPPING_WINDOW_SECONDS",
+                d.flapping_window_seconds,
+                10..=86_400,
             )?,
         };
         if tunables.reclaim_idle_ms <= tunables.webhook_timeout_ms {

@@ -302,3 +302,13 @@ fn channel_provider_urls_and_host_lists_are_read_and_named_when_malformed() {
     assert_eq!(err_var(&[("TELEGRAM_API_URL", "ftp://x")]), "TELEGRAM_API_URL");
     assert_eq!(err_var(&[("DISCORD_WEBHOOK_HOSTS", "https://discord.com")]), "DISCORD_WEBHOOK_HOSTS");
 }
+
+#[test]
+fn flapping_settings_are_read_with_their_defaults_and_named_when_malformed() {
+    let t = load(&[]).unwrap().tunables;
+    assert_eq!((t.flapping_threshold, t.flapping_window_seconds), (5, 600));
+    let t = load(&[("FLAPPING_THRESHOLD", "3"), ("FLAPPING_WINDOW_SECONDS", "300")]).unwrap().tunables;
+    assert_eq!((t.flapping_threshold, t.flapping_window_seconds), (3, 300));
+    assert_eq!(err_var(&[("FLAPPING_THRESHOLD", "0")]), "FLAPPING_THRESHOLD");
+    assert_eq!(err_var(&[("FLAPPING_WINDOW_SECONDS", "ten minutes")]), "FLAPPING_WINDOW_SECONDS");
+}

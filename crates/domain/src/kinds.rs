@@ -107,7 +107,7 @@ mod tests {
             assert_eq!(ChannelKind::parse(k.as_str()), Some(*k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        assert_eq!(ChannelKind::names(), "webhook, slack, discord, teams, telegram, pagerduty, ntfy");
+        assert_eq!(ChannelKind::names(), "webhook, slack, discord, teams, telegram, pagerduty, ntfy, email");
         assert_eq!(ChannelKind::parse("carrier-pigeon"), None);
     }
 }

@@ -7,6 +7,7 @@ pub mod channel;
 pub mod clock;
 pub mod expected;
 pub mod kinds;
+pub mod maintenance;
 pub mod messages;
 pub mod monitor;
 pub mod netpolicy;
@@ -20,8 +21,8 @@ pub mod webhook;
 pub use expected::{ExpectedStatus, ExpectedStatusError};
 pub use kinds::{ChannelKind, IncidentState, Role};
 pub use messages::{
-    CheckJob, ExpiringCertificate, NotificationJob, PingKind, StatusEvent, WebhookIncident, WebhookMonitor,
-    WebhookPayload, notification_id, webhook_type,
+    CheckJob, ExpiringCertificate, FlappingSummary, MONITOR_FLAPPING, MONITOR_STABLE, NotificationJob,
+    PingKind, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id, webhook_type,
 };
 pub use monitor::{HttpMethod, MonitorKind, ProbeSpec, ValidationError};
 pub use rules::{AlertRule, TimerDue, TimerKind};

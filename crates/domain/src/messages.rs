@@ -119,7 +119,8 @@ pub fn notification_id(event_id: Uuid, channel_id: Uuid) -> Uuid {
 pub struct WebhookPayload {
     /// The status event's id; the same for every channel the event reaches.
     pub event_id: Uuid,
-    /// `monitor.down`, `monitor.up` or `certificate.expiring`.
+    /// `monitor.down`, `monitor.up`, `certificate.expiring`, `monitor.flapping` or
+    /// `monitor.stable`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The monitor.
@@ -145,6 +146,33 @@ pub struct WebhookPayload {
     /// `escalate_after_minutes`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalation: bool,
+    /// The flapping episode, for `monitor.flapping` and `monitor.stable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flapping: Option<FlappingSummary>,
+}
+
+/// The webhook `type` of the one alert a monitor sends when it starts flapping.
+pub const MONITOR_FLAPPING: &str = "monitor.flapping";
+/// The webhook `type` of the alert a flapping monitor sends once its status held for the window.
+pub const MONITOR_STABLE: &str = "monitor.stable";
+
+/// What a flapping monitor did: in `monitor.flapping`, the changes that crossed the threshold;
+/// in `monitor.stable`, the whole episode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlappingSummary {
+    /// Status changes (up ⇄ down) counted: within `window_seconds` for `monitor.flapping`,
+    /// from the episode's first counted change to its last for `monitor.stable`.
+    pub changes: u32,
+    /// The window the changes are counted in (`FLAPPING_WINDOW_SECONDS`).
+    pub window_seconds: u64,
+    /// More than this many changes in the window is flapping (`FLAPPING_THRESHOLD`).
+    pub threshold: u32,
+    /// When the episode's first counted change happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// When the latest change happened (for `monitor.stable`: the status has held since).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_change_at: OffsetDateTime,
 }
 
 /// The monitor part of a webhook body.
@@ -206,6 +234,7 @@ mod tests {
             certificate: None,
             reminder: None,
             escalation: false,
+            flapping: None,
         };
         let v = serde_json::to_value(&body).unwrap();
         assert_eq!(v["type"], "monitor.down");
@@ -218,5 +247,6 @@ mod tests {
         let reminder =
             serde_json::to_value(WebhookPayload { reminder: Some(2), escalation: true, ..body }).unwrap();
         assert_eq!((reminder["reminder"].as_u64(), reminder["escalation"].as_bool()), (Some(2), Some(true)));
+        assert!(v.get("flapping").is_none(), "only flapping alerts carry the summary");
     }
 }

@@ -7,6 +7,7 @@
 //! relay's period, a worker restart) is thus applied before its successors, and is a no-op
 //! when its own entry finally arrives.
 
+use crate::flapping::FlappingPolicy;
 use crate::{Pool, StoreError};
 use deadpool_postgres::Transaction;
 use time::OffsetDateTime;
@@ -31,7 +32,9 @@ pub struct AppliedEvent {
 /// that monitor, then it, in `seq` order, all in one transaction. For each: a `down` opens an
 /// incident (or joins the open one), an `up` from `down` resolves the open incident opened by an
 /// earlier event, one notification is created per channel linked to the monitor (when the event
-/// notifies), and the event is marked applied. Returns the events applied, in order; an event
+/// notifies), and the event is marked applied. Maintenance windows and flapping hold some of
+/// that back (see [`crate::flapping`] and [`crate::maintenance_hold`]), with the default [`FlappingPolicy`]; the worker passes the
+/// operator's through [`apply_status_event_with`]. Returns the events applied, in order; an event
 /// already applied returns itself alone, with its incident and its notifications still pending.
 ///
 /// Idempotent on the event id: a redelivered event creates nothing new (incident keys are the
@@ -43,8 +46,22 @@ pub struct AppliedEvent {
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
 /// retrying); [`StoreError::Corrupt`] when a stored row does not decode; nothing is then committed.
-#[tracing::instrument(skip_all, fields(event_id = %event.event_id, monitor_id = %event.monitor_id, applied))]
 pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<AppliedEvent>, StoreError> {
+    apply_status_event_with(pool, event, &FlappingPolicy::default()).await
+}
+
+/// [`apply_status_event`] with the operator's flapping policy (`FLAPPING_THRESHOLD`,
+/// `FLAPPING_WINDOW_SECONDS`); maintenance windows and flapping gate incidents and alerts as
+/// [`crate::flapping`] and [`crate::maintenance_hold`] tell.
+///
+/// # Errors
+/// As [`apply_status_event`].
+#[tracing::instrument(skip_all, fields(event_id = %event.event_id, monitor_id = %event.monitor_id, applied))]
+pub async fn apply_status_event_with(
+    pool: &Pool,
+    event: &StatusEvent,
+    policy: &FlappingPolicy,
+) -> Result<Vec<AppliedEvent>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // One applier per monitor at a time. NO KEY UPDATE does not block the checks' foreign-key
@@ -82,7 +99,7 @@ pub async fn apply_status_event(pool: &Pool, event: &StatusEvent) -> Result<Vec<
     let mut applied = Vec::new();
     for row in tx.query(&unapplied, &[&event.monitor_id, &seq]).await? {
         let e = crate::events::from_row(&row)?;
-        applied.push(apply_one(&tx, &monitor, e).await?);
+        applied.push(apply_one(&tx, &monitor, e, policy).await?);
     }
     tx.commit().await?;
     tracing::Span::current().record("applied", applied.len());
@@ -94,8 +111,10 @@ async fn apply_one(
     tx: &Transaction<'_>,
     monitor: &WebhookMonitor,
     event: StatusEvent,
+    policy: &FlappingPolicy,
 ) -> Result<AppliedEvent, StoreError> {
     let seq = event.seq.unwrap_or(i64::MAX);
+    let gate = crate::gate::judge(tx, monitor, &event, policy).await?;
     // A certificate notice changes no incident; it names the open one, if any.
     let transition = if event.certificate.is_some() { None } else { Some((event.from, event.to)) };
     let incident = match transition {
@@ -107,6 +126,7 @@ async fn apply_one(
                 .await?;
             tx.query_opt(&open, &[&event.monitor_id]).await?
         }
+        Some((_, MonitorStatus::Down)) if !gate.opens_incidents() => None,
         Some((_, MonitorStatus::Down)) => {
             let open = tx
                 .prepare_cached(
@@ -156,10 +176,11 @@ async fn apply_one(
         resolved_at: r.get::<_, Option<OffsetDateTime>>(2),
     });
     let incident_id = incident.as_ref().map(|i| i.id);
-    let incident_ref = incident.clone();
-    let mut pending = Vec::new();
+    let resolved = incident.as_ref().is_some_and(|i| i.resolved_at.is_some());
+    let mut pending = gate.earlier.clone();
+    let gated = incident.clone();
     let mut timers = Vec::new();
-    if event.notify {
+    if event.notify && gate.alerts(&event, resolved) {
         let payload = WebhookPayload {
             event_id: event.event_id,
             kind: event.webhook_type().to_string(),
@@ -172,12 +193,13 @@ async fn apply_one(
             certificate: event.certificate.clone(),
             reminder: None,
             escalation: false,
+            flapping: None,
         };
         let payload = serde_json::to_value(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // Which links hear it now, and which later (alert rules: delays, reminders, escalation).
-        timers = crate::rules::fan_out(tx, &event, incident_ref.as_ref(), &payload).await?;
-        pending = pending_notifications(tx, event.event_id).await?;
+        timers = crate::rules::fan_out(tx, &event, gated.as_ref(), &payload).await?;
     }
+    pending.extend(gate.apply(tx, monitor, &event, gated, policy).await?);
     let mark = tx
         .prepare_cached(
             "UPDATE status_events SET applied_at = coalesce(applied_at, now()), incident_id = $2 WHERE id = $1",
@@ -187,7 +209,11 @@ async fn apply_one(
     Ok(AppliedEvent { event, incident_id, pending_notifications: pending, timers })
 }
 
-async fn pending_notifications(tx: &Transaction<'_>, event_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+/// The notifications of `event_id` still pending (its own, and a flapping alert it started).
+pub(crate) async fn pending_notifications(
+    tx: &Transaction<'_>,
+    event_id: Uuid,
+) -> Result<Vec<Uuid>, StoreError> {
     let pending = tx
         .prepare_cached("SELECT id FROM notifications WHERE event_id = $1 AND state = 'pending' ORDER BY id")
         .await?;

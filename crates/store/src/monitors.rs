@@ -39,6 +39,8 @@ pub struct Monitor {
     pub heartbeat_token: Option<String>,
     /// Each region's own view of the monitor, by region name.
     pub regions: Vec<RegionStatus>,
+    /// Whether it is flapping now (see [`crate::flapping`]).
+    pub flapping: bool,
 }
 
 /// One region's status for a monitor, as its own status machine has it.
@@ -68,7 +70,8 @@ fn select(filter: &str) -> String {
            (SELECT coalesce(jsonb_agg(jsonb_build_object('channel_id', mc.channel_id, 'events', mc.events, \
                      'delay_minutes', mc.delay_minutes, 'reminder_minutes', mc.reminder_minutes, \
                      'escalate_after_minutes', mc.escalate_after_minutes) ORDER BY mc.channel_id), '[]') \
-              FROM monitor_channels mc WHERE mc.monitor_id = m.id) \
+              FROM monitor_channels mc WHERE mc.monitor_id = m.id), \
+           EXISTS (SELECT 1 FROM monitor_flapping f WHERE f.monitor_id = m.id) \
          FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id {filter}"
     )
 }
@@ -92,6 +95,7 @@ fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
             .map_err(|e| StoreError::Corrupt(format!("region state: {e}")))?,
         channels: serde_json::from_value(r.get(25))
             .map_err(|e| StoreError::Corrupt(format!("alert rules: {e}")))?,
+        flapping: r.get(26),
     })
 }
 

@@ -182,6 +182,7 @@ pub(crate) async fn notify_down(
         certificate: None,
         reminder,
         escalation,
+        flapping: None,
     };
     let body = serde_json::to_value(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id = timer.notification_id();

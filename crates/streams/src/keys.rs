@@ -65,6 +65,11 @@ impl Keys {
         format!("{}lock:reconcile", self.prefix)
     }
 
+    /// A lock held by the status-change replica running the maintenance and flapping step.
+    pub fn status_upkeep_lock(&self) -> String {
+        format!("{}lock:status-upkeep", self.prefix)
+    }
+
     /// Pub/sub channel for live status changes.
     pub fn live_channel(&self) -> String {
         format!("{}live", self.prefix)

@@ -14,9 +14,15 @@ use upcheck_domain::{NotificationJob, StatusEvent};
 use upcheck_runtime::metrics::GroupRef;
 use upcheck_runtime::{Readiness, RunningWorker, store_failure};
 use upcheck_store::Pool;
+use upcheck_store::flapping::FlappingPolicy;
 use upcheck_streams::{
     HandleError, Handler, Keys, Lock, Producer, Runner, RunnerConfig, StreamMessage, TimerSet,
 };
+
+pub mod upkeep;
+
+/// How often the maintenance and flapping step runs ([`upkeep::Upkeep`]).
+pub const UPKEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Handles one status event: incident, notifications, live status.
 pub struct StatusChangeHandler {
@@ -25,11 +31,13 @@ pub struct StatusChangeHandler {
     notification_stream: String,
     live_channel: String,
     timers: timers::Timers,
+    flapping: FlappingPolicy,
 }
 
 impl StatusChangeHandler {
     /// A handler writing to `pool`, enqueueing on `notification_stream`, publishing live
-    /// status on `live_channel` and putting the alert timers events schedule in `timers`.
+    /// status on `live_channel` and putting the alert timers events schedule in `timers`, with
+    /// the default flapping policy.
     pub fn new(
         pool: Pool,
         producer: Producer,
@@ -37,7 +45,20 @@ impl StatusChangeHandler {
         live_channel: String,
         timers: timers::Timers,
     ) -> Self {
-        Self { pool, producer, notification_stream, live_channel, timers }
+        Self {
+            pool,
+            producer,
+            notification_stream,
+            live_channel,
+            timers,
+            flapping: FlappingPolicy::default(),
+        }
+    }
+
+    /// The same handler judging flapping by `policy`.
+    pub fn with_flapping(mut self, policy: FlappingPolicy) -> Self {
+        self.flapping = policy;
+        self
     }
 }
 
@@ -51,8 +72,9 @@ impl Handler for StatusChangeHandler {
         span.record("to", event.to.as_str());
         // Applies, in the monitor's order, every earlier event not yet applied and then this
         // one; an event applied already comes back alone, with what is still to enqueue.
-        let applied =
-            upcheck_store::incidents::apply_status_event(&self.pool, &event).await.map_err(store_failure)?;
+        let applied = upcheck_store::incidents::apply_status_event_with(&self.pool, &event, &self.flapping)
+            .await
+            .map_err(store_failure)?;
         if let Some(id) =
             applied.iter().find(|a| a.event.event_id == event.event_id).and_then(|a| a.incident_id)
         {
@@ -115,13 +137,25 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         settings.streams.notification.clone(),
         t.reclaim_idle_ms as i64,
     );
-    let handler = Arc::new(StatusChangeHandler::new(
-        pool.clone(),
-        producer,
-        settings.streams.notification.clone(),
-        keys.live_channel(),
-        clock.clone(),
-    ));
+    let flapping =
+        FlappingPolicy { threshold: t.flapping_threshold, window_seconds: t.flapping_window_seconds };
+    let upkeep = upkeep::Upkeep {
+        pool: pool.clone(),
+        producer: producer.clone(),
+        lock: Lock::new(conns.commands.clone(), keys.status_upkeep_lock()),
+        status_stream: settings.streams.status_change.clone(),
+        notification_stream: settings.streams.notification.clone(),
+    };
+    let handler = Arc::new(
+        StatusChangeHandler::new(
+            pool.clone(),
+            producer,
+            settings.streams.notification.clone(),
+            keys.live_channel(),
+            clock.clone(),
+        )
+        .with_flapping(flapping),
+    );
     let config = RunnerConfig::from_settings(
         &settings,
         settings.streams.status_change.clone(),
@@ -133,6 +167,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let ready = runner.ready_flag();
     let mut tasks = JoinSet::new();
     let run_cancel = cancel.clone();
+    tasks.spawn(upkeep.run(UPKEEP_PERIOD, cancel.clone()));
     tasks.spawn(async move {
         let _ = runner.run(run_cancel).await;
     });

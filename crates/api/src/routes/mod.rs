@@ -6,6 +6,7 @@ pub(crate) mod channels;
 pub(crate) mod health;
 pub(crate) mod heartbeat;
 pub(crate) mod incidents;
+pub(crate) mod maintenance_windows;
 pub(crate) mod metrics;
 pub(crate) mod monitor_dto;
 pub(crate) mod monitor_reads;

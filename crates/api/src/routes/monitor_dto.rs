@@ -145,6 +145,9 @@ pub(crate) struct MonitorView {
     status: String,
     /// RFC 3339, or null before the first check.
     last_checked_at: Option<String>,
+    /// Changing status more than `FLAPPING_THRESHOLD` times in `FLAPPING_WINDOW_SECONDS`: one
+    /// `monitor.flapping` alert went out, none per change until it holds (`monitor.stable`).
+    flapping: bool,
     /// Heartbeat monitors: where the job pings (`GET` or `POST`; add `/start` or `/fail`).
     #[serde(skip_serializing_if = "Option::is_none")]
     heartbeat_url: Option<String>,
@@ -194,6 +197,7 @@ impl From<Monitor> for MonitorView {
                 (false, status, _) => status.as_str().into(),
             },
             last_checked_at: m.last_checked_at.map(rfc3339),
+            flapping: m.flapping,
             heartbeat_url: (s.kind == MonitorKind::Heartbeat)
                 .then_some(m.heartbeat_token.as_ref())
                 .flatten()

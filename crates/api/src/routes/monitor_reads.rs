@@ -118,12 +118,17 @@ pub(crate) struct Percentiles {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct StatsView {
     window: String,
-    /// Successful checks (up or degraded) ÷ checks × 100; null without checks.
+    /// Successful checks (up or degraded) ÷ checks × 100; null without checks. Checks inside
+    /// maintenance windows are left out, so window time counts neither for nor against uptime.
     uptime_percent: Option<f64>,
+    /// Checks outside maintenance windows.
     checks: i64,
+    /// Failed checks outside maintenance windows.
     failures: i64,
     /// Checks that succeeded slower than the monitor's `degraded_latency_ms` (counted as up).
     degraded: i64,
+    /// Checks inside maintenance windows (left out of every other figure).
+    maintenance_checks: i64,
     latency_ms: Percentiles,
 }
 
@@ -145,7 +150,9 @@ pub(crate) async fn stats(
         "30d" => time::Duration::days(30),
         _ => return Err(ApiError::bad("window", "must be 24h, 7d or 30d")),
     };
-    let s = upcheck_store::reads::stats(&state.pool, *id, OffsetDateTime::now_utc() - span).await?;
+    let now = OffsetDateTime::now_utc();
+    let held = upcheck_store::maintenance::covered_between(&state.pool, *id, now - span, now).await?;
+    let s = upcheck_store::reads::stats(&state.pool, *id, now - span, &held).await?;
     let uptime_percent = (s.checks > 0).then(|| (s.checks - s.failures) as f64 * 100.0 / s.checks as f64);
     Ok(HttpResponse::Ok().json(StatsView {
         window,
@@ -153,6 +160,7 @@ pub(crate) async fn stats(
         checks: s.checks,
         failures: s.failures,
         degraded: s.degraded,
+        maintenance_checks: s.maintenance_checks,
         latency_ms: Percentiles { p50: s.latency_ms.0, p95: s.latency_ms.1, p99: s.latency_ms.2 },
     }))
 }

@@ -8,6 +8,7 @@ mod gen_secret;
 mod health;
 mod helpers;
 mod kinds;
+mod maintenance;
 mod metrics;
 mod monitors;
 mod openapi;

@@ -69,6 +69,7 @@ pub(crate) fn down_payload() -> Value {
         certificate: None,
         reminder: None,
         escalation: false,
+        flapping: None,
     })
     .unwrap()
 }

@@ -8,6 +8,7 @@ mod healing;
 mod heartbeat;
 mod helpers;
 mod kinds;
+mod maintenance;
 mod metrics;
 mod pipeline;
 mod regions;

@@ -2,8 +2,10 @@
 
 mod checks;
 mod errors;
+mod flapping;
 mod helpers;
 mod incidents;
+mod maintenance;
 mod migrations;
 mod ordering;
 mod rules;

@@ -110,10 +110,15 @@ async fn a_late_recovery_event_never_resolves_a_newer_incident() {
 /// Outages of one monitor as the outbox holds them: `down`, `up`, `down`, `up`, …
 async fn outages(env: &TestEnv, m: Uuid, count: usize) -> Vec<StatusEvent> {
     let mut events = Vec::new();
+    // An hour apart, so that no run of them counts as flapping.
+    let at = |n: usize| time::OffsetDateTime::now_utc() - time::Duration::hours(24 - n as i64);
     for i in 0..count {
         let from = if i == 0 { MonitorStatus::Pending } else { MonitorStatus::Up };
-        events.push(event(m, from, MonitorStatus::Down));
-        events.push(event(m, MonitorStatus::Down, MonitorStatus::Up));
+        events.push(StatusEvent { occurred_at: at(2 * i), ..event(m, from, MonitorStatus::Down) });
+        events.push(StatusEvent {
+            occurred_at: at(2 * i + 1),
+            ..event(m, MonitorStatus::Down, MonitorStatus::Up)
+        });
     }
     upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
     events
