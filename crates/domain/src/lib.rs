@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod netpolicy;
 pub mod probe_config;
 pub mod quorum;
+pub mod sealed_headers;
 pub mod status;
 pub mod trace;
 pub mod webhook;

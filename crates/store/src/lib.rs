@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod pool;
 pub mod reads;
 pub mod reconcile;
+pub mod reseal;
 pub mod tls;
 pub mod users;
 

@@ -6,3 +6,4 @@ mod helpers;
 mod incidents;
 mod migrations;
 mod ordering;
+mod secrets;
