@@ -75,6 +75,7 @@ impl Application {
                             .configure(routes::monitor_reads::config)
                             .configure(routes::incidents::config)
                             .configure(routes::channels::config)
+                            .configure(routes::secrets::config)
                             .configure(routes::heartbeat::config)
                             .configure(routes::regions::config)
                             .configure(routes::admin::config)

@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers, at `/api/v1/openapi.json`.
 
-use crate::routes::{admin, auth, channels, health, heartbeat, incidents, monitor_reads, monitors, regions};
+use crate::routes::{
+    admin, auth, channels, health, heartbeat, incidents, monitor_reads, monitors, regions, secrets,
+};
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -35,6 +37,7 @@ impl utoipa::Modify for BearerAuth {
         monitor_reads::checks, monitor_reads::stats, monitor_reads::incidents, monitor_reads::notifications,
         incidents::list, incidents::get_one, incidents::acknowledge,
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
+        secrets::rotate_secret,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,
         admin::list, admin::replay_one, admin::replay_many, admin::discard,

@@ -13,4 +13,5 @@ mod openapi;
 mod policy;
 mod quotas;
 mod reads;
+mod secrets;
 mod validation;

@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/channels/{id}"),
     ("delete", "/api/v1/channels/{id}"),
     ("post", "/api/v1/channels/{id}/test"),
+    ("post", "/api/v1/channels/{id}/secret/rotate"),
     ("get", "/api/v1/heartbeat/{token}"),
     ("post", "/api/v1/heartbeat/{token}"),
     ("post", "/api/v1/heartbeat/{token}/{action}"),
