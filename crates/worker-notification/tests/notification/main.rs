@@ -3,3 +3,4 @@
 mod cli;
 mod delivery;
 mod fairness;
+mod secrets;
