@@ -313,7 +313,7 @@ async fn set_paused(
         .await?
         .ok_or(ApiError::NotFound("monitor"))?;
     sync_schedule(state, &m, true).await;
-    Ok(HttpResponse::Ok().json(MonitorView::shown(&state, m)?))
+    Ok(HttpResponse::Ok().json(MonitorView::shown(state, m)?))
 }
 
 /// Stops scheduling a monitor; checks in flight are ignored.
