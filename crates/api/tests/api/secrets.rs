@@ -247,3 +247,43 @@ async fn serve_without_secrets_key_stops_naming_it() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_clear_legacy_channel_is_shown_masked_and_one_under_a_lost_key_is_a_500_not_a_panic() {
+    let app = spawn_app().await;
+    let token = app.user("a@example.com").await;
+    let owner = owner_id(&app).await;
+    let secret = "whsec_bGVnYWN5LXNlY3JldC12YWx1ZQ==";
+    let legacy = uuid::Uuid::now_v7();
+    app.env
+        .db()
+        .await
+        .execute(
+            "INSERT INTO channels (id, owner_id, kind, name, config) VALUES ($1, $2, 'webhook', 'old', $3)",
+            &[&legacy, &owner, &json!({"url": "http://127.0.0.1:9/", "secret": secret})],
+        )
+        .await
+        .unwrap();
+    let lost = upcheck_secrets::Keyring::from_parts(&upcheck_secrets::generate_key(), "k0", "").unwrap();
+    let config = json!({"url": "http://127.0.0.1:9/", "secret": secret});
+    let orphan = upcheck_store::channels::create(
+        &app.env.pool,
+        &lost,
+        owner,
+        upcheck_domain::ChannelKind::Webhook,
+        "lost",
+        &config,
+    )
+    .await
+    .unwrap()
+    .id;
+
+    let shown: Value = app.get(&format!("/api/v1/channels/{legacy}"), &token).await.json().await.unwrap();
+    let broken = app.get(&format!("/api/v1/channels/{orphan}"), &token).await;
+
+    assert_eq!(shown["config"]["secret"], mask_token(secret));
+    assert_eq!(broken.status(), 500);
+    let body = broken.text().await.unwrap();
+    assert!(!body.contains(secret), "{body}");
+    assert_eq!(app.get("/api/v1/monitors", &token).await.status(), 200, "the API still answers");
+}
