@@ -68,3 +68,16 @@ async fn sealed_headers_that_do_not_open_fail_the_check_saying_why() {
     assert_eq!(target.received().len(), 1, "only the probe that could open the headers sent a request");
     assert_eq!(target.received()[0].header("authorization"), Some(TOKEN));
 }
+
+#[tokio::test]
+async fn the_worker_does_not_start_without_secrets_key_and_says_so() {
+    let env = TestEnv::new().await;
+    let mut settings = env.settings.clone();
+    settings.secrets = None;
+
+    let started =
+        upcheck_worker_monitoring::start(settings, tokio_util::sync::CancellationToken::new()).await;
+
+    let err = started.err().expect("no worker without SECRETS_KEY");
+    assert!(format!("{err:#}").contains("SECRETS_KEY"), "{err:#}");
+}

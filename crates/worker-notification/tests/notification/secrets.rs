@@ -156,3 +156,15 @@ async fn a_channel_whose_key_is_gone_fails_its_notification_saying_so_and_sends_
     assert!(error.contains("cannot be decrypted") && error.contains("k0"), "{error}");
     assert!(receiver.received().is_empty());
 }
+
+#[tokio::test]
+async fn the_worker_does_not_start_without_secrets_key_and_says_so() {
+    let env = TestEnv::new().await;
+    let mut settings = env.settings.clone();
+    settings.secrets = None;
+
+    let started = upcheck_worker_notification::start(settings, CancellationToken::new()).await;
+
+    let err = started.err().expect("no worker without SECRETS_KEY");
+    assert!(format!("{err:#}").contains("SECRETS_KEY"), "{err:#}");
+}
