@@ -74,6 +74,22 @@ else
   export JWT_SECRET_FILE="$secret_file"
   secret_source=$secret_file
 fi
+# The key channel configs and monitor headers are encrypted with: SECRETS_KEY when set; else 32
+# random bytes (base64) made on the first run and kept in .upcheck/secrets_key (mode 0600), read
+# by the API and the workers through SECRETS_KEY_FILE. Losing it loses the stored secrets.
+key_file="$state/secrets_key"
+if [ -n "${SECRETS_KEY:-}" ]; then
+  key_source="SECRETS_KEY"
+else
+  if [ ! -s "$key_file" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 > "$key_file.tmp")
+    mv -f "$key_file.tmp" "$key_file"
+    say "generated a random secrets key in $key_file"
+  fi
+  chmod 600 "$key_file"
+  export SECRETS_KEY_FILE="$key_file"
+  key_source=$key_file
+fi
 # Loopback unless told otherwise, as in compose: BIND_ADDRESS=0.0.0.0 exposes the API (and the
 # workers' health ports); /metrics stays on METRICS_BIND_ADDRESS (loopback by default).
 export BIND_ADDRESS="${BIND_ADDRESS:-127.0.0.1}" METRICS_PORT="$metrics_port"
@@ -128,6 +144,7 @@ Upcheck is running.
   Metrics      http://127.0.0.1:$metrics_port/metrics   (the API's; not on $port)
   Workers      health on 127.0.0.1:8081, :8082, :8083 (/healthz, /readyz, /metrics)
   JWT secret   $secret_source
+  Secrets key  $key_source   (encrypts channel secrets and monitor headers; keep it)
   Demo user    $email / $password
   Demo monitor $monitor  (probes $api/healthz every 10 s)
   Logs         $state/logs/

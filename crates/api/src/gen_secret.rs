@@ -1,6 +1,7 @@
-//! `upcheck-api gen-secret --out PATH`: writes a random JWT secret to `PATH` once, so a
-//! container stack can give the API a per-installation secret through `JWT_SECRET_FILE`
-//! without anyone choosing one.
+//! `upcheck-api gen-secret --out PATH [--format hex|base64]`: writes a random secret to `PATH`
+//! once, so a container stack can give the API a per-installation JWT secret through
+//! `JWT_SECRET_FILE` (hex) and every component its `SECRETS_KEY_FILE` (base64) without
+//! anyone choosing one.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -15,6 +16,15 @@ pub enum SecretFile {
     Kept,
 }
 
+/// How [`write_secret_file`] writes the secret's 32 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// 64 lower-case hex digits (`JWT_SECRET_FILE`).
+    Hex,
+    /// Standard base64 (`SECRETS_KEY_FILE`).
+    Base64,
+}
+
 /// A new secret: 32 bytes from the thread's CSPRNG (ChaCha, seeded by the OS), as 64
 /// lower-case hex digits.
 pub fn random_secret() -> String {
@@ -22,7 +32,15 @@ pub fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes [`random_secret`] and a newline to `path`, mode 0600 and owned by the running user,
+/// A new secret in `format`.
+pub fn random_in(format: Format) -> String {
+    match format {
+        Format::Hex => random_secret(),
+        Format::Base64 => upcheck_secrets::generate_key(),
+    }
+}
+
+/// Writes a new secret ([`random_in`] `format`) and a newline to `path`, mode 0600 and owned by the running user,
 /// unless `path` already exists, which is then left untouched (a later run must not change
 /// the secret and so sign every user out). The secret is written to a temporary file beside
 /// `path` and hard-linked into place, so a crash or a concurrent run never leaves a partly
@@ -30,7 +48,7 @@ pub fn random_secret() -> String {
 ///
 /// # Errors
 /// The I/O error, e.g. when the directory is not writable by this user.
-pub fn write_secret_file(path: &Path) -> std::io::Result<SecretFile> {
+pub fn write_secret_file(path: &Path, format: Format) -> std::io::Result<SecretFile> {
     if std::fs::symlink_metadata(path).is_ok() {
         return Ok(SecretFile::Kept);
     }
@@ -43,7 +61,7 @@ pub fn write_secret_file(path: &Path) -> std::io::Result<SecretFile> {
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secret");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = write_new(&tmp).and_then(|()| std::fs::hard_link(&tmp, path));
+    let written = write_new(&tmp, format).and_then(|()| std::fs::hard_link(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
     match written {
         Ok(()) => Ok(SecretFile::Created),
@@ -52,21 +70,21 @@ pub fn write_secret_file(path: &Path) -> std::io::Result<SecretFile> {
     }
 }
 
-fn write_new(tmp: &Path) -> std::io::Result<()> {
+fn write_new(tmp: &Path, format: Format) -> std::io::Result<()> {
     let _ = std::fs::remove_file(tmp);
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp)?;
     // The mode given to open is reduced by the umask; 0600 is what is wanted whatever it is.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(format!("{}\n", random_secret()).as_bytes())?;
+    file.write_all(format!("{}\n", random_in(format)).as_bytes())?;
     file.sync_all()
 }
 
 /// The `gen-secret --out PATH` subcommand: writes the secret to `path` unless it exists.
 /// Prints what it did on stderr (never the secret) and returns the exit status: 0 when the
 /// file exists afterwards, 1 on an I/O error. (Bad usage, exit 2, is clap's.)
-pub fn run(path: &Path) -> std::process::ExitCode {
+pub fn run(path: &Path, format: Format) -> std::process::ExitCode {
     let shown = path.display();
-    match write_secret_file(path) {
+    match write_secret_file(path, format) {
         Ok(SecretFile::Created) => {
             eprintln!("upcheck-api gen-secret: wrote a new random secret to {shown}");
             std::process::ExitCode::SUCCESS

@@ -34,8 +34,9 @@ impl Application {
     /// missing) while they are down.
     ///
     /// # Errors
-    /// When the JWT secret is missing or unfit ([`Settings::require_jwt_secret`]), the pool
-    /// cannot be built, or either port cannot be bound.
+    /// When the JWT secret is missing or unfit ([`Settings::require_jwt_secret`]), `SECRETS_KEY`
+    /// is missing ([`Settings::require_keyring`]), the pool cannot be built, or either port
+    /// cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         upcheck_runtime::metrics::install();
         let (address, port) = (settings.bind_address.as_str(), settings.port);
@@ -76,6 +77,7 @@ impl Application {
                             .configure(routes::incidents::config)
                             .configure(routes::channels::config)
                             .configure(routes::maintenance_windows::config)
+                            .configure(routes::secrets::config)
                             .configure(routes::heartbeat::config)
                             .configure(routes::regions::config)
                             .configure(routes::admin::config)

@@ -22,6 +22,8 @@ pub struct AppState {
     pub decoding: Arc<DecodingKey>,
     /// Every channel kind, for test sends, under the operator's network policy.
     pub channels: upcheck_channels::Channels,
+    /// The keys channel configs and monitor headers are sealed with (`SECRETS_KEY`, …).
+    pub secrets: Arc<upcheck_secrets::Keyring>,
     /// Heartbeat pings' rate limiter and token cache.
     pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
@@ -41,9 +43,11 @@ impl AppState {
     /// State for `settings`; nothing connects yet.
     ///
     /// # Errors
-    /// When `JWT_SECRET` is missing, the pool cannot be built or no resolver is configured.
+    /// When `JWT_SECRET` or `SECRETS_KEY` is missing, the pool cannot be built or no resolver
+    /// is configured.
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
         let secret = settings.require_jwt_secret()?.expose_secret().as_bytes().to_vec();
+        let secrets = Arc::new(settings.require_keyring("upcheck-api")?.clone());
         let pool = upcheck_store::connect_pool(&settings.database)?;
         let outbound = upcheck_net::Outbound::new(&settings.probe)?;
         let channels = upcheck_channels::Channels::new(
@@ -55,6 +59,7 @@ impl AppState {
         Ok(Self {
             pool,
             channels,
+            secrets,
             pings: Arc::default(),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),

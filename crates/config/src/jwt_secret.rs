@@ -62,13 +62,14 @@ pub(crate) fn resolve(
         return Ok((Some(SecretString::from(value)), None));
     }
     let Some(path) = file.map(PathBuf::from) else { return Ok((None, None)) };
-    let text = read_secret_file(&path)?;
+    let text = read_secret_file("JWT_SECRET_FILE", &path)?;
     Ok((Some(SecretString::from(text)), Some(path)))
 }
 
-fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
+/// The trimmed text of the secret file at `path`, named `variable` in errors.
+pub(crate) fn read_secret_file(variable: &str, path: &Path) -> Result<String, ConfigError> {
     let shown = path.display();
-    let err = |why: String| ConfigError::new("JWT_SECRET_FILE", why);
+    let err = |why: String| ConfigError::new(variable, why);
     let file = std::fs::File::open(path).map_err(|e| err(format!("cannot read {shown}: {e}")))?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)

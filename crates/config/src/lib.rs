@@ -10,6 +10,7 @@ mod database;
 mod jwt_secret;
 mod probe;
 mod redis_conn;
+mod secrets_key;
 mod settings;
 mod smtp;
 
@@ -17,6 +18,7 @@ pub use channels::ChannelSettings;
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
 pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;
+pub use secrets_key::DEFAULT_KEY_ID as DEFAULT_SECRETS_KEY_ID;
 pub use settings::{LogFormat, MetricsSettings, Settings, StreamSettings, Tunables};
 pub use smtp::SmtpSettings;
 

@@ -194,6 +194,10 @@ pub struct Settings {
     pub channels: ChannelSettings,
     /// The operator's SMTP server for `email` channels (`SMTP_*`).
     pub smtp: SmtpSettings,
+    /// `SECRETS_KEY` (32 bytes, base64) under id `SECRETS_KEY_ID` (default `k1`), with the old
+    /// keys of `SECRETS_OLD_KEYS` (`id:base64,…`): what channel configs and monitor headers
+    /// are sealed with. `None` when unset; [`Settings::require_keyring`] judges that.
+    pub secrets: Option<upcheck_secrets::Keyring>,
 }
 
 impl Settings {
@@ -389,6 +393,7 @@ impl Settings {
             quotas: QuotaSettings::from_raw(raw)?,
             channels: ChannelSettings::from_raw(raw)?,
             smtp,
+            secrets: crate::secrets_key::from_raw(raw)?,
         })
     }
 
@@ -414,6 +419,17 @@ impl Settings {
                 Err(ConfigError::new("JWT_SECRET_FILE", format!("the secret in {}: {why}", path.display())))
             }
         }
+    }
+}
+
+impl Settings {
+    /// The keyring, for the binaries that seal or open secrets (`binary` names the one asking,
+    /// for the message).
+    ///
+    /// # Errors
+    /// Names `SECRETS_KEY` when it is unset.
+    pub fn require_keyring(&self, binary: &str) -> Result<&upcheck_secrets::Keyring, ConfigError> {
+        self.secrets.as_ref().ok_or_else(|| crate::secrets_key::missing(binary))
     }
 }
 

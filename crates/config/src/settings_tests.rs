@@ -312,3 +312,35 @@ fn flapping_settings_are_read_with_their_defaults_and_named_when_malformed() {
     assert_eq!(err_var(&[("FLAPPING_THRESHOLD", "0")]), "FLAPPING_THRESHOLD");
     assert_eq!(err_var(&[("FLAPPING_WINDOW_SECONDS", "ten minutes")]), "FLAPPING_WINDOW_SECONDS");
 }
+
+#[test]
+fn secrets_key_is_parsed_at_start_up_and_required_on_demand() {
+    let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let s = load(&[("SECRETS_KEY", key)]).unwrap();
+    assert_eq!(s.require_keyring("upcheck-api").unwrap().current_id(), "k1");
+    assert!(!format!("{s:?}").contains(key), "Debug shows no key");
+    let s =
+        load(&[("SECRETS_KEY", key), ("SECRETS_KEY_ID", "k2"), ("SECRETS_OLD_KEYS", &format!("k1:{key}"))])
+            .unwrap();
+    assert_eq!(s.require_keyring("x").unwrap().ids(), ["k1", "k2"]);
+    let missing = load(&[]).unwrap().require_keyring("upcheck-api").unwrap_err();
+    assert_eq!(missing.variable, "SECRETS_KEY");
+    assert!(missing.message.contains("upcheck-api"));
+    assert_eq!(err_var(&[("SECRETS_KEY", "too-short")]), "SECRETS_KEY");
+    assert_eq!(err_var(&[("SECRETS_KEY", key), ("SECRETS_KEY_ID", "bad id")]), "SECRETS_KEY_ID");
+    assert_eq!(err_var(&[("SECRETS_KEY", key), ("SECRETS_OLD_KEYS", "k0")]), "SECRETS_OLD_KEYS");
+    assert_eq!(err_var(&[("SECRETS_OLD_KEYS", &format!("k0:{key}"))]), "SECRETS_KEY");
+    let bad = load(&[("SECRETS_KEY", "AAAA")]).unwrap_err();
+    assert!(!bad.message.contains("AAAA"), "the message quotes the key");
+}
+
+#[test]
+fn secrets_key_file_is_read_when_secrets_key_is_empty() {
+    let dir = scratch_dir("secrets-key");
+    let file = dir.join("secrets_key");
+    std::fs::write(&file, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n").unwrap();
+    let s = load(&[("SECRETS_KEY_FILE", file.to_str().unwrap())]).unwrap();
+    assert!(s.require_keyring("x").is_ok());
+    assert_eq!(err_var(&[("SECRETS_KEY_FILE", dir.join("none").to_str().unwrap())]), "SECRETS_KEY_FILE");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

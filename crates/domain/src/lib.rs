@@ -14,6 +14,7 @@ pub mod netpolicy;
 pub mod probe_config;
 pub mod quorum;
 pub mod rules;
+pub mod sealed_headers;
 pub mod status;
 pub mod trace;
 pub mod webhook;

@@ -127,9 +127,16 @@ pub struct ProbeSpec {
     pub url: String,
     /// The request method.
     pub method: HttpMethod,
-    /// Extra request headers, name to value.
-    #[serde(default)]
+    /// Extra request headers, name to value, in clear: as the API receives them, before
+    /// [`ProbeSpec::seal_headers`] moves them into `sealed_headers` (empty in every spec
+    /// stored or sent since; clear only in specs written before headers were sealed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// The request headers sealed under `SECRETS_KEY`, bound to the monitor's id: what
+    /// Postgres, the Redis spec and each check job hold; opened only by the probe
+    /// ([`ProbeSpec::open_headers`]) and by the API to show them masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_headers: Option<upcheck_secrets::Sealed>,
     /// An optional request body.
     #[serde(default)]
     pub body: Option<String>,
@@ -276,6 +283,7 @@ mod tests {
             url: "https://example.com/health".into(),
             method: HttpMethod::Get,
             headers: BTreeMap::new(),
+            sealed_headers: None,
             body: None,
             interval_seconds: 60,
             timeout_ms: 5000,

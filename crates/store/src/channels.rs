@@ -4,6 +4,7 @@ use crate::error::stored;
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
 use upcheck_domain::ChannelKind;
+use upcheck_secrets::{Aad, Keyring, Sealed};
 use uuid::Uuid;
 
 /// A channel.
@@ -15,7 +16,8 @@ pub struct Channel {
     pub kind: ChannelKind,
     /// Display name.
     pub name: String,
-    /// Kind-specific settings; for a webhook `{url, secret}`.
+    /// Kind-specific settings, in clear (opened from `config_sealed`); for a webhook
+    /// `{url, secret}`.
     pub config: serde_json::Value,
     /// Creation time.
     pub created_at: OffsetDateTime,
@@ -23,17 +25,47 @@ pub struct Channel {
     pub updated_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, kind, name, config, created_at, updated_at";
+const COLUMNS: &str = "id, kind, name, config, created_at, updated_at, config_sealed";
 
-fn channel(r: &tokio_postgres::Row) -> Result<Channel, StoreError> {
+fn channel(r: &tokio_postgres::Row, keys: &Keyring) -> Result<Channel, StoreError> {
+    let id = r.get(0);
     Ok(Channel {
-        id: r.get(0),
+        id,
         kind: stored(r.get(1), ChannelKind::parse, "channel kind")?,
         name: r.get(2),
-        config: r.get(3),
+        config: open_config(keys, id, r.get(3), r.get(6))?,
         created_at: r.get(4),
         updated_at: r.get(5),
     })
+}
+
+/// A channel's config in clear: `sealed` opened (bound to channel `id`), or `clear` for a row
+/// written before configs were sealed.
+///
+/// # Errors
+/// [`StoreError::Secret`] when `sealed` does not open; [`StoreError::Corrupt`] when it is no
+/// envelope.
+pub(crate) fn open_config(
+    keys: &Keyring,
+    id: Uuid,
+    clear: serde_json::Value,
+    sealed: Option<serde_json::Value>,
+) -> Result<serde_json::Value, StoreError> {
+    let Some(sealed) = sealed else { return Ok(clear) };
+    let what = || format!("channel {id} config");
+    let sealed = Sealed::from_json(&sealed).map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))?;
+    keys.open_json(&sealed, &Aad::channel_config(id))
+        .map_err(|cause| StoreError::Secret { what: what(), cause })
+}
+
+/// `config` sealed under the current key for channel `id`, as stored in `config_sealed`.
+pub(crate) fn seal_config(keys: &Keyring, id: Uuid, config: &serde_json::Value) -> serde_json::Value {
+    keys.seal_json(config, &Aad::channel_config(id)).to_json()
+}
+
+/// The clear `config` column of a sealed row: nothing.
+pub(crate) fn sealed_clear() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 /// Creates a channel for `owner`.
@@ -44,6 +76,7 @@ fn channel(r: &tokio_postgres::Row) -> Result<Channel, StoreError> {
 /// retrying).
 pub async fn create(
     pool: &Pool,
+    keys: &Keyring,
     owner: Uuid,
     kind: ChannelKind,
     name: &str,
@@ -52,10 +85,15 @@ pub async fn create(
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "INSERT INTO channels (id, owner_id, kind, name, config) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+            "INSERT INTO channels (id, owner_id, kind, name, config, config_sealed) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
         ))
         .await?;
-    channel(&client.query_one(&stmt, &[&Uuid::now_v7(), &owner, &kind.as_str(), &name, &config]).await?)
+    let id = Uuid::now_v7();
+    let sealed = seal_config(keys, id, config);
+    let row =
+        client.query_one(&stmt, &[&id, &owner, &kind.as_str(), &name, &sealed_clear(), &sealed]).await?;
+    channel(&row, keys)
 }
 
 /// One channel of `owner`.
@@ -63,13 +101,14 @@ pub async fn create(
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
-pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Channel>, StoreError> {
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode, [`StoreError::Secret`]
+/// when its sealed config does not open under `keys`.
+pub async fn get(pool: &Pool, keys: &Keyring, owner: Uuid, id: Uuid) -> Result<Option<Channel>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1 AND owner_id = $2"))
         .await?;
-    client.query_opt(&stmt, &[&id, &owner]).await?.as_ref().map(channel).transpose()
+    client.query_opt(&stmt, &[&id, &owner]).await?.map(|r| channel(&r, keys)).transpose()
 }
 
 /// Up to `limit` channels of `owner` with ids after `after`, in id order.
@@ -77,9 +116,11 @@ pub async fn get(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Channel>, 
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode, [`StoreError::Secret`]
+/// when its sealed config does not open under `keys`.
 pub async fn list(
     pool: &Pool,
+    keys: &Keyring,
     owner: Uuid,
     after: Option<Uuid>,
     limit: i64,
@@ -90,7 +131,12 @@ pub async fn list(
             "SELECT {COLUMNS} FROM channels WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
         .await?;
-    client.query(&stmt, &[&owner, &after.unwrap_or(Uuid::nil()), &limit]).await?.iter().map(channel).collect()
+    client
+        .query(&stmt, &[&owner, &after.unwrap_or(Uuid::nil()), &limit])
+        .await?
+        .iter()
+        .map(|r| channel(r, keys))
+        .collect()
 }
 
 /// Replaces a channel's name and config. `None` when `owner` has no such channel.
@@ -98,9 +144,11 @@ pub async fn list(
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode, [`StoreError::Secret`]
+/// when its sealed config does not open under `keys`.
 pub async fn update(
     pool: &Pool,
+    keys: &Keyring,
     owner: Uuid,
     id: Uuid,
     name: &str,
@@ -109,11 +157,16 @@ pub async fn update(
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "UPDATE channels SET name = $3, config = $4, updated_at = now() \
+            "UPDATE channels SET name = $3, config = $4, config_sealed = $5, updated_at = now() \
              WHERE id = $1 AND owner_id = $2 RETURNING {COLUMNS}"
         ))
         .await?;
-    client.query_opt(&stmt, &[&id, &owner, &name, &config]).await?.as_ref().map(channel).transpose()
+    let sealed = seal_config(keys, id, config);
+    client
+        .query_opt(&stmt, &[&id, &owner, &name, &sealed_clear(), &sealed])
+        .await?
+        .map(|r| channel(&r, keys))
+        .transpose()
 }
 
 /// Deletes a channel (its links go with it; its delivery log stays). Whether `owner` had it.

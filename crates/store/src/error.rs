@@ -16,6 +16,15 @@ pub enum StoreError {
     /// A stored value could not be decoded (a bug or a hand-edited row).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A sealed value did not open (its key is not in the keyring, the key differs, or it
+    /// was copied from another row): `what` names the row.
+    #[error("{what}: {cause}")]
+    Secret {
+        /// The row and column, e.g. `channel 0190… config`.
+        what: String,
+        /// Why it did not open.
+        cause: upcheck_secrets::SecretsError,
+    },
 }
 
 /// Parses a stored name with `parse` (an enum's `parse`); any other text is a corrupt `what`.
@@ -40,7 +49,7 @@ impl StoreError {
                     || e.code().is_none()
                     || e.code().is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
             }
-            Self::Migration(_) | Self::Corrupt(_) => false,
+            Self::Migration(_) | Self::Corrupt(_) | Self::Secret { .. } => false,
         }
     }
 
@@ -59,7 +68,7 @@ impl StoreError {
             Self::Db(_) => {
                 self.sqlstate().is_some_and(|c| matches!(&c[..2.min(c.len())], "22" | "23" | "42"))
             }
-            Self::Migration(_) | Self::Corrupt(_) => true,
+            Self::Migration(_) | Self::Corrupt(_) | Self::Secret { .. } => true,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod pool;
 pub mod reads;
 pub mod reconcile;
+pub mod reseal;
 pub mod rules;
 pub mod timeline;
 pub mod timers;

@@ -7,10 +7,10 @@ use upcheck_domain::rules::AlertRule;
 use upcheck_domain::{CheckOutcome, HttpMethod, MonitorKind, MonitorStatus, ProbeSpec};
 use uuid::Uuid;
 
-/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=14).
+/// The probe-spec columns, in the order [`spec_from_row`] reads them (indexes 0..=15).
 pub(crate) const SPEC_COLUMNS: &str = "m.id, m.kind, m.url, m.method, m.headers, m.body, m.interval_seconds, \
      m.timeout_ms, m.expected_status, m.failure_threshold, m.recovery_threshold, m.config, m.owner_id, \
-     m.regions, m.min_failed_regions";
+     m.regions, m.min_failed_regions, m.headers_sealed";
 
 /// A monitor as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,19 +79,19 @@ fn select(filter: &str) -> String {
 fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
     Ok(Monitor {
         spec: spec_from_row(r)?,
-        name: r.get(15),
-        paused: r.get(16),
-        status: crate::error::stored(r.get(17), MonitorStatus::parse, "status")?,
-        last_checked_at: r.get(18),
+        name: r.get(16),
+        paused: r.get(17),
+        status: crate::error::stored(r.get(18), MonitorStatus::parse, "status")?,
+        last_checked_at: r.get(19),
         last_outcome: r
-            .get::<_, Option<&str>>(19)
+            .get::<_, Option<&str>>(20)
             .map(|o| crate::error::stored(o, CheckOutcome::parse, "last_outcome"))
             .transpose()?,
-        channel_ids: r.get(20),
-        created_at: r.get(21),
-        updated_at: r.get(22),
-        heartbeat_token: r.get(23),
-        regions: serde_json::from_value(r.get(24))
+        channel_ids: r.get(21),
+        created_at: r.get(22),
+        updated_at: r.get(23),
+        heartbeat_token: r.get(24),
+        regions: serde_json::from_value(r.get(25))
             .map_err(|e| StoreError::Corrupt(format!("region state: {e}")))?,
         channels: serde_json::from_value(r.get(25))
             .map_err(|e| StoreError::Corrupt(format!("alert rules: {e}")))?,
@@ -99,7 +99,7 @@ fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
     })
 }
 
-/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=14 of `r`.
+/// Decodes the [`SPEC_COLUMNS`] at indexes 0..=15 of `r`. Headers stay sealed as stored.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] when a stored value is out of its domain.
@@ -111,6 +111,10 @@ pub(crate) fn spec_from_row(r: &tokio_postgres::Row) -> Result<ProbeSpec, StoreE
         url: r.get(2),
         method: HttpMethod::parse(r.get(3)).ok_or_else(|| corrupt("method"))?,
         headers: serde_json::from_value(r.get(4)).map_err(|_| corrupt("headers"))?,
+        sealed_headers: r
+            .get::<_, Option<serde_json::Value>>(15)
+            .map(|v| upcheck_secrets::Sealed::from_json(&v).map_err(|_| corrupt("headers_sealed")))
+            .transpose()?,
         body: r.get(5),
         interval_seconds: u32::try_from(r.get::<_, i32>(6)).map_err(|_| corrupt("interval_seconds"))?,
         timeout_ms: u32::try_from(r.get::<_, i32>(7)).map_err(|_| corrupt("timeout_ms"))?,
@@ -226,8 +230,8 @@ pub async fn create(
         .prepare_cached(
             "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, \
                timeout_ms, expected_status, failure_threshold, recovery_threshold, config, regions, \
-               min_failed_regions, paused) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+               min_failed_regions, headers_sealed, paused) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .await?;
     let row = SpecRow::new(spec)?;
@@ -273,7 +277,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
 }
 
 /// A spec as column values of `monitors`, for the INSERT and the UPDATE, which share the
-/// parameter order: `$1` id, `$2` owner, `$3` name, then the spec's columns up to `$16`.
+/// parameter order: `$1` id, `$2` owner, `$3` name, then the spec's columns up to `$17`.
 struct SpecRow<'a> {
     spec: &'a ProbeSpec,
     config: serde_json::Value,
@@ -281,6 +285,7 @@ struct SpecRow<'a> {
     kind: &'static str,
     method: &'static str,
     headers: serde_json::Value,
+    headers_sealed: Option<serde_json::Value>,
     expected_status: serde_json::Value,
     interval_seconds: i32,
     timeout_ms: i32,
@@ -297,6 +302,7 @@ impl<'a> SpecRow<'a> {
             kind: spec.kind.as_str(),
             method: spec.method.as_str(),
             headers: json(&spec.headers)?,
+            headers_sealed: spec.sealed_headers.as_ref().map(upcheck_secrets::Sealed::to_json),
             expected_status: json(&spec.expected_status)?,
             interval_seconds: spec.interval_seconds as i32,
             timeout_ms: spec.timeout_ms as i32,
@@ -327,6 +333,7 @@ impl<'a> SpecRow<'a> {
             &self.config,
             &self.spec.regions,
             &self.min_failed_regions,
+            &self.headers_sealed,
         ]
     }
 }
@@ -381,7 +388,8 @@ pub async fn update(
         .prepare_cached(
             "UPDATE monitors SET name = $3, kind = $4, url = $5, method = $6, headers = $7, body = $8, \
                interval_seconds = $9, timeout_ms = $10, expected_status = $11, failure_threshold = $12, \
-               recovery_threshold = $13, config = $14, regions = $15, min_failed_regions = $16, updated_at = now() \
+               recovery_threshold = $13, config = $14, regions = $15, min_failed_regions = $16, headers_sealed = $17, \
+               updated_at = now() \
              WHERE id = $1 AND owner_id = $2",
         )
         .await?;

@@ -2,6 +2,7 @@
 
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
+use upcheck_secrets::Keyring;
 use uuid::Uuid;
 
 /// A notification's delivery state, as stored.
@@ -64,23 +65,30 @@ pub struct Delivery {
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
-pub async fn load_delivery(pool: &Pool, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode;
+/// [`StoreError::Secret`] when the channel's sealed config does not open under `keys`.
+pub async fn load_delivery(pool: &Pool, keys: &Keyring, id: Uuid) -> Result<Option<Delivery>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base, c.owner_id \
+            "SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base, c.owner_id, \
+               c.config_sealed \
              FROM notifications n LEFT JOIN channels c ON c.id = n.channel_id WHERE n.id = $1",
         )
         .await?;
-    client.query_opt(&stmt, &[&id]).await?.as_ref().map(delivery).transpose()
+    client.query_opt(&stmt, &[&id]).await?.map(|r| delivery(&r, keys)).transpose()
 }
 
 /// Decodes `n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base,
-/// c.owner_id` (a notification left joined to its channel).
-fn delivery(r: &tokio_postgres::Row) -> Result<Delivery, StoreError> {
-    let channel =
-        r.get::<_, Option<Uuid>>(3).map(|cid| (cid, r.get::<_, String>(4), r.get::<_, serde_json::Value>(5)));
+/// c.owner_id, c.config_sealed` (a notification left joined to its channel), opening the
+/// channel's config with `keys`.
+fn delivery(r: &tokio_postgres::Row, keys: &Keyring) -> Result<Delivery, StoreError> {
+    let channel = match r.get::<_, Option<Uuid>>(3) {
+        Some(cid) => {
+            Some((cid, r.get::<_, String>(4), crate::channels::open_config(keys, cid, r.get(5), r.get(9))?))
+        }
+        None => None,
+    };
     Ok(Delivery {
         id: r.get(0),
         state: DeliveryState::parse(r.get(1))?,
@@ -114,9 +122,16 @@ pub enum Claim {
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
 /// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
+/// retrying); [`StoreError::Corrupt`] when a stored row does not decode;
+/// [`StoreError::Secret`] when the channel's sealed config does not open under `keys`.
 #[tracing::instrument(skip_all, fields(notification_id = %id, stream_id = %owner))]
-pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -> Result<Claim, StoreError> {
+pub async fn claim_delivery(
+    pool: &Pool,
+    keys: &Keyring,
+    id: Uuid,
+    owner: &str,
+    lease_ms: i64,
+) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
@@ -127,12 +142,13 @@ pub async fn claim_delivery(pool: &Pool, id: Uuid, owner: &str, lease_ms: i64) -
                  AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $3) \
                  AND (next_attempt_at IS NULL OR next_attempt_at <= now() + interval '5 seconds') \
                RETURNING id, state, attempts, channel_id, payload, attempt_base) \
-             SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base, c.owner_id \
+             SELECT n.id, n.state, n.attempts, c.id, c.kind, c.config, n.payload, n.attempt_base, c.owner_id, \
+               c.config_sealed \
              FROM claimed n LEFT JOIN channels c ON c.id = n.channel_id",
         )
         .await?;
     if let Some(r) = client.query_opt(&stmt, &[&id, &(lease_ms as f64), &owner]).await? {
-        return Ok(Claim::Claimed(delivery(&r)?));
+        return Ok(Claim::Claimed(delivery(&r, keys)?));
     }
     let state = client.prepare_cached("SELECT state FROM notifications WHERE id = $1").await?;
     Ok(match client.query_opt(&state, &[&id]).await? {

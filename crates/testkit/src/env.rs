@@ -58,6 +58,8 @@ impl TestEnv {
         env.insert("STATUS_CHANGE_STREAM".into(), format!("{prefix}status-change"));
         env.insert("NOTIFICATION_STREAM".into(), format!("{prefix}notification"));
         env.insert("JWT_SECRET".into(), "test-secret-that-is-at-least-32-characters-long".into());
+        // A key of its own per test: nothing sealed in one test opens in another.
+        env.insert("SECRETS_KEY".into(), upcheck_secrets::generate_key());
         env.insert("RECLAIM_IDLE_MS".into(), "3000".into());
         env.insert("WEBHOOK_TIMEOUT_MS".into(), "2000".into());
         env.insert("SMTP_TIMEOUT_MS".into(), "2000".into());
@@ -93,6 +95,11 @@ impl TestEnv {
             panic!("Redis does not answer at REDIS_URL ({e}); run the tests through scripts/test.sh")
         });
         Self { settings, pool, redis, prefix, vars, db_name, admin }
+    }
+
+    /// The keyring of this test's `SECRETS_KEY` (a random key per environment).
+    pub fn keys(&self) -> &upcheck_secrets::Keyring {
+        self.settings.secrets.as_ref().expect("TestEnv sets SECRETS_KEY")
     }
 
     /// A pooled Postgres connection on this test's database, for assertions.

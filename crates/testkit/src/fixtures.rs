@@ -27,6 +27,7 @@ pub fn spec(url: &str) -> ProbeSpec {
         url: url.to_string(),
         method: HttpMethod::Get,
         headers: BTreeMap::new(),
+        sealed_headers: None,
         body: None,
         interval_seconds: 1,
         timeout_ms: 500,
@@ -45,8 +46,8 @@ pub async fn monitor(env: &TestEnv, owner: Uuid, spec: &ProbeSpec) {
     let db = env.db().await;
     db.execute(
         "INSERT INTO monitors (id, owner_id, name, kind, url, method, headers, body, interval_seconds, timeout_ms, \
-           expected_status, failure_threshold, recovery_threshold, config) \
-         VALUES ($1, $2, 'test monitor', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+           expected_status, failure_threshold, recovery_threshold, config, headers_sealed) \
+         VALUES ($1, $2, 'test monitor', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         &[
             &spec.monitor_id,
             &owner,
@@ -61,6 +62,7 @@ pub async fn monitor(env: &TestEnv, owner: Uuid, spec: &ProbeSpec) {
             &(spec.failure_threshold as i16),
             &(spec.recovery_threshold as i16),
             &spec.config.to_json(),
+            &spec.sealed_headers.as_ref().map(upcheck_secrets::Sealed::to_json),
         ],
     )
     .await
@@ -70,15 +72,18 @@ pub async fn monitor(env: &TestEnv, owner: Uuid, spec: &ProbeSpec) {
         .expect("insert monitor state");
 }
 
-/// Inserts a webhook channel to `url` with a fresh secret, linked to `monitor`; returns
-/// `(channel id, secret)`.
+/// Inserts a webhook channel to `url` with a fresh secret (its config sealed under the test's
+/// `SECRETS_KEY`, as the API stores it), linked to `monitor`; returns `(channel id, secret)`.
 pub async fn webhook_channel(env: &TestEnv, owner: Uuid, monitor: Uuid, url: &str) -> (Uuid, String) {
     let id = Uuid::now_v7();
     let secret = upcheck_domain::webhook::generate_secret();
+    let config = serde_json::json!({"url": url, "secret": secret});
+    let sealed = env.keys().seal_json(&config, &upcheck_secrets::Aad::channel_config(id)).to_json();
     let db = env.db().await;
     db.execute(
-        "INSERT INTO channels (id, owner_id, kind, name, config) VALUES ($1, $2, 'webhook', 'hook', $3)",
-        &[&id, &owner, &serde_json::json!({"url": url, "secret": secret})],
+        "INSERT INTO channels (id, owner_id, kind, name, config, config_sealed) \
+         VALUES ($1, $2, 'webhook', 'hook', '{}', $3)",
+        &[&id, &owner, &sealed],
     )
     .await
     .expect("insert channel");

@@ -110,6 +110,7 @@ mod tests {
             url: url.into(),
             method: upcheck_domain::HttpMethod::Get,
             headers: Default::default(),
+            sealed_headers: None,
             body: None,
             interval_seconds: 1,
             timeout_ms: 500,

@@ -57,8 +57,10 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     );
     let outbound = upcheck_net::Outbound::new(&settings.probe)?;
     let roots = probe::TrustedRoots::load(settings.probe.ca_cert.as_deref())?;
-    let probe =
-        probe::KindProbe::for_region(outbound, roots, Some(&settings.region)).context("HTTP client")?;
+    let secrets = settings.require_keyring("upcheck-worker-monitoring")?.clone();
+    let probe = probe::KindProbe::for_region(outbound, roots, Some(&settings.region))
+        .context("HTTP client")?
+        .with_secrets(secrets);
     let per_user = settings.probe.max_per_user.unwrap_or((t.monitoring_concurrency / 2).max(1));
     let handler = Arc::new(
         handler::CheckHandler::new(probe, batcher, settings.region.clone(), t.monitoring_concurrency)

@@ -29,6 +29,7 @@ pub struct RetryPolicy {
 /// Delivers notifications over any channel kind ([`Channels`]).
 pub struct NotificationHandler {
     pool: Pool,
+    secrets: upcheck_secrets::Keyring,
     channels: Channels,
     retries: DelayQueue,
     producer: Producer,
@@ -47,9 +48,12 @@ pub const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
 
 impl NotificationHandler {
     /// A handler; failed attempts, and notifications over an `in_flight` limit, wait in
-    /// `retries`; `group` names this consumer group in dead letters.
+    /// `retries`; `group` names this consumer group in dead letters; channel configs are
+    /// opened with `secrets`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         pool: Pool,
+        secrets: upcheck_secrets::Keyring,
         channels: Channels,
         retries: DelayQueue,
         producer: Producer,
@@ -57,7 +61,7 @@ impl NotificationHandler {
         policy: RetryPolicy,
         in_flight: InFlight,
     ) -> Self {
-        Self { pool, channels, retries, producer, group, policy, in_flight }
+        Self { pool, secrets, channels, retries, producer, group, policy, in_flight }
     }
 
     /// Puts the job back in the retry queue for about [`DEFER_MS`] and gives up its lease: its
@@ -90,10 +94,18 @@ impl Handler for NotificationHandler {
         let id = job.notification_id;
         let span = tracing::Span::current();
         span.record("notification_id", tracing::field::display(id));
-        let delivery = match claim_delivery(&self.pool, id, &message.id, self.policy.lease_ms as i64)
-            .await
-            .map_err(store_failure)?
-        {
+        let claimed =
+            claim_delivery(&self.pool, &self.secrets, id, &message.id, self.policy.lease_ms as i64).await;
+        if let Err(upcheck_store::StoreError::Secret { what, cause }) = &claimed {
+            // SECRETS_KEY / SECRETS_OLD_KEYS lack the key it was sealed under (or the row was
+            // tampered with): no retry can deliver it, and a retry loop would hide the fault.
+            tracing::error!(notification_id = %id, error = %format!("{what}: {cause}"), "channel config does not open");
+            mark_failed(&self.pool, id, &format!("channel config cannot be decrypted: {cause}"))
+                .await
+                .map_err(store_failure)?;
+            return Ok(());
+        }
+        let delivery = match claimed.map_err(store_failure)? {
             Claim::Claimed(delivery) => delivery,
             // Its monitor was deleted, or a redelivery of a finished notification.
             Claim::Missing | Claim::Finished => return Ok(()),

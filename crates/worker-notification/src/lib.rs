@@ -47,8 +47,10 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         settings.streams.notification.clone(),
         t.stream_maxlen,
     );
+    let secrets = settings.require_keyring("upcheck-worker-notification")?.clone();
     let handler = Arc::new(handler::NotificationHandler::new(
         pool.clone(),
+        secrets,
         channels,
         retries.clone(),
         producer,

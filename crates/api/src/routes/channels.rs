@@ -62,13 +62,14 @@ pub(crate) struct CreateChannel {
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateChannel {
     name: Option<String>,
-    /// Replaces the config, validated as on create for the channel's kind (a webhook keeps
-    /// its secret when the new config has none).
+    /// Replaces the config, validated as on create for the channel's kind (a webhook keeps its
+    /// secret when the new config has none; a secret sent back masked, as GET shows it, is kept).
     #[schema(value_type = Option<ChannelConfigDoc>)]
     config: Option<Value>,
 }
 
-/// A channel. Its webhook secret is shown to its owner, who needs it to verify signatures.
+/// A channel. Its secret fields (a webhook's `secret`, a Slack URL, …) are masked
+/// (`••••3f9a`), except in the answer to its creation and to `POST /channels/{id}/secret/rotate`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ChannelView {
     id: Uuid,
@@ -81,7 +82,16 @@ pub(crate) struct ChannelView {
 }
 
 impl From<Channel> for ChannelView {
+    /// The channel with its secrets masked.
     fn from(c: Channel) -> Self {
+        let config = crate::routes::secrets::masked_config(c.kind.as_str(), &c.config);
+        Self { config, ..Self::revealed(c) }
+    }
+}
+
+impl ChannelView {
+    /// The channel with its secrets in full: only for its creation and a secret rotation.
+    pub(crate) fn revealed(c: Channel) -> Self {
         Self {
             id: c.id,
             kind: c.kind.as_str().into(),
@@ -174,9 +184,10 @@ fn channel_config(
     Ok(parsed.to_json())
 }
 
-/// Creates a channel.
+/// Creates a channel; the answer shows its secrets (a webhook's generated `secret`) in full,
+/// this once.
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = CreateChannel, security(("bearer" = [])),
-    responses((status = 201, body = ChannelView), (status = 422, description = "a field is invalid")))]
+    responses((status = 201, body = ChannelView, description = "the channel, its secrets in full"), (status = 422, description = "a field is invalid")))]
 #[post("/channels")]
 pub(crate) async fn create(
     state: web::Data<AppState>,
@@ -189,8 +200,9 @@ pub(crate) async fn create(
     };
     let name = validate_name(&b.name)?;
     let config = channel_config(&state, kind, &b.config, None)?;
-    let c = upcheck_store::channels::create(&state.pool, caller.id, kind, &name, &config).await?;
-    Ok(HttpResponse::Created().json(ChannelView::from(c)))
+    let c =
+        upcheck_store::channels::create(&state.pool, &state.secrets, caller.id, kind, &name, &config).await?;
+    Ok(HttpResponse::Created().json(ChannelView::revealed(c)))
 }
 
 /// The caller's channels, oldest first.
@@ -204,7 +216,8 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let mut items = upcheck_store::channels::list(&state.pool, caller.id, after, limit + 1).await?;
+    let mut items =
+        upcheck_store::channels::list(&state.pool, &state.secrets, caller.id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |c| c.id.to_string());
     Ok(HttpResponse::Ok()
         .json(ChannelPage { items: items.into_iter().map(ChannelView::from).collect(), next_cursor }))
@@ -219,13 +232,14 @@ pub(crate) async fn get_one(
     caller: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let c = upcheck_store::channels::get(&state.pool, caller.id, *id)
+    let c = upcheck_store::channels::get(&state.pool, &state.secrets, caller.id, *id)
         .await?
         .ok_or(ApiError::NotFound("channel"))?;
     Ok(HttpResponse::Ok().json(ChannelView::from(c)))
 }
 
-/// Renames or reconfigures a channel.
+/// Renames or reconfigures a channel. A secret field sent back as GET shows it (masked) keeps
+/// the stored secret; another masked value is a 422.
 #[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = Uuid, Path)), request_body = UpdateChannel,
     security(("bearer" = [])), responses((status = 200, body = ChannelView), (status = 404, description = "no such channel")))]
 #[patch("/channels/{id}")]
@@ -235,16 +249,19 @@ pub(crate) async fn update(
     id: web::Path<Uuid>,
     body: ValidJson<UpdateChannel>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = upcheck_store::channels::get(&state.pool, caller.id, *id)
+    let current = upcheck_store::channels::get(&state.pool, &state.secrets, caller.id, *id)
         .await?
         .ok_or(ApiError::NotFound("channel"))?;
     let b = body.0;
     let name = validate_name(b.name.as_deref().unwrap_or(&current.name))?;
     let config = match &b.config {
-        Some(c) => channel_config(&state, current.kind, c, Some(&current.config))?,
+        Some(c) => {
+            let c = crate::routes::secrets::unmasked_config(current.kind.as_str(), c, &current.config)?;
+            channel_config(&state, current.kind, &c, Some(&current.config))?
+        }
         None => current.config.clone(),
     };
-    let c = upcheck_store::channels::update(&state.pool, caller.id, *id, &name, &config)
+    let c = upcheck_store::channels::update(&state.pool, &state.secrets, caller.id, *id, &name, &config)
         .await?
         .ok_or(ApiError::NotFound("channel"))?;
     Ok(HttpResponse::Ok().json(ChannelView::from(c)))
@@ -276,7 +293,7 @@ pub(crate) async fn test(
     caller: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let c = upcheck_store::channels::get(&state.pool, caller.id, *id)
+    let c = upcheck_store::channels::get(&state.pool, &state.secrets, caller.id, *id)
         .await?
         .ok_or(ApiError::NotFound("channel"))?;
     let body =

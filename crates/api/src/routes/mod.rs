@@ -14,6 +14,7 @@ pub(crate) mod monitor_rules;
 pub(crate) mod monitors;
 pub(crate) mod openapi;
 pub(crate) mod regions;
+pub(crate) mod secrets;
 
 /// RFC 3339 rendering for response bodies.
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {

@@ -122,6 +122,8 @@ pub(crate) struct MonitorView {
     #[schema(value_type = MonitorConfig)]
     config: Value,
     method: String,
+    /// Request headers, every value masked (`••••` and, for values of 12 characters or more,
+    /// their last four); send a masked value back unchanged to keep it.
     headers: BTreeMap<String, String>,
     body: Option<String>,
     interval_seconds: u32,
@@ -153,6 +155,20 @@ pub(crate) struct MonitorView {
     heartbeat_url: Option<String>,
     created_at: String,
     updated_at: String,
+}
+
+impl MonitorView {
+    /// The monitor as the API shows it: its request headers opened and masked.
+    ///
+    /// # Errors
+    /// 500 when its sealed headers do not open under the API's keyring.
+    pub(crate) fn shown(
+        state: &crate::state::AppState,
+        mut m: Monitor,
+    ) -> Result<Self, crate::error::ApiError> {
+        m.spec = crate::routes::secrets::masked_spec(state, m.spec)?;
+        Ok(Self::from(m))
+    }
 }
 
 impl From<Monitor> for MonitorView {

@@ -142,6 +142,7 @@ pub(crate) async fn create(
         owner_id: Some(caller.id),
         method: b.method.unwrap_or_default(),
         headers: b.headers.unwrap_or_default(),
+        sealed_headers: None,
         body: b.body,
         interval_seconds,
         timeout_ms: b.timeout_ms.unwrap_or(default_timeout),
@@ -151,8 +152,9 @@ pub(crate) async fn create(
         regions: b.regions.unwrap_or_default(),
         min_failed_regions: b.min_failed_regions,
     };
-    let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
+    let mut spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;
+    spec.seal_headers(&state.secrets);
     let links = requested_links(&state, caller.id, b.channel_ids, b.channels).await?.unwrap_or_default();
     let quotas = state.settings.quotas;
     let max = (caller.role != upcheck_domain::Role::Admin).then_some(quotas.max_monitors_per_user);
@@ -171,7 +173,7 @@ pub(crate) async fn create(
         message: format!("at most {} monitors per user", quotas.max_monitors_per_user),
     })?;
     sync_schedule(&state, &m, true).await;
-    Ok(HttpResponse::Created().json(MonitorView::from(m)))
+    Ok(HttpResponse::Created().json(MonitorView::shown(&state, m)?))
 }
 
 /// The caller's monitors, oldest first.
@@ -187,8 +189,8 @@ pub(crate) async fn list(
     let after = uuid_cursor(page.cursor()?)?;
     let mut items = upcheck_store::monitors::list(&state.pool, caller.id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |m| m.spec.monitor_id.to_string());
-    Ok(HttpResponse::Ok()
-        .json(MonitorPage { items: items.into_iter().map(MonitorView::from).collect(), next_cursor }))
+    let items = items.into_iter().map(|m| MonitorView::shown(&state, m)).collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Ok().json(MonitorPage { items, next_cursor }))
 }
 
 /// One monitor.
@@ -203,7 +205,7 @@ pub(crate) async fn get_one(
     let m = upcheck_store::monitors::get(&state.pool, caller.id, *id)
         .await?
         .ok_or(ApiError::NotFound("monitor"))?;
-    Ok(HttpResponse::Ok().json(MonitorView::from(m)))
+    Ok(HttpResponse::Ok().json(MonitorView::shown(&state, m)?))
 }
 
 /// Changes a monitor; the whole resulting spec is validated, and the next check is due now, or
@@ -223,6 +225,8 @@ pub(crate) async fn update(
     let b = body.0;
     let name = validate_name(b.name.as_deref().unwrap_or(&current.name))?;
     let c = current.spec;
+    let headers =
+        crate::routes::secrets::merged_headers(b.headers, crate::routes::secrets::open_headers(&state, &c)?)?;
     let kind = b.kind.unwrap_or(c.kind);
     let config = match (&b.config, kind == c.kind) {
         (Some(v), _) => KindConfig::from_json(kind, v)?,
@@ -245,7 +249,8 @@ pub(crate) async fn update(
         config,
         owner_id: Some(caller.id),
         method: b.method.unwrap_or(c.method),
-        headers: b.headers.unwrap_or(c.headers),
+        headers,
+        sealed_headers: None,
         body: b.body.unwrap_or(c.body),
         interval_seconds: b.interval_seconds.unwrap_or(c.interval_seconds),
         timeout_ms: b.timeout_ms.unwrap_or(c.timeout_ms),
@@ -255,14 +260,15 @@ pub(crate) async fn update(
         regions: b.regions.unwrap_or(c.regions),
         min_failed_regions: b.min_failed_regions.unwrap_or(c.min_failed_regions),
     };
-    let spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
+    let mut spec = heartbeat_timing(spec, b.interval_seconds.is_some() || b.timeout_ms.is_some())?;
     check_spec(&state, &spec)?;
+    spec.seal_headers(&state.secrets);
     let links = requested_links(&state, caller.id, b.channel_ids, b.channels).await?;
     let m = upcheck_store::monitors::update(&state.pool, caller.id, &name, &spec, links.as_deref())
         .await?
         .ok_or(ApiError::NotFound("monitor"))?;
     sync_schedule(&state, &m, false).await;
-    Ok(HttpResponse::Ok().json(MonitorView::from(m)))
+    Ok(HttpResponse::Ok().json(MonitorView::shown(&state, m)?))
 }
 
 /// Deletes a monitor with its checks, incidents and delivery log.
@@ -297,7 +303,7 @@ async fn set_paused(
         .await?
         .ok_or(ApiError::NotFound("monitor"))?;
     sync_schedule(state, &m, true).await;
-    Ok(HttpResponse::Ok().json(MonitorView::from(m)))
+    Ok(HttpResponse::Ok().json(MonitorView::shown(state, m)?))
 }
 
 /// Stops scheduling a monitor; checks in flight are ignored.

@@ -2,7 +2,7 @@
 
 use crate::routes::{
     admin, auth, channels, health, heartbeat, incidents, maintenance_windows, monitor_reads, monitors,
-    regions,
+    regions, secrets,
 };
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
@@ -40,6 +40,7 @@ impl utoipa::Modify for BearerAuth {
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
         maintenance_windows::create, maintenance_windows::list, maintenance_windows::get_one,
         maintenance_windows::update, maintenance_windows::remove,
+        secrets::rotate_secret,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,
         admin::list, admin::replay_one, admin::replay_many, admin::discard,

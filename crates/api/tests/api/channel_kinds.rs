@@ -203,3 +203,28 @@ async fn an_email_channel_is_created_through_the_operators_server_and_its_fields
     let own = json!({"to": ["ops@example.com"], "smtp": {"host": "smtp.example.com"}});
     assert_problem(create(&app, &token, "email", own).await, 422, Some("config.smtp")).await;
 }
+
+#[tokio::test]
+async fn an_email_channels_own_smtp_password_is_shown_masked_and_kept_by_a_masked_patch() {
+    let app = spawn_app_with(|s| s.smtp.allow_user_servers = true).await;
+    let token = app.user("a@example.com").await;
+    let password = "correct horse battery staple";
+    let config = json!({"to": ["ops@example.com"], "smtp": {"host": "127.0.0.1", "port": 2525,
+        "security": "starttls", "username": "alerts", "password": password, "from": "alerts@example.com"}});
+
+    let created: Value = create(&app, &token, "email", config).await.json().await.unwrap();
+    let path = format!("/api/v1/channels/{}", created["id"].as_str().unwrap());
+    let shown: Value = app.get(&path, &token).await.json().await.unwrap();
+
+    assert_eq!(shown["config"]["smtp"]["password"], "••••aple");
+    assert!(!shown.to_string().contains(password));
+    // Sending the config back as shown keeps the stored password.
+    let patched =
+        app.call(Method::PATCH, &path, Some(&token), Some(json!({"config": shown["config"]}))).await;
+    assert_eq!(patched.status(), 200);
+    let owner: uuid::Uuid = app.env.db().await.query_one("SELECT id FROM users", &[]).await.unwrap().get(0);
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let stored =
+        upcheck_store::channels::get(&app.env.pool, app.env.keys(), owner, id).await.unwrap().unwrap();
+    assert_eq!(stored.config["smtp"]["password"], password);
+}

@@ -112,7 +112,8 @@ async fn channels_are_listed_patched_deleted_and_private() {
         .unwrap();
     assert_eq!(patched["name"], "renamed");
     assert_eq!(patched["config"]["url"], "https://hooks.example.com/b");
-    assert_eq!(patched["config"]["secret"], secret, "the secret is kept");
+    let masked = upcheck_secrets::mask::mask_token(secret.as_str().unwrap());
+    assert_eq!(patched["config"]["secret"], masked, "the secret is kept, and shown masked");
     let list: Value = app.get("/api/v1/channels", &token).await.json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_problem(app.get(&format!("/api/v1/channels/{id}"), &other).await, 404, None).await;

@@ -10,7 +10,7 @@ fn help_version_and_unknown_subcommands_need_no_environment() {
         BIN,
         "upcheck-api",
         env!("CARGO_PKG_VERSION"),
-        &["serve", "migrate", "healthcheck", "gen-secret"],
+        &["serve", "migrate", "rotate-secrets", "healthcheck", "gen-secret"],
     );
 }
 

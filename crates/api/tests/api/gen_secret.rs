@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use upcheck_api::gen_secret::{SecretFile, random_secret, write_secret_file};
+use upcheck_api::gen_secret::{Format, SecretFile, random_secret, write_secret_file};
 
 /// A fresh directory, removed when dropped.
 struct Scratch(PathBuf);
@@ -26,7 +26,7 @@ fn gen_secret_writes_a_random_hex_secret_readable_only_by_its_owner() {
     let dir = Scratch::new();
     let path = dir.0.join("run/upcheck/jwt_secret");
 
-    assert_eq!(write_secret_file(&path).unwrap(), SecretFile::Created);
+    assert_eq!(write_secret_file(&path, Format::Hex).unwrap(), SecretFile::Created);
 
     let text = std::fs::read_to_string(&path).unwrap();
     let secret = text.strip_suffix('\n').expect("one line");
@@ -50,15 +50,15 @@ fn gen_secret_writes_a_random_hex_secret_readable_only_by_its_owner() {
 fn gen_secret_never_overwrites_an_existing_file() {
     let dir = Scratch::new();
     let path = dir.0.join("jwt_secret");
-    assert_eq!(write_secret_file(&path).unwrap(), SecretFile::Created);
+    assert_eq!(write_secret_file(&path, Format::Hex).unwrap(), SecretFile::Created);
     let first = std::fs::read_to_string(&path).unwrap();
 
-    assert_eq!(write_secret_file(&path).unwrap(), SecretFile::Kept);
+    assert_eq!(write_secret_file(&path, Format::Hex).unwrap(), SecretFile::Kept);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), first, "a second run keeps the secret");
 
     let own = dir.0.join("own");
     std::fs::write(&own, "an operator's own secret\n").unwrap();
-    assert_eq!(write_secret_file(&own).unwrap(), SecretFile::Kept);
+    assert_eq!(write_secret_file(&own, Format::Hex).unwrap(), SecretFile::Kept);
     assert_eq!(std::fs::read_to_string(&own).unwrap(), "an operator's own secret\n");
 }
 
@@ -68,4 +68,20 @@ fn secrets_differ_every_time() {
     let b = random_secret();
     assert_ne!(a, b);
     assert_eq!((a.len(), b.len()), (64, 64));
+}
+
+#[test]
+fn gen_secret_base64_writes_a_key_that_secrets_key_file_takes() {
+    let dir = Scratch::new();
+    let path = dir.0.join("secrets_key");
+
+    assert_eq!(write_secret_file(&path, Format::Base64).unwrap(), SecretFile::Created);
+
+    let mut env = std::collections::HashMap::new();
+    env.insert("DATABASE_URL".to_string(), "postgres://u@db/upcheck".to_string());
+    env.insert("SECRETS_KEY_FILE".to_string(), path.to_str().unwrap().to_string());
+    let settings = upcheck_config::Settings::from_env_map(env).unwrap();
+    assert_eq!(settings.require_keyring("upcheck-api").unwrap().current_id(), "k1");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }

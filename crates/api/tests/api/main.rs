@@ -16,4 +16,5 @@ mod policy;
 mod quotas;
 mod reads;
 mod rules;
+mod secrets;
 mod validation;

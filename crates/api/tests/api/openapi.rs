@@ -36,6 +36,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/maintenance-windows/{id}"),
     ("patch", "/api/v1/maintenance-windows/{id}"),
     ("delete", "/api/v1/maintenance-windows/{id}"),
+    ("post", "/api/v1/channels/{id}/secret/rotate"),
     ("get", "/api/v1/heartbeat/{token}"),
     ("post", "/api/v1/heartbeat/{token}"),
     ("post", "/api/v1/heartbeat/{token}/{action}"),

@@ -61,11 +61,15 @@ async fn six_changes_send_one_flapping_alert_and_no_alert_per_change_after_the_t
         "the 6th change alerts as flapping, the 7th and 8th not at all"
     );
     assert!(flapping(&env, m).await);
-    let flap = upcheck_store::notifications::load_delivery(&env.pool, applied[5].pending_notifications[0])
-        .await
-        .unwrap()
-        .unwrap()
-        .payload;
+    let flap = upcheck_store::notifications::load_delivery(
+        &env.pool,
+        env.keys(),
+        applied[5].pending_notifications[0],
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .payload;
     assert_eq!(flap["flapping"]["changes"], 6);
     assert_eq!(flap["flapping"]["window_seconds"], 600);
     assert_eq!(flap["status"], "up");
@@ -121,8 +125,11 @@ async fn after_a_window_of_calm_one_stable_alert_carries_the_final_status() {
 
     assert!(early.is_empty(), "not calm for a whole window yet");
     assert_eq!(stable.len(), 1, "one stable alert, whichever replica settles it");
-    let payload =
-        upcheck_store::notifications::load_delivery(&env.pool, stable[0]).await.unwrap().unwrap().payload;
+    let payload = upcheck_store::notifications::load_delivery(&env.pool, env.keys(), stable[0])
+        .await
+        .unwrap()
+        .unwrap()
+        .payload;
     assert_eq!(payload["type"], "monitor.stable");
     assert_eq!(payload["status"], "down");
     assert_eq!(payload["flapping"]["changes"], 7);

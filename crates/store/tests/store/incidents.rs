@@ -39,7 +39,7 @@ async fn down_opens_an_incident_with_its_cause_and_one_notification_per_channel(
     let mut expected = vec![notification_id(down.event_id, a), notification_id(down.event_id, b)];
     expected.sort();
     assert_eq!(effects.pending_notifications, expected);
-    let delivery = load_delivery(&env.pool, expected[0]).await.unwrap().unwrap();
+    let delivery = load_delivery(&env.pool, env.keys(), expected[0]).await.unwrap().unwrap();
     assert_eq!(delivery.payload["type"], "monitor.down");
     assert_eq!(delivery.payload["event_id"], down.event_id.to_string());
     assert_eq!(delivery.payload["incident"]["id"], incident.to_string());
@@ -83,7 +83,11 @@ async fn up_resolves_the_open_incident_and_redelivery_finds_it_again() {
         .unwrap()
         .get(0);
     assert_eq!(state, "resolved");
-    let payload = load_delivery(&env.pool, resolved.pending_notifications[0]).await.unwrap().unwrap().payload;
+    let payload = load_delivery(&env.pool, env.keys(), resolved.pending_notifications[0])
+        .await
+        .unwrap()
+        .unwrap()
+        .payload;
     assert_eq!(payload["type"], "monitor.up");
     assert!(payload["incident"]["resolved_at"].is_string());
 }
@@ -126,7 +130,7 @@ async fn delivered_notifications_are_no_longer_pending() {
     // A late, stale attempt record must not reopen it.
     record_attempt(&env.pool, id, &attempt(1), DeliveryState::Pending).await.unwrap();
 
-    let d = load_delivery(&env.pool, id).await.unwrap().unwrap();
+    let d = load_delivery(&env.pool, env.keys(), id).await.unwrap().unwrap();
     assert_eq!((d.state, d.attempts), (DeliveryState::Delivered, 1));
     assert!(apply(&env, &down).await.pending_notifications.is_empty());
 }
@@ -214,8 +218,9 @@ async fn a_pending_notification_with_no_sign_of_life_is_orphaned_and_a_live_one_
 
     // A leased notification is being delivered, however old.
     age(&env, recent_id).await;
-    let claim =
-        upcheck_store::notifications::claim_delivery(&env.pool, recent_id, "9-0", 60_000).await.unwrap();
+    let claim = upcheck_store::notifications::claim_delivery(&env.pool, env.keys(), recent_id, "9-0", 60_000)
+        .await
+        .unwrap();
     assert!(matches!(claim, upcheck_store::notifications::Claim::Claimed(_)));
     assert!(orphaned().await.is_empty(), "leased");
 }
@@ -231,9 +236,19 @@ async fn one_job_holds_a_notification_at_a_time_and_its_own_retry_may_take_it_ag
         .await
         .pending_notifications[0];
 
-    assert!(matches!(claim_delivery(&env.pool, id, "1-0", 60_000).await.unwrap(), Claim::Claimed(_)));
-    assert_eq!(claim_delivery(&env.pool, id, "2-0", 60_000).await.unwrap(), Claim::Busy, "a duplicate job");
-    assert!(matches!(claim_delivery(&env.pool, id, "1-0", 60_000).await.unwrap(), Claim::Claimed(_)));
+    assert!(matches!(
+        claim_delivery(&env.pool, env.keys(), id, "1-0", 60_000).await.unwrap(),
+        Claim::Claimed(_)
+    ));
+    assert_eq!(
+        claim_delivery(&env.pool, env.keys(), id, "2-0", 60_000).await.unwrap(),
+        Claim::Busy,
+        "a duplicate job"
+    );
+    assert!(matches!(
+        claim_delivery(&env.pool, env.keys(), id, "1-0", 60_000).await.unwrap(),
+        Claim::Claimed(_)
+    ));
     let delivered = Attempt {
         attempt: 1,
         attempted_at: OffsetDateTime::now_utc(),
@@ -243,6 +258,9 @@ async fn one_job_holds_a_notification_at_a_time_and_its_own_retry_may_take_it_ag
         retry_at: None,
     };
     record_attempt(&env.pool, id, &delivered, DeliveryState::Delivered).await.unwrap();
-    assert_eq!(claim_delivery(&env.pool, id, "2-0", 60_000).await.unwrap(), Claim::Finished);
-    assert_eq!(claim_delivery(&env.pool, Uuid::now_v7(), "2-0", 60_000).await.unwrap(), Claim::Missing);
+    assert_eq!(claim_delivery(&env.pool, env.keys(), id, "2-0", 60_000).await.unwrap(), Claim::Finished);
+    assert_eq!(
+        claim_delivery(&env.pool, env.keys(), Uuid::now_v7(), "2-0", 60_000).await.unwrap(),
+        Claim::Missing
+    );
 }

@@ -9,3 +9,4 @@ mod maintenance;
 mod migrations;
 mod ordering;
 mod rules;
+mod secrets;

@@ -106,11 +106,15 @@ async fn an_outage_still_on_when_the_window_ends_opens_its_incident_and_alerts_t
     assert_eq!(applied, again, "a redelivery adds nothing");
     assert!(applied[0].incident_id.is_some());
     assert_eq!((incidents(&env, m).await, notifications(&env, m).await), (1, 1));
-    let payload = upcheck_store::notifications::load_delivery(&env.pool, applied[0].pending_notifications[0])
-        .await
-        .unwrap()
-        .unwrap()
-        .payload;
+    let payload = upcheck_store::notifications::load_delivery(
+        &env.pool,
+        env.keys(),
+        applied[0].pending_notifications[0],
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .payload;
     assert_eq!(payload["type"], "monitor.down");
     assert!(payload["cause"].as_str().unwrap().contains("maintenance"), "{payload}");
     assert!(release_ended(&env.pool, end + time::Duration::minutes(1), 100).await.unwrap().is_empty());

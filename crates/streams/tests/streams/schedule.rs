@@ -14,6 +14,7 @@ fn spec(interval_seconds: u32) -> ProbeSpec {
         url: "http://127.0.0.1:1/".into(),
         method: HttpMethod::Get,
         headers: BTreeMap::new(),
+        sealed_headers: None,
         body: None,
         interval_seconds,
         timeout_ms: 500,

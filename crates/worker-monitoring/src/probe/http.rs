@@ -39,6 +39,8 @@ const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "cookie", "proxy-authori
 pub struct HttpProbe {
     client: reqwest::Client,
     outbound: Outbound,
+    /// Opens specs' sealed request headers (`SECRETS_KEY`); see [`HttpProbe::with_secrets`].
+    secrets: Option<std::sync::Arc<upcheck_secrets::Keyring>>,
 }
 
 /// One request of a check: the hop's URL, method, headers and body.
@@ -94,7 +96,30 @@ impl HttpProbe {
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true)
             .build()?;
-        Ok(Self { client, outbound })
+        Ok(Self { client, outbound, secrets: None })
+    }
+
+    /// This probe, opening specs' sealed request headers with `keys`. Without it, a spec with
+    /// sealed headers fails its check, naming `SECRETS_KEY`; clear headers (specs written
+    /// before headers were sealed) are sent either way.
+    pub fn with_secrets(mut self, keys: upcheck_secrets::Keyring) -> Self {
+        self.secrets = Some(std::sync::Arc::new(keys));
+        self
+    }
+
+    /// The spec's request headers in clear, opened here, just before they are sent, so they
+    /// are encrypted everywhere else (Postgres, the Redis spec, the check job).
+    fn headers(&self, spec: &ProbeSpec) -> Result<Vec<(String, String)>, String> {
+        let headers = match (&self.secrets, &spec.sealed_headers) {
+            (_, None) => return Ok(spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            (None, Some(_)) => {
+                return Err("request headers are sealed and this worker has no SECRETS_KEY".into());
+            }
+            (Some(keys), Some(_)) => spec.open_headers(keys),
+        };
+        headers
+            .map(|h| h.into_iter().collect())
+            .map_err(|e| format!("request headers cannot be decrypted: {e}"))
     }
 
     /// Sends one hop within `budget`, once more on a fresh connection if the pooled one was stale.
@@ -131,12 +156,16 @@ impl HttpProbe {
             max_redirects > 0 && !spec.expected_status.iter().any(|r| (300..400).any(|c| r.matches(c)));
         let timeout = Duration::from_millis(u64::from(spec.timeout_ms));
         let start = Instant::now();
+        let headers = match self.headers(spec) {
+            Ok(h) => h,
+            Err(why) => return ProbeResult::failed(why),
+        };
         let mut hop = match url::Url::parse(&spec.url) {
             Ok(url) => Hop {
                 url,
                 method: reqwest::Method::from_bytes(spec.method.as_str().as_bytes())
                     .unwrap_or(reqwest::Method::GET),
-                headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                headers,
                 body: spec.body.clone(),
             },
             Err(e) => return ProbeResult::failed(format!("invalid url: {e}")),

@@ -112,6 +112,14 @@ impl KindProbe {
     }
 }
 
+impl KindProbe {
+    /// These probes, the HTTP probe opening specs' sealed request headers with `keys`.
+    pub fn with_secrets(mut self, keys: upcheck_secrets::Keyring) -> Self {
+        self.http = self.http.with_secrets(keys);
+        self
+    }
+}
+
 impl Probe for KindProbe {
     async fn probe(&self, spec: &ProbeSpec) -> ProbeResult {
         match spec.kind {

@@ -7,4 +7,5 @@ mod handler;
 mod kinds;
 mod policy;
 mod probe;
+mod secrets;
 mod worker;

@@ -281,13 +281,17 @@ async fn a_notification_whose_job_redis_lost_is_swept_up_and_delivered() {
     task.await.unwrap();
 }
 
-/// Points the setup's channel at `url` instead of its receiver.
+/// Points the setup's channel at `url` instead of its receiver (through the store: its
+/// config is sealed).
 async fn point_channel_at(env: &TestEnv, url: &str) {
-    env.db()
-        .await
-        .execute("UPDATE channels SET config = jsonb_set(config, '{url}', to_jsonb($1::text))", &[&url])
-        .await
-        .unwrap();
+    let rows = env.db().await.query("SELECT id, owner_id FROM channels", &[]).await.unwrap();
+    for r in rows {
+        let (id, owner) = (r.get(0), r.get(1));
+        let c = upcheck_store::channels::get(&env.pool, env.keys(), owner, id).await.unwrap().unwrap();
+        let mut config = c.config;
+        config["url"] = serde_json::Value::String(url.to_string());
+        upcheck_store::channels::update(&env.pool, env.keys(), owner, id, &c.name, &config).await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -4,3 +4,4 @@ mod cli;
 mod delivery;
 mod fairness;
 mod kinds;
+mod secrets;
