@@ -23,7 +23,15 @@ pub(crate) struct Rendered {
 /// part upper-cased for types this version does not know (`monitor.flapping` → `FLAPPING`).
 fn headline(kind: &str, payload: &Value) -> (String, bool) {
     match kind {
-        "monitor.down" => ("DOWN".into(), true),
+        "monitor.down" => {
+            let reminder = payload.pointer("/reminder").and_then(Value::as_u64);
+            let escalated = payload.pointer("/escalation").and_then(Value::as_bool).unwrap_or(false);
+            match (reminder, escalated) {
+                (_, true) => ("ESCALATED: DOWN".into(), true),
+                (Some(n), false) => (format!("STILL DOWN (reminder {n})"), true),
+                (None, false) => ("DOWN".into(), true),
+            }
+        }
         "monitor.up" => ("UP".into(), true),
         "certificate.expiring" => {
             let days = payload.pointer("/certificate/days_left").and_then(Value::as_i64);
@@ -180,6 +188,16 @@ mod tests {
                "incident": {"id": "0193a5c0-0000-7000-8000-000000000002", "opened_at": "2026-12-06T18:00:00Z", "resolved_at": null},
                "previous_status": "up", "status": "down", "occurred_at": "2026-12-06T18:00:00Z",
                "cause": "expected 2xx, got 503 <script>"})
+    }
+
+    #[test]
+    fn reminders_and_escalations_say_so_in_the_subject() {
+        let mut reminder = down();
+        reminder["reminder"] = 3.into();
+        assert!(render(Uuid::nil(), &reminder).subject.starts_with("[Upcheck] STILL DOWN (reminder 3): api"));
+        let mut escalation = down();
+        escalation["escalation"] = true.into();
+        assert!(render(Uuid::nil(), &escalation).subject.starts_with("[Upcheck] ESCALATED: DOWN: api"));
     }
 
     #[test]

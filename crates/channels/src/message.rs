@@ -81,8 +81,22 @@ impl Message {
         let (from, to) = (s("/previous_status"), s("/status"));
         let who = name.clone().unwrap_or_else(|| "A monitor".into());
         let days_left = payload.pointer("/certificate/days_left").and_then(Value::as_i64);
+        let escalated = payload.pointer("/escalation").and_then(Value::as_bool).unwrap_or(false);
         let (title, severity, intro) = match event_type.as_str() {
-            "monitor.down" => (format!("{who} is down"), Severity::Critical, String::new()),
+            // Reminders and escalations (alert rules) repeat the down with a marker.
+            "monitor.down" => match (payload.pointer("/reminder").and_then(Value::as_u64), escalated) {
+                (_, true) => (
+                    format!("Escalated: {who} is down"),
+                    Severity::Critical,
+                    "Nobody acknowledged the incident in time; it is escalated to you.".into(),
+                ),
+                (Some(n), false) => (
+                    format!("Reminder {n}: {who} is still down"),
+                    Severity::Critical,
+                    "The incident is still open and nobody has acknowledged it.".into(),
+                ),
+                (None, false) => (format!("{who} is down"), Severity::Critical, String::new()),
+            },
             "monitor.up" => (format!("{who} is up again"), Severity::Resolved, String::new()),
             "monitor.degraded" => (format!("{who} is degraded"), Severity::Warning, String::new()),
             "monitor.flapping" => (
@@ -189,6 +203,17 @@ mod tests {
             "Monitor: api\nURL: https://api.example.com/health\nStatus: up → down\nCause: connection refused\nIncident: i1\nAt: 2026-01-02T03:04:05Z"
         );
         assert_eq!(m.link.as_deref(), Some("https://api.example.com/health"));
+    }
+
+    #[test]
+    fn reminders_and_escalations_say_so_in_the_title() {
+        let mut reminder = down();
+        reminder["reminder"] = 2.into();
+        assert_eq!(Message::render(&reminder).title, "Reminder 2: api is still down");
+        let mut escalation = down();
+        escalation["escalation"] = true.into();
+        let m = Message::render(&escalation);
+        assert_eq!((m.title.as_str(), m.severity), ("Escalated: api is down", Severity::Critical));
     }
 
     #[test]

@@ -93,9 +93,9 @@ fn monitor(r: &tokio_postgres::Row) -> Result<Monitor, StoreError> {
         heartbeat_token: r.get(24),
         regions: serde_json::from_value(r.get(25))
             .map_err(|e| StoreError::Corrupt(format!("region state: {e}")))?,
-        channels: serde_json::from_value(r.get(25))
+        channels: serde_json::from_value(r.get(26))
             .map_err(|e| StoreError::Corrupt(format!("alert rules: {e}")))?,
-        flapping: r.get(26),
+        flapping: r.get(27),
     })
 }
 

@@ -141,7 +141,9 @@ async fn a_patch_replaces_the_config_validated_for_the_channels_kind() {
         .await
         .unwrap();
 
-    assert_eq!(ok["config"], json!({"bot_token": TOKEN, "chat_id": "@upcheck_ops", "message_thread_id": 3}));
+    // Shown masked, as every read of a channel shows its secrets.
+    let masked = upcheck_secrets::mask::mask_token(TOKEN);
+    assert_eq!(ok["config"], json!({"bot_token": masked, "chat_id": "@upcheck_ops", "message_thread_id": 3}));
 }
 
 #[tokio::test]
