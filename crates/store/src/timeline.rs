@@ -1,5 +1,5 @@
 //! An incident's timeline: when it opened, every delivery attempt of its notifications (sent,
-//! retrying, failed, dead), dead-letter replays and other recorded activity
+//! retrying, failed, dead; reminders and escalations marked as such), dead-letter replays and other recorded activity
 //! (`incident_activity`), its acknowledgement and by whom, and its resolution, in time order.
 
 use crate::reads::Incident;
@@ -76,6 +76,10 @@ pub struct Entry {
     pub channel: Option<EntryChannel>,
     /// For notification entries: the attempt number (1 for the first).
     pub attempt: Option<i32>,
+    /// For a reminder's attempts: its number (alert rules' `reminder_minutes`).
+    pub reminder: Option<i64>,
+    /// For an escalation's attempts (alert rules' `escalate_after_minutes`).
+    pub escalation: bool,
     /// The provider's status code, if it answered.
     pub http_status: Option<i16>,
     /// Why the attempt failed, or the incident's cause when it opened.
@@ -95,6 +99,8 @@ impl Entry {
             notification: None,
             channel: None,
             attempt: None,
+            reminder: None,
+            escalation: false,
             http_status: None,
             error: None,
             actor: None,
@@ -154,7 +160,8 @@ pub async fn timeline(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Timel
         .prepare_cached(
             "SELECT n.id, n.event_type, n.state, n.attempt_base, n.channel_id, c.name, n.channel_kind, \
                     a.attempt, a.attempted_at, a.http_status, a.error, \
-                    a.attempt = max(a.attempt) OVER (PARTITION BY n.id) \
+                    a.attempt = max(a.attempt) OVER (PARTITION BY n.id), \
+                    (n.payload ->> 'reminder')::bigint, coalesce((n.payload ->> 'escalation')::boolean, false) \
              FROM notifications n \
              JOIN notification_attempts a ON a.notification_id = n.id \
              LEFT JOIN channels c ON c.id = n.channel_id \
@@ -186,6 +193,8 @@ pub async fn timeline(pool: &Pool, owner: Uuid, id: Uuid) -> Result<Option<Timel
             notification: Some((r.get(0), r.get(1))),
             channel: Some(EntryChannel { id: r.get(4), name: r.get(5), kind: r.get(6) }),
             attempt: Some(attempt),
+            reminder: r.get(12),
+            escalation: r.get(13),
             http_status: r.get(9),
             error,
             ..Entry::new(r.get(8), kind)

@@ -176,6 +176,12 @@ pub(crate) struct TimelineEntry {
     /// 1 for the first attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     attempt: Option<i32>,
+    /// A reminder's number, when the notification is a reminder (alert rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reminder: Option<i64>,
+    /// True when the notification is an escalation (alert rules).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    escalation: bool,
     /// The provider's answer, when it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     http_status: Option<i16>,
@@ -206,6 +212,8 @@ impl From<upcheck_store::timeline::Entry> for TimelineEntry {
             event_type,
             channel: e.channel.map(|c| TimelineChannel { id: c.id, name: c.name, kind: c.kind }),
             attempt: e.attempt,
+            reminder: e.reminder,
+            escalation: e.escalation,
             http_status: e.http_status,
             error: e.error,
             by: e.actor.map(|(id, email)| TimelineUser { id, email }),

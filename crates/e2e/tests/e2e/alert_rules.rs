@@ -111,6 +111,19 @@ async fn reminders_and_escalation_reach_their_receivers_until_acknowledged_and_t
     assert_eq!(summary(&oncall).last().unwrap().0, "monitor.up");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!((first.received().len(), oncall.received().len()), (5, 2), "nothing more");
+
+    // The incident's timeline tells the first alert, each reminder and the escalation apart.
+    let timeline = stack.get(&format!("/incidents/{}/timeline", incident["id"].as_str().unwrap())).await;
+    let mut downs: Vec<(Option<i64>, bool)> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "notification.sent" && e["event_type"] == "monitor.down")
+        .map(|e| (e["reminder"].as_i64(), e["escalation"].as_bool().unwrap_or(false)))
+        .collect();
+    downs.sort();
+    assert_eq!(downs, [(None, false), (None, true), (Some(1), false), (Some(2), false), (Some(3), false)]);
+    assert!(timeline["items"].as_array().unwrap().iter().any(|e| e["type"] == "incident.acknowledged"));
     stack.stop().await;
 }
 

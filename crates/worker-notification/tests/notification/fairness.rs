@@ -105,11 +105,22 @@ async fn one_channel_runs_at_most_channel_max_in_flight_deliveries_and_spends_no
     let env = TestEnv::with_env(OVERRIDES).await;
     let hung = SilentTarget::start().await;
     let owner = user(&env).await;
-    let s = spec("http://127.0.0.1:1/");
-    monitor(&env, owner, &s).await;
-    let (channel, _) = webhook_channel(&env, owner, s.monitor_id, &hung.url).await;
-    let mut jobs = Vec::new();
-    for _ in 0..10 {
+    // Ten monitors going down at once, all alerting one channel.
+    let first = spec("http://127.0.0.1:1/");
+    monitor(&env, owner, &first).await;
+    let (channel, _) = webhook_channel(&env, owner, first.monitor_id, &hung.url).await;
+    let mut jobs = down(&env, first.monitor_id).await;
+    for _ in 1..10 {
+        let s = spec("http://127.0.0.1:1/");
+        monitor(&env, owner, &s).await;
+        env.db()
+            .await
+            .execute(
+                "INSERT INTO monitor_channels (monitor_id, channel_id) VALUES ($1, $2)",
+                &[&s.monitor_id, &channel],
+            )
+            .await
+            .unwrap();
         jobs.extend(down(&env, s.monitor_id).await);
     }
     assert_eq!(jobs.len(), 10);
