@@ -1,10 +1,10 @@
 //! Discord webhooks carrying one embed.
 
-use crate::http::{Http, Post, truncate};
+use crate::http::{Http, truncate};
 use crate::message::Message;
 use crate::{AttemptResult, Channel};
 use serde_json::{Value, json};
-use upcheck_domain::channel::{DiscordConfig, host_allowed};
+use upcheck_domain::channel::DiscordConfig;
 use uuid::Uuid;
 
 /// Executes a Discord webhook (`DISCORD_WEBHOOK_HOSTS` may restrict its host).
@@ -66,21 +66,12 @@ impl Channel for DiscordChannel {
             Ok(c) => c,
             Err(e) => return AttemptResult::failure(true, e.to_string()),
         };
-        if !host_allowed(&c.url, &self.hosts) {
-            return AttemptResult::failure(
-                true,
-                "config.url: host not allowed by DISCORD_WEBHOOK_HOSTS".into(),
-            );
-        }
-        let body = self::payload(&Message::render(payload));
         self.http
-            .post(Post {
-                url: &c.url,
-                body: crate::http::body(&body),
-                headers: Vec::new(),
-                secrets: Vec::new(),
-                describe: true,
-            })
+            .post_to_hook(
+                &c.url,
+                (&self.hosts, "DISCORD_WEBHOOK_HOSTS"),
+                &self::payload(&Message::render(payload)),
+            )
             .await
     }
 }

@@ -52,6 +52,28 @@ impl Http {
     /// without a connection), the answer classified ([`crate::is_final_refusal`], `Retry-After`
     /// on 429 and 503, or a JSON body's `parameters.retry_after` / `retry_after` seconds as
     /// Telegram and Discord send them).
+    /// POSTs `body` as JSON to a user's incoming-webhook `url` (Slack, Discord, Teams): refused
+    /// at once, permanently, when `hosts` (the operator's list in setting `hosts_var`) is not
+    /// empty and does not name the URL's host; the provider's own answer is described.
+    pub(crate) async fn post_to_hook(
+        &self,
+        url: &str,
+        (hosts, hosts_var): (&[String], &str),
+        body: &serde_json::Value,
+    ) -> AttemptResult {
+        if !upcheck_domain::channel::host_allowed(url, hosts) {
+            return AttemptResult::failure(true, format!("config.url: host not allowed by {hosts_var}"));
+        }
+        self.post(Post {
+            url,
+            body: self::body(body),
+            headers: Vec::new(),
+            secrets: Vec::new(),
+            describe: true,
+        })
+        .await
+    }
+
     pub(crate) async fn post(&self, post: Post<'_>) -> AttemptResult {
         let parsed = match url::Url::parse(post.url) {
             Ok(u) => u,

@@ -1,10 +1,10 @@
 //! Slack incoming webhooks with Block Kit blocks and a `text` fallback.
 
-use crate::http::{Http, Post, truncate};
+use crate::http::{Http, truncate};
 use crate::message::Message;
 use crate::{AttemptResult, Channel};
 use serde_json::{Value, json};
-use upcheck_domain::channel::{SlackConfig, host_allowed};
+use upcheck_domain::channel::SlackConfig;
 use uuid::Uuid;
 
 /// Posts to a Slack incoming webhook URL (`SLACK_WEBHOOK_HOSTS` may restrict its host).
@@ -70,21 +70,12 @@ impl Channel for SlackChannel {
             Ok(c) => c,
             Err(e) => return AttemptResult::failure(true, e.to_string()),
         };
-        if !host_allowed(&c.url, &self.hosts) {
-            return AttemptResult::failure(
-                true,
-                "config.url: host not allowed by SLACK_WEBHOOK_HOSTS".into(),
-            );
-        }
-        let body = self::payload(&Message::render(payload));
         self.http
-            .post(Post {
-                url: &c.url,
-                body: crate::http::body(&body),
-                headers: Vec::new(),
-                secrets: Vec::new(),
-                describe: true,
-            })
+            .post_to_hook(
+                &c.url,
+                (&self.hosts, "SLACK_WEBHOOK_HOSTS"),
+                &self::payload(&Message::render(payload)),
+            )
             .await
     }
 }

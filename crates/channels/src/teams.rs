@@ -1,6 +1,6 @@
 //! Microsoft Teams Workflows webhooks carrying an Adaptive Card.
 
-use crate::http::{Http, Post};
+use crate::http::Http;
 use crate::message::{Message, Severity};
 use crate::{AttemptResult, Channel};
 use serde_json::{Value, json};
@@ -70,15 +70,6 @@ impl Channel for TeamsChannel {
             Ok(c) => c,
             Err(e) => return AttemptResult::failure(true, e.to_string()),
         };
-        let body = self::payload(&Message::render(payload));
-        self.http
-            .post(Post {
-                url: &c.url,
-                body: crate::http::body(&body),
-                headers: Vec::new(),
-                secrets: Vec::new(),
-                describe: true,
-            })
-            .await
+        self.http.post_to_hook(&c.url, (&[], ""), &self::payload(&Message::render(payload))).await
     }
 }
