@@ -130,3 +130,45 @@ pub async fn status(env: &TestEnv, monitor: Uuid) -> String {
         .expect("monitor state")
         .get(0)
 }
+
+/// Links an existing `channel` to `monitor` as well (default alert rules).
+pub async fn link(env: &TestEnv, monitor: Uuid, channel: Uuid) {
+    env.db()
+        .await
+        .execute(
+            "INSERT INTO monitor_channels (monitor_id, channel_id) VALUES ($1, $2)",
+            &[&monitor, &channel],
+        )
+        .await
+        .expect("link channel");
+}
+
+/// A `down` event of `monitor` (up → down now, cause "connection refused") written to the
+/// outbox and applied, as the status-change worker would; returns what was applied (its
+/// incident and notifications).
+pub async fn apply_down(env: &TestEnv, monitor: Uuid) -> Vec<upcheck_store::incidents::AppliedEvent> {
+    let mut events = [upcheck_domain::StatusEvent {
+        event_id: Uuid::now_v7(),
+        monitor_id: monitor,
+        from: upcheck_domain::MonitorStatus::Up,
+        to: upcheck_domain::MonitorStatus::Down,
+        notify: true,
+        occurred_at: time::OffsetDateTime::now_utc(),
+        cause: Some("connection refused".into()),
+        seq: None,
+        trace_parent: None,
+        certificate: None,
+    }];
+    upcheck_store::events::append(&env.pool, &mut events).await.expect("append the event");
+    upcheck_store::incidents::apply_status_event(&env.pool, &events[0]).await.expect("apply the event")
+}
+
+/// Enqueues one notification job per id on the test's notification stream.
+pub async fn enqueue_notifications(env: &TestEnv, ids: &[Uuid]) {
+    let jobs: Vec<upcheck_domain::NotificationJob> =
+        ids.iter().map(|&notification_id| upcheck_domain::NotificationJob { notification_id }).collect();
+    upcheck_streams::Producer::new(env.redis.clone(), 10_000)
+        .add_many(&env.settings.streams.notification, &jobs)
+        .await
+        .expect("enqueue notification jobs");
+}

@@ -3,10 +3,10 @@
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
-use upcheck_domain::{MonitorStatus, NotificationJob, StatusEvent};
-use upcheck_store::incidents::apply_status_event;
-use upcheck_streams::Producer;
-use upcheck_testkit::fixtures::{count, monitor, spec, user, webhook_channel};
+use upcheck_domain::{NotificationJob, StatusEvent};
+use upcheck_testkit::fixtures::{
+    apply_down, count, enqueue_notifications, monitor, spec, user, webhook_channel,
+};
 use upcheck_testkit::{TestEnv, WebhookReceiver, wait_for};
 use uuid::Uuid;
 
@@ -35,22 +35,8 @@ async fn setup_with(overrides: &[(&str, &str)], enqueue_job: bool) -> Setup {
     let s = spec("http://127.0.0.1:1/");
     monitor(&env, owner, &s).await;
     let (_, secret) = webhook_channel(&env, owner, s.monitor_id, &receiver.url).await;
-    let mut events = [StatusEvent {
-        event_id: Uuid::now_v7(),
-        monitor_id: s.monitor_id,
-        from: MonitorStatus::Up,
-        to: MonitorStatus::Down,
-        notify: true,
-        occurred_at: OffsetDateTime::now_utc(),
-        cause: Some("connection refused".into()),
-        seq: None,
-        trace_parent: None,
-        certificate: None,
-    }];
-    upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
-    let [event] = events;
-    let applied = apply_status_event(&env.pool, &event).await.unwrap();
-    let notification = applied[0].pending_notifications[0];
+    let applied = apply_down(&env, s.monitor_id).await;
+    let (event, notification) = (applied[0].event.clone(), applied[0].pending_notifications[0]);
     if enqueue_job {
         enqueue(&env, notification).await;
     }
@@ -58,11 +44,7 @@ async fn setup_with(overrides: &[(&str, &str)], enqueue_job: bool) -> Setup {
 }
 
 async fn enqueue(env: &TestEnv, notification_id: Uuid) {
-    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
-    Producer::new(conns.commands, 10_000)
-        .add(&env.settings.streams.notification, &NotificationJob { notification_id })
-        .await
-        .unwrap();
+    enqueue_notifications(env, &[notification_id]).await;
 }
 
 async fn start(env: &TestEnv) -> (CancellationToken, tokio::task::JoinHandle<()>) {

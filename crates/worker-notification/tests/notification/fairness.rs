@@ -2,12 +2,11 @@
 //! cannot hold every delivery slot.
 
 use std::time::{Duration, Instant};
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
-use upcheck_domain::{MonitorStatus, NotificationJob, StatusEvent};
-use upcheck_store::incidents::apply_status_event;
-use upcheck_streams::{Keys, Producer};
-use upcheck_testkit::fixtures::{monitor, spec, user, webhook_channel};
+use upcheck_streams::Keys;
+use upcheck_testkit::fixtures::{
+    apply_down, enqueue_notifications, link, monitor, spec, user, webhook_channel,
+};
 use upcheck_testkit::{SilentTarget, TestEnv, WebhookReceiver, wait_for};
 use uuid::Uuid;
 
@@ -17,28 +16,7 @@ const OVERRIDES: &[(&str, &str)] = &[("WEBHOOK_TIMEOUT_MS", "2500"), ("RECLAIM_I
 
 /// A `down` event of `monitor_id` applied; returns its notifications.
 async fn down(env: &TestEnv, monitor_id: Uuid) -> Vec<Uuid> {
-    let mut events = [StatusEvent {
-        event_id: Uuid::now_v7(),
-        monitor_id,
-        from: MonitorStatus::Up,
-        to: MonitorStatus::Down,
-        notify: true,
-        occurred_at: OffsetDateTime::now_utc(),
-        cause: Some("connection refused".into()),
-        seq: None,
-        trace_parent: None,
-        certificate: None,
-    }];
-    upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
-    let applied = apply_status_event(&env.pool, &events[0]).await.unwrap();
-    applied.into_iter().flat_map(|a| a.pending_notifications).collect()
-}
-
-async fn enqueue(env: &TestEnv, ids: &[Uuid]) {
-    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
-    let jobs: Vec<NotificationJob> =
-        ids.iter().map(|&notification_id| NotificationJob { notification_id }).collect();
-    Producer::new(conns.commands, 10_000).add_many(&env.settings.streams.notification, &jobs).await.unwrap();
+    apply_down(env, monitor_id).await.into_iter().flat_map(|a| a.pending_notifications).collect()
 }
 
 async fn holders(env: &TestEnv, key: &str) -> u64 {
@@ -71,8 +49,8 @@ async fn another_users_alert_arrives_within_2_s_while_one_user_has_200_hung_rece
     assert_eq!(noisy_jobs.len(), 200);
     let quiet_jobs = down(&env, quiet_monitor.monitor_id).await;
     // The 200 hung deliveries are ahead of the other user's in the stream.
-    enqueue(&env, &noisy_jobs).await;
-    enqueue(&env, &quiet_jobs).await;
+    enqueue_notifications(&env, &noisy_jobs).await;
+    enqueue_notifications(&env, &quiet_jobs).await;
 
     let started = Instant::now();
     let (cancel, task) = start(&env).await;
@@ -113,18 +91,11 @@ async fn one_channel_runs_at_most_channel_max_in_flight_deliveries_and_spends_no
     for _ in 1..10 {
         let s = spec("http://127.0.0.1:1/");
         monitor(&env, owner, &s).await;
-        env.db()
-            .await
-            .execute(
-                "INSERT INTO monitor_channels (monitor_id, channel_id) VALUES ($1, $2)",
-                &[&s.monitor_id, &channel],
-            )
-            .await
-            .unwrap();
+        link(&env, s.monitor_id, channel).await;
         jobs.extend(down(&env, s.monitor_id).await);
     }
     assert_eq!(jobs.len(), 10);
-    enqueue(&env, &jobs).await;
+    enqueue_notifications(&env, &jobs).await;
 
     let (cancel, task) = start(&env).await;
     wait_for("four deliveries hanging", Duration::from_secs(5), || async {

@@ -2,12 +2,8 @@
 //! base URLs are the worker's settings.
 
 use std::time::Duration;
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
-use upcheck_domain::{MonitorStatus, NotificationJob, StatusEvent};
-use upcheck_store::incidents::apply_status_event;
-use upcheck_streams::Producer;
-use upcheck_testkit::fixtures::{channel, monitor, spec, user};
+use upcheck_testkit::fixtures::{apply_down, channel, enqueue_notifications, monitor, spec, user};
 use upcheck_testkit::http_target::{HttpTarget, Reply};
 use upcheck_testkit::{TestEnv, wait_for};
 use uuid::Uuid;
@@ -22,21 +18,7 @@ async fn down_notification(env: &TestEnv, kind: &str, config: serde_json::Value)
     let s = spec("http://127.0.0.1:1/health");
     monitor(env, owner, &s).await;
     channel(env, owner, s.monitor_id, kind, &config).await;
-    let mut events = [StatusEvent {
-        event_id: Uuid::now_v7(),
-        monitor_id: s.monitor_id,
-        from: MonitorStatus::Up,
-        to: MonitorStatus::Down,
-        notify: true,
-        occurred_at: OffsetDateTime::now_utc(),
-        cause: Some("connection refused".into()),
-        seq: None,
-        trace_parent: None,
-        certificate: None,
-    }];
-    upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
-    let applied = apply_status_event(&env.pool, &events[0]).await.unwrap();
-    let notification = applied[0].pending_notifications[0];
+    let notification = apply_down(env, s.monitor_id).await[0].pending_notifications[0];
     let incident: Uuid = env
         .db()
         .await
@@ -44,11 +26,7 @@ async fn down_notification(env: &TestEnv, kind: &str, config: serde_json::Value)
         .await
         .unwrap()
         .get(0);
-    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
-    Producer::new(conns.commands, 10_000)
-        .add(&env.settings.streams.notification, &NotificationJob { notification_id: notification })
-        .await
-        .unwrap();
+    enqueue_notifications(env, &[notification]).await;
     (notification, incident)
 }
 

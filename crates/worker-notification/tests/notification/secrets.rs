@@ -4,13 +4,11 @@
 
 use serde_json::json;
 use std::time::Duration;
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use upcheck_config::Settings;
-use upcheck_domain::{ChannelKind, MonitorStatus, NotificationJob, StatusEvent};
+use upcheck_domain::ChannelKind;
 use upcheck_secrets::Keyring;
-use upcheck_streams::Producer;
-use upcheck_testkit::fixtures::{monitor, spec, user};
+use upcheck_testkit::fixtures::{apply_down, enqueue_notifications, link, monitor, spec, user};
 use upcheck_testkit::{TestEnv, WebhookReceiver, wait_for};
 use uuid::Uuid;
 
@@ -21,34 +19,9 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 async fn notify(env: &TestEnv, owner: Uuid, channel: Uuid) -> Uuid {
     let s = spec("http://127.0.0.1:1/");
     monitor(env, owner, &s).await;
-    env.db()
-        .await
-        .execute(
-            "INSERT INTO monitor_channels (monitor_id, channel_id) VALUES ($1, $2)",
-            &[&s.monitor_id, &channel],
-        )
-        .await
-        .unwrap();
-    let mut events = [StatusEvent {
-        event_id: Uuid::now_v7(),
-        monitor_id: s.monitor_id,
-        from: MonitorStatus::Up,
-        to: MonitorStatus::Down,
-        notify: true,
-        occurred_at: OffsetDateTime::now_utc(),
-        cause: Some("connection refused".into()),
-        seq: None,
-        trace_parent: None,
-        certificate: None,
-    }];
-    upcheck_store::events::append(&env.pool, &mut events).await.unwrap();
-    let applied = upcheck_store::incidents::apply_status_event(&env.pool, &events[0]).await.unwrap();
-    let id = applied[0].pending_notifications[0];
-    let conns = upcheck_streams::connect(&env.settings.redis).await.unwrap();
-    Producer::new(conns.commands, 10_000)
-        .add(&env.settings.streams.notification, &NotificationJob { notification_id: id })
-        .await
-        .unwrap();
+    link(env, s.monitor_id, channel).await;
+    let id = apply_down(env, s.monitor_id).await[0].pending_notifications[0];
+    enqueue_notifications(env, &[id]).await;
     id
 }
 
