@@ -43,6 +43,36 @@ pub(crate) enum Scenario {
     /// Heartbeat pings accepted per second by one API process (wrk over `--monitors` tokens),
     /// and the time from a missed deadline to the `down` webhook.
     Heartbeat(HeartbeatArgs),
+    /// Deliveries over the eight channel kinds to local fake providers: notifications delivered
+    /// per second by one notification worker and its CPU per 1,000, then enqueue → provider
+    /// latency idle and at `--load-percent` of that rate; `--kill`: two workers, one SIGKILLed
+    /// every `--kill-every-ms`, then alerts lost and duplicated, per kind.
+    Alerting(AlertingArgs),
+}
+
+/// `alerting`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct AlertingArgs {
+    /// Notifications over the 8 kinds (default 4,000; 2,000 with `--kill`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(8..=1_000_000))]
+    pub(crate) notifications: Option<u64>,
+    /// Probe notifications in each latency phase (idle, loaded), over the 8 kinds.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(8..=100_000))]
+    pub(crate) probes: u64,
+    /// Background load of the second latency phase, in percent of the measured rate.
+    #[arg(long = "load-percent", default_value_t = 80, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) load_percent: u64,
+    /// The SIGKILL run instead: two workers in one group, one killed and restarted at a time.
+    #[arg(long)]
+    pub(crate) kill: bool,
+    /// With `--kill`: a worker is SIGKILLed this often, the two in turn.
+    #[arg(long = "kill-every-ms", default_value_t = 1_500, value_parser = clap::value_parser!(u64).range(100..))]
+    pub(crate) kill_every_ms: u64,
+    /// Longest wait for every notification to be delivered, per run, in seconds.
+    #[arg(long = "deadline-seconds", default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=3_600))]
+    pub(crate) deadline_seconds: u64,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
 }
 
 /// What the monitors of a throughput run probe.
