@@ -68,6 +68,14 @@ pub(crate) struct AlertingArgs {
     /// With `--kill`: a worker is SIGKILLed this often, the two in turn.
     #[arg(long = "kill-every-ms", default_value_t = 1_500, value_parser = clap::value_parser!(u64).range(100..))]
     pub(crate) kill_every_ms: u64,
+    /// With `--kill`: alerts enqueued per second (paced), so that the kills fall while
+    /// deliveries are in flight.
+    #[arg(long = "kill-rate", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) kill_rate: u64,
+    /// How long each fake HTTP provider takes to answer, in ms (default 0; 100 with `--kill`,
+    /// about what real providers take, so that sends are in flight when a worker dies).
+    #[arg(long = "provider-delay-ms", value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub(crate) provider_delay_ms: Option<u64>,
     /// Longest wait for every notification to be delivered, per run, in seconds.
     #[arg(long = "deadline-seconds", default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=3_600))]
     pub(crate) deadline_seconds: u64,

@@ -37,7 +37,7 @@ pub(crate) async fn run(a: &AlertingArgs) -> anyhow::Result<Rows> {
         return kill::run(a).await;
     }
     let count = a.notifications.unwrap_or(4_000) as usize;
-    let providers = Providers::start().await?;
+    let providers = Providers::start(Duration::from_millis(a.provider_delay_ms.unwrap_or(0))).await?;
     let env = environment(a, &providers, &[]).await;
     let conns = upcheck_streams::connect(&env.settings.redis).await?;
     let producer = Producer::new(conns.commands, env.settings.tunables.stream_maxlen);
@@ -112,9 +112,11 @@ pub(crate) async fn run(a: &AlertingArgs) -> anyhow::Result<Rows> {
     rows.extend(latency_rows("idle", &idle));
 
     let rate_load = rate * a.load_percent as f64 / 100.0;
+    let making = Instant::now();
     let background =
         fleet.create(&env, &providers, (rate_load * LOADED_SECONDS as f64).ceil() as usize).await?;
     let loaded_probes = fleet.create(&env, &providers, probes).await?;
+    let made_in = making.elapsed();
     let window = Duration::from_secs(LOADED_SECONDS);
     let start = Instant::now();
     let feeder = tokio::spawn(feed(producer.clone(), stream.clone(), background.clone(), rate_load, start));
@@ -143,6 +145,17 @@ pub(crate) async fn run(a: &AlertingArgs) -> anyhow::Result<Rows> {
             thousands(backlog as f64)
         ),
     ));
+    let reclaim = Duration::from_millis(env.settings.tunables.reclaim_idle_ms);
+    if made_in + window >= reclaim {
+        rows.push((
+            "alerting: WARNING".into(),
+            format!(
+                "making the background took {:.1} s: with the {LOADED_SECONDS} s window that reaches RECLAIM_IDLE_MS ({} s), so the sweep may have enqueued some early",
+                made_in.as_secs_f64(),
+                reclaim.as_secs()
+            ),
+        ));
+    }
     let stragglers = wait_delivered(&env, &mut worker, deadline).await?;
     rows.push((
         "alerting: unrecognised requests at the fake providers".into(),

@@ -32,13 +32,12 @@ const DEDUPLICATING: [(&str, &str); 3] =
 /// The SIGKILL run.
 pub(crate) async fn run(a: &AlertingArgs) -> anyhow::Result<Rows> {
     let count = a.notifications.unwrap_or(2_000) as usize;
-    let providers = Providers::start().await?;
+    let delay_ms = a.provider_delay_ms.unwrap_or(100);
+    let providers = Providers::start(Duration::from_millis(delay_ms)).await?;
     let env = environment(a, &providers, &TIMINGS).await;
     let conns = upcheck_streams::connect(&env.settings.redis).await?;
     let producer = Producer::new(conns.commands, env.settings.tunables.stream_maxlen);
     let mut fleet = Fleet::new();
-    let planned = fleet.create(&env, &providers, count).await?;
-    fleet::enqueue(&producer, &env.settings.streams.notification, &planned).await?;
 
     let logs = std::env::temp_dir().join(format!("upcheck-bench-alerting-kill-{}", std::process::id()));
     std::fs::create_dir_all(&logs)?;
@@ -46,12 +45,28 @@ pub(crate) async fn run(a: &AlertingArgs) -> anyhow::Result<Rows> {
     let mut workers = vec![spawn_worker(&env, 1, Some(&log(1)))?, spawn_worker(&env, 2, Some(&log(2)))?];
     let every = Duration::from_millis(a.kill_every_ms);
     let deadline = Duration::from_secs(a.deadline_seconds);
+    // Alerts are made and enqueued about every tenth of a second, as the status-change worker
+    // would: made all at first, those not enqueued within RECLAIM_IDLE_MS would be enqueued
+    // by the sweep, unpaced.
+    // Batches of whole monitors (8 channels) keep the kinds equal.
+    let batch = (a.kill_rate as usize).div_ceil(10).next_multiple_of(8);
+    let period = Duration::from_secs_f64(batch as f64 / a.kill_rate as f64);
+    let mut planned: Vec<Planned> = Vec::with_capacity(count);
+    let mut fed_after = Duration::ZERO;
     let started = Instant::now();
+    let mut next_batch = started;
     let mut next_kill = started + every;
     let (mut kills, mut deaths, mut victim) = ([0usize; 2], 0usize, 0usize);
     let finished_after = loop {
+        if planned.len() < count && Instant::now() >= next_batch {
+            let made = fleet.create(&env, &providers, batch.min(count - planned.len())).await?;
+            fleet::enqueue(&producer, &env.settings.streams.notification, &made).await?;
+            planned.extend(made);
+            next_batch += period;
+            fed_after = started.elapsed();
+        }
         let (delivered, failed, _) = fleet::states(&env).await?;
-        if (delivered + failed) as usize == count {
+        if planned.len() == count && (delivered + failed) as usize == count {
             break Some(started.elapsed());
         }
         if started.elapsed() > deadline {
@@ -96,10 +111,12 @@ pub(crate) async fn run(a: &AlertingArgs) -> anyhow::Result<Rows> {
         (
             "alerting --kill: setup".into(),
             format!(
-                "{} notifications over 8 kinds ({} monitors, {} owners), 2 workers in one group, SIGKILL every {} ms in turn; {}",
+                "{} notifications over 8 kinds ({} monitors, {} owners) made and enqueued at {} /s (over {:.1} s), HTTP providers answering after {delay_ms} ms, 2 workers in one group, SIGKILL every {} ms in turn; {}",
                 thousands(count as f64),
                 thousands(fleet.monitors as f64),
                 thousands(fleet.owners as f64),
+                a.kill_rate,
+                fed_after.as_secs_f64(),
                 a.kill_every_ms,
                 TIMINGS.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
             ),
@@ -119,7 +136,7 @@ pub(crate) async fn run(a: &AlertingArgs) -> anyhow::Result<Rows> {
             ),
         ),
     ];
-    rows.extend(tally.rows(count, providers.receptions.unrecognised()));
+    rows.extend(tally.rows(planned.len(), kills[0] + kills[1], providers.receptions.unrecognised()));
     providers.stop().await;
     Ok(rows)
 }
@@ -171,7 +188,7 @@ impl Tally {
         t
     }
 
-    fn rows(&self, count: usize, unrecognised: u64) -> Rows {
+    fn rows(&self, count: usize, kills: usize, unrecognised: u64) -> Rows {
         let pct = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 * 100.0 / of as f64 };
         let duplicated: usize = self.per_kind.iter().map(|k| k.1).sum();
         let extra: usize = self.per_kind.iter().map(|k| k.2).sum();
@@ -205,9 +222,10 @@ impl Tally {
             (
                 "alerting --kill: duplicate rate".into(),
                 format!(
-                    "{duplicated} of {} alerts received more than once ({:.2} %), {extra} extra receptions",
+                    "{duplicated} of {} alerts received more than once ({:.2} %), {extra} extra receptions ({:.1} per kill)",
                     thousands(count as f64),
-                    pct(duplicated, count)
+                    pct(duplicated, count),
+                    if kills == 0 { 0.0 } else { extra as f64 / kills as f64 }
                 ),
             ),
             ("alerting --kill: duplicated per kind".into(), per_kind.join(", ")),
@@ -257,9 +275,11 @@ mod tests {
         assert_eq!(t.per_kind[0], (1, 1, 1, 1));
         assert_eq!(t.per_kind[1], (1, 1, 2, 0));
         assert_eq!(t.per_kind[5], (1, 0, 0, 0));
-        let rows = t.rows(4, 0);
+        let rows = t.rows(4, 2, 0);
         assert!(
-            rows[1].1.starts_with("2 of 4 alerts received more than once (50.00 %), 3 extra"),
+            rows[1].1.starts_with(
+                "2 of 4 alerts received more than once (50.00 %), 3 extra receptions (1.5 per kill)"
+            ),
             "{}",
             rows[1].1
         );

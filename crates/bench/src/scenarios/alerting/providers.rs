@@ -81,21 +81,24 @@ pub(crate) struct Providers {
 }
 
 impl Providers {
-    /// Starts the HTTP server (two threads) and the SMTP server with its poller.
+    /// Starts the HTTP server (two threads), answering each request after `delay`, and the SMTP
+    /// server with its poller.
     ///
     /// # Errors
     /// When no loopback port can be bound.
-    pub(crate) async fn start() -> anyhow::Result<Self> {
+    pub(crate) async fn start(delay: Duration) -> anyhow::Result<Self> {
         let receptions = Receptions::default();
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let base = format!("http://{}", listener.local_addr()?);
         let data = web::Data::new(receptions.clone());
-        let server =
-            HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(answer)))
-                .workers(2)
-                .disable_signals()
-                .listen(listener)?
-                .run();
+        let pause = web::Data::new(delay);
+        let server = HttpServer::new(move || {
+            App::new().app_data(data.clone()).app_data(pause.clone()).default_service(web::to(answer))
+        })
+        .workers(2)
+        .disable_signals()
+        .listen(listener)?
+        .run();
         let handle = server.handle();
         tokio::spawn(server);
         let smtp = SmtpServer::start(SmtpTls::Plain, None).await;
@@ -172,10 +175,24 @@ fn message_id(data: &[u8]) -> Option<String> {
     })
 }
 
-/// Records the request under its channel and answers as the provider would on success.
-async fn answer(req: HttpRequest, body: web::Bytes, log: web::Data<Receptions>) -> HttpResponse {
+/// Records the request under its channel (on arrival) and answers as the provider would on
+/// success, after the configured delay.
+async fn answer(
+    req: HttpRequest,
+    body: web::Bytes,
+    log: web::Data<Receptions>,
+    delay: web::Data<Duration>,
+) -> HttpResponse {
+    let reply = reply(&req, &body, &log);
+    if !delay.is_zero() {
+        tokio::time::sleep(**delay).await;
+    }
+    reply
+}
+
+fn reply(req: &HttpRequest, body: &[u8], log: &Receptions) -> HttpResponse {
     let path = req.path();
-    let json = || serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+    let json = || serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
     if let Some(rest) = path.strip_prefix("/hook/") {
         let (kind, n) = rest.split_once('/').unwrap_or((rest, ""));
         let dedup = (kind == "webhook")
