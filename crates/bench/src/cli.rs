@@ -336,4 +336,24 @@ mod tests {
         assert!(Cli::try_parse_from(["upcheck-bench", "throughput", "--replicas", "0"]).is_err());
         assert!(Cli::try_parse_from(["upcheck-bench", "alert", "--set", "NOEQUALS"]).is_err());
     }
+
+    #[test]
+    fn alerting_flags_default_per_mode() {
+        let cli = Cli::try_parse_from(["upcheck-bench", "alerting", "--kill"]).expect("parses");
+        let Some(Scenario::Alerting(a)) = cli.scenario else { panic!("alerting") };
+        assert_eq!(
+            (
+                a.kill,
+                a.notifications,
+                a.kill_every_ms,
+                a.kill_rate,
+                a.provider_delay_ms,
+                a.probes,
+                a.load_percent
+            ),
+            (true, None, 1_500, 100, None, 200, 80)
+        );
+        assert!(Cli::try_parse_from(["upcheck-bench", "alerting", "--notifications", "7"]).is_err());
+        assert!(Cli::try_parse_from(["upcheck-bench", "alerting", "--load-percent", "0"]).is_err());
+    }
 }
