@@ -43,6 +43,44 @@ pub(crate) enum Scenario {
     /// Heartbeat pings accepted per second by one API process (wrk over `--monitors` tokens),
     /// and the time from a missed deadline to the `down` webhook.
     Heartbeat(HeartbeatArgs),
+    /// Deliveries over the eight channel kinds to local fake providers: notifications delivered
+    /// per second by one notification worker and its CPU per 1,000, then enqueue → provider
+    /// latency idle and at `--load-percent` of that rate; `--kill`: two workers, one SIGKILLed
+    /// every `--kill-every-ms`, then alerts lost and duplicated, per kind.
+    Alerting(AlertingArgs),
+}
+
+/// `alerting`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct AlertingArgs {
+    /// Notifications over the 8 kinds (default 4,000; 2,000 with `--kill`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(8..=1_000_000))]
+    pub(crate) notifications: Option<u64>,
+    /// Probe notifications in each latency phase (idle, loaded), over the 8 kinds.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(8..=100_000))]
+    pub(crate) probes: u64,
+    /// Background load of the second latency phase, in percent of the measured rate.
+    #[arg(long = "load-percent", default_value_t = 80, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) load_percent: u64,
+    /// The SIGKILL run instead: two workers in one group, one killed and restarted at a time.
+    #[arg(long)]
+    pub(crate) kill: bool,
+    /// With `--kill`: a worker is SIGKILLed this often, the two in turn.
+    #[arg(long = "kill-every-ms", default_value_t = 1_500, value_parser = clap::value_parser!(u64).range(100..))]
+    pub(crate) kill_every_ms: u64,
+    /// With `--kill`: alerts enqueued per second (paced), so that the kills fall while
+    /// deliveries are in flight.
+    #[arg(long = "kill-rate", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) kill_rate: u64,
+    /// How long each fake HTTP provider takes to answer, in ms (default 0; 100 with `--kill`,
+    /// about what real providers take, so that sends are in flight when a worker dies).
+    #[arg(long = "provider-delay-ms", value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub(crate) provider_delay_ms: Option<u64>,
+    /// Longest wait for every notification to be delivered, per run, in seconds.
+    #[arg(long = "deadline-seconds", default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=3_600))]
+    pub(crate) deadline_seconds: u64,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
 }
 
 /// What the monitors of a throughput run probe.
@@ -297,5 +335,25 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["upcheck-bench", "throughput", "--replicas", "0"]).is_err());
         assert!(Cli::try_parse_from(["upcheck-bench", "alert", "--set", "NOEQUALS"]).is_err());
+    }
+
+    #[test]
+    fn alerting_flags_default_per_mode() {
+        let cli = Cli::try_parse_from(["upcheck-bench", "alerting", "--kill"]).expect("parses");
+        let Some(Scenario::Alerting(a)) = cli.scenario else { panic!("alerting") };
+        assert_eq!(
+            (
+                a.kill,
+                a.notifications,
+                a.kill_every_ms,
+                a.kill_rate,
+                a.provider_delay_ms,
+                a.probes,
+                a.load_percent
+            ),
+            (true, None, 1_500, 100, None, 200, 80)
+        );
+        assert!(Cli::try_parse_from(["upcheck-bench", "alerting", "--notifications", "7"]).is_err());
+        assert!(Cli::try_parse_from(["upcheck-bench", "alerting", "--load-percent", "0"]).is_err());
     }
 }

@@ -29,6 +29,10 @@
 //! - `kinds`: throughput three times in one run: plain HTTP, HTTP with one assertion, and the
 //!   mix of kinds (70 % http with one assertion, 10 % each tcp, dns, tls); the CPU ratios.
 //! - `heartbeat`: pings accepted per second by one API process, and missed deadline → webhook.
+//! - `alerting`: notifications over the eight channel kinds to local fake providers: delivered
+//!   per second and CPU per 1,000 for one notification worker, enqueue → provider latency idle
+//!   and at 80 % load; `--kill`: two workers, one SIGKILLed at a time, then lost and duplicated
+//!   alerts per kind.
 //!
 //! Every scenario takes `--set VARIABLE=value` (repeatable) for the components' settings on top
 //! of the shipped defaults. Build first: `cargo build --release --workspace --bins`.
@@ -43,7 +47,7 @@ mod tools;
 
 use clap::Parser;
 use cli::{Cli, Scenario};
-use scenarios::{alert, all, api, ceilings, chaos, heartbeat, kinds, throughput, vigil};
+use scenarios::{alert, alerting, all, api, ceilings, chaos, heartbeat, kinds, throughput, vigil};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -60,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Chaos(a) => rows.extend(chaos::run(&a).await?),
         Scenario::Kinds(a) => rows.extend(kinds::run(&a).await?),
         Scenario::Heartbeat(a) => rows.extend(heartbeat::run(&a).await?),
+        Scenario::Alerting(a) => rows.extend(alerting::run(&a).await?),
     }
     report::print(&rows);
     Ok(())

@@ -1,6 +1,7 @@
 //! The scenarios, one module each; each returns the rows it adds to the table.
 
 pub(crate) mod alert;
+pub(crate) mod alerting;
 pub(crate) mod all;
 pub(crate) mod api;
 pub(crate) mod ceilings;

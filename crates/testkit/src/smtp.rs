@@ -125,6 +125,12 @@ impl SmtpServer {
         self.lock().messages.clone()
     }
 
+    /// The messages received after the first `start`, in order (none when `start` is past the
+    /// end): pollers read only what is new.
+    pub fn messages_from(&self, start: usize) -> Vec<SmtpMessage> {
+        self.lock().messages.get(start..).map(<[SmtpMessage]>::to_vec).unwrap_or_default()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
