@@ -26,40 +26,17 @@ pub struct Resealed {
 /// [`StoreError::Pool`] or [`StoreError::Db`] when Postgres fails; a row that does not open is
 /// counted in [`Resealed::failed`], not an error.
 pub async fn reseal_channels(pool: &Pool, keys: &Keyring, batch: i64) -> Result<Resealed, StoreError> {
-    let client = pool.get().await?;
-    let select = client
-        .prepare_cached(
-            "SELECT id, config, config_sealed FROM channels \
-             WHERE id > $1 AND (config_sealed IS NULL OR config_sealed->>'kid' IS DISTINCT FROM $2) \
-             ORDER BY id LIMIT $3",
-        )
-        .await?;
-    let update = client
-        .prepare_cached(
-            "UPDATE channels SET config = '{}', config_sealed = $2 \
-             WHERE id = $1 AND config = $3 AND config_sealed IS NOT DISTINCT FROM $4",
-        )
-        .await?;
-    let mut done = Resealed::default();
-    let mut after = Uuid::nil();
-    loop {
-        let rows = client.query(&select, &[&after, &keys.current_id(), &batch]).await?;
-        for r in &rows {
-            let (id, clear, sealed): (Uuid, serde_json::Value, Option<serde_json::Value>) =
-                (r.get(0), r.get(1), r.get(2));
-            after = id;
-            match crate::channels::open_config(keys, id, clear.clone(), sealed.clone()) {
-                Ok(config) => {
-                    let new = crate::channels::seal_config(keys, id, &config);
-                    count(&mut done, client.execute(&update, &[&id, &new, &clear, &sealed]).await?);
-                }
-                Err(e) => done.failed.push(e.to_string()),
-            }
-        }
-        if rows.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
-            return Ok(done);
-        }
-    }
+    let select = "SELECT id, config, config_sealed FROM channels \
+         WHERE id > $1 AND (config_sealed IS NULL OR config_sealed->>'kid' IS DISTINCT FROM $2) \
+         ORDER BY id LIMIT $3";
+    let update = "UPDATE channels SET config = '{}', config_sealed = $2 \
+         WHERE id = $1 AND config = $3 AND config_sealed IS NOT DISTINCT FROM $4";
+    reseal_rows(pool, keys, batch, (select, update), |id, clear, sealed| {
+        let config = crate::channels::open_config(keys, id, clear.clone(), sealed.cloned())
+            .map_err(|e| e.to_string())?;
+        Ok(crate::channels::seal_config(keys, id, &config))
+    })
+    .await
 }
 
 /// Seals every monitor's request headers not yet under `keys`' current key (monitors with no
@@ -70,21 +47,34 @@ pub async fn reseal_channels(pool: &Pool, keys: &Keyring, batch: i64) -> Result<
 /// [`StoreError::Pool`] or [`StoreError::Db`] when Postgres fails; a row that does not open is
 /// counted in [`Resealed::failed`], not an error.
 pub async fn reseal_monitor_headers(pool: &Pool, keys: &Keyring, batch: i64) -> Result<Resealed, StoreError> {
+    let select = "SELECT id, headers, headers_sealed FROM monitors \
+         WHERE id > $1 AND ((headers_sealed IS NULL AND headers <> '{}') \
+                            OR headers_sealed->>'kid' IS DISTINCT FROM $2 AND headers_sealed IS NOT NULL) \
+         ORDER BY id LIMIT $3";
+    let update = "UPDATE monitors SET headers = '{}', headers_sealed = $2 \
+         WHERE id = $1 AND headers = $3 AND headers_sealed IS NOT DISTINCT FROM $4";
+    reseal_rows(pool, keys, batch, (select, update), |id, clear, sealed| {
+        let headers =
+            open_headers(keys, id, clear, sealed).map_err(|why| format!("monitor {id} headers: {why}"))?;
+        Ok(keys.seal_json(&headers, &Aad::monitor_headers(id)).to_json())
+    })
+    .await
+}
+
+/// The batch loop both passes share: `select` (`$1` the last id seen, `$2` the current key id,
+/// `$3` the batch size) reads `id, clear, sealed` rows in id order; `reseal` turns one into its
+/// value sealed under the current key; `update` (`$1` id, `$2` the new sealed value, `$3`/`$4`
+/// the clear and sealed values read) writes it only if the row is unchanged since.
+async fn reseal_rows(
+    pool: &Pool,
+    keys: &Keyring,
+    batch: i64,
+    (select, update): (&str, &str),
+    reseal: impl Fn(Uuid, &serde_json::Value, Option<&serde_json::Value>) -> Result<serde_json::Value, String>,
+) -> Result<Resealed, StoreError> {
     let client = pool.get().await?;
-    let select = client
-        .prepare_cached(
-            "SELECT id, headers, headers_sealed FROM monitors \
-             WHERE id > $1 AND ((headers_sealed IS NULL AND headers <> '{}') \
-                                OR headers_sealed->>'kid' IS DISTINCT FROM $2 AND headers_sealed IS NOT NULL) \
-             ORDER BY id LIMIT $3",
-        )
-        .await?;
-    let update = client
-        .prepare_cached(
-            "UPDATE monitors SET headers = '{}', headers_sealed = $2 \
-             WHERE id = $1 AND headers = $3 AND headers_sealed IS NOT DISTINCT FROM $4",
-        )
-        .await?;
+    let select = client.prepare_cached(select).await?;
+    let update = client.prepare_cached(update).await?;
     let mut done = Resealed::default();
     let mut after = Uuid::nil();
     loop {
@@ -93,12 +83,9 @@ pub async fn reseal_monitor_headers(pool: &Pool, keys: &Keyring, batch: i64) -> 
             let (id, clear, sealed): (Uuid, serde_json::Value, Option<serde_json::Value>) =
                 (r.get(0), r.get(1), r.get(2));
             after = id;
-            match open_headers(keys, id, &clear, sealed.as_ref()) {
-                Ok(headers) => {
-                    let new = keys.seal_json(&headers, &Aad::monitor_headers(id)).to_json();
-                    count(&mut done, client.execute(&update, &[&id, &new, &clear, &sealed]).await?);
-                }
-                Err(why) => done.failed.push(format!("monitor {id} headers: {why}")),
+            match reseal(id, &clear, sealed.as_ref()) {
+                Ok(new) => count(&mut done, client.execute(&update, &[&id, &new, &clear, &sealed]).await?),
+                Err(why) => done.failed.push(why),
             }
         }
         if rows.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
