@@ -301,24 +301,26 @@ pub(crate) async fn notify_channels(
     payload: &WebhookPayload,
 ) -> Result<(), StoreError> {
     let body = serde_json::to_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO notifications (id, event_id, monitor_id, channel_id, channel_kind, event_type, payload, state) \
-             SELECT $1::uuid, $2, $3, c.id, c.kind, $4, $5, 'pending' FROM channels c WHERE c.id = $6 \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .await?;
     let channels = tx
         .query(
-            "SELECT channel_id FROM monitor_channels WHERE monitor_id = $1 ORDER BY channel_id",
+            "SELECT c.id, c.kind FROM monitor_channels mc JOIN channels c ON c.id = mc.channel_id \
+             WHERE mc.monitor_id = $1 ORDER BY c.id",
             &[&payload.monitor.id],
         )
         .await?;
     for ch in channels {
-        let channel_id: Uuid = ch.get(0);
-        let id = notification_id(payload.event_id, channel_id);
-        tx.execute(&insert, &[&id, &key_event, &payload.monitor.id, &payload.kind, &body, &channel_id])
-            .await?;
+        let channel: (Uuid, &str) = (ch.get(0), ch.get(1));
+        let id = notification_id(payload.event_id, channel.0);
+        crate::rules::insert_notification(
+            tx,
+            id,
+            key_event,
+            payload.monitor.id,
+            channel,
+            &payload.kind,
+            &body,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -129,7 +129,7 @@ pub(crate) async fn still_pending(tx: &Transaction<'_>, id: Uuid) -> Result<Vec<
 
 /// One notification row (pending), unless it exists.
 #[allow(clippy::too_many_arguments)]
-async fn insert_notification(
+pub(crate) async fn insert_notification(
     tx: &Transaction<'_>,
     id: Uuid,
     event_id: Uuid,
