@@ -67,6 +67,7 @@ pub(crate) fn down_payload() -> Value {
         occurred_at: at,
         cause: Some("expected 2xx, got 503 <b>".into()),
         certificate: None,
+        degraded: None,
         reminder: None,
         escalation: false,
         flapping: None,
@@ -100,7 +101,7 @@ async fn a_starttls_delivery_arrives_as_one_multipart_message_with_both_parts() 
     assert_eq!((from.name(), from.address()), (Some("Upcheck"), Some("alerts@upcheck.test")));
     let to: Vec<_> = parsed.to().unwrap().iter().filter_map(|a| a.address()).collect();
     assert_eq!(to, ["ops@example.com", "dev@example.com"]);
-    assert_eq!(parsed.subject(), Some("[Upcheck] DOWN: api (https://api.example.com/health)"));
+    assert_eq!(parsed.subject(), Some("[Upcheck] api is down (https://api.example.com/health)"));
     assert_eq!(parsed.message_id(), Some(format!("{id}@upcheck").as_str()));
     assert!(parsed.date().is_some());
     assert_eq!(parsed.header_raw("Auto-Submitted").map(str::trim), Some("auto-generated"));

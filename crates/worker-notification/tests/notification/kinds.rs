@@ -135,7 +135,7 @@ async fn a_down_alert_reaches_an_smtp_server_through_the_worker_as_one_message()
     assert_eq!(got[0].rcpt_to, ["ops@example.com"]);
     let text = String::from_utf8_lossy(&got[0].data);
     assert!(text.contains(&format!("Message-ID: <{notification}@upcheck>")), "{text}");
-    assert!(text.contains("Subject: [Upcheck] DOWN: test monitor"), "{text}");
+    assert!(text.contains("Subject: [Upcheck] test monitor is down"), "{text}");
     cancel.cancel();
     task.await.unwrap();
 }
