@@ -98,7 +98,14 @@ impl Message {
                 (None, false) => (format!("{who} is down"), Severity::Critical, String::new()),
             },
             "monitor.up" => (format!("{who} is up again"), Severity::Resolved, String::new()),
-            "monitor.degraded" => (format!("{who} is degraded"), Severity::Warning, String::new()),
+            "monitor.degraded" => (
+                format!("{who} is degraded"),
+                Severity::Warning,
+                "It answers, but slower than its degraded latency.".into(),
+            ),
+            "monitor.degraded.resolved" => {
+                (format!("{who} is no longer degraded"), Severity::Resolved, String::new())
+            }
             "monitor.flapping" => (
                 format!("{who} is flapping"),
                 Severity::Warning,
@@ -153,6 +160,15 @@ impl Message {
             },
         );
         fact("cause", "Cause", s("/cause"));
+        let latency = |p: &str| payload.pointer(p).and_then(Value::as_i64).map(|ms| format!("{ms} ms"));
+        fact("latency", "Latency", latency("/degraded/latency_ms"));
+        fact("degraded_latency", "Degraded from", latency("/degraded/threshold_ms"));
+        let slow: Vec<&str> = payload
+            .pointer("/degraded/regions")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        fact("slow_regions", "Slow in", (!slow.is_empty()).then(|| slow.join(", ")));
         fact("certificate_expires_at", "Certificate expires", s("/certificate/not_after"));
         fact("incident_id", "Incident", s("/incident/id"));
         fact("channel_id", "Channel", s("/channel_id"));
@@ -203,6 +219,29 @@ mod tests {
             "Monitor: api\nURL: https://api.example.com/health\nStatus: up → down\nCause: connection refused\nIncident: i1\nAt: 2026-01-02T03:04:05Z"
         );
         assert_eq!(m.link.as_deref(), Some("https://api.example.com/health"));
+    }
+
+    #[test]
+    fn slowness_names_latency_threshold_and_regions_and_its_end_resolves() {
+        let mut slow = down();
+        slow["type"] = "monitor.degraded".into();
+        (slow["previous_status"], slow["status"], slow["incident"]) = ("up".into(), "up".into(), Value::Null);
+        slow["cause"] = "responses take 2300 ms (degraded from 800 ms)".into();
+        slow["degraded"] =
+            json!({"degraded": true, "latency_ms": 2300, "threshold_ms": 800, "regions": ["eu", "us"]});
+        let m = Message::render(&slow);
+        assert_eq!((m.title.as_str(), m.severity), ("api is degraded", Severity::Warning));
+        assert!(
+            m.summary().contains("Latency: 2300 ms\nDegraded from: 800 ms\nSlow in: eu, us"),
+            "{}",
+            m.summary()
+        );
+        assert!(m.summary().contains("Status: up\n"), "an unchanged status is shown once");
+        slow["type"] = "monitor.degraded.resolved".into();
+        slow["degraded"] = json!({"degraded": false, "latency_ms": 120, "threshold_ms": 800, "regions": []});
+        let m = Message::render(&slow);
+        assert_eq!((m.title.as_str(), m.severity), ("api is no longer degraded", Severity::Resolved));
+        assert!(!m.summary().contains("Slow in"));
     }
 
     #[test]

@@ -24,7 +24,8 @@ impl PagerDutyChannel {
 /// The event for `m`: `resolve` for `monitor.up` (dedup key: the incident id) and
 /// `monitor.stable` (the flapping key); `trigger` otherwise, deduplicated by the incident id
 /// (`monitor.down`), by monitor and certificate fingerprint (`certificate.expiring`), by
-/// monitor (`monitor.flapping`), else by the event (or the notification `id`).
+/// monitor (`monitor.flapping`, `monitor.degraded`: resolved by `monitor.stable` and
+/// `monitor.degraded.resolved`), else by the event (or the notification `id`).
 pub(crate) fn payload(m: &Message, config: &PagerDutyConfig, id: Uuid) -> Value {
     let monitor = m.monitor_id.clone().unwrap_or_default();
     let fallback = m.event_id.clone().unwrap_or_else(|| id.to_string());
@@ -38,6 +39,8 @@ pub(crate) fn payload(m: &Message, config: &PagerDutyConfig, id: Uuid) -> Value 
         }
         "monitor.flapping" => ("trigger", format!("flapping:{monitor}")),
         "monitor.stable" => ("resolve", format!("flapping:{monitor}")),
+        "monitor.degraded" => ("trigger", format!("degraded:{monitor}")),
+        "monitor.degraded.resolved" => ("resolve", format!("degraded:{monitor}")),
         _ => ("trigger", fallback),
     };
     let dedup_key = truncate(&dedup_key, 255);
@@ -138,6 +141,14 @@ mod tests {
         let id = Uuid::nil();
         let flapping = payload(&Message::render(&event("monitor.flapping", "down")), &config, id);
         let stable = payload(&Message::render(&event("monitor.stable", "up")), &config, id);
+        let slow = payload(&Message::render(&event("monitor.degraded", "up")), &config, id);
+        let fast = payload(&Message::render(&event("monitor.degraded.resolved", "up")), &config, id);
+        assert_eq!((&slow["event_action"], &slow["dedup_key"]), (&json!("trigger"), &json!("degraded:m1")));
+        assert_eq!(slow["payload"]["severity"], "warning");
+        assert_eq!(
+            fast,
+            json!({"routing_key": config.routing_key, "event_action": "resolve", "dedup_key": "degraded:m1"})
+        );
         let other = payload(&Message::render(&event("monitor.rebooted", "up")), &config, id);
         let test = payload(&Message::render(&json!({"type": "test", "channel_id": "c1"})), &config, id);
 

@@ -22,8 +22,9 @@ pub mod webhook;
 pub use expected::{ExpectedStatus, ExpectedStatusError};
 pub use kinds::{ChannelKind, IncidentState, Role};
 pub use messages::{
-    CheckJob, ExpiringCertificate, FlappingSummary, MONITOR_FLAPPING, MONITOR_STABLE, NotificationJob,
-    PingKind, StatusEvent, WebhookIncident, WebhookMonitor, WebhookPayload, notification_id, webhook_type,
+    CheckJob, DegradedChange, ExpiringCertificate, FlappingSummary, MONITOR_DEGRADED,
+    MONITOR_DEGRADED_RESOLVED, MONITOR_FLAPPING, MONITOR_STABLE, NotificationJob, PingKind, StatusEvent,
+    WebhookIncident, WebhookMonitor, WebhookPayload, notification_id, webhook_type,
 };
 pub use monitor::{HttpMethod, MonitorKind, ProbeSpec, ValidationError};
 pub use rules::{AlertRule, TimerDue, TimerKind};

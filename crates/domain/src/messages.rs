@@ -69,14 +69,52 @@ pub struct StatusEvent {
     /// current status, and no incident opens or resolves): the certificate that expires soon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<ExpiringCertificate>,
+    /// Set for a slowness notice (`monitor.degraded` or `monitor.degraded.resolved`; `from` and
+    /// `to` are then both `up`, and no incident opens or resolves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<DegradedChange>,
 }
 
 impl StatusEvent {
-    /// The webhook `type`: `certificate.expiring` for a certificate notice, else the
+    /// The webhook `type`: `certificate.expiring` for a certificate notice,
+    /// `monitor.degraded` / `monitor.degraded.resolved` for a slowness notice, else the
     /// transition's ([`webhook_type`]).
     pub fn webhook_type(&self) -> &'static str {
-        if self.certificate.is_some() { CERTIFICATE_EXPIRING } else { webhook_type(self.to) }
+        match (&self.certificate, &self.degraded) {
+            (Some(_), _) => CERTIFICATE_EXPIRING,
+            (None, Some(d)) if d.degraded => MONITOR_DEGRADED,
+            (None, Some(_)) => MONITOR_DEGRADED_RESOLVED,
+            (None, None) => webhook_type(self.to),
+        }
     }
+
+    /// Whether it is a status transition (`from → to`), not a notice about an unchanged status
+    /// (a certificate expiring, slowness starting or ending): only transitions open and resolve
+    /// incidents, count towards flapping and end a maintenance hold.
+    pub fn is_transition(&self) -> bool {
+        self.certificate.is_none() && self.degraded.is_none()
+    }
+}
+
+/// The webhook `type` of an up monitor whose slowness is confirmed: its checks took at least
+/// its `degraded_latency_ms` `failure_threshold` times in a row.
+pub const MONITOR_DEGRADED: &str = "monitor.degraded";
+/// The webhook `type` of a degraded monitor that is fast again (`recovery_threshold` fast
+/// checks in a row). Links that list `monitor.degraded` hear both.
+pub const MONITOR_DEGRADED_RESOLVED: &str = "monitor.degraded.resolved";
+
+/// A slowness notice: an up monitor became degraded, or stopped being.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DegradedChange {
+    /// True when slowness starts (`monitor.degraded`), false when it ends.
+    pub degraded: bool,
+    /// The deciding check's latency, ms.
+    pub latency_ms: Option<i32>,
+    /// The monitor's `degraded_latency_ms` when the check ran.
+    pub threshold_ms: Option<u32>,
+    /// The regions whose checks are slow, sorted (empty once it ends).
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
 /// The webhook `type` of a certificate notice.
@@ -119,8 +157,8 @@ pub fn notification_id(event_id: Uuid, channel_id: Uuid) -> Uuid {
 pub struct WebhookPayload {
     /// The status event's id; the same for every channel the event reaches.
     pub event_id: Uuid,
-    /// `monitor.down`, `monitor.up`, `certificate.expiring`, `monitor.flapping` or
-    /// `monitor.stable`.
+    /// `monitor.down`, `monitor.up`, `monitor.degraded`, `monitor.degraded.resolved`,
+    /// `certificate.expiring`, `monitor.flapping` or `monitor.stable`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The monitor.
@@ -149,6 +187,9 @@ pub struct WebhookPayload {
     /// The flapping episode, for `monitor.flapping` and `monitor.stable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flapping: Option<FlappingSummary>,
+    /// The slowness, for `monitor.degraded` and `monitor.degraded.resolved`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<DegradedChange>,
 }
 
 /// The webhook `type` of the one alert a monitor sends when it starts flapping.
@@ -235,6 +276,7 @@ mod tests {
             reminder: None,
             escalation: false,
             flapping: None,
+            degraded: None,
         };
         let v = serde_json::to_value(&body).unwrap();
         assert_eq!(v["type"], "monitor.down");

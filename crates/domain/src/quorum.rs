@@ -91,6 +91,24 @@ pub fn verdict<'a>(
     }
 }
 
+/// The regions that vote up at `now_ms` with slowness confirmed ([`MonitorState::degraded`]),
+/// sorted. An up monitor is degraded while any is: one slow region is what its users there see.
+pub fn degraded_regions<'a>(
+    regions: impl IntoIterator<Item = &'a RegionState>,
+    quorum: Quorum,
+    now_ms: i64,
+) -> Vec<String> {
+    let mut out: Vec<String> = regions
+        .into_iter()
+        .filter(|r| {
+            r.votes(now_ms, quorum.interval_ms) && r.state.status == MonitorStatus::Up && r.state.degraded
+        })
+        .map(|r| r.region.clone())
+        .collect();
+    out.sort();
+    out
+}
+
 /// The regions that vote down at `now_ms`, sorted: an incident's cause names them.
 pub fn down_regions<'a>(
     regions: impl IntoIterator<Item = &'a RegionState>,

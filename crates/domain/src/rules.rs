@@ -58,10 +58,20 @@ impl AlertRule {
         }
     }
 
-    /// Whether an event of webhook type `event_type` notifies this link, by its `events` alone
-    /// (types outside [`ALERT_EVENTS`] always do).
+    /// Whether an event of webhook type `event_type` notifies this link, by its `events` alone.
+    /// `monitor.degraded.resolved` is heard with `monitor.degraded`; other types outside
+    /// [`ALERT_EVENTS`] always are.
     pub fn listens_to(&self, event_type: &str) -> bool {
+        let event_type =
+            if event_type == crate::MONITOR_DEGRADED_RESOLVED { crate::MONITOR_DEGRADED } else { event_type };
         !ALERT_EVENTS.contains(&event_type) || self.events.iter().any(|e| e == event_type)
+    }
+
+    /// Whether this link hears a flapping monitor's `monitor.flapping` and `monitor.stable`:
+    /// they stand in for the downs and ups the episode holds back, so a first-tier link that
+    /// listens to either hears them; escalation targets hear only incidents that escalate.
+    pub fn hears_flapping(&self) -> bool {
+        !self.is_escalation() && (self.listens_to("monitor.down") || self.listens_to("monitor.up"))
     }
 
     /// Whether this link is an escalation target.
@@ -212,6 +222,24 @@ mod tests {
         assert!(!r.listens_to("monitor.degraded"));
         assert!(r.listens_to("monitor.flapping"), "types outside the list are not filtered");
         assert_eq!(r.validate("channels[0]"), Ok(()));
+    }
+
+    #[test]
+    fn degraded_listeners_hear_its_end_too() {
+        let r = AlertRule { events: vec!["monitor.degraded".into()], ..rule() };
+        assert!(r.listens_to("monitor.degraded") && r.listens_to("monitor.degraded.resolved"));
+        assert!(!rule().listens_to("monitor.degraded.resolved"), "nor its end without it");
+    }
+
+    #[test]
+    fn flapping_reaches_first_tier_links_that_hear_downs_or_ups() {
+        assert!(rule().hears_flapping());
+        let ups = AlertRule { events: vec!["monitor.up".into()], ..rule() };
+        assert!(ups.hears_flapping());
+        let certs = AlertRule { events: vec!["certificate.expiring".into()], ..rule() };
+        assert!(!certs.hears_flapping(), "a certificate-only link hears no flapping");
+        let tier2 = AlertRule { escalate_after_minutes: Some(10), ..rule() };
+        assert!(!tier2.hears_flapping(), "an escalation target hears only escalations");
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! after `recovery_threshold` consecutive successes. The first `pending → up` is a transition
 //! but notifies no one. A check whose due time is not newer than the last applied one is stale
 //! and changes nothing, whatever order replicas finish in.
+//!
+//! Slowness is confirmed the same way, beside the status: `failure_threshold` degraded checks in
+//! a row set [`MonitorState::degraded`] and `recovery_threshold` fast successes in a row clear
+//! it; a failed check breaks either run, and a confirmed `down` clears it (the `down` says more). It is what `monitor.degraded`
+//! alerts follow, so one slow check does not page anyone.
 
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +115,12 @@ pub struct MonitorState {
     pub consecutive_successes: u32,
     /// Due time (Unix ms) of the latest applied check; older checks are stale.
     pub last_due_at_ms: i64,
+    /// Confirmed slow: `failure` degraded checks in a row set it, `recovery` fast successes in
+    /// a row (or a confirmed `down`) clear it.
+    pub degraded: bool,
+    /// Checks in a row that disagree with `degraded` (slow ones while it is clear, fast ones
+    /// while it is set): how far a change of it has got.
+    pub degraded_streak: u32,
 }
 
 impl MonitorState {
@@ -120,6 +131,8 @@ impl MonitorState {
             consecutive_failures: 0,
             consecutive_successes: 0,
             last_due_at_ms: i64::MIN,
+            degraded: false,
+            degraded_streak: 0,
         }
     }
 }
@@ -165,12 +178,38 @@ pub fn apply_check(
         MonitorStatus::Pending | MonitorStatus::Down if recovered_enough => MonitorStatus::Up,
         unchanged => unchanged,
     };
+    next.status = to;
+    apply_latency(&mut next, outcome, thresholds);
     if to == state.status {
         return (next, None);
     }
-    next.status = to;
     let notify = !(state.status == MonitorStatus::Pending && to == MonitorStatus::Up);
     (next, Some(Transition { from: state.status, to, notify }))
+}
+
+/// Moves the slowness latch ([`MonitorState::degraded`]) by one applied check, `state.status`
+/// being already the status after it. A failed check breaks a run either way; a confirmed
+/// `down` clears the latch, so slowness is confirmed anew after recovery.
+fn apply_latency(state: &mut MonitorState, outcome: CheckOutcome, thresholds: Thresholds) {
+    let disagrees = match outcome {
+        CheckOutcome::Down => {
+            state.degraded &= state.status != MonitorStatus::Down;
+            state.degraded_streak = 0;
+            return;
+        }
+        CheckOutcome::Degraded => !state.degraded,
+        CheckOutcome::Up => state.degraded,
+    };
+    if !disagrees {
+        state.degraded_streak = 0;
+        return;
+    }
+    state.degraded_streak = state.degraded_streak.saturating_add(1);
+    let needed = if state.degraded { thresholds.recovery } else { thresholds.failure };
+    if state.degraded_streak >= u32::from(needed.max(1)) {
+        state.degraded = !state.degraded;
+        state.degraded_streak = 0;
+    }
 }
 
 #[cfg(test)]
@@ -339,5 +378,28 @@ mod tests {
         let (state, seen) = run(at(Down), &[D], T);
         assert_eq!(state.status, Up);
         assert_eq!(seen, vec![Transition { from: Down, to: Up, notify: true }]);
+    }
+
+    #[test]
+    fn slowness_is_confirmed_and_cleared_like_a_status() {
+        use CheckOutcome::Degraded as D;
+        let t = Thresholds { failure: 2, recovery: 2 };
+        let (state, _) = run(at(Up), &[D], t);
+        assert!(!state.degraded, "one slow check is not enough");
+        let (state, _) = run(at(Up), &[D, S, D], t);
+        assert!(!state.degraded, "a fast check in between resets the count");
+        let (state, _) = run(at(Up), &[D, D], t);
+        assert!(state.degraded);
+        let (state, _) = run(at(Up), &[D, D, S, D, S], t);
+        assert!(state.degraded, "needs two fast checks in a row to clear");
+        let (state, _) = run(at(Up), &[D, D, S, S], t);
+        assert!(!state.degraded);
+        let (state, seen) = run(at(Up), &[D, D, F], t);
+        assert!(state.degraded, "one failure under a threshold of two changes neither");
+        assert!(seen.is_empty());
+        let (state, _) = run(at(Up), &[D, D, F, F], t);
+        assert_eq!((state.status, state.degraded), (Down, false), "a confirmed down clears it");
+        let (state, _) = run(at(Up), &[D, F, D], t);
+        assert!(!state.degraded, "a failure breaks a run of slow checks");
     }
 }

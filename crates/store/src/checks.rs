@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 use time::OffsetDateTime;
 use upcheck_domain::quorum::{self, Quorum, RegionState};
 use upcheck_domain::{
-    CheckOutcome, ExpiringCertificate, MonitorState, MonitorStatus, StatusEvent, Thresholds, TraceParent,
-    apply_check,
+    CheckOutcome, DegradedChange, ExpiringCertificate, MonitorState, MonitorStatus, StatusEvent, Thresholds,
+    TraceParent, apply_check,
 };
 use uuid::Uuid;
 
@@ -33,8 +33,11 @@ pub struct CheckRecord {
     pub http_status: Option<i16>,
     /// Why the check failed, human-readable.
     pub error: Option<String>,
-    /// The monitor's thresholds at scheduling time.
+    /// The monitor's thresholds at scheduling time (they confirm slowness too).
     pub thresholds: Thresholds,
+    /// The monitor's `degraded_latency_ms` at scheduling time, if it has one: a slowness
+    /// notice names it.
+    pub degraded_latency_ms: Option<u32>,
     /// The trace context of the span that probed, when tracing is on: a transition this check
     /// causes carries it on, so the alert continues the check's trace.
     pub trace_parent: Option<TraceParent>,
@@ -49,7 +52,10 @@ pub struct CheckRecord {
 ///
 /// Each region runs its own status machine per monitor (`monitor_region_state`); the
 /// monitor's status is the regions' verdict ([`quorum::verdict`]), and its changes are the
-/// transitions. With one region this is the plain status machine.
+/// transitions. With one region this is the plain status machine. An up monitor is degraded
+/// while a voting region has its slowness confirmed ([`quorum::degraded_regions`]); each time
+/// that changes while the monitor is up, a slowness notice (`monitor.degraded` or
+/// `monitor.degraded.resolved`) follows the check. Going down ends slowness without a notice.
 ///
 /// Idempotent: a check already stored (same monitor, job id and region) is skipped and does
 /// not touch the state, so a redelivered job changes nothing. Checks of deleted monitors are
@@ -139,6 +145,11 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
         let Some(mut status) = overall.get(monitor_id).copied() else { continue };
         let states = regions.entry(*monitor_id).or_default();
         let before = status;
+        let now_ms = list.first().map_or(i64::MIN, |c| upcheck_domain::clock::unix_ms(c.checked_at));
+        let mut degraded = list.first().is_some_and(|c| {
+            status == MonitorStatus::Up
+                && !quorum::degraded_regions(states.iter(), c.quorum, now_ms).is_empty()
+        });
         let mut touched: Vec<(String, CheckOutcome)> = Vec::new();
         for c in list {
             if status == MonitorStatus::Paused {
@@ -168,27 +179,16 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
                 None => touched.push((c.region.clone(), c.outcome)),
             }
             let Some(to) = quorum::verdict(states.iter(), c.quorum, checked_ms) else { continue };
-            if to == status {
-                continue;
+            if to != status {
+                events.push(transition_event(*monitor_id, status, to, c, states));
+                status = to;
             }
-            let cause = (to == MonitorStatus::Down).then(|| {
-                let down = quorum::down_regions(states.iter(), c.quorum, checked_ms);
-                let error = c.error.clone().unwrap_or_else(|| "failing".into());
-                if states.len() > 1 { format!("down in {}: {error}", down.join(", ")) } else { error }
-            });
-            events.push(StatusEvent {
-                event_id: Uuid::now_v7(),
-                monitor_id: *monitor_id,
-                from: status,
-                to,
-                notify: !(status == MonitorStatus::Pending && to == MonitorStatus::Up),
-                occurred_at: c.checked_at,
-                cause,
-                seq: None,
-                trace_parent: c.trace_parent,
-                certificate: None,
-            });
-            status = to;
+            let slow = quorum::degraded_regions(states.iter(), c.quorum, checked_ms);
+            let now_degraded = status == MonitorStatus::Up && !slow.is_empty();
+            if now_degraded != degraded && status == MonitorStatus::Up {
+                events.push(slowness_event(*monitor_id, now_degraded, slow, c));
+            }
+            degraded = now_degraded;
         }
         if let Some(c) = list.iter().rev().find(|c| c.expiring_certificate.is_some())
             && status != MonitorStatus::Paused
@@ -223,6 +223,64 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
     tx.commit().await?;
     tracing::Span::current().record("transitions", events.len());
     Ok(events)
+}
+
+/// The status event of `monitor_id` going `from → to` on check `c`, `states` being its regions
+/// after the check: a `down` names the failing regions when there are several.
+fn transition_event(
+    monitor_id: Uuid,
+    from: MonitorStatus,
+    to: MonitorStatus,
+    c: &CheckRecord,
+    states: &[RegionState],
+) -> StatusEvent {
+    let checked_ms = upcheck_domain::clock::unix_ms(c.checked_at);
+    let cause = (to == MonitorStatus::Down).then(|| {
+        let down = quorum::down_regions(states.iter(), c.quorum, checked_ms);
+        let error = c.error.clone().unwrap_or_else(|| "failing".into());
+        if states.len() > 1 { format!("down in {}: {error}", down.join(", ")) } else { error }
+    });
+    StatusEvent {
+        event_id: Uuid::now_v7(),
+        monitor_id,
+        from,
+        to,
+        notify: !(from == MonitorStatus::Pending && to == MonitorStatus::Up),
+        occurred_at: c.checked_at,
+        cause,
+        seq: None,
+        trace_parent: c.trace_parent,
+        certificate: None,
+        degraded: None,
+    }
+}
+
+/// The slowness notice of up monitor `monitor_id` on check `c`: slowness starts (`degraded`,
+/// in regions `slow`) or ends.
+fn slowness_event(monitor_id: Uuid, degraded: bool, slow: Vec<String>, c: &CheckRecord) -> StatusEvent {
+    let cause = match (degraded, c.latency_ms, c.degraded_latency_ms) {
+        (true, Some(ms), Some(limit)) => Some(format!("responses take {ms} ms (degraded from {limit} ms)")),
+        (true, _, _) => Some("responses are slow".to_string()),
+        (false, _, _) => None,
+    };
+    StatusEvent {
+        event_id: Uuid::now_v7(),
+        monitor_id,
+        from: MonitorStatus::Up,
+        to: MonitorStatus::Up,
+        notify: true,
+        occurred_at: c.checked_at,
+        cause,
+        seq: None,
+        trace_parent: c.trace_parent,
+        certificate: None,
+        degraded: Some(DegradedChange {
+            degraded,
+            latency_ms: c.latency_ms,
+            threshold_ms: c.degraded_latency_ms,
+            regions: slow,
+        }),
+    }
 }
 
 /// `certificate.expiring` events for the certificates of `notices` not reported before (one
@@ -274,6 +332,7 @@ async fn certificate_notices(
                 seq: None,
                 trace_parent: c.trace_parent,
                 certificate: Some(cert),
+                degraded: None,
             })
         })
         .collect())
@@ -287,7 +346,7 @@ async fn load_regions(
     let stmt = tx
         .prepare_cached(
             "SELECT monitor_id, region, status, consecutive_failures, consecutive_successes, last_due_at_ms, \
-               (extract(epoch FROM last_checked_at) * 1000)::int8, last_error \
+               (extract(epoch FROM last_checked_at) * 1000)::int8, last_error, degraded, degraded_streak \
              FROM monitor_region_state WHERE monitor_id = ANY($1)",
         )
         .await?;
@@ -298,6 +357,8 @@ async fn load_regions(
             consecutive_failures: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
             consecutive_successes: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
             last_due_at_ms: row.get(5),
+            degraded: row.get(8),
+            degraded_streak: u32::try_from(row.get::<_, i32>(9)).unwrap_or(0),
         };
         out.entry(row.get(0)).or_default().push(RegionState {
             region: row.get(1),
@@ -321,6 +382,8 @@ struct RegionUpdate {
     checked_ms: Vec<i64>,
     outcomes: Vec<&'static str>,
     errors: Vec<Option<String>>,
+    degraded: Vec<bool>,
+    degraded_streaks: Vec<i32>,
 }
 
 impl RegionUpdate {
@@ -334,6 +397,8 @@ impl RegionUpdate {
         self.dues.push(r.state.last_due_at_ms);
         self.checked_ms.push(r.last_checked_ms);
         self.errors.push(r.last_error.clone());
+        self.degraded.push(r.state.degraded);
+        self.degraded_streaks.push(i32::try_from(r.state.degraded_streak).unwrap_or(i32::MAX));
     }
 
     async fn write(&self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
@@ -343,12 +408,13 @@ impl RegionUpdate {
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO monitor_region_state AS s (monitor_id, region, status, consecutive_failures, \
-                   consecutive_successes, last_due_at_ms, last_checked_at, last_outcome, last_error) \
+                   consecutive_successes, last_due_at_ms, last_checked_at, last_outcome, last_error, degraded, \
+                   degraded_streak) \
                  SELECT u.id, u.region, u.status, u.failures, u.successes, u.due, \
-                        to_timestamp(u.checked_ms / 1000.0), u.outcome, u.error \
+                        to_timestamp(u.checked_ms / 1000.0), u.outcome, u.error, u.degraded, u.streak \
                  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::int8[], $7::int8[], \
-                             $8::text[], $9::text[]) \
-                      AS u(id, region, status, failures, successes, due, checked_ms, outcome, error) \
+                             $8::text[], $9::text[], $10::bool[], $11::int4[]) \
+                      AS u(id, region, status, failures, successes, due, checked_ms, outcome, error, degraded, streak) \
                  ORDER BY u.id, u.region \
                  ON CONFLICT (monitor_id, region) DO UPDATE SET status = excluded.status, \
                    consecutive_failures = excluded.consecutive_failures, \
@@ -356,7 +422,8 @@ impl RegionUpdate {
                    last_due_at_ms = excluded.last_due_at_ms, last_checked_at = excluded.last_checked_at, \
                    last_outcome = CASE WHEN s.last_checked_at > excluded.last_checked_at THEN s.last_outcome \
                                        ELSE excluded.last_outcome END, \
-                   last_error = excluded.last_error",
+                   last_error = excluded.last_error, degraded = excluded.degraded, \
+                   degraded_streak = excluded.degraded_streak",
             )
             .await?;
         tx.execute(
@@ -371,6 +438,8 @@ impl RegionUpdate {
                 &self.checked_ms,
                 &self.outcomes,
                 &self.errors,
+                &self.degraded,
+                &self.degraded_streaks,
             ],
         )
         .await?;

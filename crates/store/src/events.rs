@@ -14,8 +14,7 @@ use upcheck_domain::{MonitorStatus, StatusEvent, TraceParent};
 use uuid::Uuid;
 
 /// The columns [`from_row`] decodes, in its order.
-pub(crate) const COLUMNS: &str =
-    "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context, certificate";
+pub(crate) const COLUMNS: &str = "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context, certificate, degraded";
 
 /// Decodes a row selected with [`COLUMNS`].
 pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreError> {
@@ -38,6 +37,11 @@ pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreErro
             .map(serde_json::from_value)
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("event certificate: {e}")))?,
+        degraded: r
+            .get::<_, Option<serde_json::Value>>(10)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("event degraded: {e}")))?,
     })
 }
 
@@ -57,11 +61,14 @@ pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<
     let stmt = tx
         .prepare_cached(
             "INSERT INTO status_events \
-               (id, monitor_id, from_status, to_status, notify, cause, occurred_at, trace_context, certificate) \
-             SELECT u.id, u.monitor_id, u.from_status, u.to_status, u.notify, u.cause, u.occurred_at, u.tp, u.cert \
+               (id, monitor_id, from_status, to_status, notify, cause, occurred_at, trace_context, certificate, \
+                degraded) \
+             SELECT u.id, u.monitor_id, u.from_status, u.to_status, u.notify, u.cause, u.occurred_at, u.tp, u.cert, \
+                    u.degraded \
              FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bool[], $6::text[], \
-                         $7::timestamptz[], $8::text[], $9::jsonb[]) \
-                  WITH ORDINALITY AS u(id, monitor_id, from_status, to_status, notify, cause, occurred_at, tp, cert, n) \
+                         $7::timestamptz[], $8::text[], $9::jsonb[], $10::jsonb[]) \
+                  WITH ORDINALITY AS u(id, monitor_id, from_status, to_status, notify, cause, occurred_at, tp, cert, \
+                                       degraded, n) \
              ORDER BY u.n \
              RETURNING id, seq",
         )
@@ -76,7 +83,10 @@ pub async fn insert(tx: &Transaction<'_>, events: &mut [StatusEvent]) -> Result<
     let tp: Vec<Option<String>> = events.iter().map(|e| e.trace_parent.map(|t| t.to_string())).collect();
     let certs: Vec<Option<serde_json::Value>> =
         events.iter().map(|e| e.certificate.as_ref().and_then(|c| serde_json::to_value(c).ok())).collect();
-    let rows = tx.query(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at, &tp, &certs]).await?;
+    let degraded: Vec<Option<serde_json::Value>> =
+        events.iter().map(|e| e.degraded.as_ref().and_then(|d| serde_json::to_value(d).ok())).collect();
+    let rows =
+        tx.query(&stmt, &[&ids, &monitors, &from, &to, &notify, &cause, &at, &tp, &certs, &degraded]).await?;
     let seqs: std::collections::HashMap<Uuid, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for e in events.iter_mut() {
         e.seq = seqs.get(&e.event_id).copied();

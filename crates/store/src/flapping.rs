@@ -46,7 +46,7 @@ pub(crate) enum Flap {
 /// A status change that flapping counts: between `up` and `down`.
 pub(crate) fn is_change(e: &StatusEvent) -> bool {
     use MonitorStatus::{Down, Up};
-    e.certificate.is_none() && matches!((e.from, e.to), (Up, Down) | (Down, Up))
+    e.is_transition() && matches!((e.from, e.to), (Up, Down) | (Down, Up))
 }
 
 /// Decides what flapping does to `event` (under the monitor's lock), ending first an episode
@@ -60,6 +60,7 @@ pub(crate) async fn judge(
     if event.certificate.is_some() {
         return Ok((Flap::Calm, Vec::new()));
     }
+    // A slowness notice counts no change but is held back while the monitor flaps.
     let mut ended = Vec::new();
     if let Some(ep) = episode(tx, event.monitor_id).await? {
         if ep.calm_until() > event.occurred_at {
@@ -83,7 +84,7 @@ pub(crate) async fn judge(
         .query_one(
             "SELECT count(*), min(occurred_at) FROM status_events \
              WHERE monitor_id = $1 AND seq <= $2 AND occurred_at > $3 AND occurred_at <= $4 \
-               AND certificate IS NULL AND from_status IN ('up', 'down') AND to_status IN ('up', 'down') \
+               AND certificate IS NULL AND degraded IS NULL AND from_status IN ('up', 'down') AND to_status IN ('up', 'down') \
                AND from_status <> to_status",
             &[
                 &event.monitor_id,
@@ -154,6 +155,7 @@ pub(crate) async fn start(
         reminder: None,
         escalation: false,
         flapping: Some(summary),
+        degraded: None,
     };
     notify_channels(tx, event.event_id, &payload).await
 }
@@ -228,6 +230,7 @@ async fn finish(
         certificate: None,
         reminder: None,
         escalation: false,
+        degraded: None,
         flapping: Some(FlappingSummary {
             changes: u32::try_from(ep.changes).unwrap_or(0),
             window_seconds: u64::try_from(ep.window_seconds).unwrap_or(0),
@@ -292,24 +295,21 @@ pub async fn settle(pool: &Pool, now: OffsetDateTime, limit: i64) -> Result<Vec<
     Ok(pending)
 }
 
-/// Creates `payload`'s notification on each channel linked to its monitor, ids
-/// UUIDv5(`payload.event_id`, channel), recorded under `key_event` (what a redelivery of that
-/// status event lists as pending).
+/// Creates `payload`'s notification on each channel linked to its monitor whose rules hear
+/// flapping ([`upcheck_domain::AlertRule::hears_flapping`]: first-tier links listening to
+/// `monitor.down` or `monitor.up`), ids UUIDv5(`payload.event_id`, channel), recorded under
+/// `key_event` (what a redelivery of that status event lists as pending).
 pub(crate) async fn notify_channels(
     tx: &Transaction<'_>,
     key_event: Uuid,
     payload: &WebhookPayload,
 ) -> Result<(), StoreError> {
     let body = serde_json::to_value(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let channels = tx
-        .query(
-            "SELECT c.id, c.kind FROM monitor_channels mc JOIN channels c ON c.id = mc.channel_id \
-             WHERE mc.monitor_id = $1 ORDER BY c.id",
-            &[&payload.monitor.id],
-        )
-        .await?;
-    for ch in channels {
-        let channel: (Uuid, &str) = (ch.get(0), ch.get(1));
+    for (rule, kind) in crate::rules::links(tx, payload.monitor.id).await? {
+        if !rule.hears_flapping() {
+            continue;
+        }
+        let channel: (Uuid, &str) = (rule.channel_id, &kind);
         let id = notification_id(payload.event_id, channel.0);
         crate::rules::insert_notification(
             tx,

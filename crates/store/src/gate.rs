@@ -6,8 +6,9 @@
 //!   incident opened before the window and alerts only when it resolved one.
 //! - While a monitor flaps ([`crate::flapping`]), incidents open and resolve as usual but no
 //!   change alerts: the change that crosses the threshold sends one `monitor.flapping` instead.
-//! - Certificate notices pass untouched. Suppressed events are marked in
-//!   `status_events.suppressed_by`.
+//! - Certificate notices pass untouched. Slowness notices (`monitor.degraded`) alert no one
+//!   inside a window or while the monitor flaps, and hold nothing. Suppressed events are marked
+//!   in `status_events.suppressed_by`.
 
 use crate::StoreError;
 use crate::flapping::{Flap, FlappingPolicy};
@@ -51,7 +52,7 @@ impl Gate {
     /// Whether the event's own alert goes out, `resolved` telling whether it resolved an incident.
     pub(crate) fn alerts(&self, event: &StatusEvent, resolved: bool) -> bool {
         if self.maintenance {
-            return event.to == MonitorStatus::Up && resolved;
+            return event.is_transition() && event.to == MonitorStatus::Up && resolved;
         }
         matches!(self.flap, Flap::Calm)
     }
@@ -73,6 +74,7 @@ impl Gate {
             return crate::incidents::pending_notifications(tx, event.event_id).await;
         }
         match event.to {
+            _ if !event.is_transition() => {}
             MonitorStatus::Down if self.maintenance => crate::maintenance_hold::hold(tx, event).await?,
             MonitorStatus::Down | MonitorStatus::Up => {
                 crate::maintenance_hold::forget(tx, event.monitor_id).await?

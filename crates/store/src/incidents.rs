@@ -115,8 +115,8 @@ async fn apply_one(
 ) -> Result<AppliedEvent, StoreError> {
     let seq = event.seq.unwrap_or(i64::MAX);
     let gate = crate::gate::judge(tx, monitor, &event, policy).await?;
-    // A certificate notice changes no incident; it names the open one, if any.
-    let transition = if event.certificate.is_some() { None } else { Some((event.from, event.to)) };
+    // A notice (certificate, slowness) changes no incident; it names the open one, if any.
+    let transition = event.is_transition().then_some((event.from, event.to));
     let incident = match transition {
         None => {
             let open = tx
@@ -194,6 +194,7 @@ async fn apply_one(
             reminder: None,
             escalation: false,
             flapping: None,
+            degraded: event.degraded.clone(),
         };
         let payload = serde_json::to_value(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // Which links hear it now, and which later (alert rules: delays, reminders, escalation).

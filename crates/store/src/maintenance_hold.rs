@@ -83,7 +83,8 @@ pub async fn release_ended(
         let (held_event, cause): (Uuid, Option<String>) = (row.get(0), row.get(1));
         let latest: Option<Uuid> = tx
             .query_opt(
-                "SELECT id FROM status_events WHERE monitor_id = $1 AND certificate IS NULL ORDER BY seq DESC LIMIT 1",
+                "SELECT id FROM status_events WHERE monitor_id = $1 AND certificate IS NULL AND degraded IS NULL \
+                 ORDER BY seq DESC LIMIT 1",
                 &[&monitor_id],
             )
             .await?
@@ -112,6 +113,7 @@ pub async fn release_ended(
                 seq: None,
                 trace_parent: None,
                 certificate: None,
+                degraded: None,
             }];
             crate::events::insert(&tx, &mut events).await?;
             let [event] = events;

@@ -7,8 +7,8 @@
 //!   for each escalation target, due that many minutes after the incident opened.
 //! - An `up` that resolves an incident cancels its pending timers and sends the `monitor.up`
 //!   to the engaged links that listen to it, and to no other.
-//! - Any other event (a certificate notice, an up that resolved nothing) reaches the first-tier
-//!   links that listen to its type, at once (no incident: no delay applies).
+//! - Any other event (a certificate or slowness notice, an up that resolved nothing) reaches the
+//!   first-tier links that listen to its type, at once (no incident: no delay applies).
 //!
 //! Engagements are recorded in `incident_channels` and timers in `alert_timers`: with the
 //! notifications, they are what an incident timeline reads.
@@ -40,7 +40,10 @@ fn link_from_row(r: &tokio_postgres::Row) -> (AlertRule, String) {
 }
 
 /// A monitor's links with their rules and channel kinds, by channel id.
-async fn links(tx: &Transaction<'_>, monitor_id: Uuid) -> Result<Vec<(AlertRule, String)>, StoreError> {
+pub(crate) async fn links(
+    tx: &Transaction<'_>,
+    monitor_id: Uuid,
+) -> Result<Vec<(AlertRule, String)>, StoreError> {
     let stmt = tx
         .prepare_cached(&format!(
             "SELECT {LINK_COLUMNS} FROM monitor_channels mc JOIN channels c ON c.id = mc.channel_id \
@@ -183,6 +186,7 @@ pub(crate) async fn notify_down(
         reminder,
         escalation,
         flapping: None,
+        degraded: None,
     };
     let body = serde_json::to_value(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id = timer.notification_id();
@@ -216,7 +220,7 @@ pub(crate) async fn fan_out(
 ) -> Result<Vec<ScheduledTimer>, StoreError> {
     let event_type = event.webhook_type();
     let mut scheduled = Vec::new();
-    let transition = event.certificate.is_none().then_some(event.to);
+    let transition = event.is_transition().then_some(event.to);
     match (transition, incident) {
         (Some(MonitorStatus::Down), Some(i)) if i.resolved_at.is_none() => {
             for (rule, kind) in links(tx, event.monitor_id).await? {

@@ -158,6 +158,7 @@ pub async fn apply_down(env: &TestEnv, monitor: Uuid) -> Vec<upcheck_store::inci
         seq: None,
         trace_parent: None,
         certificate: None,
+        degraded: None,
     }];
     upcheck_store::events::append(&env.pool, &mut events).await.expect("append the event");
     upcheck_store::incidents::apply_status_event(&env.pool, &events[0]).await.expect("apply the event")

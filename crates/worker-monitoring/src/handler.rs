@@ -148,6 +148,10 @@ impl<P: Probe> CheckHandler<P> {
                 failure: job.spec.failure_threshold,
                 recovery: job.spec.recovery_threshold,
             },
+            degraded_latency_ms: match &job.spec.config {
+                KindConfig::Http(c) => c.degraded_latency_ms,
+                _ => None,
+            },
             trace_parent: upcheck_streams::trace::current(),
             expiring_certificate: expiring(&job.spec.config, result.certificate.as_ref()),
             quorum: Quorum {

@@ -92,6 +92,7 @@ impl Handler for StatusChangeHandler {
         for a in &applied {
             let e = &a.event;
             let live = serde_json::json!({
+                "type": e.webhook_type(),
                 "monitor_id": e.monitor_id,
                 "status": e.to,
                 "previous_status": e.from,

@@ -3,6 +3,7 @@
 mod alert_rules;
 mod certificates;
 mod dead_letters;
+mod degraded;
 mod deploy;
 mod healing;
 mod heartbeat;

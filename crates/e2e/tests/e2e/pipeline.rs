@@ -79,6 +79,7 @@ async fn a_failing_target_opens_an_incident_and_sends_signed_webhooks_down_then_
             seq: Some(r.get(7)),
             trace_parent: None,
             certificate: None,
+            degraded: None,
         })
         .collect();
     let conns = upcheck_streams::connect(&stack.env.settings.redis).await.unwrap();

@@ -192,3 +192,48 @@ async fn a_change_after_a_window_of_calm_ends_the_episode_before_the_step_does_a
     assert!(!flapping(&env, m).await);
     assert!(settle(&env.pool, calm + Duration::hours(1), 100).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn flapping_alerts_reach_only_first_tier_links_that_hear_downs_or_ups() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    let hears = webhook_channel(&env, owner, m).await;
+    let certificates_only = webhook_channel(&env, owner, m).await;
+    let escalation = webhook_channel(&env, owner, m).await;
+    let db = env.db().await;
+    db.execute(
+        "UPDATE monitor_channels SET events = '{certificate.expiring}' WHERE channel_id = $1",
+        &[&certificates_only],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE monitor_channels SET escalate_after_minutes = 30 WHERE channel_id = $1",
+        &[&escalation],
+    )
+    .await
+    .unwrap();
+
+    changes(&env, m, T, 6).await;
+    settle(&env.pool, T + Duration::hours(1), 100).await.unwrap();
+
+    let told = |channel: Uuid| {
+        let db = &db;
+        async move {
+            db.query(
+                "SELECT event_type FROM notifications WHERE channel_id = $1 AND event_type LIKE 'monitor.%' \
+                   AND event_type IN ('monitor.flapping', 'monitor.stable') ORDER BY created_at",
+                &[&channel],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(told(hears).await, ["monitor.flapping", "monitor.stable"]);
+    assert!(told(certificates_only).await.is_empty(), "a link that lists neither down nor up");
+    assert!(told(escalation).await.is_empty(), "an escalation target hears only escalations");
+}

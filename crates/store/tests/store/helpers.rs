@@ -36,6 +36,7 @@ pub(crate) fn check(monitor_id: Uuid, due_at_ms: i64, outcome: CheckOutcome) -> 
         trace_parent: None,
         quorum: Default::default(),
         expiring_certificate: None,
+        degraded_latency_ms: None,
     }
 }
 
@@ -52,6 +53,7 @@ pub(crate) fn event(monitor_id: Uuid, from: MonitorStatus, to: MonitorStatus) ->
         seq: None,
         trace_parent: None,
         certificate: None,
+        degraded: None,
     }
 }
 

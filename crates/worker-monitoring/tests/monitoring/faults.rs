@@ -187,6 +187,7 @@ async fn the_relay_publishes_again_only_events_whose_entry_is_gone_or_was_never_
             seq: None,
             trace_parent: None,
             certificate: None,
+            degraded: None,
         }];
         upcheck_store::events::append(&env.pool, &mut e).await.unwrap();
         events.push(e[0].clone());

@@ -207,6 +207,7 @@ async fn a_worker_killed_between_a_committed_check_and_its_ack_loses_no_transiti
                 trace_parent: None,
                 quorum: Default::default(),
                 expiring_certificate: None,
+                degraded_latency_ms: None,
             }
         })
         .collect();
@@ -315,6 +316,7 @@ async fn a_published_transition_lost_with_redis_data_is_published_again() {
         trace_parent: None,
         quorum: Default::default(),
         expiring_certificate: None,
+        degraded_latency_ms: None,
     };
     let events = record_checks(&env.pool, &[record(1_000)]).await.unwrap();
     // It was published an hour ago as entry 1-0, then Redis lost the stream before anyone

@@ -63,6 +63,7 @@ impl Rig {
             seq: None,
             trace_parent: None,
             certificate: None,
+            degraded: None,
         }];
         upcheck_store::events::append(&self.env.pool, &mut events).await.unwrap();
         let handler = StatusChangeHandler::new(

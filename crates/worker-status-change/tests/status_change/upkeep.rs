@@ -84,6 +84,7 @@ fn check(monitor_id: Uuid, at: OffsetDateTime, outcome: CheckOutcome) -> CheckRe
         trace_parent: None,
         quorum: Default::default(),
         expiring_certificate: None,
+        degraded_latency_ms: None,
     }
 }
 

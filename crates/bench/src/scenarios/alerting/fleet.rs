@@ -121,6 +121,7 @@ impl Fleet {
                 seq: None,
                 trace_parent: None,
                 certificate: None,
+                degraded: None,
             })
             .collect();
         for chunk in events.chunks_mut(1_000) {

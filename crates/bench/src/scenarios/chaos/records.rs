@@ -39,7 +39,11 @@ impl Records {
             })
             .collect();
         let events = db
-            .query("SELECT monitor_id, from_status, to_status, occurred_at FROM status_events", &[])
+            .query(
+                "SELECT monitor_id, from_status, to_status, occurred_at FROM status_events \
+                 WHERE certificate IS NULL AND degraded IS NULL",
+                &[],
+            )
             .await?
             .iter()
             .map(|r| truth::Event { monitor: r.get(0), from: r.get(1), to: r.get(2), at_ms: ms(r.get(3)) })
