@@ -59,6 +59,7 @@ impl Application {
         let server =
             HttpServer::new(move || {
                 App::new()
+                    .wrap(actix_web::middleware::from_fn(refuse_nul))
                     .wrap(actix_web::middleware::from_fn(record_metrics))
                     .app_data(state.clone())
                     .app_data(web::PayloadConfig::new(json::MAX_BODY_BYTES))
@@ -134,6 +135,33 @@ async fn record_metrics(
         started.elapsed(),
     );
     Ok(response)
+}
+
+/// Refuses a request whose path or query string holds a NUL character (`%00`) with a 422
+/// naming the query parameter (or `path`): Postgres refuses NUL in `text`, so it must never
+/// reach a query. Bodies are checked by [`json::decode`].
+async fn refuse_nul(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let found = if req.path().contains("%00") || req.path().contains('\0') {
+        Some("path".to_string())
+    } else {
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| k.replace('\0', "\\u0000"))
+    };
+    match found {
+        Some(field) => {
+            let response =
+                actix_web::ResponseError::error_response(&error::ApiError::invalid(field, json::NUL_MESSAGE));
+            Ok(req.into_response(response).map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
 }
 
 async fn no_route() -> HttpResponse {

@@ -104,6 +104,35 @@ impl<'de> Deserialize<'de> for ExpectedStatus {
     }
 }
 
+/// The OpenAPI schema of one rule, as it is accepted and returned: a class is a string
+/// (`"2xx"`; `"2XX"` is accepted and returned lower-case), an exact code an integer (`301`;
+/// the string `"301"` is accepted and returned as the integer).
+impl utoipa::PartialSchema for ExpectedStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^[1-5]([xX][xX]|[0-9][0-9])$"))
+                    .description(Some("A class (\"2xx\": 200 to 299) or a code as a string (\"301\")"))
+                    .examples([serde_json::json!("2xx")]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(100))
+                    .maximum(Some(599))
+                    .description(Some("One exact status code"))
+                    .examples([serde_json::json!(301)]),
+            )
+            .description(Some("An accepted HTTP status: a class like \"2xx\" or a code like 301"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ExpectedStatus {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,7 +55,7 @@ pub(crate) struct CreateMonitor {
     /// Request body.
     pub(crate) body: Option<String>,
     /// Accepted statuses: classes like `"2xx"` and codes like `301` (default `["2xx"]`).
-    #[schema(value_type = Option<Vec<Object>>, example = json!(["2xx", 301]))]
+    #[schema(example = json!(["2xx", 301]))]
     pub(crate) expected_status: Option<Vec<ExpectedStatus>>,
     /// Failed checks in a row before `down`, 1 to 20 (default 2).
     pub(crate) failure_threshold: Option<u16>,
@@ -95,7 +95,6 @@ pub(crate) struct UpdateMonitor {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub(crate) body: Option<Option<String>>,
-    #[schema(value_type = Option<Vec<Object>>)]
     pub(crate) expected_status: Option<Vec<ExpectedStatus>>,
     pub(crate) failure_threshold: Option<u16>,
     pub(crate) recovery_threshold: Option<u16>,
@@ -128,7 +127,6 @@ pub(crate) struct MonitorView {
     body: Option<String>,
     interval_seconds: u32,
     timeout_ms: u32,
-    #[schema(value_type = Vec<Object>)]
     expected_status: Vec<ExpectedStatus>,
     failure_threshold: u16,
     recovery_threshold: u16,

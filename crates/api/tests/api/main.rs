@@ -7,6 +7,7 @@ mod cli;
 mod gen_secret;
 mod health;
 mod helpers;
+mod hostile;
 mod kinds;
 mod maintenance;
 mod metrics;
