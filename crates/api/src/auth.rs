@@ -67,43 +67,54 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     Ok(AuthUser { id: data.claims.sub, role: data.claims.role })
 }
 
-/// Hashes a password with argon2id (default parameters, random salt), off the async threads.
+/// Hashes a password with argon2id (default parameters, random salt), off the async threads,
+/// within the [`PasswordGate`](crate::password_gate::PasswordGate)'s bound.
 ///
 /// # Errors
-/// [`ApiError::Internal`] if hashing fails.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt())
-            .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing: {e}")))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?
+/// [`ApiError::Busy`] when no hashing slot frees in time; [`ApiError::Internal`] if hashing fails.
+pub async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
+    state
+        .password_gate
+        .run(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt())
+                .map(|h| h.to_string())
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing: {e}")))
+        })
+        .await?
 }
 
-/// Checks a password against a stored hash, off the async threads. With no hash (an unknown
+/// Checks a password against a stored hash, off the async threads and within the
+/// [`PasswordGate`](crate::password_gate::PasswordGate)'s bound. With no hash (an unknown
 /// e-mail) it verifies against a dummy hash made once per process, so both cases cost one
 /// argon2 verification and take as long.
-pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+///
+/// # Errors
+/// [`ApiError::Busy`] when no hashing slot frees in time.
+pub async fn verify_password(
+    state: &AppState,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    tokio::task::spawn_blocking(move || {
-        let stored = match &hash {
-            Some(h) => h.as_str(),
-            None => DUMMY.get_or_init(|| {
-                Argon2::default()
-                    .hash_password(b"dummy-password", &salt())
-                    .map(|h| h.to_string())
-                    .unwrap_or_default()
-            }),
-        };
-        let ok = PasswordHash::new(stored)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
-        ok && hash.is_some()
-    })
-    .await
-    .unwrap_or(false)
+    state
+        .password_gate
+        .run(move || {
+            let stored = match &hash {
+                Some(h) => h.as_str(),
+                None => DUMMY.get_or_init(|| {
+                    Argon2::default()
+                        .hash_password(b"dummy-password", &salt())
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                }),
+            };
+            let ok = PasswordHash::new(stored)
+                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                .unwrap_or(false);
+            ok && hash.is_some()
+        })
+        .await
 }
 
 /// A new access/refresh pair for `user`; the refresh token's hash is stored.

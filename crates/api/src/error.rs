@@ -48,6 +48,27 @@ pub enum ApiError {
     /// 413: the body is over 64 KiB.
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
+    /// 503: the server is at its limit for this kind of work (password hashing); the client
+    /// should try again after `retry_after_seconds` (sent as `Retry-After`).
+    #[error("{what} is busy; try again shortly")]
+    Busy {
+        /// The work that is at its limit (`password hashing`).
+        what: &'static str,
+        /// Seconds to wait before trying again.
+        retry_after_seconds: u64,
+    },
+    /// 429: a rate limit is spent; `Retry-After` says when the next request is allowed.
+    #[error("rate limit of {limit} requests a minute per {scope} reached")]
+    RateLimited {
+        /// What the limit counts by: `account`, `address`, `heartbeat`, `user or key`.
+        scope: &'static str,
+        /// The setting that sets it (`RATE_LIMIT_LOGIN_PER_MINUTE`).
+        setting: &'static str,
+        /// Requests allowed a minute.
+        limit: u32,
+        /// Seconds until the next request is allowed (at least 1).
+        retry_after_seconds: u64,
+    },
     /// 503: a dependency (`database` or `redis`) does not answer.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
@@ -90,7 +111,8 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Quota { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +128,11 @@ impl ResponseError for ApiError {
             Self::Conflict(why) => ("conflict", (*why).to_string(), None),
             Self::Quota { message, .. } => ("quota-exceeded", message.clone(), None),
             Self::PayloadTooLarge => ("payload-too-large", self.to_string(), None),
+            Self::Busy { what, .. } => {
+                tracing::debug!(work = what, "answering 503: at the concurrency limit");
+                ("busy", self.to_string(), None)
+            }
+            Self::RateLimited { .. } => ("rate-limited", self.to_string(), None),
             Self::Unavailable(what) => {
                 tracing::warn!(dependency = what, "answering 503");
                 ("unavailable", format!("{what} is unavailable; try again shortly"), None)
@@ -127,6 +154,25 @@ impl ResponseError for ApiError {
         if let Self::Quota { limit, .. } = self {
             body["limit"] = json!(limit);
         }
-        HttpResponse::build(status).content_type("application/problem+json").body(body.to_string())
+        let mut response = HttpResponse::build(status);
+        match self {
+            Self::Busy { retry_after_seconds, .. } => {
+                response.insert_header(("retry-after", retry_after_seconds.to_string()));
+            }
+            Self::RateLimited { setting, limit, retry_after_seconds, .. } => {
+                body["limit"] = json!(setting);
+                // draft-ietf-httpapi-ratelimit-headers: the policy (limit per 60 s window) and
+                // what is left (nothing, for the next `retry_after_seconds`).
+                response
+                    .insert_header(("retry-after", retry_after_seconds.to_string()))
+                    .insert_header(("ratelimit-policy", format!("{limit};w=60")))
+                    .insert_header((
+                        "ratelimit",
+                        format!("limit={limit}, remaining=0, reset={retry_after_seconds}"),
+                    ));
+            }
+            _ => {}
+        }
+        response.content_type("application/problem+json").body(body.to_string())
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod gen_secret;
 pub mod json;
 pub mod pagination;
+pub mod password_gate;
 mod routes;
 pub mod state;
 

@@ -26,6 +26,8 @@ pub struct AppState {
     pub secrets: Arc<upcheck_secrets::Keyring>,
     /// Heartbeat pings' rate limiter and token cache.
     pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
+    /// The bound on argon2 runs at once (`PASSWORD_HASH_CONCURRENCY`).
+    pub password_gate: crate::password_gate::PasswordGate,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
 
@@ -61,6 +63,10 @@ impl AppState {
             channels,
             secrets,
             pings: Arc::default(),
+            password_gate: crate::password_gate::PasswordGate::new(
+                settings.abuse.password_hash.concurrency,
+                settings.abuse.password_hash.wait_ms,
+            ),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

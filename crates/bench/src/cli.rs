@@ -48,6 +48,22 @@ pub(crate) enum Scenario {
     /// latency idle and at `--load-percent` of that rate; `--kill`: two workers, one SIGKILLed
     /// every `--kill-every-ms`, then alerts lost and duplicated, per kind.
     Alerting(AlertingArgs),
+    /// A burst of `--signups` sign-ups at one API process: its peak RSS (`VmHWM`), the answers
+    /// by status and the slowest `/healthz` meanwhile.
+    Signups(SignupsArgs),
+}
+
+/// `signups`' flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct SignupsArgs {
+    /// Sign-ups in the burst.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub(crate) signups: u64,
+    /// Sign-ups in flight at once (each its own connection).
+    #[arg(long, default_value_t = 2_000)]
+    pub(crate) connections: usize,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
 }
 
 /// `alerting`'s flags.

@@ -33,6 +33,8 @@
 //!   per second and CPU per 1,000 for one notification worker, enqueue → provider latency idle
 //!   and at 80 % load; `--kill`: two workers, one SIGKILLed at a time, then lost and duplicated
 //!   alerts per kind.
+//! - `signups`: a burst of `--signups` (2,000) sign-ups at one API process: its peak RSS,
+//!   the answers by status and the slowest `/healthz` meanwhile.
 //!
 //! Every scenario takes `--set VARIABLE=value` (repeatable) for the components' settings on top
 //! of the shipped defaults. Build first: `cargo build --release --workspace --bins`.
@@ -47,7 +49,7 @@ mod tools;
 
 use clap::Parser;
 use cli::{Cli, Scenario};
-use scenarios::{alert, alerting, all, api, ceilings, chaos, heartbeat, kinds, throughput, vigil};
+use scenarios::{alert, alerting, all, api, ceilings, chaos, heartbeat, kinds, signups, throughput, vigil};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -65,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Kinds(a) => rows.extend(kinds::run(&a).await?),
         Scenario::Heartbeat(a) => rows.extend(heartbeat::run(&a).await?),
         Scenario::Alerting(a) => rows.extend(alerting::run(&a).await?),
+        Scenario::Signups(a) => rows.extend(signups::run(&a).await?),
     }
     report::print(&rows);
     Ok(())

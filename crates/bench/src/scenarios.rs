@@ -8,5 +8,6 @@ pub(crate) mod ceilings;
 pub(crate) mod chaos;
 pub(crate) mod heartbeat;
 pub(crate) mod kinds;
+pub(crate) mod signups;
 pub(crate) mod throughput;
 pub(crate) mod vigil;

@@ -5,6 +5,7 @@
 //! start-up with one line naming it ([`ConfigError`]). Secrets are [`secrecy::SecretString`]s
 //! and never appear in `Debug` output.
 
+mod abuse;
 mod channels;
 mod database;
 mod jwt_secret;
@@ -14,6 +15,7 @@ mod secrets_key;
 mod settings;
 mod smtp;
 
+pub use abuse::{AbuseSettings, PasswordHashSettings, RateLimitSettings};
 pub use channels::ChannelSettings;
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
 pub use probe::{ProbeSettings, QuotaSettings};

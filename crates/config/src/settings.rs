@@ -198,6 +198,8 @@ pub struct Settings {
     /// keys of `SECRETS_OLD_KEYS` (`id:base64,…`): what channel configs and monitor headers
     /// are sealed with. `None` when unset; [`Settings::require_keyring`] judges that.
     pub secrets: Option<upcheck_secrets::Keyring>,
+    /// The API's defences against abuse: password hashing bound, rate limits, trusted proxies.
+    pub abuse: crate::AbuseSettings,
 }
 
 impl Settings {
@@ -394,6 +396,7 @@ impl Settings {
             channels: ChannelSettings::from_raw(raw)?,
             smtp,
             secrets: crate::secrets_key::from_raw(raw)?,
+            abuse: crate::AbuseSettings::from_raw(raw)?,
         })
     }
 

@@ -344,3 +344,51 @@ fn secrets_key_file_is_read_when_secrets_key_is_empty() {
     assert_eq!(err_var(&[("SECRETS_KEY_FILE", dir.join("none").to_str().unwrap())]), "SECRETS_KEY_FILE");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn abuse_settings_are_read_with_their_defaults_and_named_when_malformed() {
+    let s = load(&[]).unwrap();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(s.abuse.password_hash.concurrency, cores);
+    assert_eq!(s.abuse.password_hash.wait_ms, 2_000);
+    assert!(s.abuse.rate_limits.enabled);
+    assert_eq!(s.abuse.rate_limits.login_per_minute, 10);
+    assert_eq!(s.abuse.rate_limits.api_per_minute, 1_200);
+    assert!(s.abuse.trusted_proxies.is_empty());
+
+    let s = load(&[
+        ("PASSWORD_HASH_CONCURRENCY", "3"),
+        ("PASSWORD_HASH_WAIT_MS", "50"),
+        ("RATE_LIMITS_ENABLED", "false"),
+        ("RATE_LIMIT_LOGIN_PER_MINUTE", "4"),
+        ("RATE_LIMIT_LOGIN_BY_ADDRESS_PER_MINUTE", "5"),
+        ("RATE_LIMIT_SIGNUP_PER_MINUTE", "6"),
+        ("RATE_LIMIT_HEARTBEAT_PER_MINUTE", "7"),
+        ("RATE_LIMIT_API_PER_MINUTE", "8"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.10,::1"),
+    ])
+    .unwrap();
+    let (h, r) = (&s.abuse.password_hash, &s.abuse.rate_limits);
+    assert_eq!((h.concurrency, h.wait_ms), (3, 50));
+    assert!(!r.enabled);
+    assert_eq!(
+        (
+            r.login_per_minute,
+            r.login_by_address_per_minute,
+            r.signup_per_minute,
+            r.heartbeat_per_minute,
+            r.api_per_minute
+        ),
+        (4, 5, 6, 7, 8)
+    );
+    assert!(s.abuse.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+    assert!(s.abuse.is_trusted_proxy("::ffff:10.1.2.3".parse().unwrap()));
+    assert!(s.abuse.is_trusted_proxy("192.168.1.10".parse().unwrap()));
+    assert!(s.abuse.is_trusted_proxy("::1".parse().unwrap()));
+    assert!(!s.abuse.is_trusted_proxy("192.168.1.11".parse().unwrap()));
+
+    assert_eq!(err_var(&[("PASSWORD_HASH_CONCURRENCY", "0")]), "PASSWORD_HASH_CONCURRENCY");
+    assert_eq!(err_var(&[("RATE_LIMIT_LOGIN_PER_MINUTE", "0")]), "RATE_LIMIT_LOGIN_PER_MINUTE");
+    assert_eq!(err_var(&[("RATE_LIMITS_ENABLED", "maybe")]), "RATE_LIMITS_ENABLED");
+    assert_eq!(err_var(&[("TRUSTED_PROXIES", "10.0.0.0/8,nginx")]), "TRUSTED_PROXIES");
+}

@@ -78,7 +78,7 @@ pub(crate) async fn signup(
     if password.chars().count() < 8 || password.len() > 1024 {
         return Err(ApiError::invalid("password", "must be 8 to 1024 characters"));
     }
-    let hash = hash_password(password).await?;
+    let hash = hash_password(&state, password).await?;
     let user =
         upcheck_store::users::create(&state.pool, &email, &hash, state.settings.admin_email.as_deref())
             .await
@@ -106,7 +106,7 @@ pub(crate) async fn login(
         Some((u, h)) => (Some(u), Some(h)),
         None => (None, None),
     };
-    if !verify_password(password, hash).await {
+    if !verify_password(&state, password, hash).await? {
         return Err(ApiError::Unauthorized("wrong e-mail or password"));
     }
     let user = user.ok_or(ApiError::Unauthorized("wrong e-mail or password"))?;

@@ -1,5 +1,6 @@
 //! The REST API's integration tests against real Postgres and Redis.
 
+mod abuse;
 mod auth;
 mod channel_kinds;
 mod channels;
