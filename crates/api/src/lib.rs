@@ -9,6 +9,7 @@ pub mod gen_secret;
 pub mod json;
 pub mod pagination;
 pub mod password_gate;
+pub mod rate_limit;
 mod routes;
 pub mod state;
 
@@ -73,6 +74,7 @@ impl Application {
                     .configure(routes::health::config)
                     .service(
                         web::scope("/api/v1")
+                            .wrap(actix_web::middleware::from_fn(rate_limit::limit_api))
                             .configure(routes::auth::config)
                             .configure(routes::monitors::config)
                             .configure(routes::monitor_reads::config)

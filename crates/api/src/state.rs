@@ -109,6 +109,14 @@ impl AppState {
         }
     }
 
+    /// The rate limiter, on the shared Redis connection.
+    ///
+    /// # Errors
+    /// [`ApiError::Unavailable`] when Redis does not answer.
+    pub async fn rate_limiter(&self) -> Result<upcheck_streams::RateLimiter, ApiError> {
+        Ok(upcheck_streams::RateLimiter::new(self.redis().await?, Keys::new(&self.settings)))
+    }
+
     /// The schedule (sorted sets and spec hashes) in Redis.
     ///
     /// # Errors

@@ -127,7 +127,7 @@ pub(crate) struct KindsArgs {
 /// `heartbeat`'s flags.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct HeartbeatArgs {
-    /// Heartbeat monitors whose tokens wrk pings in turn (each token may ping 10 times a second).
+    /// Heartbeat monitors whose tokens wrk pings in turn (each token may ping `RATE_LIMIT_HEARTBEAT_PER_MINUTE` times a minute; the bench turns limits off).
     #[arg(long, default_value_t = 2_000)]
     pub(crate) monitors: usize,
     /// wrk's duration per connection count, in seconds.

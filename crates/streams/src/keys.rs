@@ -114,6 +114,12 @@ impl Keys {
         format!("{}lock:alert-timer-sweep", self.prefix)
     }
 
+    /// A rate limit's state (GCRA: the theoretical arrival time, Unix µs) for `subject` under
+    /// `scope` (`login-account`, `login-address`, `signup`, `heartbeat`, `api`).
+    pub fn rate_limit(&self, scope: &str, subject: &str) -> String {
+        format!("{}ratelimit:{scope}:{subject}", self.prefix)
+    }
+
     /// The dead-letter stream of `stream`.
     pub fn dead_letter(stream: &str) -> String {
         format!("{stream}:dlq")

@@ -3,9 +3,10 @@
 use crate::auth::{AuthUser, hash_password, issue_tokens, token_hash, verify_password};
 use crate::error::ApiError;
 use crate::json::ValidJson;
+use crate::rate_limit::{self, Limit};
 use crate::routes::rfc3339;
 use crate::state::AppState;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -68,8 +69,10 @@ pub(crate) struct TokenPair {
 #[post("/auth/signup")]
 pub(crate) async fn signup(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: ValidJson<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
+    rate_limit::check(&state, Limit::Signup, &rate_limit::address_subject(&state, &req)).await?;
     let Credentials { email, password } = body.0;
     let email = email.trim().to_string();
     if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
@@ -98,9 +101,13 @@ pub(crate) async fn signup(
 #[post("/auth/login")]
 pub(crate) async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: ValidJson<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { email, password } = body.0;
+    rate_limit::check(&state, Limit::LoginAddress, &rate_limit::address_subject(&state, &req)).await?;
+    let account = rate_limit::hashed(&email.trim().to_lowercase());
+    rate_limit::check(&state, Limit::LoginAccount, &account).await?;
     let found = upcheck_store::users::find_by_email(&state.pool, email.trim()).await?;
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), Some(h)),

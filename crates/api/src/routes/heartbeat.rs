@@ -1,19 +1,19 @@
 //! Heartbeat pings (push monitoring for cron jobs and batch work, as Healthchecks does):
 //! `GET|POST /api/v1/heartbeat/{token}` (the job ran), `/start` (a run began: it must finish
 //! within the grace), `/fail` (the job failed: `down` at once). No other authentication: the
-//! token is the credential. Each token is rate limited, and token look-ups are cached, so a
-//! ping costs one Redis script and, at most every few seconds, one Postgres query.
+//! token is the credential. Each token is rate limited across replicas
+//! (`RATE_LIMIT_HEARTBEAT_PER_MINUTE`), and token look-ups are cached, so a ping costs two Redis
+//! scripts and, at most every few seconds, one Postgres query.
 //!
 //! A ping moves the monitor's deadline in the schedule and adds a job that records it; the
 //! scheduler claims the monitor when a deadline passes with no ping, and the monitoring worker
 //! stores that as a failed check. Silence is detected by the schedule, and survives restarts.
 
 use crate::error::ApiError;
+use crate::rate_limit::{self, Limit};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use upcheck_domain::PingKind;
@@ -24,10 +24,6 @@ pub(crate) fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(ping_get).service(ping_post).service(ping_action);
 }
 
-/// Pings one token may send per second, sustained.
-pub(crate) const PINGS_PER_SECOND: u32 = 10;
-/// Pings one token may send in a burst.
-pub(crate) const PING_BURST: u32 = 20;
 /// How long a token look-up (found or not) is reused.
 const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Tokens kept in the look-up cache before it is emptied.
@@ -35,18 +31,10 @@ const CACHE_MAX: usize = 100_000;
 
 type Entry = Option<(Uuid, HeartbeatConfig, bool)>;
 
-/// The per-token rate limiter and the token look-up cache.
+/// The token look-up cache.
+#[derive(Default)]
 pub(crate) struct Pings {
-    limiter: DefaultKeyedRateLimiter<String>,
     cache: Mutex<HashMap<String, (Instant, Entry)>>,
-}
-
-impl Default for Pings {
-    fn default() -> Self {
-        let quota = Quota::per_second(NonZeroU32::new(PINGS_PER_SECOND).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(PING_BURST).unwrap_or(NonZeroU32::MIN));
-        Self { limiter: RateLimiter::keyed(quota), cache: Mutex::new(HashMap::new()) }
-    }
 }
 
 impl Pings {
@@ -63,7 +51,6 @@ impl Pings {
         let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHE_MAX {
             cache.clear();
-            self.limiter.retain_recent();
         }
         cache.insert(token.to_string(), (Instant::now(), entry));
         Ok(entry)
@@ -84,16 +71,7 @@ async fn ping(state: &AppState, token: &str, action: Option<&str>) -> Result<Htt
     if !matches!(action, None | Some("start" | "fail")) {
         return Err(ApiError::NotFound("heartbeat action"));
     }
-    if state.pings.limiter.check_key(&token.to_string()).is_err() {
-        return Ok(HttpResponse::TooManyRequests()
-            .insert_header(("retry-after", "1"))
-            .content_type("application/problem+json")
-            .body(
-                serde_json::json!({"type": "urn:upcheck:problem:rate-limited", "title": "Too Many Requests",
-                    "status": 429, "detail": format!("at most {PINGS_PER_SECOND} pings a second per heartbeat")})
-                .to_string(),
-            ));
-    }
+    rate_limit::check(state, Limit::Heartbeat, &rate_limit::hashed(token)).await?;
     let Some((monitor_id, beat, paused)) = state.pings.lookup(state, token).await? else {
         return Err(ApiError::NotFound("heartbeat"));
     };

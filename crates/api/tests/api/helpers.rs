@@ -12,6 +12,8 @@ pub(crate) struct TestApp {
     pub(crate) metrics_address: String,
     pub(crate) env: TestEnv,
     pub(crate) client: reqwest::Client,
+    /// The settings the app was built with.
+    pub(crate) settings: upcheck_config::Settings,
     cancel: CancellationToken,
 }
 
@@ -31,12 +33,22 @@ pub(crate) async fn spawn_app_with(tweak: impl FnOnce(&mut upcheck_config::Setti
     let env = TestEnv::new().await;
     let mut settings = env.settings.clone();
     tweak(&mut settings);
-    let app = upcheck_api::Application::build(settings).await.expect("api builds");
+    let app = upcheck_api::Application::build(settings.clone()).await.expect("api builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port());
     let cancel = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(cancel.clone()));
-    TestApp { address, metrics_address, env, client: reqwest::Client::new(), cancel }
+    TestApp { address, metrics_address, env, client: reqwest::Client::new(), settings, cancel }
+}
+
+/// A second API process (replica) over the same database and Redis prefix as `app`; it stops
+/// when the returned token is dropped or cancelled. Returns its base URL.
+pub(crate) async fn spawn_replica(app: &TestApp) -> (String, tokio_util::sync::DropGuard) {
+    let replica = upcheck_api::Application::build(app.settings.clone()).await.expect("replica builds");
+    let address = format!("http://127.0.0.1:{}", replica.port());
+    let cancel = CancellationToken::new();
+    tokio::spawn(replica.run_until_stopped(cancel.clone()));
+    (address, cancel.drop_guard())
 }
 
 impl TestApp {
