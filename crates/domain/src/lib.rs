@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod maintenance;
 pub mod messages;
 pub mod monitor;
+pub mod names;
 pub mod netpolicy;
 pub mod probe_config;
 pub mod quorum;

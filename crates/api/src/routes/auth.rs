@@ -63,9 +63,26 @@ pub(crate) struct TokenPair {
     expires_in: i64,
 }
 
-/// Creates an account. The user whose e-mail is `ADMIN_EMAIL`, or else the first to sign up, is `admin`.
+/// What a sign-up answers, whether or not the address was free: the same status and body, so
+/// that sign-up does not tell who has an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SignupAccepted {
+    /// The address as it was taken (trimmed).
+    email: String,
+    /// Always `accepted`.
+    status: &'static str,
+    /// What to do next.
+    detail: &'static str,
+}
+
+/// Creates an account and answers 202 with the same neutral body whether or not the address
+/// already had one (both cases cost one argon2 hash, so they take as long): sign-up does not
+/// tell who has an account. Log in with the same credentials to continue; `GET /me` then shows
+/// the user. The user whose e-mail is `ADMIN_EMAIL`, or else the first to sign up, is `admin`.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = Credentials,
-    responses((status = 201, body = UserView), (status = 409, description = "e-mail taken"), (status = 422, description = "invalid field")))]
+    responses((status = 202, body = SignupAccepted, description = "the same answer whether or not the address was free"),
+        (status = 422, description = "invalid field"), (status = 429, description = "rate limited"),
+        (status = 503, description = "password hashing busy; see Retry-After")))]
 #[post("/auth/signup")]
 pub(crate) async fn signup(
     state: web::Data<AppState>,
@@ -78,21 +95,28 @@ pub(crate) async fn signup(
     if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
         return Err(ApiError::invalid("email", "must be an e-mail address"));
     }
+    if let Some(c) =
+        email.chars().find(|c| upcheck_domain::names::is_forbidden_in_name(*c) || c.is_whitespace())
+    {
+        return Err(ApiError::invalid("email", format!("must not contain U+{:04X}", c as u32)));
+    }
     if password.chars().count() < 8 || password.len() > 1024 {
         return Err(ApiError::invalid("password", "must be 8 to 1024 characters"));
     }
     let hash = hash_password(&state, password).await?;
-    let user =
-        upcheck_store::users::create(&state.pool, &email, &hash, state.settings.admin_email.as_deref())
-            .await
-            .map_err(|e| {
-                if e.is_unique_violation() {
-                    ApiError::Conflict("e-mail already registered")
-                } else {
-                    e.into()
-                }
-            })?;
-    Ok(HttpResponse::Created().json(UserView::from(user)))
+    match upcheck_store::users::create(&state.pool, &email, &hash, state.settings.admin_email.as_deref())
+        .await
+    {
+        Ok(user) => tracing::info!(user_id = %user.id, "account created"),
+        // Taken: answered exactly as a new account is; the owner's password is unchanged.
+        Err(e) if e.is_unique_violation() => tracing::info!("sign-up for an address that has an account"),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(HttpResponse::Accepted().json(SignupAccepted {
+        email,
+        status: "accepted",
+        detail: "log in with these credentials to continue",
+    }))
 }
 
 /// Exchanges credentials for tokens.

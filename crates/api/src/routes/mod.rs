@@ -21,16 +21,13 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-/// A display name: trimmed, 1 to 200 characters.
+/// A display name: trimmed, 1 to 200 characters, no control or bidi characters
+/// ([`upcheck_domain::names::validate_name`]).
 ///
 /// # Errors
 /// 422 naming `name`.
 pub(crate) fn validate_name(name: &str) -> Result<String, crate::error::ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(crate::error::ApiError::invalid("name", "must be 1 to 200 characters"));
-    }
-    Ok(name.to_string())
+    Ok(upcheck_domain::names::validate_name("name", name)?)
 }
 
 /// Refuses a URL whose host is a literal address (or `localhost`) the operator's network policy

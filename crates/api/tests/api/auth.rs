@@ -4,12 +4,18 @@ use crate::helpers::*;
 use reqwest::Method;
 use serde_json::json;
 
+/// The caller's `/me`, after signing `email` up and logging in.
+async fn me_after_signup(app: &TestApp, email: &str) -> serde_json::Value {
+    let token = app.user(email).await;
+    app.get("/api/v1/me", &token).await.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_first_user_is_admin_and_the_next_a_member() {
     let app = spawn_app().await;
 
-    let first: serde_json::Value = app.signup("first@example.com").await.json().await.unwrap();
-    let second: serde_json::Value = app.signup("second@example.com").await.json().await.unwrap();
+    let first = me_after_signup(&app, "first@example.com").await;
+    let second = me_after_signup(&app, "second@example.com").await;
 
     assert_eq!(first["role"], "admin");
     assert_eq!(second["role"], "member");
@@ -21,19 +27,70 @@ async fn the_first_user_is_admin_and_the_next_a_member() {
 async fn admin_email_decides_the_admin() {
     let app = spawn_app_with(|s| s.admin_email = Some("boss@example.com".into())).await;
 
-    let first: serde_json::Value = app.signup("first@example.com").await.json().await.unwrap();
-    let boss: serde_json::Value = app.signup("Boss@Example.com").await.json().await.unwrap();
+    let first = me_after_signup(&app, "first@example.com").await;
+    let boss = me_after_signup(&app, "Boss@Example.com").await;
 
     assert_eq!(first["role"], "member");
     assert_eq!(boss["role"], "admin");
 }
 
 #[tokio::test]
-async fn a_duplicate_email_is_409_whatever_its_case() {
+async fn signup_answers_a_taken_address_exactly_as_a_free_one_and_keeps_its_password() {
     let app = spawn_app().await;
-    app.signup("dup@example.com").await;
+    let signup = |email: &'static str, password: &'static str| {
+        app.call(
+            Method::POST,
+            "/api/v1/auth/signup",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+    };
+    let fresh = signup("dup@example.com", "long enough password").await;
+    let (fresh_status, fresh_type) = (fresh.status(), fresh.headers()["content-type"].clone());
+    let fresh_body: serde_json::Value = fresh.json().await.unwrap();
 
-    assert_problem(app.signup("DUP@example.com").await, 409, None).await;
+    let started = std::time::Instant::now();
+    let taken = signup("dup@example.com", "another password").await;
+    let taken_took = started.elapsed();
+    let (taken_status, taken_type) = (taken.status(), taken.headers()["content-type"].clone());
+    let taken_body: serde_json::Value = taken.json().await.unwrap();
+    let started = std::time::Instant::now();
+    signup("new@example.com", "long enough password").await;
+    let fresh_took = started.elapsed();
+
+    assert_eq!(fresh_status, 202);
+    assert_eq!((taken_status, taken_type), (fresh_status, fresh_type));
+    assert_eq!(taken_body, fresh_body);
+    assert_eq!(fresh_body["status"], "accepted");
+    // Both run one argon2 hash: the taken path is not the cheap one.
+    assert!(taken_took * 3 > fresh_took, "taken {taken_took:?} vs fresh {fresh_took:?}");
+    // The owner's password still works; the second one does not.
+    app.login("dup@example.com").await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "DUP@example.com", "password": "another password"})),
+        )
+        .await;
+    assert_problem(r, 401, None).await;
+}
+
+#[tokio::test]
+async fn signup_refuses_control_and_bidi_characters_in_the_email() {
+    let app = spawn_app().await;
+    for email in ["a\u{202E}b@example.com", "a\tb@example.com", "a b@example.com"] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/signup",
+                None,
+                Some(json!({"email": email, "password": "long enough password"})),
+            )
+            .await;
+        assert_problem(r, 422, Some("email")).await;
+    }
 }
 
 #[tokio::test]

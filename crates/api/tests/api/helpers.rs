@@ -105,7 +105,7 @@ impl TestApp {
 
     /// Signs up `email` and returns an access token.
     pub(crate) async fn user(&self, email: &str) -> String {
-        assert_eq!(self.signup(email).await.status(), 201);
+        assert_eq!(self.signup(email).await.status(), 202);
         self.login(email).await["access_token"].as_str().unwrap().to_string()
     }
 

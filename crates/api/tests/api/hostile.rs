@@ -118,3 +118,39 @@ async fn expected_status_is_documented_as_the_strings_and_integers_it_is() {
         }
     }
 }
+
+#[tokio::test]
+async fn names_with_control_or_bidi_characters_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    let token = app.user("a@example.com").await;
+    let m = app.monitor(&token).await;
+    let window = |name: &str| {
+        json!({"name": name, "monitor_ids": [m["id"]], "rrule": "FREQ=DAILY",
+            "dtstart": "2026-03-01T02:00:00", "duration_minutes": 60, "timezone": "Europe/Berlin"})
+    };
+    for name in ["pay\u{202E}lanoitan", "a\u{2066}b", "a\u{200F}b", "a\u{061C}b", "line\nbreak", "bell\u{7}"]
+    {
+        let cases = [
+            (
+                Method::POST,
+                "/api/v1/monitors".to_string(),
+                json!({"name": name, "url": "http://127.0.0.1:1/"}),
+            ),
+            (Method::PATCH, format!("/api/v1/monitors/{}", m["id"].as_str().unwrap()), json!({"name": name})),
+            (
+                Method::POST,
+                "/api/v1/channels".to_string(),
+                json!({"kind": "webhook", "name": name, "config": {"url": "http://127.0.0.1:1/"}}),
+            ),
+            (Method::POST, "/api/v1/maintenance-windows".to_string(), window(name)),
+        ];
+        for (method, path, body) in cases {
+            let r = app.call(method.clone(), &path, Some(&token), Some(body)).await;
+            let problem = assert_problem(r, 422, Some("name")).await;
+            assert!(problem["detail"].as_str().unwrap().contains("U+"), "{method} {path}: {problem}");
+        }
+    }
+    let fine =
+        app.create_monitor(&token, json!({"name": "واجهة API — 東京", "url": "http://127.0.0.1:1/"})).await;
+    assert_eq!(fine.status(), 201);
+}

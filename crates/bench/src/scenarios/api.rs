@@ -21,10 +21,18 @@ pub(crate) async fn run(a: &ApiArgs) -> anyhow::Result<Rows> {
         let request = client.post(format!("{}{path}", stack.api_url)).json(&creds);
         async move { anyhow::Ok(request.send().await?.error_for_status()?.json::<serde_json::Value>().await?) }
     };
-    let signup = post("/api/v1/auth/signup").await?;
-    let owner: Uuid = signup["id"].as_str().context("signup returned no id")?.parse()?;
+    post("/api/v1/auth/signup").await?;
     let tokens = post("/api/v1/auth/login").await?;
     let token = tokens["access_token"].as_str().context("login returned no access_token")?.to_string();
+    let me: serde_json::Value = client
+        .get(format!("{}/api/v1/me", stack.api_url))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let owner: Uuid = me["id"].as_str().context("/me returned no id")?.parse()?;
     // Monitors that are never scheduled: the API reads what is stored, no worker adds to it.
     let specs: Vec<ProbeSpec> = (0..a.api_monitors).map(|_| spec("http://127.0.0.1:9/")).collect();
     insert_monitors(&env, owner, &specs).await?;

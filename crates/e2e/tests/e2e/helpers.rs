@@ -136,7 +136,7 @@ impl Stack {
 async fn sign_up(http: &reqwest::Client, api: &str, email: &str) -> String {
     let creds = json!({"email": email, "password": "correct horse battery"});
     let r = http.post(format!("{api}/api/v1/auth/signup")).json(&creds).send().await.unwrap();
-    assert_eq!(r.status(), 201, "signup");
+    assert_eq!(r.status(), 202, "signup");
     let r: Value = http
         .post(format!("{api}/api/v1/auth/login"))
         .json(&creds)
