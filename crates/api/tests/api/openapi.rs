@@ -131,3 +131,38 @@ async fn every_channel_kind_config_is_in_the_document_with_an_example() {
     let create = &schemas["CreateChannel"]["properties"]["config"];
     assert!(create.to_string().contains("ChannelConfigDoc"), "{create}");
 }
+
+#[tokio::test]
+async fn interactive_docs_are_served_with_every_asset_from_the_api_itself() {
+    let app = spawn_app().await;
+    let get = |path: String| {
+        let (client, url) = (app.client.clone(), format!("{}{path}", app.address));
+        async move { client.get(url).send().await.unwrap() }
+    };
+
+    let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = bare.get(format!("{}/api/v1/docs", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), 301);
+    assert_eq!(r.headers()["location"], "/api/v1/docs/");
+    let page = get("/api/v1/docs/".into()).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.text().await.unwrap();
+
+    // Every script and stylesheet is a relative path served here, none from another host.
+    let assets: Vec<&str> =
+        html.split(['"', '\'']).filter(|s| s.ends_with(".js") || s.ends_with(".css")).collect();
+    assert!(assets.iter().any(|a| a.contains("swagger-ui-bundle.js")), "{html}");
+    for asset in &assets {
+        assert!(!asset.contains("//"), "{asset} is loaded from elsewhere");
+        let r = get(format!("/api/v1/docs/{}", asset.trim_start_matches("./"))).await;
+        assert_eq!(r.status(), 200, "{asset}");
+        let body = r.text().await.unwrap();
+        assert!(body.len() > 100, "{asset} is empty");
+        if asset.contains("initializer") {
+            assert!(body.contains("/api/v1/openapi.json"), "{body}");
+            assert!(body.replace(' ', "").contains(r#""validatorUrl":"none""#), "{body}");
+        }
+    }
+    assert!(assets.iter().any(|a| a.contains("initializer")), "{assets:?}");
+}
