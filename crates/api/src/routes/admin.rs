@@ -172,6 +172,11 @@ pub(crate) async fn list(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad("limit", format!("must be between 1 and {MAX_PAGE}")));
     }
+    if let Some(cursor) = q.cursor.as_deref()
+        && !(dead_letters::is_entry_id(cursor) && cursor.split('-').all(|part| part.parse::<u64>().is_ok()))
+    {
+        return Err(ApiError::bad("cursor", "not a cursor from next_cursor"));
+    }
     let (stream, conn) = admin_stream(&state, &caller, q.stream.as_deref(), q.shard).await?;
     let mut items =
         dead_letters::list(&conn, &stream, q.cursor.as_deref(), limit + 1).await.map_err(redis_down)?;

@@ -154,3 +154,16 @@ async fn names_with_control_or_bidi_characters_are_422_naming_the_field() {
         app.create_monitor(&token, json!({"name": "واجهة API — 東京", "url": "http://127.0.0.1:1/"})).await;
     assert_eq!(fine.status(), 201);
 }
+
+#[tokio::test]
+async fn a_dead_letter_cursor_that_is_no_stream_id_is_400_not_503() {
+    let app = spawn_app().await;
+    let admin = app.user("admin@example.com").await;
+
+    for cursor in ["null", "1-x", "99999999999999999999999-0"] {
+        let r = app.get(&format!("/api/v1/admin/dead-letters?cursor={cursor}"), &admin).await;
+        assert_problem(r, 400, Some("cursor")).await;
+    }
+    let r = app.get("/api/v1/admin/dead-letters?cursor=1700000000000-0", &admin).await;
+    assert_eq!(r.status(), 200);
+}
