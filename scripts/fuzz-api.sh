@@ -7,7 +7,7 @@
 # names resolve through a closed local port, and HTTP(S)_PROXY points at a closed local port.
 #
 # Needs DATABASE_URL and REDIS_URL answering (scripts/lib/services.sh) and PG_BINDIR.
-# FUZZ_MAX_EXAMPLES (default 80) and FUZZ_SECONDS (default 150) bound the run.
+# FUZZ_MAX_EXAMPLES (default 50) and FUZZ_SECONDS (default 150) bound the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/services.sh
@@ -66,8 +66,13 @@ status=0
 timeout --signal=INT "${FUZZ_SECONDS:-150}" "$st" --no-color run "$api/api/v1/openapi.json" --url "$api" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,response_schema_conformance \
-  --max-examples "${FUZZ_MAX_EXAMPLES:-80}" --workers 2 --request-timeout 10 \
-  --generation-codec utf-8 || status=$?
+  --max-examples "${FUZZ_MAX_EXAMPLES:-50}" --workers 2 --request-timeout 10 \
+  --generation-codec utf-8 | tee "$run/st.txt" || status=$?
+# Stopped at the time bound (timeout's 124) with no failure found so far: a pass.
+if [ "$status" -eq 124 ] && ! grep -q "^Failures:" "$run/st.txt"; then
+  say "schemathesis stopped at the ${FUZZ_SECONDS:-150} s bound with no failure"
+  status=0
+fi
 if grep -q "panicked" "$run/api.log"; then
   say "the fuzzed API panicked:"; grep -A 5 "panicked" "$run/api.log" >&2; status=1
 fi
