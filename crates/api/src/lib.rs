@@ -69,6 +69,7 @@ impl Application {
                         error::ApiError::BadRequest { field: None, message: e.to_string() }.into()
                     }))
                     .configure(routes::health::config)
+                    .configure(routes::public::config)
                     .service(
                         web::scope("/api/v1")
                             .configure(routes::auth::config)
@@ -77,6 +78,7 @@ impl Application {
                             .configure(routes::incidents::config)
                             .configure(routes::channels::config)
                             .configure(routes::maintenance_windows::config)
+                            .configure(routes::status_pages::config)
                             .configure(routes::secrets::config)
                             .configure(routes::heartbeat::config)
                             .configure(routes::regions::config)

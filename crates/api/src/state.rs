@@ -26,6 +26,8 @@ pub struct AppState {
     pub secrets: Arc<upcheck_secrets::Keyring>,
     /// Heartbeat pings' rate limiter and token cache.
     pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
+    /// Public status pages' and badges' data, kept for `STATUS_PAGE_CACHE_SECONDS`.
+    pub(crate) public_cache: Arc<crate::routes::public::PublicCache>,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
 
@@ -61,6 +63,9 @@ impl AppState {
             channels,
             secrets,
             pings: Arc::default(),
+            public_cache: Arc::new(crate::routes::public::PublicCache::new(Duration::from_secs(
+                settings.tunables.status_page_cache_seconds,
+            ))),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

@@ -17,6 +17,7 @@ pub mod reads;
 pub mod reconcile;
 pub mod reseal;
 pub mod rules;
+pub mod status_pages;
 pub mod timeline;
 pub mod timers;
 pub mod tls;

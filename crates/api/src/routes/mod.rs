@@ -13,8 +13,10 @@ pub(crate) mod monitor_reads;
 pub(crate) mod monitor_rules;
 pub(crate) mod monitors;
 pub(crate) mod openapi;
+pub(crate) mod public;
 pub(crate) mod regions;
 pub(crate) mod secrets;
+pub(crate) mod status_pages;
 
 /// RFC 3339 rendering for response bodies.
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {

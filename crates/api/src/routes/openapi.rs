@@ -2,7 +2,7 @@
 
 use crate::routes::{
     admin, auth, channels, health, heartbeat, incidents, maintenance_windows, monitor_reads, monitors,
-    regions, secrets,
+    public, regions, secrets, status_pages,
 };
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
@@ -40,6 +40,8 @@ impl utoipa::Modify for BearerAuth {
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
         maintenance_windows::create, maintenance_windows::list, maintenance_windows::get_one,
         maintenance_windows::update, maintenance_windows::remove,
+        status_pages::create, status_pages::list, status_pages::get_one, status_pages::update, status_pages::remove,
+        public::page_html, public::page_json, public::status_badge, public::uptime_badge,
         secrets::rotate_secret,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,
