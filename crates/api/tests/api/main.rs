@@ -17,4 +17,5 @@ mod quotas;
 mod reads;
 mod rules;
 mod secrets;
+mod status_pages;
 mod validation;
