@@ -5,6 +5,7 @@
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::pagination::{PageQuery, next_cursor, uuid_cursor};
+use crate::routes::admin::admin;
 use crate::routes::rfc3339;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
@@ -50,10 +51,6 @@ impl From<User> for AdminUserView {
 pub(crate) struct AdminUserPage {
     items: Vec<AdminUserView>,
     next_cursor: Option<String>,
-}
-
-fn admin(caller: &AuthUser) -> Result<(), ApiError> {
-    if caller.role == upcheck_domain::Role::Admin { Ok(()) } else { Err(ApiError::Forbidden("admins only")) }
 }
 
 /// Every user, in sign-up order.

@@ -141,6 +141,9 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let name = validate_name(&body.name)?;
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name", "must not contain control characters"));
+    }
     let scopes = scopes(&caller, &body.scopes)?;
     let expires_at = expiry(body.expires_at.as_deref())?;
     let (secret, hash, prefix) = api_key::generate();

@@ -130,6 +130,7 @@ async fn bad_scopes_and_expiry_are_422_naming_the_field() {
         (json!({"name": "k", "scopes": ["read", "root"]}), "scopes[1]"),
         (json!({"name": "k", "scopes": ["admin"]}), "scopes[0]"),
         (json!({"name": "", "scopes": ["read"]}), "name"),
+        (json!({"name": "nul\u{0}name", "scopes": ["read"]}), "name"),
         (json!({"name": "k", "scopes": ["read"], "expires_at": "tomorrow"}), "expires_at"),
         (json!({"name": "k", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"}), "expires_at"),
         (json!({"name": "k", "scopes": "read"}), "scopes"),

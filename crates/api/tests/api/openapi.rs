@@ -67,7 +67,10 @@ async fn every_route_is_documented_in_openapi_3_1_and_served() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let bearer = doc["components"]["securitySchemes"]["bearer"]["description"].as_str().unwrap_or_default();
-    assert!(bearer.contains("upk_") && bearer.contains("scope"), "the bearer scheme tells of API keys: {bearer}");
+    assert!(
+        bearer.contains("upk_") && bearer.contains("scope"),
+        "the bearer scheme tells of API keys: {bearer}"
+    );
     let mut documented = 0;
     for (method, path) in ROUTES {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from openapi.json");
