@@ -1,5 +1,7 @@
 //! The REST API's integration tests against real Postgres and Redis.
 
+mod admin_users;
+mod api_keys;
 mod auth;
 mod channel_kinds;
 mod channels;
@@ -17,5 +19,6 @@ mod quotas;
 mod reads;
 mod rules;
 mod secrets;
+mod sessions;
 mod status_pages;
 mod validation;
