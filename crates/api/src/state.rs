@@ -28,6 +28,8 @@ pub struct AppState {
     pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
     /// The bound on argon2 runs at once (`PASSWORD_HASH_CONCURRENCY`).
     pub password_gate: crate::password_gate::PasswordGate,
+    /// Public status pages' and badges' data, kept for `STATUS_PAGE_CACHE_SECONDS`.
+    pub(crate) public_cache: Arc<crate::routes::public::PublicCache>,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
 
@@ -67,6 +69,9 @@ impl AppState {
                 settings.abuse.password_hash.concurrency,
                 settings.abuse.password_hash.wait_ms,
             ),
+            public_cache: Arc::new(crate::routes::public::PublicCache::new(Duration::from_secs(
+                settings.tunables.status_page_cache_seconds,
+            ))),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

@@ -107,6 +107,10 @@ pub struct Tunables {
     /// `FLAPPING_WINDOW_SECONDS` (default 600): the window flapping changes are counted in, and
     /// how long a flapping monitor's status must hold before it is stable again.
     pub flapping_window_seconds: u64,
+    /// `STATUS_PAGE_CACHE_SECONDS` (default 60, 0 turns the cache off): how long an API process
+    /// serves a public status page's (and a badge's) data from memory before reading Postgres
+    /// again, so a page costs a bounded number of queries per interval whatever its visitors.
+    pub status_page_cache_seconds: u64,
 }
 
 impl Default for Tunables {
@@ -136,6 +140,7 @@ impl Default for Tunables {
             notification_max_in_flight_per_owner: 16,
             flapping_threshold: 5,
             flapping_window_seconds: 600,
+            status_page_cache_seconds: 60,
         }
     }
 }
@@ -328,6 +333,11 @@ impl Settings {
                 "FLAPPING_WINDOW_SECONDS",
                 d.flapping_window_seconds,
                 10..=86_400,
+            )?,
+            status_page_cache_seconds: raw.number(
+                "STATUS_PAGE_CACHE_SECONDS",
+                d.status_page_cache_seconds,
+                0..=3_600,
             )?,
         };
         if tunables.reclaim_idle_ms <= tunables.webhook_timeout_ms {

@@ -314,6 +314,15 @@ fn flapping_settings_are_read_with_their_defaults_and_named_when_malformed() {
 }
 
 #[test]
+fn status_page_cache_seconds_defaults_to_a_minute_and_is_named_when_out_of_range() {
+    assert_eq!(load(&[]).unwrap().tunables.status_page_cache_seconds, 60);
+    let t = load(&[("STATUS_PAGE_CACHE_SECONDS", "0")]).unwrap().tunables;
+    assert_eq!(t.status_page_cache_seconds, 0);
+    assert_eq!(err_var(&[("STATUS_PAGE_CACHE_SECONDS", "3601")]), "STATUS_PAGE_CACHE_SECONDS");
+    assert_eq!(err_var(&[("STATUS_PAGE_CACHE_SECONDS", "-1")]), "STATUS_PAGE_CACHE_SECONDS");
+}
+
+#[test]
 fn secrets_key_is_parsed_at_start_up_and_required_on_demand() {
     let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
     let s = load(&[("SECRETS_KEY", key)]).unwrap();

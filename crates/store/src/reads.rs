@@ -160,7 +160,7 @@ impl Incident {
 const INCIDENT: &str =
     "i.id, i.monitor_id, i.state, i.opened_at, i.acknowledged_at, i.resolved_at, i.cause, i.acknowledged_by";
 
-fn incident(r: &tokio_postgres::Row) -> Result<Incident, StoreError> {
+pub(crate) fn incident(r: &tokio_postgres::Row) -> Result<Incident, StoreError> {
     Ok(Incident {
         id: r.get(0),
         monitor_id: r.get(1),

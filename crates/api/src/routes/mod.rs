@@ -1,6 +1,8 @@
 //! The REST routes, one module per resource, each exposing `config`.
 
 pub(crate) mod admin;
+pub(crate) mod admin_users;
+pub(crate) mod api_keys;
 pub(crate) mod auth;
 pub(crate) mod channels;
 pub(crate) mod health;
@@ -13,8 +15,11 @@ pub(crate) mod monitor_reads;
 pub(crate) mod monitor_rules;
 pub(crate) mod monitors;
 pub(crate) mod openapi;
+pub(crate) mod public;
 pub(crate) mod regions;
 pub(crate) mod secrets;
+pub(crate) mod sessions;
+pub(crate) mod status_pages;
 
 /// RFC 3339 rendering for response bodies.
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {

@@ -4,8 +4,8 @@
 //! docs work on a machine with no internet.
 
 use crate::routes::{
-    admin, auth, channels, health, heartbeat, incidents, maintenance_windows, monitor_reads, monitors,
-    regions, secrets,
+    admin, admin_users, api_keys, auth, channels, health, heartbeat, incidents, maintenance_windows,
+    monitor_reads, monitors, public, regions, secrets, sessions, status_pages,
 };
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
@@ -34,7 +34,17 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or API key")
+                    .description(Some(
+                        "An access token from /api/v1/auth/login (a JWT), or an API key (`upk_…`) from \
+                         /api/v1/api-keys. A key is held to its scopes: `read` allows GET and HEAD, `write` \
+                         every method on the owner's resources, `admin` the /api/v1/admin routes (while the \
+                         owner is an admin); a request outside them is 403 naming the missing scope. An \
+                         unknown, deleted or expired key, or a disabled user's credential, is 401.",
+                    ))
+                    .build(),
             ),
         );
     }
@@ -46,7 +56,8 @@ impl utoipa::Modify for BearerAuth {
     info(title = "Upcheck API", description = "Uptime monitoring: monitors, checks, incidents, channels. Errors are RFC 9457 application/problem+json."),
     paths(
         health::healthz, health::readyz,
-        auth::signup, auth::login, auth::refresh, auth::me,
+        auth::signup, auth::login, auth::refresh, auth::me, sessions::logout, sessions::logout_all,
+        api_keys::create, api_keys::list, api_keys::get_one, api_keys::remove,
         monitors::create, monitors::list, monitors::get_one, monitors::update, monitors::remove,
         monitors::pause, monitors::resume,
         monitor_reads::checks, monitor_reads::stats, monitor_reads::incidents, monitor_reads::notifications,
@@ -54,10 +65,13 @@ impl utoipa::Modify for BearerAuth {
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
         maintenance_windows::create, maintenance_windows::list, maintenance_windows::get_one,
         maintenance_windows::update, maintenance_windows::remove,
+        status_pages::create, status_pages::list, status_pages::get_one, status_pages::update, status_pages::remove,
+        public::page_html, public::page_json, public::status_badge, public::uptime_badge,
         secrets::rotate_secret,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,
         admin::list, admin::replay_one, admin::replay_many, admin::discard,
+        admin_users::list, admin_users::disable, admin_users::enable,
         document,
     ),
     components(schemas(channels::ChannelConfigDoc)),

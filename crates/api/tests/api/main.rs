@@ -1,6 +1,8 @@
 //! The REST API's integration tests against real Postgres and Redis.
 
 mod abuse;
+mod admin_users;
+mod api_keys;
 mod auth;
 mod channel_kinds;
 mod channels;
@@ -19,4 +21,6 @@ mod quotas;
 mod reads;
 mod rules;
 mod secrets;
+mod sessions;
+mod status_pages;
 mod validation;

@@ -13,6 +13,7 @@ mod maintenance;
 mod metrics;
 mod pipeline;
 mod regions;
+mod status_page_browser;
 mod timeline;
 mod tls;
 mod traces;

@@ -11,3 +11,4 @@ mod migrations;
 mod ordering;
 mod rules;
 mod secrets;
+mod sessions;
