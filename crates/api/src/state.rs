@@ -26,6 +26,8 @@ pub struct AppState {
     pub secrets: Arc<upcheck_secrets::Keyring>,
     /// Heartbeat pings' rate limiter and token cache.
     pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
+    /// The live feed's hub channel and open streams.
+    pub(crate) feed: Arc<crate::feed::Feed>,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
 
@@ -61,6 +63,7 @@ impl AppState {
             channels,
             secrets,
             pings: Arc::default(),
+            feed: Arc::default(),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

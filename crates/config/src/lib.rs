@@ -7,6 +7,7 @@
 
 mod channels;
 mod database;
+mod events;
 mod jwt_secret;
 mod probe;
 mod redis_conn;
@@ -15,6 +16,7 @@ mod settings;
 mod smtp;
 
 pub use channels::ChannelSettings;
+pub use events::EventSettings;
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
 pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;

@@ -3,6 +3,7 @@
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod channels;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod heartbeat;
 pub(crate) mod incidents;
