@@ -16,8 +16,8 @@ mod settings;
 mod smtp;
 
 pub use channels::ChannelSettings;
-pub use events::EventSettings;
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
+pub use events::EventSettings;
 pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;
 pub use secrets_key::DEFAULT_KEY_ID as DEFAULT_SECRETS_KEY_ID;

@@ -166,7 +166,9 @@ pub async fn owners_of(pool: &Pool, monitors: &[Uuid]) -> Result<Vec<(Uuid, Uuid
 pub async fn latest_seq(pool: &Pool) -> Result<i64, StoreError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM status_events_seq")
+        .prepare_cached(
+            "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM status_events_seq",
+        )
         .await?;
     Ok(client.query_one(&stmt, &[]).await?.get(0))
 }

@@ -203,8 +203,9 @@ async fn apply_one(
                      RETURNING id, opened_at, resolved_at",
                 )
                 .await?;
-            let row =
-                tx.query_opt(&resolve, &[&event.event_id, &event.monitor_id, &event.occurred_at, &seq]).await?;
+            let row = tx
+                .query_opt(&resolve, &[&event.event_id, &event.monitor_id, &event.occurred_at, &seq])
+                .await?;
             let resolved = row.is_some();
             (row, resolved.then_some(IncidentChange::Resolved))
         }

@@ -49,11 +49,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let t = &settings.tunables;
     let schedule = Schedule::new(conns.commands.clone(), keys.clone(), t.monitoring_stream_maxlen);
     let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
-    let live_checks = live::LiveChecks::new(
-        conns.commands.clone(),
-        keys.live_channel(),
-        keys.live_checks_listeners(),
-    );
+    let live_checks =
+        live::LiveChecks::new(conns.commands.clone(), keys.live_channel(), keys.live_checks_listeners());
     let outbox = outbox::Outbox::new(pool.clone(), producer, settings.streams.status_change.clone())
         .with_live_checks(live_checks.clone());
     let (batcher, batch_task) = batcher::Batcher::start(

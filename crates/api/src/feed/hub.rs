@@ -56,7 +56,9 @@ pub(crate) async fn run(state: AppState, cancel: CancellationToken) {
                 }
                 tracing::warn!(%channel, "live feed subscription lost; resubscribing");
             }
-            Err(e) => tracing::warn!(error = %e, %channel, retry_ms = backoff.as_millis() as u64, "live feed cannot subscribe"),
+            Err(e) => {
+                tracing::warn!(error = %e, %channel, retry_ms = backoff.as_millis() as u64, "live feed cannot subscribe")
+            }
         }
         tokio::select! {
             () = cancel.cancelled() => return,
@@ -92,8 +94,7 @@ pub(crate) async fn refresh_checks_key(state: &AppState, key: &str) {
 
 async fn subscribe(state: &AppState, channel: &str) -> anyhow::Result<redis::aio::PubSub> {
     let client = upcheck_streams::client(&state.settings.redis)?;
-    let mut pubsub =
-        tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub()).await??;
+    let mut pubsub = tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub()).await??;
     pubsub.subscribe(channel).await?;
     Ok(pubsub)
 }

@@ -67,7 +67,9 @@ pub(crate) fn last_event_id(req: &HttpRequest) -> Result<Option<i64>, ApiError> 
     }
     match text.parse::<i64>() {
         Ok(id) if id >= 0 => Ok(Some(id)),
-        _ => Err(ApiError::bad("Last-Event-ID", "must be the id of an event this feed sent (a whole number)")),
+        _ => {
+            Err(ApiError::bad("Last-Event-ID", "must be the id of an event this feed sent (a whole number)"))
+        }
     }
 }
 

@@ -146,7 +146,8 @@ pub(crate) async fn acknowledge(
 async fn publish_acknowledgement(state: &AppState, ack: upcheck_domain::live::LiveAcknowledgement) {
     let Ok(mut conn) = state.redis().await else { return };
     let channel = upcheck_streams::Keys::new(&state.settings).live_channel();
-    let message = serde_json::to_string(&upcheck_domain::live::LiveMessage::Acknowledged(ack)).unwrap_or_default();
+    let message =
+        serde_json::to_string(&upcheck_domain::live::LiveMessage::Acknowledged(ack)).unwrap_or_default();
     let published: redis::RedisResult<i64> =
         redis::cmd("PUBLISH").arg(&channel).arg(message).query_async(&mut conn).await;
     if let Err(e) = published {

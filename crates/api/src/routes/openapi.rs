@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers, at `/api/v1/openapi.json`.
 
 use crate::routes::{
-    admin, auth, channels, events, health, heartbeat, incidents, maintenance_windows, monitor_reads, monitors,
-    regions, secrets,
+    admin, auth, channels, events, health, heartbeat, incidents, maintenance_windows, monitor_reads,
+    monitors, regions, secrets,
 };
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
