@@ -113,11 +113,15 @@ pub async fn apply_status_event_with(
             Some(id) => crate::timers::pending_of(&tx, id).await?,
             None => Vec::new(),
         };
+        let incident_change = match incident_id {
+            Some(id) => change_of(&tx, id, event.event_id).await?,
+            None => None,
+        };
         tx.commit().await?;
         return Ok(vec![AppliedEvent {
             event: stored,
             incident_id,
-            incident_change: None,
+            incident_change,
             owner_id,
             pending_notifications: pending,
             timers,
@@ -139,6 +143,24 @@ pub async fn apply_status_event_with(
     tx.commit().await?;
     tracing::Span::current().record("applied", applied.len());
     Ok(applied)
+}
+
+/// What event `event_id` did to incident `incident_id`: opened it, resolved it, or neither.
+async fn change_of(
+    tx: &Transaction<'_>,
+    incident_id: Uuid,
+    event_id: Uuid,
+) -> Result<Option<IncidentChange>, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT opened_event_id = $2, coalesce(resolved_event_id = $2, false) FROM incidents WHERE id = $1",
+        )
+        .await?;
+    Ok(match tx.query_opt(&stmt, &[&incident_id, &event_id]).await?.map(|r| (r.get(0), r.get(1))) {
+        Some((true, _)) => Some(IncidentChange::Opened),
+        Some((_, true)) => Some(IncidentChange::Resolved),
+        _ => None,
+    })
 }
 
 /// Applies one unapplied event, every earlier event of its monitor being applied already.
