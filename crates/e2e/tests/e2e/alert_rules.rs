@@ -11,17 +11,6 @@ use upcheck_streams::{Keys, Producer, TimerSet};
 use upcheck_testkit::{FlipTarget, WebhookReceiver, wait_for};
 use upcheck_worker_status_change::timers::Timers;
 
-async fn webhook(stack: &Stack, receiver: &WebhookReceiver, name: &str) -> String {
-    let secret = upcheck_domain::webhook::generate_secret();
-    let c = stack
-        .post(
-            "/channels",
-            json!({"kind": "webhook", "name": name, "config": {"url": receiver.url, "secret": secret}}),
-        )
-        .await;
-    c["id"].as_str().unwrap().to_string()
-}
-
 fn bodies(receiver: &WebhookReceiver) -> Vec<Value> {
     receiver.received().iter().map(|r| r.json()).collect()
 }
@@ -42,8 +31,8 @@ async fn reminders_and_escalation_reach_their_receivers_until_acknowledged_and_t
     let stack = Stack::start().await;
     let target = FlipTarget::start().await;
     let (first, oncall) = (WebhookReceiver::start().await, WebhookReceiver::start().await);
-    let first_id = webhook(&stack, &first, "team").await;
-    let oncall_id = webhook(&stack, &oncall, "on-call").await;
+    let first_id = stack.webhook_channel(&first, "team").await;
+    let oncall_id = stack.webhook_channel(&oncall, "on-call").await;
     let monitor = stack
         .post(
             "/monitors",
@@ -132,8 +121,8 @@ async fn a_delayed_channel_hears_nothing_of_an_outage_shorter_than_its_delay() {
     let stack = Stack::start().await;
     let target = FlipTarget::start().await;
     let (now, later) = (WebhookReceiver::start().await, WebhookReceiver::start().await);
-    let now_id = webhook(&stack, &now, "now").await;
-    let later_id = webhook(&stack, &later, "later").await;
+    let now_id = stack.webhook_channel(&now, "now").await;
+    let later_id = stack.webhook_channel(&later, "later").await;
     let monitor = stack
         .post(
             "/monitors",

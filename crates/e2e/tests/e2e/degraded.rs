@@ -10,17 +10,6 @@ use std::time::Duration;
 use upcheck_testkit::http_target::{HttpTarget, Reply};
 use upcheck_testkit::{WebhookReceiver, wait_for};
 
-async fn webhook(stack: &Stack, receiver: &WebhookReceiver, name: &str) -> String {
-    let secret = upcheck_domain::webhook::generate_secret();
-    let c = stack
-        .post(
-            "/channels",
-            json!({"kind": "webhook", "name": name, "config": {"url": receiver.url, "secret": secret}}),
-        )
-        .await;
-    c["id"].as_str().unwrap().to_string()
-}
-
 fn types(receiver: &WebhookReceiver) -> Vec<String> {
     receiver.received().iter().map(|r| r.json()["type"].as_str().unwrap_or_default().to_string()).collect()
 }
@@ -36,8 +25,8 @@ async fn a_slow_target_alerts_degraded_once_and_resolved_once_to_the_channels_th
     })
     .await;
     let (listens, deaf) = (WebhookReceiver::start().await, WebhookReceiver::start().await);
-    let listens_id = webhook(&stack, &listens, "performance").await;
-    let deaf_id = webhook(&stack, &deaf, "outages").await;
+    let listens_id = stack.webhook_channel(&listens, "performance").await;
+    let deaf_id = stack.webhook_channel(&deaf, "outages").await;
     let monitor = stack
         .post(
             "/monitors",

@@ -77,6 +77,22 @@ impl Stack {
         body
     }
 
+    /// Creates a webhook channel named `name` delivering to `receiver`; returns its id.
+    pub(crate) async fn webhook_channel(
+        &self,
+        receiver: &upcheck_testkit::WebhookReceiver,
+        name: &str,
+    ) -> String {
+        let secret = upcheck_domain::webhook::generate_secret();
+        let c = self
+            .post(
+                "/channels",
+                serde_json::json!({"kind": "webhook", "name": name, "config": {"url": receiver.url, "secret": secret}}),
+            )
+            .await;
+        c["id"].as_str().unwrap().to_string()
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Value {
         let r = self
             .http
