@@ -297,3 +297,7 @@ pub(crate) async fn public_status_events(
     let slot = state.feed.open(None, 0, false).ok_or(ApiError::Unavailable("live feed"))?;
     Ok(EventStream::open(state, Audience::Monitors(monitors), last, slot).await?.into_response())
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
