@@ -46,13 +46,12 @@ async fn next_status(body: &mut actix_web::body::BoxBody) -> Option<(i64, String
         .ok()??
         .ok()?;
         let text = String::from_utf8_lossy(&chunk).to_string();
-        if let Some(rest) = text.strip_prefix("id: ") {
-            if text.contains("event: status") {
-                let id = rest.lines().next()?.parse().ok()?;
-                let data: serde_json::Value =
-                    serde_json::from_str(text.split("data: ").nth(1)?.trim()).ok()?;
-                return Some((id, data["monitor_id"].as_str()?.to_string()));
-            }
+        if let Some(rest) = text.strip_prefix("id: ")
+            && text.contains("event: status")
+        {
+            let id = rest.lines().next()?.parse().ok()?;
+            let data: serde_json::Value = serde_json::from_str(text.split("data: ").nth(1)?.trim()).ok()?;
+            return Some((id, data["monitor_id"].as_str()?.to_string()));
         }
     }
 }
