@@ -2,6 +2,7 @@
 //! listeners, the public one and the separate `/metrics` one (port 0 works for both, for
 //! tests); the binary's `main` stays thin.
 
+pub mod api_key;
 pub mod auth;
 pub mod cli;
 pub mod error;
@@ -75,6 +76,8 @@ impl Application {
                     .service(
                         web::scope("/api/v1")
                             .configure(routes::auth::config)
+                            .configure(routes::sessions::config)
+                            .configure(routes::api_keys::config)
                             .configure(routes::monitors::config)
                             .configure(routes::monitor_reads::config)
                             .configure(routes::incidents::config)
@@ -85,6 +88,7 @@ impl Application {
                             .configure(routes::regions::config)
                             .configure(routes::events::config)
                             .configure(routes::admin::config)
+                            .configure(routes::admin_users::config)
                             .configure(routes::openapi::config),
                     )
                     .default_service(web::to(no_route))

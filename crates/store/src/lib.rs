@@ -1,6 +1,7 @@
 //! Postgres, the system of record: the connection pool, embedded migrations and one module of
 //! plain SQL functions per table group.
 
+pub mod api_keys;
 pub mod channels;
 pub mod checks;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod reads;
 pub mod reconcile;
 pub mod reseal;
 pub mod rules;
+pub mod sessions;
 pub mod timeline;
 pub mod timers;
 pub mod tls;

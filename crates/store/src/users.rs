@@ -1,4 +1,4 @@
-//! Users and their refresh tokens.
+//! Users: sign-up, look-ups, the admin's list, and disabling (which ends every session).
 
 use crate::error::stored;
 use crate::{Pool, StoreError};
@@ -17,11 +17,16 @@ pub struct User {
     pub role: Role,
     /// Sign-up time.
     pub created_at: OffsetDateTime,
+    /// When an admin disabled the account (its logins, tokens and API keys are refused), if so.
+    pub disabled_at: Option<OffsetDateTime>,
 }
+
+/// The columns [`user`] reads, in order.
+const COLUMNS: &str = "id, email, role, created_at, disabled_at";
 
 fn user(r: &tokio_postgres::Row) -> Result<User, StoreError> {
     let role = stored(r.get(2), Role::parse, "role")?;
-    Ok(User { id: r.get(0), email: r.get(1), role, created_at: r.get(3) })
+    Ok(User { id: r.get(0), email: r.get(1), role, created_at: r.get(3), disabled_at: r.get(4) })
 }
 
 /// Creates a user. The role is `admin` when `email` equals `admin_email` (case-insensitive), or
@@ -46,7 +51,7 @@ pub async fn create(
              VALUES ($1, $2, $3, CASE \
                WHEN $4::text IS NOT NULL THEN CASE WHEN lower($2) = lower($4::text) THEN 'admin' ELSE 'member' END \
                WHEN NOT EXISTS (SELECT 1 FROM users) THEN 'admin' ELSE 'member' END) \
-             RETURNING id, email, role, created_at",
+             RETURNING id, email, role, created_at, disabled_at",
         )
         .await?;
     let row = tx.query_one(&stmt, &[&Uuid::now_v7(), &email, &password_hash, &admin_email]).await?;
@@ -63,11 +68,9 @@ pub async fn create(
 pub async fn find_by_email(pool: &Pool, email: &str) -> Result<Option<(User, String)>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached(
-            "SELECT id, email, role, created_at, password_hash FROM users WHERE lower(email) = lower($1)",
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)"))
         .await?;
-    client.query_opt(&stmt, &[&email]).await?.map(|r| Ok((user(&r)?, r.get(4)))).transpose()
+    client.query_opt(&stmt, &[&email]).await?.map(|r| Ok((user(&r)?, r.get(5)))).transpose()
 }
 
 /// A user by id.
@@ -78,44 +81,62 @@ pub async fn find_by_email(pool: &Pool, email: &str) -> Result<Option<(User, Str
 /// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
 pub async fn find(pool: &Pool, id: Uuid) -> Result<Option<User>, StoreError> {
     let client = pool.get().await?;
-    let stmt = client.prepare_cached("SELECT id, email, role, created_at FROM users WHERE id = $1").await?;
+    let stmt = client.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = $1")).await?;
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(user).transpose()
 }
 
-/// Stores a refresh token's SHA-256 hash.
+/// Every user, by id (sign-up order), after `after`: at most `limit`.
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
-/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying).
-pub async fn store_refresh_token(
-    pool: &Pool,
-    token_hash: &[u8],
-    user_id: Uuid,
-    expires_at: OffsetDateTime,
-) -> Result<(), StoreError> {
+/// [`StoreError::Db`] when a statement fails; [`StoreError::Corrupt`] when a stored row does not
+/// decode.
+pub async fn list(pool: &Pool, after: Option<Uuid>, limit: i64) -> Result<Vec<User>, StoreError> {
     let client = pool.get().await?;
     let stmt = client
-        .prepare_cached("INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2"))
         .await?;
-    client.execute(&stmt, &[&token_hash, &user_id, &expires_at]).await?;
-    Ok(())
+    client.query(&stmt, &[&after.unwrap_or(Uuid::nil()), &limit]).await?.iter().map(user).collect()
 }
 
-/// Spends a refresh token: marks it used and returns its user, once. A spent, expired or
-/// unknown token returns `None`.
+/// Disables (`disabled = true`: sets `disabled_at`, kept if already set, and revokes every
+/// refresh-token family of the user, reason `disabled`, in one transaction) or enables a user.
+/// `None` when there is no such user.
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
-/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying).
-pub async fn spend_refresh_token(pool: &Pool, token_hash: &[u8]) -> Result<Option<Uuid>, StoreError> {
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "UPDATE refresh_tokens SET spent_at = now() \
-             WHERE token_hash = $1 AND spent_at IS NULL AND expires_at > now() RETURNING user_id",
-        )
+/// [`StoreError::Db`] when a statement fails; [`StoreError::Corrupt`] when a stored row does not
+/// decode.
+pub async fn set_disabled(pool: &Pool, id: Uuid, disabled: bool) -> Result<Option<User>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stmt = tx
+        .prepare_cached(&format!(
+            "UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
         .await?;
-    Ok(client.query_opt(&stmt, &[&token_hash]).await?.map(|r| r.get(0)))
+    let Some(row) = tx.query_opt(&stmt, &[&id, &disabled]).await? else { return Ok(None) };
+    if disabled {
+        crate::sessions::revoke_all_in(&tx, id, crate::sessions::Revoked::Disabled).await?;
+    }
+    tx.commit().await?;
+    user(&row).map(Some)
+}
+
+/// What authenticating a request needs of its user: the current role, and whether the account
+/// is disabled. `None` when the user no longer exists. One primary-key read.
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
+/// [`StoreError::Db`] when a statement fails; [`StoreError::Corrupt`] when a stored row does not
+/// decode.
+pub async fn standing(pool: &Pool, id: Uuid) -> Result<Option<(Role, bool)>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached("SELECT role, disabled_at IS NOT NULL FROM users WHERE id = $1").await?;
+    client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .map(|r| Ok((stored(r.get(0), Role::parse, "role")?, r.get(1))))
+        .transpose()
 }

@@ -103,7 +103,8 @@ pub(crate) struct ReplayFilter {
     limit: Option<usize>,
 }
 
-fn admin(caller: &AuthUser) -> Result<(), ApiError> {
+/// 403 unless the caller is (still) an admin.
+pub(crate) fn admin(caller: &AuthUser) -> Result<(), ApiError> {
     if caller.role == upcheck_domain::Role::Admin { Ok(()) } else { Err(ApiError::Forbidden("admins only")) }
 }
 

@@ -1,6 +1,8 @@
 //! Sign-up, log-in, refresh-token rotation and `/me`.
 
-use crate::auth::{AuthUser, hash_password, issue_tokens, token_hash, verify_password};
+use crate::auth::{
+    AuthUser, hash_password, new_refresh_token, start_session, token_hash, token_pair, verify_password,
+};
 use crate::error::ApiError;
 use crate::json::ValidJson;
 use crate::routes::rfc3339;
@@ -110,24 +112,38 @@ pub(crate) async fn login(
         return Err(ApiError::Unauthorized("wrong e-mail or password"));
     }
     let user = user.ok_or(ApiError::Unauthorized("wrong e-mail or password"))?;
-    Ok(HttpResponse::Ok().json(issue_tokens(&state, &user).await?))
+    if user.disabled_at.is_some() {
+        return Err(ApiError::Unauthorized("account disabled"));
+    }
+    Ok(HttpResponse::Ok().json(start_session(&state, &user).await?))
 }
 
-/// Spends a refresh token for a new pair; the old one stops working.
+/// Spends a refresh token for a new pair in the same session (refresh-token family); the old
+/// one stops working. The session's expiry was fixed at login: refreshing never extends it.
+/// Presenting a spent token again revokes the whole session (every token of it, the newest
+/// included), since one of the two presenters is not its owner.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "spent, expired or unknown")))]
+    responses((status = 200, body = TokenPair), (status = 401, description = "spent (the session is revoked), expired, revoked or unknown")))]
 #[post("/auth/refresh")]
 pub(crate) async fn refresh(
     state: web::Data<AppState>,
     body: ValidJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = upcheck_store::users::spend_refresh_token(&state.pool, &token_hash(&body.0.refresh_token))
-        .await?
-        .ok_or(ApiError::Unauthorized("refresh token spent, expired or unknown"))?;
-    let user = upcheck_store::users::find(&state.pool, user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized("user no longer exists"))?;
-    Ok(HttpResponse::Ok().json(issue_tokens(&state, &user).await?))
+    use upcheck_store::sessions::Rotation;
+    let (token, hash) = new_refresh_token();
+    match upcheck_store::sessions::rotate(&state.pool, &token_hash(&body.0.refresh_token), &hash).await? {
+        Rotation::Rotated { user_id, .. } => {
+            let user = upcheck_store::users::find(&state.pool, user_id)
+                .await?
+                .ok_or(ApiError::Unauthorized("user no longer exists"))?;
+            Ok(HttpResponse::Ok().json(token_pair(&state, &user, token)?))
+        }
+        Rotation::Replayed { user_id, family_id } => {
+            tracing::warn!(user = %user_id, family = %family_id, "spent refresh token replayed: session revoked");
+            Err(ApiError::Unauthorized("refresh token spent; its session is revoked, log in again"))
+        }
+        Rotation::Refused => Err(ApiError::Unauthorized("refresh token expired, revoked or unknown")),
+    }
 }
 
 /// The caller.

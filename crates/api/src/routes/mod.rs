@@ -1,6 +1,8 @@
 //! The REST routes, one module per resource, each exposing `config`.
 
 pub(crate) mod admin;
+pub(crate) mod admin_users;
+pub(crate) mod api_keys;
 pub(crate) mod auth;
 pub(crate) mod channels;
 pub(crate) mod events;
@@ -16,6 +18,7 @@ pub(crate) mod monitors;
 pub(crate) mod openapi;
 pub(crate) mod regions;
 pub(crate) mod secrets;
+pub(crate) mod sessions;
 
 /// RFC 3339 rendering for response bodies.
 pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {

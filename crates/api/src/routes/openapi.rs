@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers, at `/api/v1/openapi.json`.
 
 use crate::routes::{
-    admin, auth, channels, events, health, heartbeat, incidents, maintenance_windows, monitor_reads,
-    monitors, regions, secrets,
+    admin, admin_users, api_keys, auth, channels, events, health, heartbeat, incidents, maintenance_windows,
+    monitor_reads, monitors, regions, secrets, sessions,
 };
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
@@ -20,7 +20,17 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or API key")
+                    .description(Some(
+                        "An access token from /api/v1/auth/login (a JWT), or an API key (`upk_…`) from \
+                         /api/v1/api-keys. A key is held to its scopes: `read` allows GET and HEAD, `write` \
+                         every method on the owner's resources, `admin` the /api/v1/admin routes (while the \
+                         owner is an admin); a request outside them is 403 naming the missing scope. An \
+                         unknown, deleted or expired key, or a disabled user's credential, is 401.",
+                    ))
+                    .build(),
             ),
         );
     }
@@ -32,7 +42,8 @@ impl utoipa::Modify for BearerAuth {
     info(title = "Upcheck API", description = "Uptime monitoring: monitors, checks, incidents, channels. Errors are RFC 9457 application/problem+json."),
     paths(
         health::healthz, health::readyz,
-        auth::signup, auth::login, auth::refresh, auth::me,
+        auth::signup, auth::login, auth::refresh, auth::me, sessions::logout, sessions::logout_all,
+        api_keys::create, api_keys::list, api_keys::get_one, api_keys::remove,
         monitors::create, monitors::list, monitors::get_one, monitors::update, monitors::remove,
         monitors::pause, monitors::resume,
         monitor_reads::checks, monitor_reads::stats, monitor_reads::incidents, monitor_reads::notifications,
@@ -45,6 +56,7 @@ impl utoipa::Modify for BearerAuth {
         regions::list,
         events::events,
         admin::list, admin::replay_one, admin::replay_many, admin::discard,
+        admin_users::list, admin_users::disable, admin_users::enable,
         document,
     ),
     components(schemas(channels::ChannelConfigDoc)),

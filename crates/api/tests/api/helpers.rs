@@ -157,3 +157,26 @@ pub(crate) async fn assert_problem(r: Response, status: u16, field: Option<&str>
     }
     body
 }
+
+impl TestApp {
+    /// Creates an API key named `name` with `scopes` (and `expires_at`, if given) as `token`'s
+    /// user; returns the creation's answer (with the secret in `key`).
+    pub(crate) async fn api_key(&self, token: &str, scopes: &[&str], expires_at: Option<&str>) -> Value {
+        let r = self
+            .call(
+                Method::POST,
+                "/api/v1/api-keys",
+                Some(token),
+                Some(json!({"name": "ci script", "scopes": scopes, "expires_at": expires_at})),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "api key created");
+        r.json().await.unwrap()
+    }
+
+    /// Spends a refresh token: the response.
+    pub(crate) async fn refresh(&self, refresh_token: &Value) -> Response {
+        self.call(Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": refresh_token})))
+            .await
+    }
+}

@@ -1,5 +1,7 @@
 //! The REST API's integration tests against real Postgres and Redis.
 
+mod admin_users;
+mod api_keys;
 mod auth;
 mod channel_kinds;
 mod channels;
@@ -18,4 +20,5 @@ mod quotas;
 mod reads;
 mod rules;
 mod secrets;
+mod sessions;
 mod validation;

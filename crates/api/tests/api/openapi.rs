@@ -10,6 +10,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
     ("get", "/api/v1/me"),
+    ("post", "/api/v1/auth/logout"),
+    ("post", "/api/v1/auth/logout-all"),
+    ("post", "/api/v1/api-keys"),
+    ("get", "/api/v1/api-keys"),
+    ("get", "/api/v1/api-keys/{id}"),
+    ("delete", "/api/v1/api-keys/{id}"),
     ("post", "/api/v1/monitors"),
     ("get", "/api/v1/monitors"),
     ("get", "/api/v1/monitors/{id}"),
@@ -46,6 +52,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/dead-letters/{id}/replay"),
     ("post", "/api/v1/admin/dead-letters/replay"),
     ("delete", "/api/v1/admin/dead-letters/{id}"),
+    ("get", "/api/v1/admin/users"),
+    ("post", "/api/v1/admin/users/{id}/disable"),
+    ("post", "/api/v1/admin/users/{id}/enable"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -58,6 +67,11 @@ async fn every_route_is_documented_in_openapi_3_1_and_served() {
 
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let bearer = doc["components"]["securitySchemes"]["bearer"]["description"].as_str().unwrap_or_default();
+    assert!(
+        bearer.contains("upk_") && bearer.contains("scope"),
+        "the bearer scheme tells of API keys: {bearer}"
+    );
     let mut documented = 0;
     for (method, path) in ROUTES {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from openapi.json");

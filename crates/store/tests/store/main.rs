@@ -12,3 +12,4 @@ mod migrations;
 mod ordering;
 mod rules;
 mod secrets;
+mod sessions;
