@@ -203,6 +203,8 @@ pub struct Settings {
     /// keys of `SECRETS_OLD_KEYS` (`id:base64,…`): what channel configs and monitor headers
     /// are sealed with. `None` when unset; [`Settings::require_keyring`] judges that.
     pub secrets: Option<upcheck_secrets::Keyring>,
+    /// The live feed's limits and timings (`EVENTS_*`).
+    pub events: crate::EventSettings,
 }
 
 impl Settings {
@@ -404,6 +406,7 @@ impl Settings {
             channels: ChannelSettings::from_raw(raw)?,
             smtp,
             secrets: crate::secrets_key::from_raw(raw)?,
+            events: crate::EventSettings::from_raw(raw)?,
         })
     }
 

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, at `/api/v1/openapi.json`.
 
 use crate::routes::{
-    admin, admin_users, api_keys, auth, channels, health, heartbeat, incidents, maintenance_windows,
+    admin, admin_users, api_keys, auth, channels, events, health, heartbeat, incidents, maintenance_windows,
     monitor_reads, monitors, public, regions, secrets, sessions, status_pages,
 };
 use actix_web::{HttpResponse, get, web};
@@ -56,6 +56,7 @@ impl utoipa::Modify for BearerAuth {
         secrets::rotate_secret,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,
+        events::events,
         admin::list, admin::replay_one, admin::replay_many, admin::discard,
         admin_users::list, admin_users::disable, admin_users::enable,
         document,

@@ -56,6 +56,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/heartbeat/{token}"),
     ("post", "/api/v1/heartbeat/{token}/{action}"),
     ("get", "/api/v1/regions"),
+    ("get", "/api/v1/events"),
     ("get", "/api/v1/admin/dead-letters"),
     ("post", "/api/v1/admin/dead-letters/{id}/replay"),
     ("post", "/api/v1/admin/dead-letters/replay"),
