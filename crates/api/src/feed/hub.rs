@@ -115,7 +115,11 @@ async fn forward(state: &AppState, owners: &mut HashMap<Uuid, Uuid>, payload: &[
             }
             HubItem::Checks(with_owners(state, owners, checks).await)
         }
-        other => HubItem::Message(other),
+        other => {
+            // A status changed: this process's public pages and badges are stale.
+            state.public_cache.forget_all();
+            HubItem::Message(other)
+        }
     };
     // No receiver is fine: no stream is open.
     let _ = state.feed.tx.send(Arc::new(item));

@@ -287,7 +287,6 @@ fn acknowledgement_frame(a: &LiveAcknowledgement) -> Bytes {
 ///
 /// # Errors
 /// 400 on a malformed `Last-Event-ID`; 503 when Postgres does not answer.
-#[allow(dead_code)] // wired by the status pages' route
 pub(crate) async fn public_status_events(
     state: &AppState,
     req: &HttpRequest,

@@ -52,7 +52,7 @@ impl utoipa::Modify for BearerAuth {
         maintenance_windows::create, maintenance_windows::list, maintenance_windows::get_one,
         maintenance_windows::update, maintenance_windows::remove,
         status_pages::create, status_pages::list, status_pages::get_one, status_pages::update, status_pages::remove,
-        public::page_html, public::page_json, public::status_badge, public::uptime_badge,
+        public::page_html, public::page_json, public::page_events, public::status_badge, public::uptime_badge,
         secrets::rotate_secret,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,

@@ -282,3 +282,41 @@ async fn malformed_last_event_id_or_checks_and_missing_tokens_are_refused() {
     let r = app.client.get(format!("{}/api/v1/events", app.address)).send().await.unwrap();
     assert_problem(r, 401, None).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_status_page_streams_its_monitors_events_to_anyone_and_an_unknown_slug_is_404() {
+    let app = spawn_app().await;
+    let on_page = watched(&app, "page@example.com").await;
+    let off_page = watched(&app, "other@example.com").await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/status-pages",
+            Some(&on_page.token),
+            Some(serde_json::json!({"slug": "acme", "title": "Acme", "published": true,
+                "sections": [{"name": "Core", "monitors": [{"monitor_id": on_page.monitor, "display_name": "API"}]}]})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let unknown = app.client.get(format!("{}/status/nope/events", app.address)).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    // Before the page's data is cached, an event of the other monitor is stored: the stream
+    // starting after it must never send it.
+    let (before, _) = stored_event(&app, on_page.monitor, MonitorStatus::Down).await;
+    let (_, other) = stored_event(&app, off_page.monitor, MonitorStatus::Down).await;
+
+    let r = app
+        .client
+        .get(format!("{}/status/acme/events", app.address))
+        .header("Last-Event-ID", (before - 1).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "no authentication needed");
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut reader = SseReader::new(r);
+    assert_eq!(reader.next_event("status", WAIT).await.seq(), before, "replayed after Last-Event-ID");
+    publish(&app, &LiveMessage::Status(other)).await;
+    let live = live_event_reaches(&app, &on_page, &mut reader).await;
+    assert_eq!(live.json()["monitor_id"], on_page.monitor.to_string(), "only the page's monitors");
+}

@@ -49,6 +49,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/status-pages/{id}"),
     ("get", "/status/{slug}"),
     ("get", "/status/{slug}.json"),
+    ("get", "/status/{slug}/events"),
     ("get", "/badge/{public_id}/status.svg"),
     ("get", "/badge/{public_id}/uptime.svg"),
     ("post", "/api/v1/channels/{id}/secret/rotate"),
