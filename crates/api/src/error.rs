@@ -45,6 +45,15 @@ pub enum ApiError {
         /// What the limit is.
         message: String,
     },
+    /// 429: a per-user limit of open resources is reached; `limit` names the setting
+    /// (`EVENTS_MAX_STREAMS_PER_USER`).
+    #[error("{message}")]
+    TooMany {
+        /// The setting that sets the limit.
+        limit: &'static str,
+        /// What the limit is.
+        message: String,
+    },
     /// 413: the body is over 64 KiB.
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
@@ -112,7 +121,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) | Self::Quota { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +142,7 @@ impl ResponseError for ApiError {
                 ("busy", self.to_string(), None)
             }
             Self::RateLimited { .. } => ("rate-limited", self.to_string(), None),
+            Self::TooMany { message, .. } => ("too-many", message.clone(), None),
             Self::Unavailable(what) => {
                 tracing::warn!(dependency = what, "answering 503");
                 ("unavailable", format!("{what} is unavailable; try again shortly"), None)
@@ -151,7 +161,7 @@ impl ResponseError for ApiError {
         if let Some(field) = field {
             body["errors"] = json!([{ "field": field, "message": detail }]);
         }
-        if let Self::Quota { limit, .. } = self {
+        if let Self::Quota { limit, .. } | Self::TooMany { limit, .. } = self {
             body["limit"] = json!(limit);
         }
         let mut response = HttpResponse::build(status);

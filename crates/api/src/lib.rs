@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod auth;
 pub mod cli;
 pub mod error;
+mod feed;
 pub mod gen_secret;
 pub mod json;
 pub mod pagination;
@@ -24,6 +25,7 @@ pub use state::AppState;
 
 /// A bound, not yet running API server: the REST API on `PORT` and `/metrics` on `METRICS_PORT`.
 pub struct Application {
+    state: web::Data<AppState>,
     port: u16,
     metrics_port: u16,
     server: actix_web::dev::Server,
@@ -52,6 +54,7 @@ impl Application {
         let metrics_port = metrics_listener.local_addr()?.port();
         let state = web::Data::new(AppState::new(settings)?);
         let metrics_state = state.clone();
+        let app_state = state.clone();
         let metrics_server = HttpServer::new(move || {
             App::new().app_data(metrics_state.clone()).configure(routes::metrics::config)
         })
@@ -89,6 +92,7 @@ impl Application {
                             .configure(routes::secrets::config)
                             .configure(routes::heartbeat::config)
                             .configure(routes::regions::config)
+                            .configure(routes::events::config)
                             .configure(routes::admin::config)
                             .configure(routes::admin_users::config)
                             .configure(routes::openapi::config),
@@ -98,7 +102,7 @@ impl Application {
             .disable_signals()
             .listen(listener)?
             .run();
-        Ok(Self { port, metrics_port, server, metrics_server })
+        Ok(Self { state: app_state, port, metrics_port, server, metrics_server })
     }
 
     /// The bound public port (`PORT`, or the one picked for port 0).
@@ -111,15 +115,20 @@ impl Application {
         self.metrics_port
     }
 
-    /// Serves until `cancel` fires, then finishes in-flight requests on both listeners and
-    /// returns.
+    /// Serves until `cancel` fires, then ends the live feed's streams, finishes in-flight
+    /// requests on both listeners and returns. The live feed's hub subscribes to Redis once the
+    /// first stream opens.
     ///
     /// # Errors
     /// Either server's I/O error.
     pub async fn run_until_stopped(self, cancel: CancellationToken) -> std::io::Result<()> {
         let (api, metrics) = (self.server.handle(), self.metrics_server.handle());
+        let hub = tokio::spawn(feed::hub::run(self.state.get_ref().clone(), cancel.clone()));
+        let streams = self.state.feed.shutdown.clone();
         tokio::spawn(async move {
             cancel.cancelled().await;
+            streams.cancel();
+            let _ = hub.await;
             futures::join!(api.stop(true), metrics.stop(true));
         });
         let (api, metrics) = tokio::join!(self.server, self.metrics_server);

@@ -30,6 +30,8 @@ pub struct AppState {
     pub password_gate: crate::password_gate::PasswordGate,
     /// Public status pages' and badges' data, kept for `STATUS_PAGE_CACHE_SECONDS`.
     pub(crate) public_cache: Arc<crate::routes::public::PublicCache>,
+    /// The live feed's hub channel and open streams.
+    pub(crate) feed: Arc<crate::feed::Feed>,
     redis: Arc<tokio::sync::Mutex<RedisSlot>>,
 }
 
@@ -72,6 +74,7 @@ impl AppState {
             public_cache: Arc::new(crate::routes::public::PublicCache::new(Duration::from_secs(
                 settings.tunables.status_page_cache_seconds,
             ))),
+            feed: Arc::default(),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

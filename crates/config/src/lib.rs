@@ -8,6 +8,7 @@
 mod abuse;
 mod channels;
 mod database;
+mod events;
 mod jwt_secret;
 mod probe;
 mod redis_conn;
@@ -18,6 +19,7 @@ mod smtp;
 pub use abuse::{AbuseSettings, PasswordHashSettings, RateLimitSettings};
 pub use channels::ChannelSettings;
 pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
+pub use events::EventSettings;
 pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;
 pub use secrets_key::DEFAULT_KEY_ID as DEFAULT_SECRETS_KEY_ID;

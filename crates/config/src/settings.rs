@@ -205,6 +205,8 @@ pub struct Settings {
     pub secrets: Option<upcheck_secrets::Keyring>,
     /// The API's defences against abuse: password hashing bound, rate limits, trusted proxies.
     pub abuse: crate::AbuseSettings,
+    /// The live feed's limits and timings (`EVENTS_*`).
+    pub events: crate::EventSettings,
 }
 
 impl Settings {
@@ -407,6 +409,7 @@ impl Settings {
             smtp,
             secrets: crate::secrets_key::from_raw(raw)?,
             abuse: crate::AbuseSettings::from_raw(raw)?,
+            events: crate::EventSettings::from_raw(raw)?,
         })
     }
 

@@ -401,3 +401,17 @@ fn abuse_settings_are_read_with_their_defaults_and_named_when_malformed() {
     assert_eq!(err_var(&[("RATE_LIMITS_ENABLED", "maybe")]), "RATE_LIMITS_ENABLED");
     assert_eq!(err_var(&[("TRUSTED_PROXIES", "10.0.0.0/8,nginx")]), "TRUSTED_PROXIES");
 }
+
+#[test]
+fn live_feed_settings_default_and_are_range_checked() {
+    let s = load(&[]).unwrap();
+    assert_eq!(
+        s.events,
+        crate::EventSettings { keep_alive_seconds: 15, max_streams_per_user: 5, replay_limit: 1_000 }
+    );
+    let s = load(&[("EVENTS_KEEP_ALIVE_SECONDS", "1"), ("EVENTS_MAX_STREAMS_PER_USER", "2")]).unwrap();
+    assert_eq!((s.events.keep_alive_seconds, s.events.max_streams_per_user), (1, 2));
+    assert_eq!(err_var(&[("EVENTS_KEEP_ALIVE_SECONDS", "0")]), "EVENTS_KEEP_ALIVE_SECONDS");
+    assert_eq!(err_var(&[("EVENTS_MAX_STREAMS_PER_USER", "0")]), "EVENTS_MAX_STREAMS_PER_USER");
+    assert_eq!(err_var(&[("EVENTS_REPLAY_LIMIT", "many")]), "EVENTS_REPLAY_LIMIT");
+}

@@ -7,6 +7,7 @@ pub mod channel;
 pub mod clock;
 pub mod expected;
 pub mod kinds;
+pub mod live;
 pub mod maintenance;
 pub mod messages;
 pub mod monitor;

@@ -21,11 +21,35 @@ pub struct AppliedEvent {
     pub event: StatusEvent,
     /// The incident the event opened, joined or resolved.
     pub incident_id: Option<Uuid>,
+    /// Whether this application opened or resolved that incident (`None` when it joined one,
+    /// named one, or was applied already).
+    pub incident_change: Option<IncidentChange>,
+    /// The monitor's owner (the live feed is filtered by it).
+    pub owner_id: Uuid,
     /// Notifications of this event not yet delivered: enqueue each on the notification stream.
     pub pending_notifications: Vec<Uuid>,
     /// Alert timers to put in the due-time sorted set (those this event scheduled; for an event
     /// applied already, every pending timer of its incident).
     pub timers: Vec<crate::timers::ScheduledTimer>,
+}
+
+/// What applying a status event did to an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentChange {
+    /// A `down` opened it.
+    Opened,
+    /// An `up` resolved it.
+    Resolved,
+}
+
+impl IncidentChange {
+    /// The live feed's and webhooks' name: `incident.opened` or `incident.resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opened => "incident.opened",
+            Self::Resolved => "incident.resolved",
+        }
+    }
 }
 
 /// Applies the status event `event_id` of `monitor_id`: first every earlier unapplied event of
@@ -66,12 +90,14 @@ pub async fn apply_status_event_with(
     let tx = client.transaction().await?;
     // One applier per monitor at a time. NO KEY UPDATE does not block the checks' foreign-key
     // checks (KEY SHARE), so the monitoring worker is never held up by this.
-    let monitor = tx.prepare_cached("SELECT name, url FROM monitors WHERE id = $1 FOR NO KEY UPDATE").await?;
+    let monitor =
+        tx.prepare_cached("SELECT name, url, owner_id FROM monitors WHERE id = $1 FOR NO KEY UPDATE").await?;
     let Some(row) = tx.query_opt(&monitor, &[&event.monitor_id]).await? else {
         tx.commit().await?;
         return Ok(Vec::new());
     };
     let monitor = WebhookMonitor { id: event.monitor_id, name: row.get(0), url: row.get(1) };
+    let owner_id: Uuid = row.get(2);
     let state = tx
         .prepare_cached("SELECT seq, applied_at IS NOT NULL, incident_id FROM status_events WHERE id = $1")
         .await?;
@@ -87,8 +113,19 @@ pub async fn apply_status_event_with(
             Some(id) => crate::timers::pending_of(&tx, id).await?,
             None => Vec::new(),
         };
+        let incident_change = match incident_id {
+            Some(id) => change_of(&tx, id, event.event_id).await?,
+            None => None,
+        };
         tx.commit().await?;
-        return Ok(vec![AppliedEvent { event: stored, incident_id, pending_notifications: pending, timers }]);
+        return Ok(vec![AppliedEvent {
+            event: stored,
+            incident_id,
+            incident_change,
+            owner_id,
+            pending_notifications: pending,
+            timers,
+        }]);
     }
     let unapplied = tx
         .prepare_cached(&format!(
@@ -99,11 +136,31 @@ pub async fn apply_status_event_with(
     let mut applied = Vec::new();
     for row in tx.query(&unapplied, &[&event.monitor_id, &seq]).await? {
         let e = crate::events::from_row(&row)?;
-        applied.push(apply_one(&tx, &monitor, e, policy).await?);
+        let mut one = apply_one(&tx, &monitor, e, policy).await?;
+        one.owner_id = owner_id;
+        applied.push(one);
     }
     tx.commit().await?;
     tracing::Span::current().record("applied", applied.len());
     Ok(applied)
+}
+
+/// What event `event_id` did to incident `incident_id`: opened it, resolved it, or neither.
+async fn change_of(
+    tx: &Transaction<'_>,
+    incident_id: Uuid,
+    event_id: Uuid,
+) -> Result<Option<IncidentChange>, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT opened_event_id = $2, coalesce(resolved_event_id = $2, false) FROM incidents WHERE id = $1",
+        )
+        .await?;
+    Ok(match tx.query_opt(&stmt, &[&incident_id, &event_id]).await?.map(|r| (r.get(0), r.get(1))) {
+        Some((true, _)) => Some(IncidentChange::Opened),
+        Some((_, true)) => Some(IncidentChange::Resolved),
+        _ => None,
+    })
 }
 
 /// Applies one unapplied event, every earlier event of its monitor being applied already.
@@ -117,16 +174,16 @@ async fn apply_one(
     let gate = crate::gate::judge(tx, monitor, &event, policy).await?;
     // A notice (certificate, slowness) changes no incident; it names the open one, if any.
     let transition = event.is_transition().then_some((event.from, event.to));
-    let incident = match transition {
+    let (incident, change) = match transition {
         None => {
             let open = tx
                 .prepare_cached(
                     "SELECT id, opened_at, resolved_at FROM incidents WHERE monitor_id = $1 AND state = 'open'",
                 )
                 .await?;
-            tx.query_opt(&open, &[&event.monitor_id]).await?
+            (tx.query_opt(&open, &[&event.monitor_id]).await?, None)
         }
-        Some((_, MonitorStatus::Down)) if !gate.opens_incidents() => None,
+        Some((_, MonitorStatus::Down)) if !gate.opens_incidents() => (None, None),
         Some((_, MonitorStatus::Down)) => {
             let open = tx
                 .prepare_cached(
@@ -150,12 +207,14 @@ async fn apply_one(
             // (it went down again with no `up` between, e.g. across a pause), which this joins.
             let find = tx
                 .prepare_cached(
-                    "SELECT id, opened_at, resolved_at FROM incidents \
+                    "SELECT id, opened_at, resolved_at, opened_event_id = $1 FROM incidents \
                      WHERE opened_event_id = $1 OR (monitor_id = $2 AND state = 'open') \
                      ORDER BY (opened_event_id = $1) DESC LIMIT 1",
                 )
                 .await?;
-            tx.query_opt(&find, &[&event.event_id, &event.monitor_id]).await?
+            let row = tx.query_opt(&find, &[&event.event_id, &event.monitor_id]).await?;
+            let opened = row.as_ref().is_some_and(|r| r.get::<_, bool>(3));
+            (row, opened.then_some(IncidentChange::Opened))
         }
         Some((MonitorStatus::Down, MonitorStatus::Up)) => {
             // Only an incident opened by an earlier event: a late event never resolves a newer one.
@@ -166,9 +225,13 @@ async fn apply_one(
                      RETURNING id, opened_at, resolved_at",
                 )
                 .await?;
-            tx.query_opt(&resolve, &[&event.event_id, &event.monitor_id, &event.occurred_at, &seq]).await?
+            let row = tx
+                .query_opt(&resolve, &[&event.event_id, &event.monitor_id, &event.occurred_at, &seq])
+                .await?;
+            let resolved = row.is_some();
+            (row, resolved.then_some(IncidentChange::Resolved))
         }
-        _ => None,
+        _ => (None, None),
     };
     let incident = incident.map(|r| WebhookIncident {
         id: r.get(0),
@@ -207,7 +270,15 @@ async fn apply_one(
         )
         .await?;
     tx.execute(&mark, &[&event.event_id, &incident_id]).await?;
-    Ok(AppliedEvent { event, incident_id, pending_notifications: pending, timers })
+    // The caller knows the owner; it fills `owner_id` in.
+    Ok(AppliedEvent {
+        event,
+        incident_id,
+        incident_change: change,
+        owner_id: Uuid::nil(),
+        pending_notifications: pending,
+        timers,
+    })
 }
 
 /// The notifications of `event_id` still pending (its own, and a flapping alert it started).

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod checks;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod flapping;
 mod gate;
 pub mod incidents;

@@ -230,17 +230,22 @@ pub async fn acknowledge(
     id: Uuid,
     user: Uuid,
 ) -> Result<Option<Incident>, StoreError> {
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "UPDATE incidents i SET acknowledged_at = coalesce(i.acknowledged_at, now()), \
-               acknowledged_by = coalesce(i.acknowledged_by, $3) \
-             FROM monitors m WHERE m.id = i.monitor_id AND i.id = $1 AND m.owner_id = $2",
-        )
-        .await?;
-    client.execute(&stmt, &[&id, &owner, &user]).await?;
-    drop(client);
-    incident_of(pool, owner, id).await
+    Ok(acknowledge_for_feed(pool, owner, id, user).await?.map(|(incident, _)| incident))
+}
+
+/// [`acknowledge`], also returning the acknowledgement for the live feed when this call made
+/// the first one ([`crate::feed::acknowledge_first`]).
+///
+/// # Errors
+/// As [`acknowledge`].
+pub async fn acknowledge_for_feed(
+    pool: &Pool,
+    owner: Uuid,
+    id: Uuid,
+    user: Uuid,
+) -> Result<Option<(Incident, Option<upcheck_domain::live::LiveAcknowledgement>)>, StoreError> {
+    let first = crate::feed::acknowledge_first(pool, owner, id, user).await?;
+    Ok(incident_of(pool, owner, id).await?.map(|incident| (incident, first)))
 }
 
 /// One entry of the delivery log.

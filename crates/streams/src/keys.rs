@@ -75,6 +75,13 @@ impl Keys {
         format!("{}live", self.prefix)
     }
 
+    /// Present while an API process has a live stream that wants check outcomes
+    /// (`GET /api/v1/events?checks=true`): the monitoring worker publishes check batches on
+    /// [`Self::live_channel`] only then.
+    pub fn live_checks_listeners(&self) -> String {
+        format!("{}live:checks", self.prefix)
+    }
+
     /// Sorted set of notifications waiting for a retry: member notification id, score due ms.
     pub fn notification_retries(&self) -> String {
         format!("{}notification:retry", self.prefix)

@@ -14,13 +14,16 @@ mod env;
 pub mod fixtures;
 pub mod http_target;
 pub mod local_servers;
+mod nginx;
 mod redis_server;
 mod servers;
 pub mod smtp;
+pub mod sse;
 pub mod tls;
 pub mod tls_target;
 
 pub use env::TestEnv;
+pub use nginx::Nginx;
 pub use redis_server::LocalRedis;
 pub use servers::{FlipTarget, Received, ScriptedTarget, SilentTarget, WebhookReceiver};
 

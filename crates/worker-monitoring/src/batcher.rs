@@ -122,6 +122,7 @@ async fn write(
             // Committed: the outbox holds the events. A failed publication is retried by the
             // relay, so the jobs can be acknowledged either way.
             outbox.publish(&events).await;
+            outbox.publish_checks(records).await;
             Ok(())
         }
         Err(e) => {

@@ -6,6 +6,7 @@
 pub mod batcher;
 pub mod fair;
 pub mod handler;
+pub mod live;
 pub mod outbox;
 pub mod probe;
 pub mod reconcile;
@@ -48,7 +49,10 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let t = &settings.tunables;
     let schedule = Schedule::new(conns.commands.clone(), keys.clone(), t.monitoring_stream_maxlen);
     let producer = Producer::new(conns.commands.clone(), t.stream_maxlen);
-    let outbox = outbox::Outbox::new(pool.clone(), producer, settings.streams.status_change.clone());
+    let live_checks =
+        live::LiveChecks::new(conns.commands.clone(), keys.live_channel(), keys.live_checks_listeners());
+    let outbox = outbox::Outbox::new(pool.clone(), producer, settings.streams.status_change.clone())
+        .with_live_checks(live_checks.clone());
     let (batcher, batch_task) = batcher::Batcher::start(
         pool.clone(),
         outbox.clone(),
@@ -105,6 +109,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             .await;
         });
     }
+    tasks.spawn(live_checks.watch(cancel.clone()));
     tasks.spawn(scheduler::run(
         schedule.clone(),
         Duration::from_millis(t.scheduler_tick_ms),

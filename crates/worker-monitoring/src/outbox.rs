@@ -19,12 +19,27 @@ pub struct Outbox {
     pool: Pool,
     producer: Producer,
     stream: String,
+    live: Option<crate::live::LiveChecks>,
 }
 
 impl Outbox {
     /// An outbox publishing to `stream`.
     pub fn new(pool: Pool, producer: Producer, stream: String) -> Self {
-        Self { pool, producer, stream }
+        Self { pool, producer, stream, live: None }
+    }
+
+    /// The same outbox, also publishing each stored batch's checks for the live feed while
+    /// someone listens.
+    pub fn with_live_checks(mut self, live: crate::live::LiveChecks) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// Publishes a stored batch's checks for the live feed, if it is wired and listened to.
+    pub async fn publish_checks(&self, records: &[upcheck_store::checks::CheckRecord]) {
+        if let Some(live) = &self.live {
+            live.publish(records).await;
+        }
     }
 
     /// Adds `events` to the status-change stream, each with the trace context of the check that

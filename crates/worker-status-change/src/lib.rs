@@ -91,16 +91,21 @@ impl Handler for StatusChangeHandler {
         self.timers.schedule(&scheduled).await.map_err(HandleError::retryable)?;
         for a in &applied {
             let e = &a.event;
-            let live = serde_json::json!({
-                "type": e.webhook_type(),
-                "monitor_id": e.monitor_id,
-                "status": e.to,
-                "previous_status": e.from,
-                "occurred_at": e.occurred_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                "incident_id": a.incident_id,
+            let live = upcheck_domain::live::LiveMessage::Status(upcheck_domain::live::LiveStatus {
+                seq: e.seq.unwrap_or_default(),
+                event_id: e.event_id,
+                owner_id: a.owner_id,
+                monitor_id: e.monitor_id,
+                event: e.webhook_type().to_string(),
+                status: e.to,
+                previous_status: e.from,
+                occurred_at: e.occurred_at,
+                incident_id: a.incident_id,
+                incident: a.incident_change.map(|c| c.as_str().to_string()),
             });
+            let live = serde_json::to_string(&live).unwrap_or_default();
             // Live status is best-effort: the feed's readers reload from the API on reconnect.
-            if let Err(err) = self.producer.publish(&self.live_channel, &live.to_string()).await {
+            if let Err(err) = self.producer.publish(&self.live_channel, &live).await {
                 tracing::debug!(error = %err, "live status publish failed");
             }
             tracing::info!(

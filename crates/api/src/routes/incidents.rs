@@ -130,12 +130,29 @@ pub(crate) async fn acknowledge(
     caller: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let i = upcheck_store::reads::acknowledge(&state.pool, caller.id, *id, caller.id)
+    let (i, first) = upcheck_store::reads::acknowledge_for_feed(&state.pool, caller.id, *id, caller.id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
     // The timers re-check the acknowledgement when due; this settles them in the record.
     upcheck_store::timers::cancel_on_acknowledge(&state.pool, i.id).await?;
+    if let Some(ack) = first {
+        publish_acknowledgement(&state, ack).await;
+    }
     Ok(HttpResponse::Ok().json(IncidentView::from(i)))
+}
+
+/// Publishes a first acknowledgement on the live feed's channel; best-effort (a stream that
+/// misses it is replayed it from Postgres when its client reconnects).
+async fn publish_acknowledgement(state: &AppState, ack: upcheck_domain::live::LiveAcknowledgement) {
+    let Ok(mut conn) = state.redis().await else { return };
+    let channel = upcheck_streams::Keys::new(&state.settings).live_channel();
+    let message =
+        serde_json::to_string(&upcheck_domain::live::LiveMessage::Acknowledged(ack)).unwrap_or_default();
+    let published: redis::RedisResult<i64> =
+        redis::cmd("PUBLISH").arg(&channel).arg(message).query_async(&mut conn).await;
+    if let Err(e) = published {
+        tracing::debug!(error = %e, "acknowledgement not published on the live feed");
+    }
 }
 
 /// The channel a timeline entry's notification went over.

@@ -5,6 +5,7 @@ pub(crate) mod admin_users;
 pub(crate) mod api_keys;
 pub(crate) mod auth;
 pub(crate) mod channels;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod heartbeat;
 pub(crate) mod incidents;

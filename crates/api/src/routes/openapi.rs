@@ -4,7 +4,7 @@
 //! docs work on a machine with no internet.
 
 use crate::routes::{
-    admin, admin_users, api_keys, auth, channels, health, heartbeat, incidents, maintenance_windows,
+    admin, admin_users, api_keys, auth, channels, events, health, heartbeat, incidents, maintenance_windows,
     monitor_reads, monitors, public, regions, secrets, sessions, status_pages,
 };
 use actix_web::{HttpResponse, get, web};
@@ -66,10 +66,11 @@ impl utoipa::Modify for BearerAuth {
         maintenance_windows::create, maintenance_windows::list, maintenance_windows::get_one,
         maintenance_windows::update, maintenance_windows::remove,
         status_pages::create, status_pages::list, status_pages::get_one, status_pages::update, status_pages::remove,
-        public::page_html, public::page_json, public::status_badge, public::uptime_badge,
+        public::page_html, public::page_json, public::page_events, public::status_badge, public::uptime_badge,
         secrets::rotate_secret,
         heartbeat::ping_get, heartbeat::ping_post, heartbeat::ping_action,
         regions::list,
+        events::events,
         admin::list, admin::replay_one, admin::replay_many, admin::discard,
         admin_users::list, admin_users::disable, admin_users::enable,
         document,

@@ -7,6 +7,7 @@ mod auth;
 mod channel_kinds;
 mod channels;
 mod cli;
+mod events;
 mod gen_secret;
 mod health;
 mod helpers;

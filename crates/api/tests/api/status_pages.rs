@@ -419,6 +419,7 @@ async fn the_openapi_document_lists_status_pages_and_their_public_urls() {
         "/api/v1/status-pages/{id}",
         "/status/{slug}",
         "/status/{slug}.json",
+        "/status/{slug}/events",
         "/badge/{public_id}/status.svg",
         "/badge/{public_id}/uptime.svg",
     ] {

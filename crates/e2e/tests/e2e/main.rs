@@ -9,6 +9,7 @@ mod healing;
 mod heartbeat;
 mod helpers;
 mod kinds;
+mod live_feed;
 mod maintenance;
 mod metrics;
 mod pipeline;

@@ -3,6 +3,7 @@
 mod checks;
 mod degraded;
 mod errors;
+mod feed;
 mod flapping;
 mod helpers;
 mod incidents;

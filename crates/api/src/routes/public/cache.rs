@@ -61,6 +61,11 @@ impl<V: Clone> TtlCache<V> {
         Ok(v)
     }
 
+    /// Forgets every key, so each next call builds afresh.
+    pub(crate) fn clear(&self) {
+        self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
     /// Forgets `key`, so the next call builds afresh.
     pub(crate) fn forget(&self, key: &str) {
         self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);

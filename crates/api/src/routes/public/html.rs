@@ -69,7 +69,8 @@ pub(crate) const SCRIPT: &str = r#"
   if (window.EventSource) {
     try {
       var events = new EventSource('/status/' + slug + '/events');
-      events.onmessage = refresh;
+      events.addEventListener('status', refresh);
+      events.addEventListener('incident', refresh);
       events.onerror = function () { if (events.readyState === 2) events.close(); };
     } catch (e) {}
   }

@@ -5,6 +5,9 @@
 //! Cost: each page's bodies and each badge's data are built at most once per
 //! `STATUS_PAGE_CACHE_SECONDS` per API process ([`cache::TtlCache`]), and answered with
 //! `Cache-Control: public, max-age=30` and a strong `ETag` (304 on a matching `If-None-Match`).
+//! A status change or acknowledgement reaching this process's live feed hub empties both caches
+//! ([`PublicCache::forget_all`]), so a page refreshed on its live event
+//! (`/status/{slug}/events`) shows the change at once; status changes are rare next to visits.
 
 mod badge;
 pub(crate) mod cache;
@@ -29,7 +32,11 @@ use data::PublicPage;
 const CACHE_CONTROL: &str = "public, max-age=30";
 
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(page_json).service(page_html).service(status_badge).service(uptime_badge);
+    cfg.service(page_json)
+        .service(page_events)
+        .service(page_html)
+        .service(status_badge)
+        .service(uptime_badge);
 }
 
 /// A page's bodies, rendered once per build.
@@ -72,6 +79,12 @@ impl PublicCache {
     /// Drops the page at `slug` from this process's cache.
     pub(crate) fn forget_page(&self, slug: &str) {
         self.pages.forget(slug);
+    }
+
+    /// Drops every page and badge from this process's cache: a monitor's status changed.
+    pub(crate) fn forget_all(&self) {
+        self.pages.clear();
+        self.badges.clear();
     }
 
     /// Drops the badge data of `public_id` from this process's cache.
@@ -167,6 +180,28 @@ pub(crate) async fn page_json(
         Some(r) => Ok(cached(&req, "application/json", r.json.clone(), &r.json_etag, None)),
         None => Err(ApiError::NotFound("status page")),
     }
+}
+
+/// A published status page's live feed (Server-Sent Events, no authentication): `status` and
+/// `incident` events (opened, resolved) of the page's monitors, with `id:` lines so a reconnect
+/// with `Last-Event-ID` replays what it missed (see `GET /events`). No acknowledgements, no
+/// check outcomes. The page's script reloads its data on each event.
+#[utoipa::path(get, path = "/status/{slug}/events", tag = "status pages", params(("slug" = String, Path),
+        ("Last-Event-ID" = Option<i64>, Header, description = "the last id received: replay what came after it")),
+    responses((status = 200, description = "a `text/event-stream`"),
+    (status = 400, description = "a malformed `Last-Event-ID`"),
+    (status = 404, description = "no published status page has this slug")))]
+#[get("/status/{slug}/events")]
+pub(crate) async fn page_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(found) = public::published(&state.pool, &slug).await? else {
+        return Err(ApiError::NotFound("status page"));
+    };
+    let monitors = found.page.sections.iter().flat_map(|s| s.monitors.iter().map(|e| e.monitor_id)).collect();
+    crate::feed::public_status_events(&state, &req, monitors).await
 }
 
 /// A published status page: server-rendered HTML, no external asset; refreshes itself every
