@@ -73,7 +73,9 @@ async fn silence_late_pings_unfinished_runs_and_fail_pings_reach_the_webhook() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_tokens_are_404_paused_ones_record_nothing_and_floods_are_rate_limited() {
-    let stack = Stack::start().await;
+    // 20 pings a minute per token, in a burst of 20: the 21st at once is refused.
+    let env = upcheck_testkit::TestEnv::with_env(&[("RATE_LIMIT_HEARTBEAT_PER_MINUTE", "20")]).await;
+    let stack = Stack::start_in(env).await;
     let m = stack
         .post("/monitors", json!({"name": "cron", "kind": "heartbeat", "config": {"period_seconds": 60}}))
         .await;
