@@ -85,6 +85,7 @@ impl Application {
                             .configure(routes::api_keys::config)
                             .configure(routes::monitors::config)
                             .configure(routes::monitor_reads::config)
+                            .configure(routes::monitor_stats::config)
                             .configure(routes::incidents::config)
                             .configure(routes::channels::config)
                             .configure(routes::maintenance_windows::config)

@@ -415,3 +415,11 @@ fn live_feed_settings_default_and_are_range_checked() {
     assert_eq!(err_var(&[("EVENTS_MAX_STREAMS_PER_USER", "0")]), "EVENTS_MAX_STREAMS_PER_USER");
     assert_eq!(err_var(&[("EVENTS_REPLAY_LIMIT", "many")]), "EVENTS_REPLAY_LIMIT");
 }
+
+#[test]
+fn minute_rollup_retention_defaults_to_90_days_and_is_range_checked() {
+    assert_eq!(load(&[]).unwrap().rollups, crate::RollupSettings { minute_days: 90 });
+    assert_eq!(load(&[("RETENTION_ROLLUP_MINUTE_DAYS", "7")]).unwrap().rollups.minute_days, 7);
+    assert_eq!(err_var(&[("RETENTION_ROLLUP_MINUTE_DAYS", "0")]), "RETENTION_ROLLUP_MINUTE_DAYS");
+    assert_eq!(err_var(&[("RETENTION_ROLLUP_MINUTE_DAYS", "ninety")]), "RETENTION_ROLLUP_MINUTE_DAYS");
+}

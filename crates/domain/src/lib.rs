@@ -15,10 +15,12 @@ pub mod names;
 pub mod netpolicy;
 pub mod probe_config;
 pub mod quorum;
+pub mod rollup;
 pub mod rules;
 pub mod sealed_headers;
 pub mod status;
 pub mod trace;
+pub mod uptime;
 pub mod webhook;
 
 pub use expected::{ExpectedStatus, ExpectedStatusError};

@@ -135,6 +135,7 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
     for row in tx.query(&select, &[&monitor_ids]).await? {
         overall.insert(row.get(0), crate::error::stored(row.get(1), MonitorStatus::parse, "status")?);
     }
+    crate::rollups::record(&tx, &by_monitor.values().flatten().copied().collect::<Vec<_>>()).await?;
     let mut regions = load_regions(&tx, &monitor_ids).await?;
 
     let mut events = Vec::new();

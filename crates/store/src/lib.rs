@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod pool;
 pub mod reads;
 pub mod reconcile;
+pub mod rollups;
 pub mod reseal;
 pub mod rules;
 pub mod sessions;

@@ -245,10 +245,38 @@ pub async fn create(
         &[&spec.monitor_id, &status],
     )
     .await?;
+    if paused {
+        record_pause(&tx, spec.monitor_id, true).await?;
+    }
     link(&tx, spec.monitor_id, links).await?;
     let row = tx.query_one(&select("WHERE m.id = $1"), &[&spec.monitor_id]).await?;
     tx.commit().await?;
     monitor(&row).map(Some)
+}
+
+/// Opens a pause in `monitor_pauses` (unless one is open) or closes the open one, for exact
+/// uptime ([`crate::rollups::uptime`]).
+async fn record_pause(
+    tx: &deadpool_postgres::Transaction<'_>,
+    monitor_id: Uuid,
+    paused: bool,
+) -> Result<(), StoreError> {
+    if paused {
+        tx.execute(
+            "INSERT INTO monitor_pauses (monitor_id, paused_at) SELECT $1, now() \
+             WHERE NOT EXISTS (SELECT 1 FROM monitor_pauses WHERE monitor_id = $1 AND resumed_at IS NULL) \
+             ON CONFLICT DO NOTHING",
+            &[&monitor_id],
+        )
+        .await?;
+    } else {
+        tx.execute(
+            "UPDATE monitor_pauses SET resumed_at = now() WHERE monitor_id = $1 AND resumed_at IS NULL",
+            &[&monitor_id],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Replaces a monitor's channel links with `links` (each with its alert rules).
@@ -431,6 +459,7 @@ pub async fn set_paused(
     if n == 0 {
         return Ok(None);
     }
+    record_pause(&tx, id, paused).await?;
     let status = if paused { "paused" } else { "pending" };
     tx.execute(
         "INSERT INTO monitor_state (monitor_id, status, changed_at) VALUES ($1, $2, now()) \

@@ -1,4 +1,4 @@
-//! The API's read models: checks, stats, incidents and the delivery log.
+//! The API's read models: checks, incidents and the delivery log (stats: [`crate::rollups`]).
 
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
@@ -64,64 +64,6 @@ pub async fn checks(
             })
         })
         .collect()
-}
-
-/// Aggregates over a window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stats {
-    /// Checks in the window, outside maintenance windows.
-    pub checks: i64,
-    /// Failed checks in the window, outside maintenance windows.
-    pub failures: i64,
-    /// Degraded checks (up, but slow) in the window, outside maintenance windows; not failures.
-    pub degraded: i64,
-    /// Checks inside maintenance windows: left out of every other figure.
-    pub maintenance_checks: i64,
-    /// Latency percentiles (p50, p95, p99) in ms, over checks that got a response (outside
-    /// maintenance windows).
-    pub latency_ms: (Option<f64>, Option<f64>, Option<f64>),
-}
-
-/// Counts and latency percentiles of a monitor's checks since `since`, leaving out the checks
-/// inside `excluded` (maintenance windows, `[start, end)`; see
-/// [`crate::maintenance::covered_between`]).
-///
-/// # Errors
-/// [`StoreError::Pool`] when no connection can be had (Postgres down, pool exhausted),
-/// [`StoreError::Db`] when a statement fails ([`StoreError::is_permanent`] tells which are worth
-/// retrying); [`StoreError::Corrupt`] when a stored row does not decode.
-pub async fn stats(
-    pool: &Pool,
-    monitor_id: Uuid,
-    since: OffsetDateTime,
-    excluded: &[upcheck_domain::maintenance::Occurrence],
-) -> Result<Stats, StoreError> {
-    let client = pool.get().await?;
-    // One multirange of the windows: `@>` finds a check's window by binary search.
-    let stmt = client
-        .prepare_cached(
-            "WITH w AS (SELECT coalesce(range_agg(tstzrange(u.s, u.e)), '{}'::tstzmultirange) AS r \
-                        FROM unnest($3::timestamptz[], $4::timestamptz[]) AS u(s, e)), \
-                  c AS (SELECT c.status, c.latency_ms, w.r @> c.checked_at AS held \
-                        FROM check_results c CROSS JOIN w WHERE c.monitor_id = $1 AND c.checked_at >= $2) \
-             SELECT count(*) FILTER (WHERE NOT held), count(*) FILTER (WHERE status = 'down' AND NOT held), \
-               count(*) FILTER (WHERE status = 'degraded' AND NOT held), count(*) FILTER (WHERE held), \
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE NOT held), \
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE NOT held), \
-               percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE NOT held) \
-             FROM c",
-        )
-        .await?;
-    let starts: Vec<OffsetDateTime> = excluded.iter().map(|o| o.starts_at).collect();
-    let ends: Vec<OffsetDateTime> = excluded.iter().map(|o| o.ends_at).collect();
-    let r = client.query_one(&stmt, &[&monitor_id, &since, &starts, &ends]).await?;
-    Ok(Stats {
-        checks: r.get(0),
-        failures: r.get(1),
-        degraded: r.get(2),
-        maintenance_checks: r.get(3),
-        latency_ms: (r.get(4), r.get(5), r.get(6)),
-    })
 }
 
 /// An incident.

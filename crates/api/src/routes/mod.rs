@@ -13,6 +13,7 @@ pub(crate) mod maintenance_windows;
 pub(crate) mod metrics;
 pub(crate) mod monitor_dto;
 pub(crate) mod monitor_reads;
+pub(crate) mod monitor_stats;
 pub(crate) mod monitor_rules;
 pub(crate) mod monitors;
 pub(crate) mod openapi;

@@ -1,4 +1,5 @@
-//! A monitor's checks, stats, incidents and delivery log.
+//! A monitor's checks, incidents and delivery log (stats and the latency series:
+//! [`super::monitor_stats`]).
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -14,10 +15,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(checks).service(stats).service(incidents).service(notifications);
+    cfg.service(checks).service(incidents).service(notifications);
 }
 
-async fn owned(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<(), ApiError> {
+pub(crate) async fn owned(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<(), ApiError> {
     if upcheck_store::monitors::owns(&state.pool, caller.id, id).await? {
         Ok(())
     } else {
@@ -39,7 +40,7 @@ pub(crate) struct CheckQuery {
     cursor: Option<String>,
 }
 
-fn time_param(name: &str, value: Option<&String>) -> Result<Option<OffsetDateTime>, ApiError> {
+pub(crate) fn time_param(name: &str, value: Option<&String>) -> Result<Option<OffsetDateTime>, ApiError> {
     value
         .map(|v| {
             OffsetDateTime::parse(v, &Rfc3339).map_err(|_| ApiError::bad(name, "must be an RFC 3339 time"))
@@ -96,73 +97,6 @@ pub(crate) async fn checks(
         })
         .collect();
     Ok(HttpResponse::Ok().json(CheckPage { items, next_cursor }))
-}
-
-/// `?window=24h|7d|30d`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct StatsQuery {
-    /// `24h` (default), `7d` or `30d`.
-    window: Option<String>,
-}
-
-/// Latency percentiles, ms.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Percentiles {
-    p50: Option<f64>,
-    p95: Option<f64>,
-    p99: Option<f64>,
-}
-
-/// Uptime and latency over a window.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct StatsView {
-    window: String,
-    /// Successful checks (up or degraded) ÷ checks × 100; null without checks. Checks inside
-    /// maintenance windows are left out, so window time counts neither for nor against uptime.
-    uptime_percent: Option<f64>,
-    /// Checks outside maintenance windows.
-    checks: i64,
-    /// Failed checks outside maintenance windows.
-    failures: i64,
-    /// Checks that succeeded slower than the monitor's `degraded_latency_ms` (counted as up).
-    degraded: i64,
-    /// Checks inside maintenance windows (left out of every other figure).
-    maintenance_checks: i64,
-    latency_ms: Percentiles,
-}
-
-/// Uptime and latency percentiles over a window.
-#[utoipa::path(get, path = "/api/v1/monitors/{id}/stats", tag = "monitors", params(("id" = Uuid, Path), StatsQuery),
-    security(("bearer" = [])), responses((status = 200, body = StatsView), (status = 404, description = "no such monitor")))]
-#[get("/monitors/{id}/stats")]
-pub(crate) async fn stats(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    id: web::Path<Uuid>,
-    q: web::Query<StatsQuery>,
-) -> Result<HttpResponse, ApiError> {
-    owned(&state, &caller, *id).await?;
-    let window = q.window.clone().unwrap_or_else(|| "24h".into());
-    let span = match window.as_str() {
-        "24h" => time::Duration::hours(24),
-        "7d" => time::Duration::days(7),
-        "30d" => time::Duration::days(30),
-        _ => return Err(ApiError::bad("window", "must be 24h, 7d or 30d")),
-    };
-    let now = OffsetDateTime::now_utc();
-    let held = upcheck_store::maintenance::covered_between(&state.pool, *id, now - span, now).await?;
-    let s = upcheck_store::reads::stats(&state.pool, *id, now - span, &held).await?;
-    let uptime_percent = (s.checks > 0).then(|| (s.checks - s.failures) as f64 * 100.0 / s.checks as f64);
-    Ok(HttpResponse::Ok().json(StatsView {
-        window,
-        uptime_percent,
-        checks: s.checks,
-        failures: s.failures,
-        degraded: s.degraded,
-        maintenance_checks: s.maintenance_checks,
-        latency_ms: Percentiles { p50: s.latency_ms.0, p95: s.latency_ms.1, p99: s.latency_ms.2 },
-    }))
 }
 
 /// A monitor's incidents, newest first.

@@ -5,7 +5,7 @@
 
 use crate::routes::{
     admin, admin_users, api_keys, auth, channels, events, health, heartbeat, incidents, maintenance_windows,
-    monitor_reads, monitors, public, regions, secrets, sessions, status_pages,
+    monitor_reads, monitor_stats, monitors, public, regions, secrets, sessions, status_pages,
 };
 use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
@@ -60,7 +60,7 @@ impl utoipa::Modify for BearerAuth {
         api_keys::create, api_keys::list, api_keys::get_one, api_keys::remove,
         monitors::create, monitors::list, monitors::get_one, monitors::update, monitors::remove,
         monitors::pause, monitors::resume,
-        monitor_reads::checks, monitor_reads::stats, monitor_reads::incidents, monitor_reads::notifications,
+        monitor_reads::checks, monitor_stats::stats, monitor_stats::latency, monitor_reads::incidents, monitor_reads::notifications,
         incidents::list, incidents::get_one, incidents::acknowledge, incidents::timeline,
         channels::create, channels::list, channels::get_one, channels::update, channels::remove, channels::test,
         maintenance_windows::create, maintenance_windows::list, maintenance_windows::get_one,

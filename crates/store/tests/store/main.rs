@@ -10,6 +10,7 @@ mod incidents;
 mod maintenance;
 mod migrations;
 mod ordering;
+mod rollups;
 mod rules;
 mod secrets;
 mod sessions;

@@ -1,0 +1,303 @@
+//! Check rollups per monitor and region (minute, hour, UTC day; see migration
+//! `V23__check_rollups.sql` and [`upcheck_domain::rollup`]), written by the batch that stores
+//! the checks, and read back over any window.
+//!
+//! Writing: a minute is closed once, from the raw rows, by the first batch that stores a check
+//! of a later minute for the same monitor and region; an hour (a day) is closed from its minute
+//! (hour) rows once its last minute (hour) is. `check_rollup_marks.closed_until` is that
+//! boundary. A check stored after its minute was closed (a late probe, a redelivery) is added to
+//! the closed rows directly. A steady 1 s monitor thus costs one mark lookup per check and one
+//! small closing per minute; every step runs in the batch's transaction under the monitor's
+//! `monitor_state` row lock, so concurrent batches never close a minute twice or miss a check.
+//!
+//! Reading: whole closed days from day rows, whole closed hours from hour rows, closed minutes
+//! from minute rows, and the raw checks after the mark (the current minute).
+
+pub mod prune;
+pub mod read;
+pub mod uptime;
+
+pub use prune::{Pruned, prune};
+pub use read::{Range, WindowRollup, series, window};
+
+use crate::StoreError;
+use crate::checks::CheckRecord;
+use deadpool_postgres::Transaction;
+use std::collections::BTreeMap;
+use time::{Duration, OffsetDateTime};
+use upcheck_domain::CheckOutcome;
+use upcheck_domain::rollup::{Rollup, lower_bounds};
+use uuid::Uuid;
+
+const COLUMNS: &str =
+    "checks, failures, degraded, latency_count, latency_sum, latency_min, latency_max, histogram";
+
+/// `at` rounded down to its minute (UTC).
+pub fn floor_minute(at: OffsetDateTime) -> OffsetDateTime {
+    floor(at, 60)
+}
+
+/// `at` rounded down to its hour (UTC).
+pub fn floor_hour(at: OffsetDateTime) -> OffsetDateTime {
+    floor(at, 3_600)
+}
+
+/// `at` rounded down to its UTC day.
+pub fn floor_day(at: OffsetDateTime) -> OffsetDateTime {
+    floor(at, 86_400)
+}
+
+fn floor(at: OffsetDateTime, seconds: i64) -> OffsetDateTime {
+    let t = at.unix_timestamp();
+    OffsetDateTime::from_unix_timestamp(t - t.rem_euclid(seconds)).unwrap_or(at)
+}
+
+fn ceil(at: OffsetDateTime, seconds: i64) -> OffsetDateTime {
+    let f = floor(at, seconds);
+    if f == at { f } else { f + Duration::seconds(seconds) }
+}
+
+/// Rolls up `stored`, the checks `record_checks` has just stored (newly: not redeliveries),
+/// inside its transaction. The caller must hold the `monitor_state` row locks of their
+/// monitors (that is what serializes the closing of a monitor's minutes).
+///
+/// # Errors
+/// [`StoreError::Db`] when a statement fails; the caller's transaction is then to be dropped.
+pub async fn record(tx: &Transaction<'_>, stored: &[&CheckRecord]) -> Result<(), StoreError> {
+    if stored.is_empty() {
+        return Ok(());
+    }
+    // Per monitor and region: the latest minute seen and the checks.
+    let mut keys: BTreeMap<(Uuid, &str), (OffsetDateTime, Vec<&CheckRecord>)> = BTreeMap::new();
+    for c in stored {
+        let minute = floor_minute(c.checked_at);
+        let e = keys.entry((c.monitor_id, c.region.as_str())).or_insert((minute, Vec::new()));
+        e.0 = e.0.max(minute);
+        e.1.push(c);
+    }
+    let ids: Vec<Uuid> = keys.keys().map(|k| k.0).collect();
+    let regions: Vec<&str> = keys.keys().map(|k| k.1).collect();
+    let marks_stmt = tx
+        .prepare_cached(
+            "SELECT m.monitor_id, m.region, m.closed_until FROM check_rollup_marks m \
+             JOIN unnest($1::uuid[], $2::text[]) AS k(id, region) ON m.monitor_id = k.id AND m.region = k.region",
+        )
+        .await?;
+    let mut marks: BTreeMap<(Uuid, String), OffsetDateTime> = BTreeMap::new();
+    for r in tx.query(&marks_stmt, &[&ids, &regions]).await? {
+        marks.insert((r.get(0), r.get(1)), r.get(2));
+    }
+    let mut closing = Closing::default();
+    let mut late: BTreeMap<(Uuid, &str, OffsetDateTime), Rollup> = BTreeMap::new();
+    let mut late_marks: BTreeMap<(Uuid, &str), OffsetDateTime> = BTreeMap::new();
+    for ((id, region), (latest, checks)) in &keys {
+        let mark = marks.get(&(*id, (*region).to_string())).copied();
+        if let Some(w) = mark {
+            for c in checks.iter().filter(|c| c.checked_at < w) {
+                add(late.entry((*id, *region, floor_minute(c.checked_at))).or_default(), c);
+                late_marks.insert((*id, *region), w);
+            }
+        }
+        if mark.is_none_or(|w| w < *latest) {
+            closing.push(*id, region, mark, *latest);
+        }
+    }
+    write_late(tx, &late, &late_marks).await?;
+    closing.write(tx).await
+}
+
+fn add(r: &mut Rollup, c: &CheckRecord) {
+    r.add(c.outcome == CheckOutcome::Down, c.outcome == CheckOutcome::Degraded, c.latency_ms);
+}
+
+/// Minutes to close: per key `[from, to)` (`from` None: from the first check).
+#[derive(Default)]
+struct Closing {
+    ids: Vec<Uuid>,
+    regions: Vec<String>,
+    from: Vec<Option<OffsetDateTime>>,
+    to: Vec<OffsetDateTime>,
+}
+
+impl Closing {
+    fn push(&mut self, id: Uuid, region: &str, from: Option<OffsetDateTime>, to: OffsetDateTime) {
+        self.ids.push(id);
+        self.regions.push(region.to_string());
+        self.from.push(from);
+        self.to.push(to);
+    }
+
+    async fn write(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        let minutes = tx
+            .prepare_cached(&format!(
+                "INSERT INTO check_rollups_minute AS r (monitor_id, region, bucket, {COLUMNS}) \
+                 SELECT g.monitor_id, g.region, g.minute, sum(g.n)::int, sum(g.f)::int, sum(g.d)::int, sum(g.lc)::int, \
+                        sum(g.ls)::int8, min(g.lmin), max(g.lmax), \
+                        coalesce(array_agg((g.idx::int8 << 32) | g.lc ORDER BY g.idx) FILTER (WHERE g.idx IS NOT NULL), '{{}}') \
+                 FROM (SELECT c.monitor_id, c.region, date_trunc('minute', c.checked_at, 'UTC') AS minute, \
+                         width_bucket(greatest(c.latency_ms, 0), $5::int4[]) - 1 AS idx, count(*) AS n, \
+                         count(*) FILTER (WHERE c.status = 'down') AS f, count(*) FILTER (WHERE c.status = 'degraded') AS d, \
+                         count(c.latency_ms) AS lc, coalesce(sum(c.latency_ms), 0) AS ls, min(c.latency_ms) AS lmin, \
+                         max(c.latency_ms) AS lmax \
+                       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS k(id, region, s, e) \
+                       JOIN check_results c ON c.monitor_id = k.id AND c.region = k.region \
+                        AND c.checked_at >= coalesce(k.s, '-infinity') AND c.checked_at < k.e \
+                       GROUP BY 1, 2, 3, 4) g \
+                 GROUP BY 1, 2, 3 \
+                 ON CONFLICT (monitor_id, region, bucket) DO UPDATE SET {MERGE}"
+            ))
+            .await?;
+        tx.execute(&minutes, &[&self.ids, &self.regions, &self.from, &self.to, &lower_bounds()]).await?;
+        // Hours (days) whose last minute (hour) is now closed: [floor(old mark), floor(new mark)).
+        for (unit, seconds, source, target) in [
+            ("hour", 3_600, "check_rollups_minute", "check_rollups_hour"),
+            ("day", 86_400, "check_rollups_hour", "check_rollups_day"),
+        ] {
+            let from: Vec<Option<OffsetDateTime>> = self.from.iter().map(|f| f.map(|f| floor(f, seconds))).collect();
+            let to: Vec<OffsetDateTime> = self.to.iter().map(|t| floor(*t, seconds)).collect();
+            if from.iter().zip(&to).all(|(f, t)| f.is_some_and(|f| f >= *t)) {
+                continue;
+            }
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "WITH m AS (SELECT r.monitor_id, r.region, date_trunc('{unit}', r.bucket, 'UTC') AS b, r.checks, \
+                                  r.failures, r.degraded, r.latency_count, r.latency_sum, r.latency_min, r.latency_max, \
+                                  r.histogram \
+                                FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS k(id, region, s, e) \
+                                JOIN {source} r ON r.monitor_id = k.id AND r.region = k.region \
+                                 AND r.bucket >= coalesce(k.s, '-infinity') AND r.bucket < k.e \
+                                WHERE coalesce(k.s, '-infinity') < k.e), \
+                          h AS (SELECT monitor_id, region, b, array_agg((i << 32) | n ORDER BY i) AS histogram \
+                                FROM (SELECT m.monitor_id, m.region, m.b, e >> 32 AS i, sum(e & 4294967295)::int8 AS n \
+                                      FROM m, unnest(m.histogram) AS e GROUP BY 1, 2, 3, 4) x GROUP BY 1, 2, 3) \
+                     INSERT INTO {target} AS r (monitor_id, region, bucket, {COLUMNS}) \
+                     SELECT m.monitor_id, m.region, m.b, sum(m.checks)::int, sum(m.failures)::int, sum(m.degraded)::int, \
+                            sum(m.latency_count)::int, sum(m.latency_sum)::int8, min(m.latency_min), max(m.latency_max), \
+                            coalesce(min(h.histogram), '{{}}') \
+                     FROM m LEFT JOIN h USING (monitor_id, region, b) GROUP BY 1, 2, 3 \
+                     ON CONFLICT (monitor_id, region, bucket) DO UPDATE SET {MERGE}"
+                ))
+                .await?;
+            tx.execute(&stmt, &[&self.ids, &self.regions, &from, &to]).await?;
+        }
+        let marks = tx
+            .prepare_cached(
+                "INSERT INTO check_rollup_marks AS m (monitor_id, region, closed_until) \
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) \
+                 ON CONFLICT (monitor_id, region) DO UPDATE \
+                 SET closed_until = greatest(m.closed_until, excluded.closed_until)",
+            )
+            .await?;
+        tx.execute(&marks, &[&self.ids, &self.regions, &self.to]).await?;
+        Ok(())
+    }
+}
+
+/// Adding a row's figures to an existing one (`r`: the stored row, `excluded`: the new).
+const MERGE: &str = "checks = r.checks + excluded.checks, failures = r.failures + excluded.failures, \
+    degraded = r.degraded + excluded.degraded, latency_count = r.latency_count + excluded.latency_count, \
+    latency_sum = r.latency_sum + excluded.latency_sum, latency_min = least(r.latency_min, excluded.latency_min), \
+    latency_max = greatest(r.latency_max, excluded.latency_max), \
+    histogram = check_rollup_histogram_add(r.histogram, excluded.histogram)";
+
+/// Adds checks stored after their minute was closed to the closed rows: the minute, and the
+/// hour (day) when that was closed before this batch (one closed by this batch is built from
+/// its minute rows, late ones included, so this runs first).
+async fn write_late(
+    tx: &Transaction<'_>,
+    late: &BTreeMap<(Uuid, &str, OffsetDateTime), Rollup>,
+    marks: &BTreeMap<(Uuid, &str), OffsetDateTime>,
+) -> Result<(), StoreError> {
+    if late.is_empty() {
+        return Ok(());
+    }
+    for (table, seconds) in [("check_rollups_minute", 60), ("check_rollups_hour", 3_600), ("check_rollups_day", 86_400)] {
+        let mut rows = Rows::default();
+        let mut merged: BTreeMap<(Uuid, &str, OffsetDateTime), Rollup> = BTreeMap::new();
+        for ((id, region, minute), r) in late {
+            let mark = marks.get(&(*id, *region)).copied().unwrap_or(*minute);
+            if seconds == 60 || floor(*minute, seconds) < floor(mark, seconds) {
+                merged.entry((*id, *region, floor(*minute, seconds))).or_default().merge(r);
+            }
+        }
+        for ((id, region, bucket), r) in &merged {
+            rows.push(*id, region, *bucket, r);
+        }
+        rows.upsert(tx, table).await?;
+    }
+    Ok(())
+}
+
+/// Rollup rows to upsert, as column arrays.
+#[derive(Default)]
+struct Rows {
+    ids: Vec<Uuid>,
+    regions: Vec<String>,
+    buckets: Vec<OffsetDateTime>,
+    checks: Vec<i32>,
+    failures: Vec<i32>,
+    degraded: Vec<i32>,
+    latency_count: Vec<i32>,
+    latency_sum: Vec<i64>,
+    latency_min: Vec<Option<i32>>,
+    latency_max: Vec<Option<i32>>,
+    histograms: Vec<String>,
+}
+
+impl Rows {
+    fn push(&mut self, id: Uuid, region: &str, bucket: OffsetDateTime, r: &Rollup) {
+        let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+        self.ids.push(id);
+        self.regions.push(region.to_string());
+        self.buckets.push(bucket);
+        self.checks.push(n(r.checks));
+        self.failures.push(n(r.failures));
+        self.degraded.push(n(r.degraded));
+        self.latency_count.push(n(r.latency_count));
+        self.latency_sum.push(r.latency_sum);
+        self.latency_min.push(r.latency_min);
+        self.latency_max.push(r.latency_max);
+        // Text, since Postgres arrays of arrays must be rectangular.
+        let packed: Vec<String> = r.packed_histogram().iter().map(i64::to_string).collect();
+        self.histograms.push(format!("{{{}}}", packed.join(",")));
+    }
+
+    async fn upsert(&self, tx: &Transaction<'_>, table: &str) -> Result<(), StoreError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        let stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {table} AS r (monitor_id, region, bucket, {COLUMNS}) \
+                 SELECT u.id, u.region, u.bucket, u.checks, u.failures, u.degraded, u.lc, u.ls, u.lmin, u.lmax, \
+                        u.hist::int8[] \
+                 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int4[], $5::int4[], $6::int4[], $7::int4[], \
+                             $8::int8[], $9::int4[], $10::int4[], $11::text[]) \
+                      AS u(id, region, bucket, checks, failures, degraded, lc, ls, lmin, lmax, hist) \
+                 ORDER BY 1, 2, 3 \
+                 ON CONFLICT (monitor_id, region, bucket) DO UPDATE SET {MERGE}"
+            ))
+            .await?;
+        tx.execute(
+            &stmt,
+            &[
+                &self.ids,
+                &self.regions,
+                &self.buckets,
+                &self.checks,
+                &self.failures,
+                &self.degraded,
+                &self.latency_count,
+                &self.latency_sum,
+                &self.latency_min,
+                &self.latency_max,
+                &self.histograms,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,341 @@
+//! Reading rollups back: any set of minute-aligned ranges of one monitor, summed per tag, from
+//! day, hour and minute rows where they are closed and from the raw checks after the mark.
+
+use super::{ceil, floor, floor_minute};
+use crate::{Pool, StoreError};
+use deadpool_postgres::GenericClient;
+use std::collections::BTreeMap;
+use time::{Duration, OffsetDateTime};
+use upcheck_domain::maintenance::{Occurrence, merge};
+use upcheck_domain::rollup::Rollup;
+use uuid::Uuid;
+
+/// A range `[start, end)` to read (whole minutes), summed into `tag`'s total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    /// Start, on a minute.
+    pub start: OffsetDateTime,
+    /// End (exclusive), on a minute.
+    pub end: OffsetDateTime,
+    /// Which total it adds to.
+    pub tag: i32,
+}
+
+/// `[start, end)` split into whole UTC days, whole hours and minutes: `(days, hours, minutes)`,
+/// each a list of `[start, end)`. `start` and `end` must be on minutes.
+pub fn split(
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> [Vec<(OffsetDateTime, OffsetDateTime)>; 3] {
+    let mut out: [Vec<(OffsetDateTime, OffsetDateTime)>; 3] = Default::default();
+    if end <= start {
+        return out;
+    }
+    let mut rest = vec![(start, end)];
+    for (level, seconds) in [(0, 86_400), (1, 3_600)] {
+        let mut next = Vec::new();
+        for (a, b) in rest {
+            let (lo, hi) = (ceil(a, seconds), floor(b, seconds));
+            if lo < hi {
+                out[level].push((lo, hi));
+                next.extend([(a, lo), (hi, b)].into_iter().filter(|(x, y)| x < y));
+            } else {
+                next.push((a, b));
+            }
+        }
+        rest = next;
+    }
+    out[2] = rest;
+    out
+}
+
+#[derive(Default)]
+struct Params {
+    monitors: Vec<Uuid>,
+    regions: Vec<String>,
+    starts: Vec<OffsetDateTime>,
+    ends: Vec<OffsetDateTime>,
+    tags: Vec<i32>,
+}
+
+impl Params {
+    fn push(&mut self, monitor: Uuid, region: &str, start: OffsetDateTime, end: OffsetDateTime, tag: i32) {
+        self.monitors.push(monitor);
+        self.regions.push(region.to_string());
+        self.starts.push(start);
+        self.ends.push(end);
+        self.tags.push(tag);
+    }
+}
+
+/// The rollups of `monitor_id` over `ranges`, summed per tag (tags without checks are absent).
+///
+/// # Errors
+/// [`StoreError::Db`] when a query fails.
+pub async fn read(
+    client: &impl GenericClient,
+    monitor_id: Uuid,
+    ranges: &[Range],
+) -> Result<BTreeMap<i32, Rollup>, StoreError> {
+    let all: Vec<(Uuid, Range)> = ranges.iter().map(|r| (monitor_id, *r)).collect();
+    Ok(read_many(client, &all).await?.into_iter().map(|((_, tag), r)| (tag, r)).collect())
+}
+
+/// The rollups of several monitors over their ranges, summed per monitor and tag, in two
+/// queries whatever the number of monitors and ranges.
+///
+/// # Errors
+/// [`StoreError::Db`] when a query fails.
+pub async fn read_many(
+    client: &impl GenericClient,
+    ranges: &[(Uuid, Range)],
+) -> Result<BTreeMap<(Uuid, i32), Rollup>, StoreError> {
+    let mut monitors: Vec<Uuid> = ranges.iter().map(|r| r.0).collect();
+    monitors.sort_unstable();
+    monitors.dedup();
+    let marks_stmt = client
+        .prepare_cached("SELECT monitor_id, region, closed_until FROM check_rollup_marks WHERE monitor_id = ANY($1)")
+        .await?;
+    let mut marks: BTreeMap<Uuid, Vec<(String, OffsetDateTime)>> = BTreeMap::new();
+    for r in client.query(&marks_stmt, &[&monitors]).await? {
+        marks.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+    }
+    let mut levels: [Params; 3] = Default::default();
+    let mut raw = Params::default();
+    for (monitor, r) in ranges {
+        let mine = marks.get(monitor).map_or(&[][..], Vec::as_slice);
+        for (region, mark) in mine {
+            for (level, list) in split(r.start, r.end.min(*mark)).iter().enumerate() {
+                for (s, e) in list {
+                    levels[level].push(*monitor, region, *s, *e, r.tag);
+                }
+            }
+        }
+        let raw_start = mine.iter().map(|m| m.1).min().map_or(r.start, |m| m.max(r.start));
+        if raw_start < r.end {
+            raw.push(*monitor, "", raw_start, r.end, r.tag);
+        }
+    }
+    let stmt = client
+        .prepare_cached(&format!(
+            "{day} UNION ALL {hour} UNION ALL {minute} UNION ALL \
+             SELECT q.monitor_id, q.tag, 1, (c.status = 'down')::int, (c.status = 'degraded')::int, \
+                    (c.latency_ms IS NOT NULL)::int, coalesce(c.latency_ms, 0)::int8, c.latency_ms, c.latency_ms, \
+                    NULL::int8[] \
+             FROM unnest($13::uuid[], $14::timestamptz[], $15::timestamptz[], $16::int4[]) AS q(monitor_id, s, e, tag) \
+             JOIN check_results c ON c.monitor_id = q.monitor_id AND c.checked_at >= q.s AND c.checked_at < q.e \
+             LEFT JOIN check_rollup_marks k ON k.monitor_id = c.monitor_id AND k.region = c.region \
+             WHERE c.checked_at >= coalesce(k.closed_until, '-infinity')",
+            day = level_query("check_rollups_day", 1),
+            hour = level_query("check_rollups_hour", 5),
+            minute = level_query("check_rollups_minute", 9),
+        ))
+        .await?;
+    let [d, h, m] = &levels;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &d.monitors, &d.regions, &d.starts, &d.ends,
+                &h.monitors, &h.regions, &h.starts, &h.ends,
+                &m.monitors, &m.regions, &m.starts, &m.ends,
+                &raw.monitors, &raw.starts, &raw.ends, &raw.tags,
+                &d.tags, &h.tags, &m.tags,
+            ],
+        )
+        .await?;
+    let mut out: BTreeMap<(Uuid, i32), Rollup> = BTreeMap::new();
+    for row in rows {
+        let total = out.entry((row.get(0), row.get(1))).or_default();
+        let histogram: Option<Vec<i64>> = row.get(9);
+        match histogram {
+            Some(packed) => {
+                let mut r = Rollup {
+                    checks: i64::from(row.get::<_, i32>(2)),
+                    failures: i64::from(row.get::<_, i32>(3)),
+                    degraded: i64::from(row.get::<_, i32>(4)),
+                    latency_count: i64::from(row.get::<_, i32>(5)),
+                    latency_sum: row.get(6),
+                    latency_min: row.get(7),
+                    latency_max: row.get(8),
+                    histogram: Vec::new(),
+                };
+                r.add_packed(&packed);
+                total.merge(&r);
+            }
+            None => total.add(row.get::<_, i32>(3) == 1, row.get::<_, i32>(4) == 1, row.get(7)),
+        }
+    }
+    Ok(out)
+}
+
+/// One level's rows over its ranges: parameters `$first..$first+3` (monitors, regions, starts,
+/// ends) and the level's tags at `$17` (day), `$18` (hour) or `$19` (minute).
+fn level_query(table: &str, first: usize) -> String {
+    let tags = 17 + (first - 1) / 4;
+    format!(
+        "SELECT q.monitor_id, q.tag, r.checks, r.failures, r.degraded, r.latency_count, r.latency_sum, \
+           r.latency_min, r.latency_max, r.histogram \
+         FROM unnest(${}::uuid[], ${}::text[], ${}::timestamptz[], ${}::timestamptz[], ${tags}::int4[]) \
+              AS q(monitor_id, region, s, e, tag) \
+         JOIN {table} r ON r.monitor_id = q.monitor_id AND r.region = q.region AND r.bucket >= q.s AND r.bucket < q.e",
+        first,
+        first + 1,
+        first + 2,
+        first + 3
+    )
+}
+
+/// A monitor's checks over a window, split by maintenance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowRollup {
+    /// Checks outside maintenance windows.
+    pub counted: Rollup,
+    /// Checks inside maintenance windows (left out of `counted`).
+    pub held: Rollup,
+}
+
+/// The checks of `monitor_id` over `[from, to)`, widened to the whole minutes it touches, with
+/// the minutes a maintenance window touches (`maintenance`, any order) counted apart: at minute
+/// granularity, a check is left out when a window covers any part of its minute. Before
+/// `minutes_from` (where minute rollups end: `RETENTION_ROLLUP_MINUTE_DAYS`), both are widened
+/// to whole hours instead.
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a query fails.
+pub async fn window(
+    pool: &Pool,
+    monitor_id: Uuid,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    maintenance: &[Occurrence],
+    minutes_from: OffsetDateTime,
+) -> Result<WindowRollup, StoreError> {
+    let client = pool.get().await?;
+    let ranges = window_ranges(from, to, maintenance, minutes_from);
+    let mut totals = read(&client, monitor_id, &ranges).await?;
+    Ok(WindowRollup { counted: totals.remove(&0).unwrap_or_default(), held: totals.remove(&1).unwrap_or_default() })
+}
+
+/// `[from, to)` widened to whole minutes (whole hours before `minutes_from`), as ranges tagged
+/// 0 (outside maintenance) and 1 (the minutes, or hours, a window touches).
+pub fn window_ranges(
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    maintenance: &[Occurrence],
+    minutes_from: OffsetDateTime,
+) -> Vec<Range> {
+    let down = |t: OffsetDateTime| if t < minutes_from { floor(t, 3_600) } else { floor_minute(t) };
+    let up = |t: OffsetDateTime| if t < minutes_from { ceil(t, 3_600) } else { ceil(t, 60) };
+    let (start, end) = (down(from), up(to));
+    let held = merge(
+        maintenance
+            .iter()
+            .map(|o| Occurrence { starts_at: down(o.starts_at).max(start), ends_at: up(o.ends_at).min(end) })
+            .filter(|o| o.starts_at < o.ends_at)
+            .collect(),
+    );
+    let mut out = Vec::with_capacity(2 * held.len() + 1);
+    let mut at = start;
+    for h in held {
+        if at < h.starts_at {
+            out.push(Range { start: at, end: h.starts_at, tag: 0 });
+        }
+        out.push(Range { start: h.starts_at, end: h.ends_at, tag: 1 });
+        at = h.ends_at;
+    }
+    if at < end {
+        out.push(Range { start: at, end, tag: 0 });
+    }
+    out
+}
+
+/// The checks of `monitor_id` per `step` from `from` (rounded down to a step, UTC) up to `to`:
+/// one entry per step start, steps without checks included (empty).
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a query fails.
+pub async fn series(
+    pool: &Pool,
+    monitor_id: Uuid,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    step: Duration,
+) -> Result<Vec<(OffsetDateTime, Rollup)>, StoreError> {
+    let seconds = step.whole_seconds().max(60);
+    let first = floor(from, seconds);
+    let mut starts = Vec::new();
+    let mut at = first;
+    while at < to {
+        starts.push(at);
+        at += Duration::seconds(seconds);
+    }
+    let ranges: Vec<Range> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Range { start: *s, end: *s + Duration::seconds(seconds), tag: i as i32 })
+        .collect();
+    let client = pool.get().await?;
+    let mut totals = read(&client, monitor_id, &ranges).await?;
+    Ok(starts.into_iter().enumerate().map(|(i, s)| (s, totals.remove(&(i as i32)).unwrap_or_default())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_range_splits_into_whole_days_hours_and_minutes() {
+        let [days, hours, minutes] = split(datetime!(2026-12-01 22:58 UTC), datetime!(2026-12-04 01:03 UTC));
+        assert_eq!(days, vec![(datetime!(2026-12-02 00:00 UTC), datetime!(2026-12-04 00:00 UTC))]);
+        assert_eq!(
+            hours,
+            vec![(datetime!(2026-12-01 23:00 UTC), datetime!(2026-12-02 00:00 UTC)),
+                 (datetime!(2026-12-04 00:00 UTC), datetime!(2026-12-04 01:00 UTC))]
+        );
+        assert_eq!(
+            minutes,
+            vec![(datetime!(2026-12-01 22:58 UTC), datetime!(2026-12-01 23:00 UTC)),
+                 (datetime!(2026-12-04 01:00 UTC), datetime!(2026-12-04 01:03 UTC))]
+        );
+        let [d, h, m] = split(datetime!(2026-12-01 10:05 UTC), datetime!(2026-12-01 10:20 UTC));
+        assert!(d.is_empty() && h.is_empty());
+        assert_eq!(m, vec![(datetime!(2026-12-01 10:05 UTC), datetime!(2026-12-01 10:20 UTC))]);
+    }
+
+    #[test]
+    fn maintenance_takes_the_whole_minutes_it_touches() {
+        let ranges = window_ranges(
+            datetime!(2026-12-01 10:00:30 UTC),
+            datetime!(2026-12-01 11:00:00 UTC),
+            &[Occurrence { starts_at: datetime!(2026-12-01 10:10:30 UTC), ends_at: datetime!(2026-12-01 10:20:10 UTC) }],
+            datetime!(2026-11-01 00:00 UTC),
+        );
+        assert_eq!(
+            ranges,
+            vec![
+                Range { start: datetime!(2026-12-01 10:00 UTC), end: datetime!(2026-12-01 10:10 UTC), tag: 0 },
+                Range { start: datetime!(2026-12-01 10:10 UTC), end: datetime!(2026-12-01 10:21 UTC), tag: 1 },
+                Range { start: datetime!(2026-12-01 10:21 UTC), end: datetime!(2026-12-01 11:00 UTC), tag: 0 },
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod widening {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn before_the_minute_retention_windows_take_whole_hours() {
+        let ranges = window_ranges(
+            datetime!(2026-12-01 10:20 UTC),
+            datetime!(2026-12-01 12:30 UTC),
+            &[],
+            datetime!(2026-12-01 12:00 UTC),
+        );
+        assert_eq!(ranges, vec![Range { start: datetime!(2026-12-01 10:00 UTC), end: datetime!(2026-12-01 12:30 UTC), tag: 0 }]);
+    }
+}

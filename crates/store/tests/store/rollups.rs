@@ -1,0 +1,235 @@
+//! Rollups against the raw checks they summarize: written by `record_checks` in any batching
+//! and order (late checks included), read back over any window; exact uptime from the status
+//! timeline; retention.
+
+use crate::helpers::*;
+use time::{Duration, OffsetDateTime};
+use upcheck_domain::CheckOutcome;
+use upcheck_domain::maintenance::Occurrence;
+use upcheck_domain::rollup::{RELATIVE_ERROR, exact_percentile};
+use upcheck_store::checks::{CheckRecord, record_checks};
+use upcheck_testkit::TestEnv;
+use uuid::Uuid;
+
+/// 2026-11-30 22:30 UTC: streams cross an hour and a day boundary.
+const T0_MS: i64 = 1_796_077_800_000;
+
+fn at(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap()
+}
+
+/// One generated check: offset from T0 (ms), region, outcome, latency.
+type Gen = (i64, u8, u8, Option<i32>);
+
+fn record(monitor: Uuid, (offset, region, kind, latency): Gen, n: usize) -> CheckRecord {
+    let mut c = check(monitor, T0_MS + offset, CheckOutcome::Up);
+    c.job_id = format!("{n}-0");
+    c.region = if region == 0 { "eu".into() } else { "us".into() };
+    c.outcome = match kind {
+        0 => CheckOutcome::Down,
+        1 => CheckOutcome::Degraded,
+        _ => CheckOutcome::Up,
+    };
+    c.checked_at = at(T0_MS + offset);
+    c.latency_ms = latency;
+    c
+}
+
+/// Raw truth over `[from, to)`: (checks, failures, degraded, latencies).
+async fn raw(env: &TestEnv, m: Uuid, from: OffsetDateTime, to: OffsetDateTime) -> (i64, i64, i64, Vec<i32>) {
+    let db = env.db().await;
+    let r = db
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'down'), count(*) FILTER (WHERE status = 'degraded'), \
+               coalesce(array_agg(latency_ms) FILTER (WHERE latency_ms IS NOT NULL), '{}') \
+             FROM check_results WHERE monitor_id = $1 AND checked_at >= $2 AND checked_at < $3",
+            &[&m, &from, &to],
+        )
+        .await
+        .unwrap();
+    (r.get(0), r.get(1), r.get(2), r.get(3))
+}
+
+async fn stream_matches_raw(env: &TestEnv, owner: Uuid, checks: Vec<Gen>, batches: Vec<usize>, windows: Vec<(i64, i64)>) {
+    let m = monitor(env, owner).await;
+    let records: Vec<CheckRecord> = checks.iter().enumerate().map(|(n, g)| record(m, *g, n)).collect();
+    // Stored in the generated order (not time order: some arrive late), in batches of the
+    // generated sizes, each batch once more as a redelivery.
+    let mut i = 0;
+    for size in batches.into_iter().chain(std::iter::repeat(7)) {
+        if i >= records.len() {
+            break;
+        }
+        let batch = &records[i..(i + size).min(records.len())];
+        record_checks(&env.pool, batch).await.unwrap();
+        record_checks(&env.pool, batch).await.unwrap();
+        i += size;
+    }
+    let whole = (at(T0_MS - 60_000), at(T0_MS + 4 * 3_600_000));
+    for (from, to) in std::iter::once(whole).chain(windows.into_iter().map(|(a, b)| {
+        let (a, b) = (a.min(b), a.max(b) + 60_000);
+        (at(T0_MS + a), at(T0_MS + b))
+    })) {
+        let got = upcheck_store::rollups::window(&env.pool, m, from, to, &[], at(0)).await.unwrap().counted;
+        // The window covers the whole minutes it touches.
+        let (f, t) = (upcheck_store::rollups::floor_minute(from), upcheck_store::rollups::floor_minute(to - Duration::nanoseconds(1)) + Duration::minutes(1));
+        let (checks, failures, degraded, latencies) = raw(env, m, f, t).await;
+        assert_eq!((got.checks, got.failures, got.degraded), (checks, failures, degraded), "[{f}, {t})");
+        assert_eq!(got.latency_count, latencies.len() as i64);
+        assert_eq!(got.latency_sum, latencies.iter().map(|v| i64::from(*v)).sum::<i64>());
+        for q in [0.5, 0.95, 0.99] {
+            match (got.percentile(q), exact_percentile(&latencies, q)) {
+                (Some(g), Some(w)) => assert!((g - w).abs() <= RELATIVE_ERROR * w.max(1.0), "p{q}: {g} vs {w}"),
+                (None, None) => {}
+                other => panic!("p{q}: {other:?}"),
+            }
+        }
+    }
+    // Closing everything (as housekeeping does a day later) keeps the totals and fills the
+    // day rows.
+    upcheck_store::rollups::prune(&env.pool, 3_650, at(T0_MS) + Duration::days(3)).await.unwrap();
+    let all = upcheck_store::rollups::window(&env.pool, m, whole.0, whole.1, &[], at(0)).await.unwrap().counted;
+    assert_eq!(all.checks, records.len() as i64);
+    let days: i64 = env
+        .db()
+        .await
+        .query_one("SELECT coalesce(sum(checks), 0)::int8 FROM check_rollups_day WHERE monitor_id = $1", &[&m])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(days, records.len() as i64, "every check is in a day row once");
+}
+
+#[test]
+fn rollups_of_any_check_stream_match_the_raw_checks() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (env, owner) = rt.block_on(async {
+        let env = TestEnv::new().await;
+        let owner = user(&env).await;
+        (env, owner)
+    });
+    // Checks over 3 hours (across 23:00 and midnight), mostly in time order with some late.
+    let check = (0i64..3 * 3_600_000, 0u8..2, 0u8..6, prop_oneof![Just(None), (0i32..400).prop_map(Some), (0i32..60_000).prop_map(Some)]);
+    let cases = (
+        prop::collection::vec(check, 1..150).prop_map(|mut v| {
+            // Sort, then swap a few neighbours so some checks arrive after later ones.
+            v.sort_by_key(|c| c.0);
+            for i in (1..v.len()).step_by(9) {
+                v.swap(i - 1, i);
+            }
+            v
+        }),
+        prop::collection::vec(1usize..40, 1..10),
+        prop::collection::vec((0i64..3 * 3_600_000, 0i64..3 * 3_600_000), 1..4),
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&cases, |(checks, batches, windows)| {
+            rt.block_on(stream_matches_raw(&env, owner, checks, batches, windows));
+            Ok(())
+        })
+        .unwrap();
+    drop(env);
+}
+
+#[tokio::test]
+async fn a_late_check_is_added_to_its_closed_minute_hour_and_day() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    let mk = |offset: i64, n: usize| record(m, (offset, 0, 2, Some(10)), n);
+    // 22:30:00 and 22:31:00, then the next day: every earlier minute, hour and day closes.
+    record_checks(&env.pool, &[mk(0, 0), mk(60_000, 1)]).await.unwrap();
+    record_checks(&env.pool, &[mk(26 * 3_600_000, 2)]).await.unwrap();
+    // Late: 22:30:30.
+    record_checks(&env.pool, &[mk(30_000, 3)]).await.unwrap();
+
+    let db = env.db().await;
+    let rows = |table: &str| format!("SELECT checks FROM {table} WHERE monitor_id = $1 ORDER BY bucket LIMIT 1");
+    for (table, want) in [("check_rollups_minute", 2), ("check_rollups_hour", 3), ("check_rollups_day", 3)] {
+        let got: i32 = db.query_one(&rows(table), &[&m]).await.unwrap().get(0);
+        assert_eq!(got, want, "{table}");
+    }
+}
+
+#[tokio::test]
+async fn expired_minute_rollups_are_removed_and_hours_are_kept() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    let mk = |offset: i64, n: usize| record(m, (offset, 0, 2, Some(10)), n);
+    record_checks(&env.pool, &[mk(0, 0), mk(60_000, 1), mk(2 * 3_600_000, 2)]).await.unwrap();
+    let db = env.db().await;
+    let count = |table: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one(&format!("SELECT count(*) FROM {table} WHERE monitor_id = $1"), &[&m])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!((count("check_rollups_minute").await, count("check_rollups_hour").await), (2, 1));
+
+    let pruned = upcheck_store::rollups::prune(&env.pool, 2, at(T0_MS) + Duration::days(3)).await.unwrap();
+
+    assert_eq!(pruned.minute_rows_deleted, 3);
+    assert_eq!((count("check_rollups_minute").await, count("check_rollups_hour").await), (0, 2));
+    let minutes_from = at(T0_MS) + Duration::days(1);
+    let all = upcheck_store::rollups::window(&env.pool, m, at(T0_MS), at(T0_MS) + Duration::days(1), &[], minutes_from)
+        .await
+        .unwrap();
+    assert_eq!(all.counted.checks, 3, "hours and the sealed rest still count every check");
+}
+
+#[tokio::test]
+async fn exact_uptime_follows_status_changes_pauses_and_maintenance() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let base = now - Duration::minutes(100);
+    let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
+    let stored = |t: OffsetDateTime, outcome| {
+        let env = &env;
+        async move {
+            let mut c = check(m, ms(t), outcome);
+            c.checked_at = t;
+            record_checks(&env.pool, &[c]).await.unwrap()
+        }
+    };
+    // Up at 0; two failures at 10 and 11 (down from 11); up at 30.
+    stored(base, CheckOutcome::Up).await;
+    stored(base + Duration::minutes(10), CheckOutcome::Down).await;
+    stored(base + Duration::minutes(11), CheckOutcome::Down).await;
+    stored(base + Duration::minutes(30), CheckOutcome::Up).await;
+    // Paused from 40 to 60 (recorded now: shift the pause into place).
+    upcheck_store::monitors::set_paused(&env.pool, owner, m, true).await.unwrap();
+    upcheck_store::monitors::set_paused(&env.pool, owner, m, false).await.unwrap();
+    env.db()
+        .await
+        .execute(
+            "UPDATE monitor_pauses SET paused_at = $2, resumed_at = $3 WHERE monitor_id = $1",
+            &[&m, &(base + Duration::minutes(40)), &(base + Duration::minutes(60))],
+        )
+        .await
+        .unwrap();
+    // After the resume: pending until up at 65.
+    stored(base + Duration::minutes(65), CheckOutcome::Up).await;
+    // Maintenance 20..25 (inside the outage).
+    let held = [Occurrence { starts_at: base + Duration::minutes(20), ends_at: base + Duration::minutes(25) }];
+
+    let u = upcheck_store::rollups::uptime::uptime(&env.pool, m, base, base + Duration::minutes(100), &held)
+        .await
+        .unwrap();
+
+    // Monitored: 0..40 minus 20..25 (35) + 65..100 (35) = 70 minutes; down: 11..30 minus 20..25 = 14.
+    assert_eq!(u.monitored_ms, 70 * 60_000);
+    assert_eq!(u.down_ms, 14 * 60_000);
+    assert_eq!(u.percent(), Some(80.0));
+}
