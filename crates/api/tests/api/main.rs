@@ -23,5 +23,6 @@ mod reads;
 mod rules;
 mod secrets;
 mod sessions;
+mod stats;
 mod status_pages;
 mod validation;

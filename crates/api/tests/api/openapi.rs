@@ -25,6 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/monitors/{id}/resume"),
     ("get", "/api/v1/monitors/{id}/checks"),
     ("get", "/api/v1/monitors/{id}/stats"),
+    ("get", "/api/v1/monitors/{id}/latency"),
     ("get", "/api/v1/monitors/{id}/incidents"),
     ("get", "/api/v1/monitors/{id}/notifications"),
     ("get", "/api/v1/incidents"),

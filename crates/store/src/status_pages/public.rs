@@ -1,9 +1,11 @@
 //! What a published page shows, read in a bounded number of queries whatever its size: the page
-//! and its monitors' current status (two), daily check counts over 90 days (one), hourly counts
-//! and mean latency over 24 hours (one), and recent incidents (one). Badges read one monitor by
-//! its public id (one) and its uptime over four windows (one).
+//! and its monitors' current status (two), daily check counts over 90 days and hourly counts
+//! and mean latency over 24 hours (from rollups: two each), exact uptime (status changes,
+//! pauses, maintenance windows: three) and recent incidents (one). Badges read one monitor by
+//! its public id (one) and its exact uptime over four windows (three).
 
 use crate::{Pool, StoreError};
+use std::collections::HashMap;
 use time::{Date, OffsetDateTime};
 use upcheck_domain::{CheckOutcome, MonitorStatus};
 use uuid::Uuid;
@@ -93,7 +95,8 @@ pub struct DayCounts {
     pub degraded: i64,
 }
 
-/// Check counts per monitor and UTC day from `since` on (days with no check are absent).
+/// Check counts per monitor and UTC day from `since` (a UTC midnight) to `until`, from rollups
+/// (days with no check are absent). Two queries whatever the number of monitors.
 ///
 /// # Errors
 /// [`StoreError::Pool`] or [`StoreError::Db`].
@@ -101,27 +104,50 @@ pub async fn daily_counts(
     pool: &Pool,
     monitors: &[Uuid],
     since: OffsetDateTime,
+    until: OffsetDateTime,
 ) -> Result<Vec<DayCounts>, StoreError> {
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "SELECT monitor_id, (checked_at AT TIME ZONE 'UTC')::date AS day, count(*), \
-               count(*) FILTER (WHERE status = 'down'), count(*) FILTER (WHERE status = 'degraded') \
-             FROM check_results WHERE monitor_id = ANY($1) AND checked_at >= $2 GROUP BY 1, 2",
-        )
-        .await?;
-    Ok(client
-        .query(&stmt, &[&monitors, &since])
-        .await?
-        .iter()
-        .map(|r| DayCounts {
-            monitor_id: r.get(0),
-            day: r.get(1),
-            checks: r.get(2),
-            failures: r.get(3),
-            degraded: r.get(4),
+    let totals = per_step(pool, monitors, since, until, 86_400).await?;
+    Ok(totals
+        .into_iter()
+        .map(|((monitor_id, start), r)| DayCounts {
+            monitor_id,
+            day: start.date(),
+            checks: r.checks,
+            failures: r.failures,
+            degraded: r.degraded,
         })
         .collect())
+}
+
+/// Rollups per monitor and `seconds`-long step from `since` (on a step) up to `until`, keyed by
+/// the step's start; steps without checks are absent.
+async fn per_step(
+    pool: &Pool,
+    monitors: &[Uuid],
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+    seconds: i64,
+) -> Result<Vec<((Uuid, OffsetDateTime), upcheck_domain::rollup::Rollup)>, StoreError> {
+    let step = time::Duration::seconds(seconds);
+    let mut starts = Vec::new();
+    let mut at = since;
+    while at < until {
+        starts.push(at);
+        at += step;
+    }
+    // The last step ends at the next whole minute after `until`.
+    let end = crate::rollups::floor_minute(until) + time::Duration::minutes(1);
+    let ranges: Vec<(Uuid, crate::rollups::Range)> = monitors
+        .iter()
+        .flat_map(|m| {
+            starts.iter().enumerate().map(move |(i, s)| {
+                (*m, crate::rollups::Range { start: *s, end: (*s + step).min(end), tag: i as i32 })
+            })
+        })
+        .collect();
+    let client = pool.get().await?;
+    let totals = crate::rollups::read::read_many(&client, &ranges).await?;
+    Ok(totals.into_iter().map(|((m, i), r)| ((m, starts[i as usize]), r)).collect())
 }
 
 /// Check counts and mean latency of one monitor over one hour.
@@ -139,7 +165,8 @@ pub struct HourCounts {
     pub mean_latency_ms: Option<f64>,
 }
 
-/// Check counts and mean latency per monitor and hour from `since` on.
+/// Check counts and mean latency per monitor and hour from `since` (on an hour) to `until`,
+/// from rollups (hours without checks are absent). Two queries whatever the number of monitors.
 ///
 /// # Errors
 /// [`StoreError::Pool`] or [`StoreError::Db`].
@@ -147,25 +174,17 @@ pub async fn hourly_counts(
     pool: &Pool,
     monitors: &[Uuid],
     since: OffsetDateTime,
+    until: OffsetDateTime,
 ) -> Result<Vec<HourCounts>, StoreError> {
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "SELECT monitor_id, date_trunc('hour', checked_at), count(*), count(*) FILTER (WHERE status = 'down'), \
-               avg(latency_ms)::float8 \
-             FROM check_results WHERE monitor_id = ANY($1) AND checked_at >= $2 GROUP BY 1, 2 ORDER BY 2",
-        )
-        .await?;
-    Ok(client
-        .query(&stmt, &[&monitors, &since])
-        .await?
-        .iter()
-        .map(|r| HourCounts {
-            monitor_id: r.get(0),
-            hour: r.get(1),
-            checks: r.get(2),
-            failures: r.get(3),
-            mean_latency_ms: r.get(4),
+    let totals = per_step(pool, monitors, since, until, 3_600).await?;
+    Ok(totals
+        .into_iter()
+        .map(|((monitor_id, hour), r)| HourCounts {
+            monitor_id,
+            hour,
+            checks: r.checks,
+            failures: r.failures,
+            mean_latency_ms: r.mean_ms(),
         })
         .collect())
 }
@@ -231,32 +250,29 @@ pub async fn badge_monitor(pool: &Pool, public_id: &str) -> Result<Option<BadgeM
         .transpose()
 }
 
-/// `(checks, failures)` of one monitor over each of four windows ending now (each window's
-/// length in seconds), in one pass over the longest.
+/// Exact uptime ([`upcheck_domain::uptime`]) of each of `monitors` over each of `windows`
+/// (`[start, until)`, any number), leaving out their maintenance windows. Three queries
+/// whatever the number of monitors.
 ///
 /// # Errors
-/// [`StoreError::Pool`] or [`StoreError::Db`].
-pub async fn window_counts(
+/// [`StoreError::Pool`], [`StoreError::Db`], or [`StoreError::Corrupt`] when a row does not decode.
+pub async fn uptimes(
     pool: &Pool,
-    monitor_id: Uuid,
-    windows_seconds: [i64; 4],
-) -> Result<[(i64, i64); 4], StoreError> {
-    let secs = windows_seconds.map(|s| s as f64);
-    let longest = secs.iter().copied().fold(0.0, f64::max);
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "WITH c AS (SELECT checked_at >= now() - make_interval(secs => $2) AS w1, \
-                          checked_at >= now() - make_interval(secs => $3) AS w2, \
-                          checked_at >= now() - make_interval(secs => $4) AS w3, \
-                          checked_at >= now() - make_interval(secs => $5) AS w4, status = 'down' AS down \
-                        FROM check_results WHERE monitor_id = $1 AND checked_at >= now() - make_interval(secs => $6)) \
-             SELECT count(*) FILTER (WHERE w1), count(*) FILTER (WHERE w1 AND down), \
-                    count(*) FILTER (WHERE w2), count(*) FILTER (WHERE w2 AND down), \
-                    count(*) FILTER (WHERE w3), count(*) FILTER (WHERE w3 AND down), \
-                    count(*) FILTER (WHERE w4), count(*) FILTER (WHERE w4 AND down) FROM c",
-        )
-        .await?;
-    let r = client.query_one(&stmt, &[&monitor_id, &secs[0], &secs[1], &secs[2], &secs[3], &longest]).await?;
-    Ok([(r.get(0), r.get(1)), (r.get(2), r.get(3)), (r.get(4), r.get(5)), (r.get(6), r.get(7))])
+    monitors: &[Uuid],
+    windows: &[OffsetDateTime],
+    until: OffsetDateTime,
+) -> Result<HashMap<Uuid, Vec<upcheck_domain::uptime::Uptime>>, StoreError> {
+    let Some(first) = windows.iter().min().copied() else { return Ok(HashMap::new()) };
+    let (timelines, held) = tokio::try_join!(
+        crate::rollups::uptime::timelines(pool, monitors, first, until),
+        crate::maintenance::covered_between_many(pool, monitors, first, until),
+    )?;
+    Ok(monitors
+        .iter()
+        .map(|m| {
+            let t = timelines.get(m).cloned().unwrap_or_default();
+            let h = held.get(m).map_or(&[][..], Vec::as_slice);
+            (*m, windows.iter().map(|w| t.uptime(*w, until, h)).collect())
+        })
+        .collect())
 }

@@ -68,8 +68,10 @@ pub(crate) struct PublicMonitor {
     /// `status` in words ("Operational").
     pub(crate) status_label: &'static str,
     pub(crate) last_checked_at: Option<String>,
-    /// Uptime over the last 24 h (hours), 7, 30 and 90 days (UTC days, today included), in
-    /// percent of checks that did not fail; `null` without checks.
+    /// Exact uptime over the last 24 hours and the last 7, 30 and 90 UTC days (today included):
+    /// time not down ÷ time monitored × 100, from the monitor's status changes, leaving out
+    /// paused time, maintenance windows and time before a first verdict; `null` without
+    /// monitored time.
     #[schema(value_type = HashMap<String, Option<f64>>)]
     pub(crate) uptime_percent: UptimeWindows,
     /// The last 90 UTC days, oldest first (today last).
@@ -91,7 +93,8 @@ pub(crate) struct UptimeWindows {
     pub(crate) d90: Option<f64>,
 }
 
-/// One UTC day of checks.
+/// One UTC day of checks (from rollups); its `uptime_percent` is the share of its checks that
+/// did not fail.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct PublicDay {
     /// `YYYY-MM-DD`.
@@ -172,8 +175,8 @@ pub(crate) fn overall(statuses: &[&str]) -> (&'static str, &'static str) {
     }
 }
 
-/// Reads the published page at `slug`; `None` when there is none. Five queries whatever the
-/// number of monitors.
+/// Reads the published page at `slug`; `None` when there is none. A bounded number of queries
+/// whatever the number of monitors.
 ///
 /// # Errors
 /// 503 when Postgres does not answer; 500 when a row does not decode.
@@ -193,10 +196,17 @@ pub(crate) async fn build(pool: &Pool, slug: &str) -> Result<Option<PublicPage>,
         .replace_nanosecond(0)
         .unwrap_or(now)
         - Duration::hours(23);
-    let (days, hours, incidents) = futures::try_join!(
-        public::daily_counts(pool, &ids, since_days),
-        public::hourly_counts(pool, &ids, since_hours),
+    let windows = [
+        now - Duration::hours(24),
+        (today - Duration::days(6)).midnight().assume_utc(),
+        (today - Duration::days(29)).midnight().assume_utc(),
+        since_days,
+    ];
+    let (days, hours, incidents, uptimes) = futures::try_join!(
+        public::daily_counts(pool, &ids, since_days, now),
+        public::hourly_counts(pool, &ids, since_hours, now),
         public::incidents(pool, &ids, now - Duration::days(INCIDENT_DAYS), MAX_INCIDENTS),
+        public::uptimes(pool, &ids, &windows, now),
     )?;
     let now_by_id: HashMap<Uuid, &MonitorNow> = found.monitors.iter().map(|m| (m.monitor_id, m)).collect();
     let mut days_by: HashMap<(Uuid, time::Date), (i64, i64, i64)> = HashMap::new();
@@ -234,25 +244,14 @@ pub(crate) async fn build(pool: &Pool, slug: &str) -> Result<Option<PublicPage>,
                         })
                         .collect();
                     let mine: Vec<_> = hours.iter().filter(|h| h.monitor_id == e.monitor_id).collect();
-                    let span = |n: usize| {
-                        let (c, f) = series[series.len() - n..]
-                            .iter()
-                            .fold((0, 0), |(c, f), d| (c + d.checks, f + d.failures));
-                        uptime(c, f)
-                    };
-                    let (c24, f24) = mine.iter().fold((0, 0), |(c, f), h| (c + h.checks, f + h.failures));
+                    let exact = |i: usize| uptimes.get(&e.monitor_id).and_then(|u| u.get(i)).and_then(|u| u.percent());
                     PublicMonitor {
                         name: e.display_name.clone(),
                         public_id: e.public_id.clone(),
                         status,
                         status_label,
                         last_checked_at: m.and_then(|m| m.last_checked_at).map(rfc3339),
-                        uptime_percent: UptimeWindows {
-                            h24: uptime(c24, f24),
-                            d7: span(7),
-                            d30: span(30),
-                            d90: span(90),
-                        },
+                        uptime_percent: UptimeWindows { h24: exact(0), d7: exact(1), d30: exact(2), d90: exact(3) },
                         days: series,
                         response_time_ms: (0..24)
                             .map(|k| {

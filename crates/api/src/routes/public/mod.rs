@@ -239,12 +239,10 @@ async fn badge_data(state: &AppState, public_id: &str) -> Result<Option<BadgeDat
         .badges
         .get_or_build(public_id, || async {
             let Some(m) = public::badge_monitor(&state.pool, public_id).await? else { return Ok(None) };
-            let counts = public::window_counts(
-                &state.pool,
-                m.monitor_id,
-                [86_400, 7 * 86_400, 30 * 86_400, 90 * 86_400],
-            )
-            .await?;
+            let now = time::OffsetDateTime::now_utc();
+            let windows = [1, 7, 30, 90].map(|days| now - time::Duration::days(days));
+            let uptimes = public::uptimes(&state.pool, &[m.monitor_id], &windows, now).await?;
+            let exact = |i: usize| uptimes.get(&m.monitor_id).and_then(|u| u.get(i)).and_then(|u| u.percent());
             let status = data::status_of(Some(&public::MonitorNow {
                 monitor_id: m.monitor_id,
                 status: m.status,
@@ -252,7 +250,7 @@ async fn badge_data(state: &AppState, public_id: &str) -> Result<Option<BadgeDat
                 degraded: m.degraded && m.status == MonitorStatus::Up,
                 last_checked_at: None,
             }));
-            Ok::<_, ApiError>(Some(BadgeData { status, uptime: counts.map(|(c, f)| data::uptime(c, f)) }))
+            Ok::<_, ApiError>(Some(BadgeData { status, uptime: [exact(0), exact(1), exact(2), exact(3)] }))
         })
         .await
 }
