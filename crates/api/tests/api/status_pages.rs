@@ -270,8 +270,11 @@ async fn a_published_page_shows_its_monitors_state_uptime_and_incidents() {
     assert_eq!(days[89]["failures"], 1);
     assert_eq!(days[89]["uptime_percent"], 75.0);
     assert_eq!(days[0]["uptime_percent"], Value::Null);
-    assert_eq!(api["uptime_percent"]["24h"], 75.0);
-    assert_eq!(api["uptime_percent"]["90d"], 75.0);
+    // Exact uptime: the only status change on record is the down just now, so all of the
+    // monitored time is down (the day's bar still counts checks: 75 %).
+    assert_eq!(api["uptime_percent"]["24h"], 0.0);
+    assert_eq!(api["uptime_percent"]["90d"], 0.0);
+    assert_eq!(p["sections"][0]["monitors"][1]["uptime_percent"]["24h"], Value::Null, "no status change: no data");
     let hours = api["response_time_ms"].as_array().unwrap();
     assert_eq!(hours.len(), 24);
     assert_eq!(hours[23]["mean_ms"], 150.0); // (100 + 200 + 300 + 0) / 4
@@ -346,6 +349,17 @@ async fn badges_are_svg_for_monitors_on_published_pages_only() {
     let public_id = p["sections"][0]["monitors"][0]["public_id"].as_str().unwrap().to_string();
     checks(&app, m.as_str().unwrap(), &[("up", 10), ("up", 10)]).await;
     set_status(&app, m.as_str().unwrap(), "up").await;
+    // Up since an hour ago, as its status machine would have recorded it.
+    app.env
+        .db()
+        .await
+        .execute(
+            "INSERT INTO status_events (id, monitor_id, from_status, to_status, notify, occurred_at) \
+             VALUES ($1, $2, 'pending', 'up', false, now() - interval '1 hour')",
+            &[&Uuid::now_v7(), &m.as_str().unwrap().parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
 
     let r = public(&app, &format!("/badge/{public_id}/status.svg")).await;
     assert_eq!(r.status(), 200);
