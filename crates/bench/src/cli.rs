@@ -29,6 +29,9 @@ pub(crate) enum Scenario {
     Ceilings(CeilingsArgs),
     /// `--checks` stored checks over `--api-monitors` monitors, then wrk against the reads.
     Api(ApiArgs),
+    /// `/stats` p99 at 32 connections over `--stats-monitors` monitors with `--days` days of 1 s
+    /// history (raw for `--raw-days`, rollups for the rest): 24h, 7d, 30d, 90d, 365d, from/to.
+    Stats(StatsArgs),
     /// The peer Vigil with `--monitors` HTTP probes against the same kind of target.
     Vigil(VigilArgs),
     /// Ceilings, throughput (1 and 2 replicas, Vigil's parallelism, `--big-monitors`), alert
@@ -233,6 +236,28 @@ pub(crate) struct ApiArgs {
     pub(crate) api_monitors: u64,
     /// wrk's duration per row, in seconds (at most 15 are used).
     #[arg(long, default_value_t = 20)]
+    pub(crate) seconds: u64,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// `stats`' flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct StatsArgs {
+    /// Monitors with a history.
+    #[arg(long = "stats-monitors", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) stats_monitors: u64,
+    /// Days of history (day and hour rollups).
+    #[arg(long, default_value_t = 400)]
+    pub(crate) days: u32,
+    /// Days of raw 1 s checks (8.64 million rows per day at 100 monitors; retention keeps 30).
+    #[arg(long = "raw-days", default_value_t = 2)]
+    pub(crate) raw_days: u32,
+    /// Days of minute rollups (`RETENTION_ROLLUP_MINUTE_DAYS`).
+    #[arg(long = "minute-days", default_value_t = 90)]
+    pub(crate) minute_days: u32,
+    /// wrk's duration per window, in seconds.
+    #[arg(long, default_value_t = 15)]
     pub(crate) seconds: u64,
     #[command(flatten)]
     pub(crate) overrides: Overrides,

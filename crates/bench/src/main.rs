@@ -33,6 +33,8 @@
 //!   per second and CPU per 1,000 for one notification worker, enqueue → provider latency idle
 //!   and at 80 % load; `--kill`: two workers, one SIGKILLed at a time, then lost and duplicated
 //!   alerts per kind.
+//! - `stats`: `/stats` p99 at 32 connections over 100 monitors with 400 days of 1 s history
+//!   (raw checks for the last `--raw-days`, rollups for the rest), per window and for from/to.
 //! - `signups`: a burst of `--signups` (2,000) sign-ups at one API process: its peak RSS,
 //!   the answers by status and the slowest `/healthz` meanwhile.
 //!
@@ -61,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Throughput(a) => rows.extend(throughput::run(&a).await?.rows),
         Scenario::Ceilings(a) => rows.extend(ceilings::run(&a).await?.0),
         Scenario::Api(a) => rows.extend(api::run(&a).await?),
+        Scenario::Stats(a) => rows.extend(scenarios::stats::run(&a).await?),
         Scenario::Vigil(a) => rows.extend(vigil::run(&a.window, a.monitors).await?.rows),
         Scenario::All(a) => rows.extend(all::run(&a).await?),
         Scenario::Chaos(a) => rows.extend(chaos::run(&a).await?),
