@@ -55,7 +55,8 @@ pub fn exact(
         return Uptime::default();
     }
     // (when, order at equal times, status): at one instant, pause marks come after changes.
-    let mut points: Vec<(OffsetDateTime, u8, MonitorStatus)> = Vec::with_capacity(changes.len() + 2 * pauses.len());
+    let mut points: Vec<(OffsetDateTime, u8, MonitorStatus)> =
+        Vec::with_capacity(changes.len() + 2 * pauses.len());
     let mut last = OffsetDateTime::UNIX_EPOCH - time::Duration::days(365 * 1_000);
     for (at, status) in changes {
         last = last.max(*at);
@@ -108,9 +109,9 @@ fn outside(from: OffsetDateTime, to: OffsetDateTime, held: &[Occurrence]) -> i64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use MonitorStatus::{Down, Up};
     use time::Duration;
     use time::macros::datetime;
-    use MonitorStatus::{Down, Up};
 
     const T: OffsetDateTime = datetime!(2026-12-01 00:00 UTC);
 

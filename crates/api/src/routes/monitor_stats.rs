@@ -91,7 +91,10 @@ pub(crate) struct StatsView {
 }
 
 /// The window a stats query asks for: `(name, from, to)`.
-fn stats_window(q: &StatsQuery, now: OffsetDateTime) -> Result<(String, OffsetDateTime, OffsetDateTime), ApiError> {
+fn stats_window(
+    q: &StatsQuery,
+    now: OffsetDateTime,
+) -> Result<(String, OffsetDateTime, OffsetDateTime), ApiError> {
     if q.from.is_none() && q.to.is_none() {
         let window = q.window.clone().unwrap_or_else(|| "24h".into());
         let span = match window.as_str() {
@@ -113,7 +116,11 @@ fn stats_window(q: &StatsQuery, now: OffsetDateTime) -> Result<(String, OffsetDa
 
 /// Validated `from`/`to`: `from` required, `to` defaulting to now, `from < to`, at most 400
 /// days apart.
-fn range(from: Option<&String>, to: Option<&String>, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime), ApiError> {
+fn range(
+    from: Option<&String>,
+    to: Option<&String>,
+    now: OffsetDateTime,
+) -> Result<(OffsetDateTime, OffsetDateTime), ApiError> {
     let from = time_param("from", from)?.ok_or_else(|| ApiError::invalid("from", "is required with to"))?;
     let to = time_param("to", to)?.unwrap_or(now);
     if from >= to {
@@ -225,7 +232,10 @@ pub(crate) async fn latency(
     let (from, to) = range(Some(from), q.to.as_ref(), OffsetDateTime::now_utc())?;
     let points = (to - from).whole_seconds().div_euclid(step.whole_seconds()) + 1;
     if points > MAX_POINTS {
-        return Err(ApiError::invalid("bucket", format!("{points} buckets: at most {MAX_POINTS}; use a larger bucket")));
+        return Err(ApiError::invalid(
+            "bucket",
+            format!("{points} buckets: at most {MAX_POINTS}; use a larger bucket"),
+        ));
     }
     owned(&state, &caller, *id).await?;
     let series = upcheck_store::rollups::series(&state.pool, *id, from, to, step).await?;

@@ -116,7 +116,10 @@ async fn another_users_monitor_is_404_for_every_route() {
         (Method::POST, format!("/api/v1/monitors/{id}/resume")),
         (Method::GET, format!("/api/v1/monitors/{id}/checks")),
         (Method::GET, format!("/api/v1/monitors/{id}/stats")),
-        (Method::GET, format!("/api/v1/monitors/{id}/latency?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z")),
+        (
+            Method::GET,
+            format!("/api/v1/monitors/{id}/latency?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z"),
+        ),
         (Method::GET, format!("/api/v1/monitors/{id}/incidents")),
         (Method::GET, format!("/api/v1/monitors/{id}/notifications")),
     ] {

@@ -58,7 +58,8 @@ async fn stats_count_checks_from_rollups_and_measure_uptime_on_status_changes() 
     let id: Uuid = app.monitor(&token).await["id"].as_str().unwrap().parse().unwrap();
     let start = history(&app, id).await;
 
-    let s: Value = app.get(&format!("/api/v1/monitors/{id}/stats?window=24h"), &token).await.json().await.unwrap();
+    let s: Value =
+        app.get(&format!("/api/v1/monitors/{id}/stats?window=24h"), &token).await.json().await.unwrap();
 
     assert_eq!((s["checks"].as_i64(), s["failures"].as_i64()), (Some(80), Some(20)));
     assert_eq!(s["latency_ms"]["p50"].as_f64(), Some(40.0));
@@ -86,8 +87,12 @@ async fn stats_count_checks_from_rollups_and_measure_uptime_on_status_changes() 
     assert_eq!((s["checks"].as_i64(), s["failures"].as_i64()), (Some(40), Some(0)));
     assert_eq!(s["uptime_percent"].as_f64(), Some(100.0));
     for window in ["7d", "30d", "90d", "365d"] {
-        let s: Value =
-            app.get(&format!("/api/v1/monitors/{id}/stats?window={window}"), &token).await.json().await.unwrap();
+        let s: Value = app
+            .get(&format!("/api/v1/monitors/{id}/stats?window={window}"), &token)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(s["checks"].as_i64(), Some(80), "{window}");
     }
 }
@@ -133,16 +138,25 @@ async fn the_latency_series_has_one_point_per_bucket_and_a_bounded_size() {
     let points = s["points"].as_array().unwrap();
     assert_eq!(points.len(), 40);
     assert_eq!(points[0]["checks"], 2);
-    assert_eq!((points[0]["p50"].as_f64(), points[0]["p99"].as_f64(), points[0]["avg"].as_f64()), (Some(1.0), Some(2.0), Some(1.5)));
+    assert_eq!(
+        (points[0]["p50"].as_f64(), points[0]["p99"].as_f64(), points[0]["avg"].as_f64()),
+        (Some(1.0), Some(2.0), Some(1.5))
+    );
     assert_eq!(points[25]["failures"], 2);
     assert_eq!(points.iter().map(|p| p["checks"].as_i64().unwrap()).sum::<i64>(), 80);
     let hourly: Value = app
-        .get(&format!("/api/v1/monitors/{id}/latency?from={}&bucket=1h", q(start - Duration::hours(2))), &token)
+        .get(
+            &format!("/api/v1/monitors/{id}/latency?from={}&bucket=1h", q(start - Duration::hours(2))),
+            &token,
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(hourly["points"].as_array().unwrap().iter().map(|p| p["checks"].as_i64().unwrap()).sum::<i64>(), 80);
+    assert_eq!(
+        hourly["points"].as_array().unwrap().iter().map(|p| p["checks"].as_i64().unwrap()).sum::<i64>(),
+        80
+    );
 
     let long = format!("/api/v1/monitors/{id}/latency?from={}&bucket=1m", q(start - Duration::days(2)));
     assert_problem(app.get(&long, &token).await, 422, Some("bucket")).await;

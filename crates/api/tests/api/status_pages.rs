@@ -274,7 +274,11 @@ async fn a_published_page_shows_its_monitors_state_uptime_and_incidents() {
     // monitored time is down (the day's bar still counts checks: 75 %).
     assert_eq!(api["uptime_percent"]["24h"], 0.0);
     assert_eq!(api["uptime_percent"]["90d"], 0.0);
-    assert_eq!(p["sections"][0]["monitors"][1]["uptime_percent"]["24h"], Value::Null, "no status change: no data");
+    assert_eq!(
+        p["sections"][0]["monitors"][1]["uptime_percent"]["24h"],
+        Value::Null,
+        "no status change: no data"
+    );
     let hours = api["response_time_ms"].as_array().unwrap();
     assert_eq!(hours.len(), 24);
     assert_eq!(hours[23]["mean_ms"], 150.0); // (100 + 200 + 300 + 0) / 4

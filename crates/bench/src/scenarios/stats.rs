@@ -55,8 +55,18 @@ async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<(
     .map_err(pg)?;
     for (table, unit, from, n) in [
         ("check_rollups_minute", "1 minute", mark - time::Duration::days(i64::from(a.minute_days)), 60),
-        ("check_rollups_hour", "1 hour", upcheck_store::rollups::floor_hour(mark) - time::Duration::days(i64::from(a.days)), 3_600),
-        ("check_rollups_day", "1 day", upcheck_store::rollups::floor_day(mark) - time::Duration::days(i64::from(a.days)), 86_400),
+        (
+            "check_rollups_hour",
+            "1 hour",
+            upcheck_store::rollups::floor_hour(mark) - time::Duration::days(i64::from(a.days)),
+            3_600,
+        ),
+        (
+            "check_rollups_day",
+            "1 day",
+            upcheck_store::rollups::floor_day(mark) - time::Duration::days(i64::from(a.days)),
+            86_400,
+        ),
     ] {
         let r = synthetic(n);
         let until = match unit {
@@ -107,7 +117,9 @@ async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<(
     )
     .await
     .map_err(pg)?;
-    for table in ["check_results", "check_rollups_minute", "check_rollups_hour", "check_rollups_day", "status_events"] {
+    for table in
+        ["check_results", "check_rollups_minute", "check_rollups_hour", "check_rollups_day", "status_events"]
+    {
         db.batch_execute(&format!("VACUUM ANALYZE {table}")).await.map_err(pg)?;
     }
     Ok(())
@@ -172,12 +184,19 @@ pub(crate) async fn run(a: &StatsArgs) -> anyhow::Result<Rows> {
             ),
         )?;
         let (url, h, secs) = (format!("{}/", stack.api_url), header.clone(), a.seconds);
-        let r = tokio::task::spawn_blocking(move || tools::wrk_script(&url, 1, 32, secs, Some(&h), Some(&script)))
-            .await??;
+        let r = tokio::task::spawn_blocking(move || {
+            tools::wrk_script(&url, 1, 32, secs, Some(&h), Some(&script))
+        })
+        .await??;
         anyhow::ensure!(r.non_2xx == 0, "/stats {window}: {} responses were not 2xx", r.non_2xx);
         rows.push((
             format!("stats: GET /api/v1/monitors/{{id}}/stats {window}, 32 connections, random monitor"),
-            format!("{} req/s, p50 {:.2} ms, p99 {:.2} ms", thousands(r.requests_per_second), r.p50_ms, r.p99_ms),
+            format!(
+                "{} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                thousands(r.requests_per_second),
+                r.p50_ms,
+                r.p99_ms
+            ),
         ));
     }
     stack.stop().await;

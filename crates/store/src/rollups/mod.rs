@@ -156,7 +156,8 @@ impl Closing {
             ("hour", 3_600, "check_rollups_minute", "check_rollups_hour"),
             ("day", 86_400, "check_rollups_hour", "check_rollups_day"),
         ] {
-            let from: Vec<Option<OffsetDateTime>> = self.from.iter().map(|f| f.map(|f| floor(f, seconds))).collect();
+            let from: Vec<Option<OffsetDateTime>> =
+                self.from.iter().map(|f| f.map(|f| floor(f, seconds))).collect();
             let to: Vec<OffsetDateTime> = self.to.iter().map(|t| floor(*t, seconds)).collect();
             if from.iter().zip(&to).all(|(f, t)| f.is_some_and(|f| f >= *t)) {
                 continue;
@@ -214,7 +215,9 @@ async fn write_late(
     if late.is_empty() {
         return Ok(());
     }
-    for (table, seconds) in [("check_rollups_minute", 60), ("check_rollups_hour", 3_600), ("check_rollups_day", 86_400)] {
+    for (table, seconds) in
+        [("check_rollups_minute", 60), ("check_rollups_hour", 3_600), ("check_rollups_day", 86_400)]
+    {
         let mut rows = Rows::default();
         let mut merged: BTreeMap<(Uuid, &str, OffsetDateTime), Rollup> = BTreeMap::new();
         for ((id, region, minute), r) in late {

@@ -23,10 +23,7 @@ pub struct Range {
 
 /// `[start, end)` split into whole UTC days, whole hours and minutes: `(days, hours, minutes)`,
 /// each a list of `[start, end)`. `start` and `end` must be on minutes.
-pub fn split(
-    start: OffsetDateTime,
-    end: OffsetDateTime,
-) -> [Vec<(OffsetDateTime, OffsetDateTime)>; 3] {
+pub fn split(start: OffsetDateTime, end: OffsetDateTime) -> [Vec<(OffsetDateTime, OffsetDateTime)>; 3] {
     let mut out: [Vec<(OffsetDateTime, OffsetDateTime)>; 3] = Default::default();
     if end <= start {
         return out;
@@ -94,7 +91,9 @@ pub async fn read_many(
     monitors.sort_unstable();
     monitors.dedup();
     let marks_stmt = client
-        .prepare_cached("SELECT monitor_id, region, closed_until FROM check_rollup_marks WHERE monitor_id = ANY($1)")
+        .prepare_cached(
+            "SELECT monitor_id, region, closed_until FROM check_rollup_marks WHERE monitor_id = ANY($1)",
+        )
         .await?;
     let mut marks: BTreeMap<Uuid, Vec<(String, OffsetDateTime)>> = BTreeMap::new();
     for r in client.query(&marks_stmt, &[&monitors]).await? {
@@ -136,11 +135,25 @@ pub async fn read_many(
         .query(
             &stmt,
             &[
-                &d.monitors, &d.regions, &d.starts, &d.ends,
-                &h.monitors, &h.regions, &h.starts, &h.ends,
-                &m.monitors, &m.regions, &m.starts, &m.ends,
-                &raw.monitors, &raw.starts, &raw.ends, &raw.tags,
-                &d.tags, &h.tags, &m.tags,
+                &d.monitors,
+                &d.regions,
+                &d.starts,
+                &d.ends,
+                &h.monitors,
+                &h.regions,
+                &h.starts,
+                &h.ends,
+                &m.monitors,
+                &m.regions,
+                &m.starts,
+                &m.ends,
+                &raw.monitors,
+                &raw.starts,
+                &raw.ends,
+                &raw.tags,
+                &d.tags,
+                &h.tags,
+                &m.tags,
             ],
         )
         .await?;
@@ -214,7 +227,10 @@ pub async fn window(
     let client = pool.get().await?;
     let ranges = window_ranges(from, to, maintenance, minutes_from);
     let mut totals = read(&client, monitor_id, &ranges).await?;
-    Ok(WindowRollup { counted: totals.remove(&0).unwrap_or_default(), held: totals.remove(&1).unwrap_or_default() })
+    Ok(WindowRollup {
+        counted: totals.remove(&0).unwrap_or_default(),
+        held: totals.remove(&1).unwrap_or_default(),
+    })
 }
 
 /// `[from, to)` widened to whole minutes (whole hours before `minutes_from`), as ranges tagged
@@ -277,7 +293,11 @@ pub async fn series(
         .collect();
     let client = pool.get().await?;
     let mut totals = read(&client, monitor_id, &ranges).await?;
-    Ok(starts.into_iter().enumerate().map(|(i, s)| (s, totals.remove(&(i as i32)).unwrap_or_default())).collect())
+    Ok(starts
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| (s, totals.remove(&(i as i32)).unwrap_or_default()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -291,13 +311,17 @@ mod tests {
         assert_eq!(days, vec![(datetime!(2026-12-02 00:00 UTC), datetime!(2026-12-04 00:00 UTC))]);
         assert_eq!(
             hours,
-            vec![(datetime!(2026-12-01 23:00 UTC), datetime!(2026-12-02 00:00 UTC)),
-                 (datetime!(2026-12-04 00:00 UTC), datetime!(2026-12-04 01:00 UTC))]
+            vec![
+                (datetime!(2026-12-01 23:00 UTC), datetime!(2026-12-02 00:00 UTC)),
+                (datetime!(2026-12-04 00:00 UTC), datetime!(2026-12-04 01:00 UTC))
+            ]
         );
         assert_eq!(
             minutes,
-            vec![(datetime!(2026-12-01 22:58 UTC), datetime!(2026-12-01 23:00 UTC)),
-                 (datetime!(2026-12-04 01:00 UTC), datetime!(2026-12-04 01:03 UTC))]
+            vec![
+                (datetime!(2026-12-01 22:58 UTC), datetime!(2026-12-01 23:00 UTC)),
+                (datetime!(2026-12-04 01:00 UTC), datetime!(2026-12-04 01:03 UTC))
+            ]
         );
         let [d, h, m] = split(datetime!(2026-12-01 10:05 UTC), datetime!(2026-12-01 10:20 UTC));
         assert!(d.is_empty() && h.is_empty());
@@ -309,15 +333,30 @@ mod tests {
         let ranges = window_ranges(
             datetime!(2026-12-01 10:00:30 UTC),
             datetime!(2026-12-01 11:00:00 UTC),
-            &[Occurrence { starts_at: datetime!(2026-12-01 10:10:30 UTC), ends_at: datetime!(2026-12-01 10:20:10 UTC) }],
+            &[Occurrence {
+                starts_at: datetime!(2026-12-01 10:10:30 UTC),
+                ends_at: datetime!(2026-12-01 10:20:10 UTC),
+            }],
             datetime!(2026-11-01 00:00 UTC),
         );
         assert_eq!(
             ranges,
             vec![
-                Range { start: datetime!(2026-12-01 10:00 UTC), end: datetime!(2026-12-01 10:10 UTC), tag: 0 },
-                Range { start: datetime!(2026-12-01 10:10 UTC), end: datetime!(2026-12-01 10:21 UTC), tag: 1 },
-                Range { start: datetime!(2026-12-01 10:21 UTC), end: datetime!(2026-12-01 11:00 UTC), tag: 0 },
+                Range {
+                    start: datetime!(2026-12-01 10:00 UTC),
+                    end: datetime!(2026-12-01 10:10 UTC),
+                    tag: 0
+                },
+                Range {
+                    start: datetime!(2026-12-01 10:10 UTC),
+                    end: datetime!(2026-12-01 10:21 UTC),
+                    tag: 1
+                },
+                Range {
+                    start: datetime!(2026-12-01 10:21 UTC),
+                    end: datetime!(2026-12-01 11:00 UTC),
+                    tag: 0
+                },
             ]
         );
     }
@@ -336,6 +375,13 @@ mod widening {
             &[],
             datetime!(2026-12-01 12:00 UTC),
         );
-        assert_eq!(ranges, vec![Range { start: datetime!(2026-12-01 10:00 UTC), end: datetime!(2026-12-01 12:30 UTC), tag: 0 }]);
+        assert_eq!(
+            ranges,
+            vec![Range {
+                start: datetime!(2026-12-01 10:00 UTC),
+                end: datetime!(2026-12-01 12:30 UTC),
+                tag: 0
+            }]
+        );
     }
 }

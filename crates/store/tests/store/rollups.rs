@@ -50,7 +50,13 @@ async fn raw(env: &TestEnv, m: Uuid, from: OffsetDateTime, to: OffsetDateTime) -
     (r.get(0), r.get(1), r.get(2), r.get(3))
 }
 
-async fn stream_matches_raw(env: &TestEnv, owner: Uuid, checks: Vec<Gen>, batches: Vec<usize>, windows: Vec<(i64, i64)>) {
+async fn stream_matches_raw(
+    env: &TestEnv,
+    owner: Uuid,
+    checks: Vec<Gen>,
+    batches: Vec<usize>,
+    windows: Vec<(i64, i64)>,
+) {
     let m = monitor(env, owner).await;
     let records: Vec<CheckRecord> = checks.iter().enumerate().map(|(n, g)| record(m, *g, n)).collect();
     // Stored in the generated order (not time order: some arrive late), in batches of the
@@ -72,14 +78,19 @@ async fn stream_matches_raw(env: &TestEnv, owner: Uuid, checks: Vec<Gen>, batche
     })) {
         let got = upcheck_store::rollups::window(&env.pool, m, from, to, &[], at(0)).await.unwrap().counted;
         // The window covers the whole minutes it touches.
-        let (f, t) = (upcheck_store::rollups::floor_minute(from), upcheck_store::rollups::floor_minute(to - Duration::nanoseconds(1)) + Duration::minutes(1));
+        let (f, t) = (
+            upcheck_store::rollups::floor_minute(from),
+            upcheck_store::rollups::floor_minute(to - Duration::nanoseconds(1)) + Duration::minutes(1),
+        );
         let (checks, failures, degraded, latencies) = raw(env, m, f, t).await;
         assert_eq!((got.checks, got.failures, got.degraded), (checks, failures, degraded), "[{f}, {t})");
         assert_eq!(got.latency_count, latencies.len() as i64);
         assert_eq!(got.latency_sum, latencies.iter().map(|v| i64::from(*v)).sum::<i64>());
         for q in [0.5, 0.95, 0.99] {
             match (got.percentile(q), exact_percentile(&latencies, q)) {
-                (Some(g), Some(w)) => assert!((g - w).abs() <= RELATIVE_ERROR * w.max(1.0), "p{q}: {g} vs {w}"),
+                (Some(g), Some(w)) => {
+                    assert!((g - w).abs() <= RELATIVE_ERROR * w.max(1.0), "p{q}: {g} vs {w}")
+                }
                 (None, None) => {}
                 other => panic!("p{q}: {other:?}"),
             }
@@ -88,12 +99,16 @@ async fn stream_matches_raw(env: &TestEnv, owner: Uuid, checks: Vec<Gen>, batche
     // Closing everything (as housekeeping does a day later) keeps the totals and fills the
     // day rows.
     upcheck_store::rollups::prune(&env.pool, 3_650, at(T0_MS) + Duration::days(3)).await.unwrap();
-    let all = upcheck_store::rollups::window(&env.pool, m, whole.0, whole.1, &[], at(0)).await.unwrap().counted;
+    let all =
+        upcheck_store::rollups::window(&env.pool, m, whole.0, whole.1, &[], at(0)).await.unwrap().counted;
     assert_eq!(all.checks, records.len() as i64);
     let days: i64 = env
         .db()
         .await
-        .query_one("SELECT coalesce(sum(checks), 0)::int8 FROM check_rollups_day WHERE monitor_id = $1", &[&m])
+        .query_one(
+            "SELECT coalesce(sum(checks), 0)::int8 FROM check_rollups_day WHERE monitor_id = $1",
+            &[&m],
+        )
         .await
         .unwrap()
         .get(0);
@@ -110,7 +125,12 @@ fn rollups_of_any_check_stream_match_the_raw_checks() {
         (env, owner)
     });
     // Checks over 3 hours (across 23:00 and midnight), mostly in time order with some late.
-    let check = (0i64..3 * 3_600_000, 0u8..2, 0u8..6, prop_oneof![Just(None), (0i32..400).prop_map(Some), (0i32..60_000).prop_map(Some)]);
+    let check = (
+        0i64..3 * 3_600_000,
+        0u8..2,
+        0u8..6,
+        prop_oneof![Just(None), (0i32..400).prop_map(Some), (0i32..60_000).prop_map(Some)],
+    );
     let cases = (
         prop::collection::vec(check, 1..150).prop_map(|mut v| {
             // Sort, then swap a few neighbours so some checks arrive after later ones.
@@ -150,7 +170,8 @@ async fn a_late_check_is_added_to_its_closed_minute_hour_and_day() {
     record_checks(&env.pool, &[mk(30_000, 3)]).await.unwrap();
 
     let db = env.db().await;
-    let rows = |table: &str| format!("SELECT checks FROM {table} WHERE monitor_id = $1 ORDER BY bucket LIMIT 1");
+    let rows =
+        |table: &str| format!("SELECT checks FROM {table} WHERE monitor_id = $1 ORDER BY bucket LIMIT 1");
     for (table, want) in [("check_rollups_minute", 2), ("check_rollups_hour", 3), ("check_rollups_day", 3)] {
         let got: i32 = db.query_one(&rows(table), &[&m]).await.unwrap().get(0);
         assert_eq!(got, want, "{table}");
@@ -181,9 +202,16 @@ async fn expired_minute_rollups_are_removed_and_hours_are_kept() {
     assert_eq!(pruned.minute_rows_deleted, 3);
     assert_eq!((count("check_rollups_minute").await, count("check_rollups_hour").await), (0, 2));
     let minutes_from = at(T0_MS) + Duration::days(1);
-    let all = upcheck_store::rollups::window(&env.pool, m, at(T0_MS), at(T0_MS) + Duration::days(1), &[], minutes_from)
-        .await
-        .unwrap();
+    let all = upcheck_store::rollups::window(
+        &env.pool,
+        m,
+        at(T0_MS),
+        at(T0_MS) + Duration::days(1),
+        &[],
+        minutes_from,
+    )
+    .await
+    .unwrap();
     assert_eq!(all.counted.checks, 3, "hours and the sealed rest still count every check");
 }
 
@@ -222,7 +250,8 @@ async fn exact_uptime_follows_status_changes_pauses_and_maintenance() {
     // After the resume: pending until up at 65.
     stored(base + Duration::minutes(65), CheckOutcome::Up).await;
     // Maintenance 20..25 (inside the outage).
-    let held = [Occurrence { starts_at: base + Duration::minutes(20), ends_at: base + Duration::minutes(25) }];
+    let held =
+        [Occurrence { starts_at: base + Duration::minutes(20), ends_at: base + Duration::minutes(25) }];
 
     let u = upcheck_store::rollups::uptime::uptime(&env.pool, m, base, base + Duration::minutes(100), &held)
         .await

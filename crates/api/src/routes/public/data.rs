@@ -244,14 +244,21 @@ pub(crate) async fn build(pool: &Pool, slug: &str) -> Result<Option<PublicPage>,
                         })
                         .collect();
                     let mine: Vec<_> = hours.iter().filter(|h| h.monitor_id == e.monitor_id).collect();
-                    let exact = |i: usize| uptimes.get(&e.monitor_id).and_then(|u| u.get(i)).and_then(|u| u.percent());
+                    let exact = |i: usize| {
+                        uptimes.get(&e.monitor_id).and_then(|u| u.get(i)).and_then(|u| u.percent())
+                    };
                     PublicMonitor {
                         name: e.display_name.clone(),
                         public_id: e.public_id.clone(),
                         status,
                         status_label,
                         last_checked_at: m.and_then(|m| m.last_checked_at).map(rfc3339),
-                        uptime_percent: UptimeWindows { h24: exact(0), d7: exact(1), d30: exact(2), d90: exact(3) },
+                        uptime_percent: UptimeWindows {
+                            h24: exact(0),
+                            d7: exact(1),
+                            d30: exact(2),
+                            d90: exact(3),
+                        },
                         days: series,
                         response_time_ms: (0..24)
                             .map(|k| {

@@ -242,7 +242,8 @@ async fn badge_data(state: &AppState, public_id: &str) -> Result<Option<BadgeDat
             let now = time::OffsetDateTime::now_utc();
             let windows = [1, 7, 30, 90].map(|days| now - time::Duration::days(days));
             let uptimes = public::uptimes(&state.pool, &[m.monitor_id], &windows, now).await?;
-            let exact = |i: usize| uptimes.get(&m.monitor_id).and_then(|u| u.get(i)).and_then(|u| u.percent());
+            let exact =
+                |i: usize| uptimes.get(&m.monitor_id).and_then(|u| u.get(i)).and_then(|u| u.percent());
             let status = data::status_of(Some(&public::MonitorNow {
                 monitor_id: m.monitor_id,
                 status: m.status,
