@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod channels;
 pub mod checks;
+mod connect;
 pub mod error;
 pub mod events;
 pub mod feed;

@@ -1,6 +1,7 @@
 //! The store against real Postgres: checks, incidents, ordering, errors, migrations.
 
 mod checks;
+mod connections;
 mod degraded;
 mod errors;
 mod feed;
