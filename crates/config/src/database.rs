@@ -212,7 +212,11 @@ impl DatabaseSettings {
         )?;
         let d = DatabaseNet::default();
         self.net = DatabaseNet {
-            connect_timeout_ms: raw.number("DATABASE_CONNECT_TIMEOUT_MS", d.connect_timeout_ms, 100..=120_000)?,
+            connect_timeout_ms: raw.number(
+                "DATABASE_CONNECT_TIMEOUT_MS",
+                d.connect_timeout_ms,
+                100..=120_000,
+            )?,
             keepalives_idle_seconds: raw.number(
                 "DATABASE_KEEPALIVES_IDLE_SECONDS",
                 d.keepalives_idle_seconds,
@@ -224,8 +228,16 @@ impl DatabaseSettings {
                 1..=600,
             )?,
             keepalives_retries: raw.number("DATABASE_KEEPALIVES_RETRIES", d.keepalives_retries, 1..=100)?,
-            tcp_user_timeout_ms: raw.number("DATABASE_TCP_USER_TIMEOUT_MS", d.tcp_user_timeout_ms, 0..=3_600_000)?,
-            response_timeout_ms: raw.number("DATABASE_RESPONSE_TIMEOUT_MS", d.response_timeout_ms, 0..=3_600_000)?,
+            tcp_user_timeout_ms: raw.number(
+                "DATABASE_TCP_USER_TIMEOUT_MS",
+                d.tcp_user_timeout_ms,
+                0..=3_600_000,
+            )?,
+            response_timeout_ms: raw.number(
+                "DATABASE_RESPONSE_TIMEOUT_MS",
+                d.response_timeout_ms,
+                0..=3_600_000,
+            )?,
         };
         if self.net.response_timeout_ms != 0
             && self.statement_timeout_ms != 0

@@ -19,7 +19,8 @@ fn connection_knobs_default_to_noticing_a_dead_connection_within_25_seconds() {
     assert_eq!(s.database.statement_timeout_ms, 20_000);
     assert_eq!(s.database.idle_in_transaction_timeout_ms, 60_000);
     assert_eq!(net.connect_timeout_ms, 5_000);
-    let idle_dead = net.keepalives_idle_seconds + net.keepalives_interval_seconds * u64::from(net.keepalives_retries);
+    let idle_dead =
+        net.keepalives_idle_seconds + net.keepalives_interval_seconds * u64::from(net.keepalives_retries);
     assert_eq!(idle_dead, 25, "an idle connection's vanished peer is noticed within 30 s");
     assert_eq!(net.tcp_user_timeout_ms, 25_000);
     assert_eq!(net.response_timeout_ms, 25_000);
@@ -61,7 +62,8 @@ fn the_response_timeout_must_exceed_the_statement_timeout() {
     let e = load(&[("DATABASE_STATEMENT_TIMEOUT_MS", "30000")]).unwrap_err();
     assert_eq!(e.variable, "DATABASE_RESPONSE_TIMEOUT_MS");
     assert!(e.message.contains("DATABASE_STATEMENT_TIMEOUT_MS"), "{}", e.message);
-    let s = load(&[("DATABASE_STATEMENT_TIMEOUT_MS", "30000"), ("DATABASE_RESPONSE_TIMEOUT_MS", "35000")]).unwrap();
+    let s = load(&[("DATABASE_STATEMENT_TIMEOUT_MS", "30000"), ("DATABASE_RESPONSE_TIMEOUT_MS", "35000")])
+        .unwrap();
     assert_eq!(s.database.net.response_timeout_ms, 35_000);
 }
 
@@ -93,7 +95,8 @@ fn retention_settings_default_and_are_range_checked() {
     assert_eq!(h, HousekeepingSettings::default());
     assert_eq!((h.status_events_days, h.notifications_days, h.sessions_days), (400, 90, 7));
     assert_eq!((h.interval_seconds, h.batch_size, h.batch_pause_ms), (300, 500, 200));
-    let h = load(&[("RETENTION_STATUS_EVENTS_DAYS", "0"), ("RETENTION_BATCH_SIZE", "50")]).unwrap().housekeeping;
+    let h =
+        load(&[("RETENTION_STATUS_EVENTS_DAYS", "0"), ("RETENTION_BATCH_SIZE", "50")]).unwrap().housekeeping;
     assert_eq!((h.status_events_days, h.batch_size), (0, 50));
     for (var, bad) in [
         ("RETENTION_STATUS_EVENTS_DAYS", "1"),

@@ -51,8 +51,16 @@ impl HousekeepingSettings {
     pub(crate) fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
         let d = Self::default();
         let s = Self {
-            status_events_days: raw.number("RETENTION_STATUS_EVENTS_DAYS", d.status_events_days, 0..=36_500)?,
-            notifications_days: raw.number("RETENTION_NOTIFICATIONS_DAYS", d.notifications_days, 0..=36_500)?,
+            status_events_days: raw.number(
+                "RETENTION_STATUS_EVENTS_DAYS",
+                d.status_events_days,
+                0..=36_500,
+            )?,
+            notifications_days: raw.number(
+                "RETENTION_NOTIFICATIONS_DAYS",
+                d.notifications_days,
+                0..=36_500,
+            )?,
             sessions_days: raw.number("RETENTION_SESSIONS_DAYS", d.sessions_days, 0..=36_500)?,
             interval_seconds: raw.number("RETENTION_INTERVAL_SECONDS", d.interval_seconds, 10..=86_400)?,
             batch_size: raw.number("RETENTION_BATCH_SIZE", d.batch_size, 10..=10_000)?,

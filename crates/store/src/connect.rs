@@ -79,7 +79,9 @@ pub(crate) async fn open(
     }
     match last {
         Some(e) => Err(e),
-        None => Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, "DATABASE_URL names no host")).await),
+        None => {
+            Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, "DATABASE_URL names no host")).await)
+        }
     }
 }
 
@@ -99,11 +101,13 @@ async fn open_tcp(
         return Err(io_error(e).await);
     }
     let stream = Watched::new(socket, net.response_timeout_ms);
-    let connector =
-        match <MakeRustlsConnect as MakeTlsConnect<Watched<TcpStream>>>::make_tls_connect(&mut tls.clone(), name) {
-            Ok(c) => c,
-            Err(e) => return Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, e)).await),
-        };
+    let connector = match <MakeRustlsConnect as MakeTlsConnect<Watched<TcpStream>>>::make_tls_connect(
+        &mut tls.clone(),
+        name,
+    ) {
+        Ok(c) => c,
+        Err(e) => return Err(io_error(io::Error::new(io::ErrorKind::InvalidInput, e)).await),
+    };
     let (client, connection) = pg.connect_raw(stream, connector).await?;
     Ok((client, spawn_driver(connection)))
 }
@@ -222,7 +226,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
                     let ms = this.timeout.map_or(0, |t| t.as_millis());
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("Postgres sent nothing for {ms} ms after a request (DATABASE_RESPONSE_TIMEOUT_MS)"),
+                        format!(
+                            "Postgres sent nothing for {ms} ms after a request (DATABASE_RESPONSE_TIMEOUT_MS)"
+                        ),
                     )));
                 }
                 Poll::Pending

@@ -19,6 +19,7 @@ pub mod pool;
 pub mod reads;
 pub mod reconcile;
 pub mod reseal;
+pub mod retention;
 pub mod rules;
 pub mod sessions;
 pub mod status_pages;

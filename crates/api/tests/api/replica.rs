@@ -36,7 +36,9 @@ async fn replicate(primary: &TestEnv, replica: &TestEnv, monitor: Uuid) {
         )
         .await
         .unwrap();
-        r.execute("INSERT INTO monitor_state (monitor_id, status) VALUES ($1, 'pending')", &[&id]).await.unwrap();
+        r.execute("INSERT INTO monitor_state (monitor_id, status) VALUES ($1, 'pending')", &[&id])
+            .await
+            .unwrap();
     }
 }
 
@@ -83,14 +85,16 @@ async fn reads_that_tolerate_lag_go_to_the_replica_and_writes_to_the_primary() {
         assert_eq!(page["items"][0]["cause"], "seen on the replica", "{path}: {page}");
     }
     let list: Value = app.get("/api/v1/monitors", &token).await.json().await.unwrap();
-    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        list["items"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"only on the replica"), "the list is the replica's: {names:?}");
 
     // A single object is read from the primary: its name there, and the replica-only monitor
     // does not exist.
     let one: Value = app.get(&format!("/api/v1/monitors/{id}"), &token).await.json().await.unwrap();
     assert_eq!(one["name"], "api");
-    let other = list["items"].as_array().unwrap().iter().find(|m| m["name"] == "only on the replica").unwrap();
+    let other =
+        list["items"].as_array().unwrap().iter().find(|m| m["name"] == "only on the replica").unwrap();
     let r = app.get(&format!("/api/v1/monitors/{}", other["id"].as_str().unwrap()), &token).await;
     assert_eq!(r.status(), 404);
     // So is an incident (its read settles alert timers, a write).
@@ -98,7 +102,8 @@ async fn reads_that_tolerate_lag_go_to_the_replica_and_writes_to_the_primary() {
     assert_eq!(r.status(), 404);
 
     // Readiness checks both databases.
-    let ready: Value = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap().json().await.unwrap();
+    let ready: Value =
+        app.client.get(format!("{}/readyz", app.address)).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["postgres"], "ok");
     assert_eq!(ready["postgres_replica"], "ok");
     drop(replica);

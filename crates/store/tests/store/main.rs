@@ -11,6 +11,7 @@ mod incidents;
 mod maintenance;
 mod migrations;
 mod ordering;
+mod retention;
 mod rules;
 mod secrets;
 mod sessions;
