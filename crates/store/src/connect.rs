@@ -185,11 +185,13 @@ impl AsyncWrite for Failing {
     }
 }
 
-/// A byte stream with a response watchdog: from the first byte written after the last byte
-/// read, the peer has `timeout` to send something; if it does not, reads fail with
-/// `TimedOut` and tokio-postgres closes the connection. An idle connection (everything sent
-/// was answered) is never timed out. Postgres sends nothing while a statement runs, so the
-/// timeout must exceed `statement_timeout` (the settings enforce it).
+/// A byte stream with a response watchdog: after the last byte written, unless a byte is read
+/// since, the peer has `timeout` to send something; if it does not, reads fail with `TimedOut`
+/// and tokio-postgres closes the connection. An idle connection (everything sent was answered)
+/// is never timed out, nor is one still sending (a long `COPY … FROM STDIN` whose writes keep
+/// going through). Postgres sends nothing while a statement runs, so the timeout must exceed
+/// `statement_timeout` (the settings enforce it). A response that stops half-way is left to
+/// the keepalives.
 pub(crate) struct Watched<S> {
     inner: S,
     timeout: Option<Duration>,
@@ -243,12 +245,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         let written = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let (Poll::Ready(Ok(n)), Some(timeout)) = (&written, this.timeout)
             && *n > 0
-            && !this.awaiting
         {
             this.awaiting = true;
             this.deadline.as_mut().reset(tokio::time::Instant::now() + timeout);
             // Register the timer with this task now: tokio-postgres polls its read half before
             // its write half, so the read that would register it may already be parked.
+            // Each write moves the deadline: a peer taking our bytes is not dead yet.
             let _ = this.deadline.as_mut().poll(cx);
         }
         written

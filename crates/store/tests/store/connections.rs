@@ -158,3 +158,25 @@ async fn a_slow_statement_within_the_statement_timeout_is_not_taken_for_a_dead_c
     assert_eq!(e.sqlstate(), Some("57014"), "{e}");
     assert_eq!(client.query_one("SELECT 2", &[]).await.unwrap().get::<_, i32>(0), 2, "still usable");
 }
+
+#[tokio::test]
+async fn a_long_copy_that_keeps_sending_is_not_taken_for_a_dead_connection() {
+    use futures::SinkExt;
+    let env = TestEnv::new().await;
+    let proxy = Proxy::start(upstream(&env)).await;
+    let pool = pool_through(
+        &env,
+        &proxy,
+        &[("DATABASE_STATEMENT_TIMEOUT_MS", "0"), ("DATABASE_RESPONSE_TIMEOUT_MS", "1000")],
+    );
+    let client = pool.get().await.unwrap();
+    client.batch_execute("CREATE TEMP TABLE copied (n int)").await.unwrap();
+    let sink = client.copy_in("COPY copied (n) FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    // 2.5 s of COPY with no answer from Postgres, but a write every 250 ms.
+    for n in 0..10 {
+        sink.send(bytes::Bytes::from(format!("{n}\n"))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(sink.as_mut().finish().await.expect("the COPY completes"), 10);
+}
