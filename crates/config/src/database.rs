@@ -67,8 +67,8 @@ pub struct DatabaseNet {
     /// 15 minutes): data sent and unacknowledged this long closes the connection
     /// (`TCP_USER_TIMEOUT`, Linux; RFC 5482).
     pub tcp_user_timeout_ms: u64,
-    /// `DATABASE_RESPONSE_TIMEOUT_MS` (default 25,000; 0 turns it off): a connection that sent a
-    /// request and has received nothing for this long is closed, failing its statement (no
+    /// `DATABASE_RESPONSE_TIMEOUT_MS` (default 25,000; 0 turns it off): a connection that has
+    /// received nothing for this long since it last sent is closed, failing its statement (no
     /// SQLSTATE: transient) instead of hanging. Must exceed `DATABASE_STATEMENT_TIMEOUT_MS`,
     /// so that Postgres cancels a slow statement (and answers) before it is taken for dead.
     pub response_timeout_ms: u64,
