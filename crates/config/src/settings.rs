@@ -162,6 +162,10 @@ pub struct MetricsSettings {
 pub struct Settings {
     /// Postgres connection (`DATABASE_URL`, `DATABASE_CA_CERT`, `DATABASE_POOL_SIZE`).
     pub database: DatabaseSettings,
+    /// `DATABASE_READ_URL` (optional): a read replica the API sends its heavy reads to, with
+    /// the same CA, pool size, timeouts and TCP knobs as `DATABASE_URL`. `None` when unset:
+    /// every read goes to `DATABASE_URL`.
+    pub database_read: Option<DatabaseSettings>,
     /// Redis connection and key prefix.
     pub redis: RedisSettings,
     /// `PORT` (default 8080): the API's listen port.
@@ -207,6 +211,8 @@ pub struct Settings {
     pub abuse: crate::AbuseSettings,
     /// The live feed's limits and timings (`EVENTS_*`).
     pub events: crate::EventSettings,
+    /// Retention of status events, notifications and ended sessions (`RETENTION_*`).
+    pub housekeeping: crate::HousekeepingSettings,
     /// Rollup retention (`RETENTION_ROLLUP_MINUTE_DAYS`).
     pub rollups: crate::RollupSettings,
 }
@@ -370,15 +376,14 @@ impl Settings {
             raw.get("DATABASE_CA_CERT")?,
             raw.number("DATABASE_POOL_SIZE", crate::database::DEFAULT_DATABASE_POOL_SIZE, 1..=1_000)?,
         )?;
-        database.statement_timeout_ms =
-            raw.number("DATABASE_STATEMENT_TIMEOUT_MS", database.statement_timeout_ms, 0..=3_600_000)?;
-        database.idle_in_transaction_timeout_ms = raw.number(
-            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
-            database.idle_in_transaction_timeout_ms,
-            0..=3_600_000,
-        )?;
+        database.tune(raw)?;
+        let database_read = match raw.get("DATABASE_READ_URL")? {
+            None => None,
+            Some(url) => Some(database.read_replica(url)?),
+        };
         Ok(Self {
             database,
+            database_read,
             redis: RedisSettings::resolve(&RedisInputs {
                 url: raw.get("REDIS_URL")?,
                 addr: raw.get("REDIS_ADDR")?,
@@ -412,6 +417,7 @@ impl Settings {
             secrets: crate::secrets_key::from_raw(raw)?,
             abuse: crate::AbuseSettings::from_raw(raw)?,
             events: crate::EventSettings::from_raw(raw)?,
+            housekeeping: crate::HousekeepingSettings::from_raw(raw)?,
             rollups: crate::RollupSettings::from_raw(raw)?,
         })
     }

@@ -83,7 +83,8 @@ pub(crate) async fn checks(
     let before = time_cursor(page.cursor()?)?;
     let since = time_param("since", q.since.as_ref())?;
     let until = time_param("until", q.until.as_ref())?;
-    let mut items = upcheck_store::reads::checks(&state.pool, *id, since, until, before, limit + 1).await?;
+    let mut items =
+        upcheck_store::reads::checks(&state.read_pool, *id, since, until, before, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |c| time_position(c.checked_at, &c.job_id));
     let items = items
         .into_iter()
@@ -113,7 +114,8 @@ pub(crate) async fn incidents(
     let limit = page.limit()?;
     let before = uuid_cursor(page.cursor()?)?;
     let items =
-        upcheck_store::reads::incidents(&state.pool, caller.id, Some(*id), None, before, limit + 1).await?;
+        upcheck_store::reads::incidents(&state.read_pool, caller.id, Some(*id), None, before, limit + 1)
+            .await?;
     Ok(HttpResponse::Ok().json(IncidentPage::new(items, limit)))
 }
 
@@ -159,7 +161,7 @@ pub(crate) async fn notifications(
             ))
         })
         .transpose()?;
-    let mut items = upcheck_store::reads::notifications(&state.pool, *id, before, limit + 1).await?;
+    let mut items = upcheck_store::reads::notifications(&state.read_pool, *id, before, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |n| time_position(n.created_at, &n.id.to_string()));
     let items = items
         .into_iter()

@@ -148,11 +148,11 @@ pub(crate) async fn stats(
     let now = OffsetDateTime::now_utc();
     let (window, from, to) = stats_window(&q, now)?;
     owned(&state, &caller, *id).await?;
-    let held = upcheck_store::maintenance::covered_between(&state.pool, *id, from, to).await?;
+    let held = upcheck_store::maintenance::covered_between(&state.read_pool, *id, from, to).await?;
     let minutes_from = now - Duration::days(i64::from(state.settings.rollups.minute_days));
     let (counts, up) = futures::try_join!(
-        upcheck_store::rollups::window(&state.pool, *id, from, to, &held, minutes_from),
-        upcheck_store::rollups::uptime::uptime(&state.pool, *id, from, to.min(now), &held),
+        upcheck_store::rollups::window(&state.read_pool, *id, from, to, &held, minutes_from),
+        upcheck_store::rollups::uptime::uptime(&state.read_pool, *id, from, to.min(now), &held),
     )?;
     let c = &counts.counted;
     Ok(HttpResponse::Ok().json(StatsView {
@@ -238,7 +238,7 @@ pub(crate) async fn latency(
         ));
     }
     owned(&state, &caller, *id).await?;
-    let series = upcheck_store::rollups::series(&state.pool, *id, from, to, step).await?;
+    let series = upcheck_store::rollups::series(&state.read_pool, *id, from, to, step).await?;
     let points = series
         .into_iter()
         .map(|(at, r)| LatencyPoint {

@@ -1,6 +1,7 @@
 //! The store against real Postgres: checks, incidents, ordering, errors, migrations.
 
 mod checks;
+mod connections;
 mod degraded;
 mod errors;
 mod feed;
@@ -10,6 +11,7 @@ mod incidents;
 mod maintenance;
 mod migrations;
 mod ordering;
+mod retention;
 mod rollups;
 mod rules;
 mod secrets;
