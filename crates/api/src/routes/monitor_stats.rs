@@ -178,7 +178,8 @@ pub(crate) struct LatencyQuery {
     from: Option<String>,
     /// RFC 3339: its end (default now); at most 400 days after `from`.
     to: Option<String>,
-    /// `1m`, `1h` (default) or `1d`; at most 1,500 buckets per series.
+    /// `1m`, `1h` (default) or `1d`; at most 1,500 buckets per series. Minute buckets reach back
+    /// `RETENTION_ROLLUP_MINUTE_DAYS` (older ones are empty); hour and day buckets all the way.
     bucket: Option<String>,
 }
 
