@@ -10,6 +10,7 @@ mod incidents;
 mod maintenance;
 mod migrations;
 mod ordering;
+mod partitions;
 mod rules;
 mod secrets;
 mod sessions;
