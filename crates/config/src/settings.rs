@@ -207,6 +207,8 @@ pub struct Settings {
     pub abuse: crate::AbuseSettings,
     /// The live feed's limits and timings (`EVENTS_*`).
     pub events: crate::EventSettings,
+    /// How long raw checks are kept (`RETENTION_RAW_DAYS`).
+    pub raw_retention: crate::RawRetentionSettings,
 }
 
 impl Settings {
@@ -410,6 +412,7 @@ impl Settings {
             secrets: crate::secrets_key::from_raw(raw)?,
             abuse: crate::AbuseSettings::from_raw(raw)?,
             events: crate::EventSettings::from_raw(raw)?,
+            raw_retention: crate::RawRetentionSettings::from_raw(raw)?,
         })
     }
 

@@ -415,3 +415,12 @@ fn live_feed_settings_default_and_are_range_checked() {
     assert_eq!(err_var(&[("EVENTS_MAX_STREAMS_PER_USER", "0")]), "EVENTS_MAX_STREAMS_PER_USER");
     assert_eq!(err_var(&[("EVENTS_REPLAY_LIMIT", "many")]), "EVENTS_REPLAY_LIMIT");
 }
+
+#[test]
+fn raw_retention_defaults_to_30_days_and_is_range_checked() {
+    assert_eq!(load(&[]).unwrap().raw_retention.raw_days, 30);
+    assert_eq!(load(&[("RETENTION_RAW_DAYS", "400")]).unwrap().raw_retention.raw_days, 400);
+    assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "0")]), "RETENTION_RAW_DAYS");
+    assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "3651")]), "RETENTION_RAW_DAYS");
+    assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "a month")]), "RETENTION_RAW_DAYS");
+}

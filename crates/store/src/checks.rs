@@ -124,7 +124,10 @@ async fn record_once(
     let codes: Vec<Option<i16>> = checks.iter().map(|c| c.http_status).collect();
     let errors: Vec<Option<&str>> = checks.iter().map(|c| c.error.as_deref()).collect();
     let rows = tx
-        .query(&insert, &[&ids, &jobs, &regions, &dues.to_vec(), &checked, &statuses, &latencies, &codes, &errors])
+        .query(
+            &insert,
+            &[&ids, &jobs, &regions, &dues.to_vec(), &checked, &statuses, &latencies, &codes, &errors],
+        )
         .await?;
     let inserted: HashSet<(Uuid, String, String)> =
         rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();

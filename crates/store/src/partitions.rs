@@ -117,7 +117,10 @@ pub async fn list(pool: &Pool, table: &DailyTable) -> Result<Vec<Partition>, Sto
     list_on(&**client, table).await
 }
 
-async fn list_on<C: tokio_postgres::GenericClient>(client: &C, table: &DailyTable) -> Result<Vec<Partition>, StoreError> {
+async fn list_on<C: tokio_postgres::GenericClient>(
+    client: &C,
+    table: &DailyTable,
+) -> Result<Vec<Partition>, StoreError> {
     let rows = client
         .query(
             "SELECT c.relname::text, \
@@ -262,7 +265,8 @@ pub async fn maintain(
 pub fn is_missing_partition(e: &StoreError) -> bool {
     match e {
         StoreError::Db(db) => db.as_db_error().is_some_and(|d| {
-            d.code() == &tokio_postgres::error::SqlState::CHECK_VIOLATION && d.message().starts_with("no partition")
+            d.code() == &tokio_postgres::error::SqlState::CHECK_VIOLATION
+                && d.message().starts_with("no partition")
         }),
         _ => false,
     }

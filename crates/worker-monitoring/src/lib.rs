@@ -1,13 +1,15 @@
 //! `upcheck-worker-monitoring`: the leaderless scheduler plus the probes. Each replica claims
 //! due monitors into the monitoring stream(s), probes the jobs its consumer group hands it,
 //! writes check results in batches with the status machine and the outbox, publishes
-//! transitions to the status-change stream, and keeps Redis reconciled with Postgres.
+//! transitions to the status-change stream, keeps Redis reconciled with Postgres and keeps the
+//! checks' daily partitions (made ahead, dropped past `RETENTION_RAW_DAYS`).
 
 pub mod batcher;
 pub mod fair;
 pub mod handler;
 pub mod live;
 pub mod outbox;
+pub mod partitions;
 pub mod probe;
 pub mod reconcile;
 pub mod scheduler;
@@ -125,6 +127,13 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         relay_tick,
         Duration::from_millis(2_000).max(relay_tick),
         Duration::from_millis(t.outbox_relay_ms * 3),
+        cancel.clone(),
+    ));
+    // Check partitions made ahead (and dropped past RETENTION_RAW_DAYS), now and hourly.
+    tasks.spawn(partitions::run(
+        pool.clone(),
+        settings.raw_retention.raw_days,
+        partitions::PERIOD,
         cancel.clone(),
     ));
     tasks.spawn(reconcile::run(

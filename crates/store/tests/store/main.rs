@@ -14,3 +14,4 @@ mod partitions;
 mod rules;
 mod secrets;
 mod sessions;
+mod write_cost;
