@@ -1,7 +1,8 @@
 //! Keeps `check_results`' daily partitions: at start-up and every [`PERIOD`], today's and the
 //! next [`upcheck_store::partitions::DAYS_AHEAD`] days' partitions are made and those past
-//! `RETENTION_RAW_DAYS` dropped whole. Every replica runs it; the store serialises them with an
-//! advisory lock, so the second one to come finds the work done.
+//! `RETENTION_RAW_DAYS` dropped whole, and the oldest settled day not yet compacted gets its
+//! indexes rebuilt (about half their size). Every replica runs it; the store serialises them
+//! with advisory locks, so the second one to come finds the work done.
 
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -24,6 +25,10 @@ pub async fn maintain_once(pool: &Pool, keep_days: u32) {
             tracing::info!(created = ?done.created, dropped = ?done.dropped, "check partitions maintained")
         }
         Err(e) => tracing::warn!(error = %e, "check partitions not maintained; next try within the hour"),
+    }
+    // At most one settled day's indexes rebuilt per pass (once a day's worth of work a day).
+    if let Err(e) = partitions::compact_settled(pool, &CHECK_RESULTS, OffsetDateTime::now_utc()).await {
+        tracing::warn!(error = %e, "settled check partition not compacted; next try within the hour");
     }
 }
 

@@ -220,3 +220,48 @@ async fn the_migration_from_v21_keeps_every_old_check_readable_and_idempotent() 
     pool.close();
     env.db().await.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_settled_day_gets_its_indexes_rebuilt_once_and_keeps_its_checks() {
+    let env = TestEnv::new().await;
+    let m = monitor(&env, user(&env).await).await;
+    let today = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT);
+    let days: Vec<_> = (10..13).map(|n| day_of(today + Duration::days(n))).collect();
+    partitions::ensure_days(&env.pool, &CHECK_RESULTS, &days).await.unwrap();
+    let batch: Vec<_> =
+        (0..300).map(|s| check(m, ms(today + Duration::days(10) + Duration::seconds(s)), Up)).collect();
+    record_checks(&env.pool, &batch).await.unwrap();
+    let oids = || async {
+        env.db()
+            .await
+            .query(
+                "SELECT indexrelid::int8 FROM pg_index WHERE indrelid = $1::text::regclass ORDER BY 1",
+                &[&daily(days[0])],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, i64>(0))
+            .collect::<Vec<_>>()
+    };
+    let before = oids().await;
+
+    // Day 10's partition ends when day 11 begins: settled two hours later.
+    let at = today + Duration::days(11) + Duration::hours(1);
+    assert_eq!(partitions::compact_settled(&env.pool, &CHECK_RESULTS, at).await.unwrap(), None);
+    let at = today + Duration::days(12);
+    let first = partitions::compact_settled(&env.pool, &CHECK_RESULTS, at).await.unwrap();
+    let second = partitions::compact_settled(&env.pool, &CHECK_RESULTS, at).await.unwrap();
+
+    assert_eq!(first, Some(daily(days[0])), "the legacy partition is left alone");
+    assert_eq!(second, None, "a compacted day is not rebuilt again");
+    let after = oids().await;
+    assert_eq!(after.len(), 2);
+    assert!(after.iter().all(|o| !before.contains(o)), "both indexes rebuilt: {before:?} → {after:?}");
+    assert_eq!(count(&env, CHECKS, m).await, 300);
+    // The rebuilt key still makes redelivery idempotent, and the time index still serves reads.
+    assert!(record_checks(&env.pool, &batch[..10]).await.unwrap().is_empty());
+    assert_eq!(count(&env, CHECKS, m).await, 300);
+    let newest = upcheck_store::reads::checks(&env.pool, m, None, None, None, 1).await.unwrap();
+    assert_eq!(newest[0].job_id, batch[299].job_id);
+}
