@@ -127,6 +127,13 @@ impl Keys {
         format!("{}ratelimit:{scope}:{subject}", self.prefix)
     }
 
+    /// Sorted set of the leases held on `subject`'s slots under `scope` (`feed-user`,
+    /// `feed-address`): member the holder, score when its lease expires (Unix ms); see
+    /// [`crate::Leases`].
+    pub fn lease(&self, scope: &str, subject: &str) -> String {
+        format!("{}lease:{scope}:{subject}", self.prefix)
+    }
+
     /// The dead-letter stream of `stream`.
     pub fn dead_letter(stream: &str) -> String {
         format!("{stream}:dlq")
