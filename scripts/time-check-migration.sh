@@ -21,7 +21,7 @@ psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 psql "$PGURL/postgres" -c "CREATE DATABASE $DB"
 trap 'psql "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
 for v in $(seq 1 21); do
-  f=$(ls crates/store/migrations/V${v}__*.sql 2>/dev/null || true)
+  f=$(ls crates/store/migrations/V"${v}"__*.sql 2>/dev/null || true)
   [ -n "$f" ] && psql "$PGURL/$DB" --single-transaction -f "$f"
 done
 echo "seeding $CHECKS checks of $MONITORS monitors (one a second per monitor, back from now, 1 % down)…"
