@@ -136,6 +136,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         partitions::PERIOD,
         cancel.clone(),
     ));
+    tasks.spawn(partitions::compact(pool.clone(), partitions::PERIOD, cancel.clone()));
     tasks.spawn(reconcile::run(
         pool.clone(),
         schedule,

@@ -1,7 +1,7 @@
 //! Keeps `check_results`' daily partitions: at start-up and every [`PERIOD`], today's and the
 //! next [`upcheck_store::partitions::DAYS_AHEAD`] days' partitions are made and those past
-//! `RETENTION_RAW_DAYS` dropped whole, and the oldest settled day not yet compacted gets its
-//! indexes rebuilt (about half their size). Every replica runs it; the store serialises them
+//! `RETENTION_RAW_DAYS` dropped whole; apart, the oldest settled day not yet compacted gets its
+//! indexes rebuilt (about half their size). Every replica runs both; the store serialises them
 //! with advisory locks, so the second one to come finds the work done.
 
 use std::time::Duration;
@@ -26,13 +26,27 @@ pub async fn maintain_once(pool: &Pool, keep_days: u32) {
         }
         Err(e) => tracing::warn!(error = %e, "check partitions not maintained; next try within the hour"),
     }
-    // At most one settled day's indexes rebuilt per pass (once a day's worth of work a day).
-    if let Err(e) = partitions::compact_settled(pool, &CHECK_RESULTS, OffsetDateTime::now_utc()).await {
-        tracing::warn!(error = %e, "settled check partition not compacted; next try within the hour");
-    }
 }
 
 /// Runs [`maintain_once`] now and every `period` until cancelled.
 pub async fn run(pool: Pool, keep_days: u32, period: Duration, cancel: CancellationToken) {
     upcheck_runtime::every(period, Duration::ZERO, &cancel, || maintain_once(&pool, keep_days)).await;
+}
+
+/// Every `period`, rebuilds the indexes of at most one settled day
+/// ([`partitions::compact_settled`]), until cancelled. Apart from [`run`]: a large day's
+/// rebuild may take long, and must delay neither the partitions made ahead nor the drops. A
+/// rebuild cut short by shutdown leaves an invalid index, dropped before the next one.
+pub async fn compact(pool: Pool, period: Duration, cancel: CancellationToken) {
+    upcheck_runtime::every(period, period / 6, &cancel, || async {
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            done = partitions::compact_settled(&pool, &CHECK_RESULTS, OffsetDateTime::now_utc()) => {
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "settled check partition not compacted; next try within the hour");
+                }
+            }
+        }
+    })
+    .await;
 }
