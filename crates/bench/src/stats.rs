@@ -31,7 +31,7 @@ pub(crate) fn p50_p99_max(sorted: &[f64]) -> String {
 }
 
 /// Redis's own figures from `INFO`: used memory (bytes) and CPU seconds (user + system).
-pub(crate) async fn redis_info(conn: &mut redis::aio::ConnectionManager) -> anyhow::Result<(f64, f64)> {
+pub(crate) async fn redis_info(conn: &mut upcheck_streams::RedisConn) -> anyhow::Result<(f64, f64)> {
     let info: String = redis::cmd("INFO").arg("all").query_async(conn).await?;
     let field = |name: &str| -> f64 {
         info.lines()

@@ -2,7 +2,7 @@
 //! with redis-rs's typed replies.
 
 use crate::StreamError;
-use redis::aio::ConnectionManager;
+use crate::RedisConn;
 
 /// One stream and one of its groups, as Redis reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,7 +22,7 @@ pub struct GroupInfo {
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
 pub async fn group_info(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     stream: &str,
     group: &str,
 ) -> Result<GroupInfo, StreamError> {

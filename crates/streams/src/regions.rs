@@ -3,7 +3,7 @@
 //! reported in the last five minutes. It repairs itself after a Redis loss at the next report.
 
 use crate::{Keys, StreamError};
-use redis::aio::ConnectionManager;
+use crate::RedisConn;
 
 /// How long a region counts as active after its last report, ms.
 pub const ACTIVE_FOR_MS: i64 = 5 * 60 * 1_000;
@@ -13,7 +13,7 @@ pub const ACTIVE_FOR_MS: i64 = 5 * 60 * 1_000;
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
 pub async fn report(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     keys: &Keys,
     region: &str,
     now_ms: i64,
@@ -40,7 +40,7 @@ pub async fn report(
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
 pub async fn active(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     keys: &Keys,
     now_ms: i64,
 ) -> Result<Vec<(String, i64)>, StreamError> {

@@ -5,7 +5,7 @@
 //! is in Postgres). Like the monitoring schedule's claim, but the members carry no job.
 
 use crate::StreamError;
-use redis::aio::ConnectionManager;
+use crate::RedisConn;
 
 /// KEYS: the set. ARGV: now ms, most to claim, lease end ms. Returns the claimed members.
 const CLAIM: &str = r#"
@@ -28,7 +28,7 @@ return 0
 /// Timers waiting for their due time in one sorted set.
 #[derive(Clone)]
 pub struct TimerSet {
-    conn: ConnectionManager,
+    conn: RedisConn,
     key: String,
     claim: redis::Script,
     release: redis::Script,
@@ -45,7 +45,7 @@ pub struct Claimed {
 
 impl TimerSet {
     /// The set at `key` (under `REDIS_KEY_PREFIX`, see [`crate::Keys::alert_timers`]).
-    pub fn new(conn: ConnectionManager, key: String) -> Self {
+    pub fn new(conn: RedisConn, key: String) -> Self {
         Self { conn, key, claim: redis::Script::new(CLAIM), release: redis::Script::new(RELEASE) }
     }
 

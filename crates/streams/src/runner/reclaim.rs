@@ -4,7 +4,7 @@
 use super::{Incoming, Runner, RunnerConfig};
 use crate::reply;
 use crate::{Handler, StreamError, StreamMessage};
-use redis::aio::ConnectionManager;
+use crate::RedisConn;
 use std::collections::HashSet;
 
 impl<H: Handler> Runner<H> {
@@ -131,7 +131,7 @@ impl<H: Handler> Runner<H> {
 
 /// Copies `message` to `<stream>:dlq` with why, then acknowledges it, in one transaction.
 pub(super) async fn dead_letter(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     c: &RunnerConfig,
     message: &StreamMessage,
     reason: &str,
