@@ -115,7 +115,8 @@ fn a_redis_cluster_is_named_by_its_seed_nodes_or_a_cluster_url() {
     assert_eq!(seeds, ["redis://a:7000", "redis://:pw@b:7001"]);
     assert_eq!(s.redis.redacted_endpoint(), "redis://a:7000");
 
-    let s = load(&[("REDIS_URL", "rediss+cluster://default:tok@clustercfg.cache.amazonaws.com:6379")]).unwrap();
+    let s =
+        load(&[("REDIS_URL", "rediss+cluster://default:tok@clustercfg.cache.amazonaws.com:6379")]).unwrap();
     assert!(s.redis.is_cluster() && s.redis.is_tls());
     assert_eq!(
         s.redis.cluster_urls[0].expose_secret(),

@@ -72,9 +72,9 @@ pub struct RedisConns {
 /// The CA roots for `rediss://` from `REDIS_CA_CERT`, if given.
 fn ca_pem(settings: &RedisSettings) -> Result<Option<Vec<u8>>, ConfigError> {
     match &settings.ca_cert {
-        Some(path) if settings.is_tls() => std::fs::read(path).map(Some).map_err(|e| {
-            ConfigError::new("REDIS_CA_CERT", format!("cannot read {}: {e}", path.display()))
-        }),
+        Some(path) if settings.is_tls() => std::fs::read(path)
+            .map(Some)
+            .map_err(|e| ConfigError::new("REDIS_CA_CERT", format!("cannot read {}: {e}", path.display()))),
         _ => Ok(None),
     }
 }
@@ -119,7 +119,10 @@ pub fn node_clients(settings: &RedisSettings) -> Result<Vec<redis::Client>, Conf
 }
 
 /// A cluster client over the seed nodes with `response_timeout` per request.
-fn cluster_client(settings: &RedisSettings, response_timeout: Duration) -> Result<ClusterClient, ConfigError> {
+fn cluster_client(
+    settings: &RedisSettings,
+    response_timeout: Duration,
+) -> Result<ClusterClient, ConfigError> {
     let seeds: Vec<&str> = settings.cluster_urls.iter().map(|u| u.expose_secret()).collect();
     let mut builder = ClusterClientBuilder::new(seeds)
         .connection_timeout(Duration::from_secs(5))
@@ -140,7 +143,10 @@ pub async fn connect(settings: &RedisSettings) -> Result<RedisConns, StreamError
     if settings.is_cluster() {
         let commands = cluster_client(settings, Duration::from_secs(5))?.get_async_connection().await?;
         let blocking = cluster_client(settings, Duration::from_secs(30))?.get_async_connection().await?;
-        return Ok(RedisConns { commands: RedisConn::Cluster(commands), blocking: RedisConn::Cluster(blocking) });
+        return Ok(RedisConns {
+            commands: RedisConn::Cluster(commands),
+            blocking: RedisConn::Cluster(blocking),
+        });
     }
     let client = client(settings)?;
     let base = ConnectionManagerConfig::new()

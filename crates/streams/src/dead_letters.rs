@@ -5,8 +5,8 @@
 //! see [`crate::Producer::dead_letter`]). A replay deletes the dead letter and adds the message
 //! to its stream again in one script, so it is neither lost nor replayed twice.
 
-use crate::{Keys, MESSAGE_FIELD, StreamError};
 use crate::RedisConn;
+use crate::{Keys, MESSAGE_FIELD, StreamError};
 use std::collections::HashMap;
 
 /// One dead letter.
@@ -77,11 +77,7 @@ pub async fn list(
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
-pub async fn get(
-    conn: &RedisConn,
-    stream: &str,
-    id: &str,
-) -> Result<Option<DeadLetter>, StreamError> {
+pub async fn get(conn: &RedisConn, stream: &str, id: &str) -> Result<Option<DeadLetter>, StreamError> {
     if !is_entry_id(id) {
         return Ok(None);
     }

@@ -7,8 +7,8 @@
 //! Both keys carry the owner's id as their Redis Cluster hash tag (`{owner}`): one script
 //! touches them together.
 
-use crate::{Keys, StreamError};
 use crate::RedisConn;
+use crate::{Keys, StreamError};
 use uuid::Uuid;
 
 /// KEYS: the channel's holders, the owner's holders. ARGV: holder, hold ms, channel limit,

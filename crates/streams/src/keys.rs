@@ -218,7 +218,8 @@ impl Keys {
 /// 1,024 takes about a million hashes.
 fn shard_tags(shards: u32) -> Arc<[String]> {
     static CACHE: OnceLock<Mutex<HashMap<u32, Arc<[String]>>>> = OnceLock::new();
-    let mut cache = CACHE.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache =
+        CACHE.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     cache.entry(shards).or_insert_with(|| (0..shards).map(|n| shard_tag(n, shards)).collect()).clone()
 }
 

@@ -2,8 +2,8 @@
 //! at a time does a job all replicas could do (the reconcile, the notification sweep).
 //! Redis documentation, "Distributed Locks with Redis", single-instance pattern.
 
-use crate::StreamError;
 use crate::RedisConn;
+use crate::StreamError;
 
 const RELEASE: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";

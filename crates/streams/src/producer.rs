@@ -1,8 +1,8 @@
 //! The stream producer: `XADD … MAXLEN ~ n` so streams stay bounded; each entry carries its
 //! trace context beside the message (see [`crate::trace`]).
 
-use crate::{Keys, StreamError, StreamMessage};
 use crate::RedisConn;
+use crate::{Keys, StreamError, StreamMessage};
 use serde::Serialize;
 use upcheck_domain::TraceParent;
 

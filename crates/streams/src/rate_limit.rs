@@ -5,8 +5,8 @@
 //!
 //! A limit of `n` per minute allows a burst of `n`, then one request every `60 / n` s.
 
-use crate::{Keys, StreamError};
 use crate::RedisConn;
+use crate::{Keys, StreamError};
 
 /// KEYS: the subject's key. ARGV: emission interval µs (60 s / n), burst (n).
 /// Returns {allowed (1/0), µs until the next request is allowed, requests left now}.

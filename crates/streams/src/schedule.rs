@@ -3,8 +3,8 @@
 //! Lua script claims due monitors, re-scores them to their next due time and adds their check
 //! jobs to the shard's monitoring stream atomically, so N replicas never schedule one check twice.
 
-use crate::{Keys, StreamError};
 use crate::RedisConn;
+use crate::{Keys, StreamError};
 use std::collections::{HashMap, HashSet};
 use upcheck_domain::ProbeSpec;
 use uuid::Uuid;

@@ -4,8 +4,8 @@
 //! run out and another claims the member again. Handling must be idempotent (it is: the record
 //! is in Postgres). Like the monitoring schedule's claim, but the members carry no job.
 
-use crate::StreamError;
 use crate::RedisConn;
+use crate::StreamError;
 
 /// KEYS: the set. ARGV: now ms, most to claim, lease end ms. Returns the claimed members.
 const CLAIM: &str = r#"

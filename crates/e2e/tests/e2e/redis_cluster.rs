@@ -13,7 +13,8 @@ use upcheck_testkit::{FlipTarget, LocalRedisCluster, TestEnv, WebhookReceiver, w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_runs_on_a_three_master_redis_cluster_with_a_shard_per_master() {
-    let cluster = tokio::task::spawn_blocking(|| LocalRedisCluster::start(3)).await.unwrap().expect("cluster");
+    let cluster =
+        tokio::task::spawn_blocking(|| LocalRedisCluster::start(3)).await.unwrap().expect("cluster");
     let env = TestEnv::with_env(&[("REDIS_CLUSTER_URLS", &cluster.urls()), ("SCHEDULE_SHARDS", "3")]).await;
     assert!(env.settings.redis.is_cluster());
 
@@ -43,7 +44,13 @@ async fn the_pipeline_runs_on_a_three_master_redis_cluster_with_a_shard_per_mast
     let target = FlipTarget::start().await;
     let receiver = WebhookReceiver::start().await;
     let (id, _) = stack.watched(&target.url, &receiver.url, 2).await;
-    let r = stack.http.get(format!("{}/api/v1/events", stack.api)).bearer_auth(&stack.token).send().await.unwrap();
+    let r = stack
+        .http
+        .get(format!("{}/api/v1/events", stack.api))
+        .bearer_auth(&stack.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let mut feed = SseReader::new(r);
     tokio::time::sleep(Duration::from_millis(300)).await; // the hub's subscription is up

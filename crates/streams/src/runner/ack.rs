@@ -2,8 +2,8 @@
 //! the next, so a busy runner pays one round trip per batch and an idle one waits for nothing.
 
 use super::RunnerConfig;
-use crate::backoff::{backoff, sleep_or_cancel};
 use crate::RedisConn;
+use crate::backoff::{backoff, sleep_or_cancel};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 

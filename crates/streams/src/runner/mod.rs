@@ -32,6 +32,7 @@ mod config;
 mod reclaim;
 mod span;
 
+use crate::RedisConn;
 use crate::Throttle;
 use crate::backoff::{backoff, sleep_or_cancel};
 use crate::reply::{self, Entry};
@@ -40,7 +41,6 @@ use ack::Acker;
 use config::Counters;
 pub use config::RunnerConfig;
 use reclaim::dead_letter;
-use crate::RedisConn;
 use span::{Incoming, entry_span};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -319,11 +319,7 @@ impl Drop for InFlight {
 ///
 /// # Errors
 /// [`StreamError`] for any failure but `BUSYGROUP`.
-pub(crate) async fn ensure_group(
-    conn: &mut RedisConn,
-    stream: &str,
-    group: &str,
-) -> Result<(), StreamError> {
+pub(crate) async fn ensure_group(conn: &mut RedisConn, stream: &str, group: &str) -> Result<(), StreamError> {
     let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(stream)

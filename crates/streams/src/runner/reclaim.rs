@@ -2,9 +2,9 @@
 //! after `max_deliveries`; consumers gone idle with nothing pending are removed.
 
 use super::{Incoming, Runner, RunnerConfig};
+use crate::RedisConn;
 use crate::reply;
 use crate::{Handler, StreamError, StreamMessage};
-use crate::RedisConn;
 use std::collections::HashSet;
 
 impl<H: Handler> Runner<H> {

@@ -252,7 +252,10 @@ async fn a_message_retrying_through_an_outage_is_neither_reclaimed_nor_dead_lett
     wait_for("five failed calls", WAIT, || async { (handler.calls().len() >= 5).then_some(()) }).await;
 
     assert_eq!(deliveries(&env, &cfg.stream, &cfg.group).await, vec![1], "never reclaimed while in flight");
-    assert!(entries(&env, &upcheck_streams::Keys::dead_letter(&cfg.stream)).await.is_empty(), "not dead-lettered");
+    assert!(
+        entries(&env, &upcheck_streams::Keys::dead_letter(&cfg.stream)).await.is_empty(),
+        "not dead-lettered"
+    );
     handler.release();
     wait_for("the ack", WAIT, || async { (pending(&env, &cfg.stream, &cfg.group).await == 0).then_some(()) })
         .await;
