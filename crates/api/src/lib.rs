@@ -124,11 +124,13 @@ impl Application {
     pub async fn run_until_stopped(self, cancel: CancellationToken) -> std::io::Result<()> {
         let (api, metrics) = (self.server.handle(), self.metrics_server.handle());
         let hub = tokio::spawn(feed::hub::run(self.state.get_ref().clone(), cancel.clone()));
+        let leases = tokio::spawn(feed::leases::run(self.state.get_ref().clone(), cancel.clone()));
         let streams = self.state.feed.shutdown.clone();
         tokio::spawn(async move {
             cancel.cancelled().await;
             streams.cancel();
             let _ = hub.await;
+            let _ = leases.await;
             futures::join!(api.stop(true), metrics.stop(true));
         });
         let (api, metrics) = tokio::join!(self.server, self.metrics_server);

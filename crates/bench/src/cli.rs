@@ -51,6 +51,35 @@ pub(crate) enum Scenario {
     /// A burst of `--signups` sign-ups at one API process: its peak RSS (`VmHWM`), the answers
     /// by status and the slowest `/healthz` meanwhile.
     Signups(SignupsArgs),
+    /// A published status page: requests per second for its HTML, JSON (and 304s), a badge at
+    /// 4 and 32 connections with the Postgres transactions they cost; then the live feed's
+    /// publish → arrival latency over `--streams` open page streams under that load.
+    StatusPage(StatusPageArgs),
+}
+
+/// `status-page`'s flags.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct StatusPageArgs {
+    /// Monitors on the page (at most 100, the page's limit).
+    #[arg(long = "page-monitors", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) page_monitors: u64,
+    /// Checks stored (COPY, one a second per monitor going back from now) before the reads.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) checks: u64,
+    /// wrk's duration per row, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) seconds: u64,
+    /// Page event streams held open during the live feed phase.
+    #[arg(long, default_value_t = 200, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=5_000))]
+    pub(crate) streams: usize,
+    /// Status events published during the live feed phase.
+    #[arg(long, default_value_t = 50, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    pub(crate) events: usize,
+    /// Time between two published status events, ms.
+    #[arg(long = "event-interval-ms", default_value_t = 200)]
+    pub(crate) event_interval_ms: u64,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
 }
 
 /// `signups`' flags.

@@ -35,6 +35,9 @@
 //!   alerts per kind.
 //! - `signups`: a burst of `--signups` (2,000) sign-ups at one API process: its peak RSS,
 //!   the answers by status and the slowest `/healthz` meanwhile.
+//! - `status-page`: a published page's HTML, JSON (and 304s) and a badge: requests per second at
+//!   4 and 32 connections and the Postgres transactions they cost; the live feed's publish →
+//!   arrival latency over open page streams under that load.
 //!
 //! Every scenario takes `--set VARIABLE=value` (repeatable) for the components' settings on top
 //! of the shipped defaults. Build first: `cargo build --release --workspace --bins`.
@@ -49,7 +52,9 @@ mod tools;
 
 use clap::Parser;
 use cli::{Cli, Scenario};
-use scenarios::{alert, alerting, all, api, ceilings, chaos, heartbeat, kinds, signups, throughput, vigil};
+use scenarios::{
+    alert, alerting, all, api, ceilings, chaos, heartbeat, kinds, signups, status_page, throughput, vigil,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -68,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Heartbeat(a) => rows.extend(heartbeat::run(&a).await?),
         Scenario::Alerting(a) => rows.extend(alerting::run(&a).await?),
         Scenario::Signups(a) => rows.extend(signups::run(&a).await?),
+        Scenario::StatusPage(a) => rows.extend(status_page::run(&a).await?),
     }
     report::print(&rows);
     Ok(())

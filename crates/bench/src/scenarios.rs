@@ -9,5 +9,6 @@ pub(crate) mod chaos;
 pub(crate) mod heartbeat;
 pub(crate) mod kinds;
 pub(crate) mod signups;
+pub(crate) mod status_page;
 pub(crate) mod throughput;
 pub(crate) mod vigil;

@@ -153,6 +153,55 @@ impl Stack {
     }
 }
 
+/// One API process of its own (no workers) on a free port, once it answers `/healthz`;
+/// returns it and its base URL.
+pub(crate) async fn start_api(env: &TestEnv) -> anyhow::Result<(Component, String)> {
+    let port = free_port()?;
+    let mut vars = env.vars.clone();
+    vars.insert("PORT".into(), port.to_string());
+    let mut api = Component::spawn("api", &sibling_binary("upcheck-api")?, &[], &vars)?;
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        api.ensure_running()?;
+        anyhow::ensure!(Instant::now() < deadline, "the API did not answer /healthz within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((api, url))
+}
+
+/// Signs up and logs in `email` (password `bench-password`) on the API at `api_url`; returns
+/// the access token and the user's id.
+pub(crate) async fn bench_user(
+    client: &reqwest::Client,
+    api_url: &str,
+    email: &str,
+) -> anyhow::Result<(String, Uuid)> {
+    use anyhow::Context;
+    let creds = serde_json::json!({"email": email, "password": "bench-password"});
+    client.post(format!("{api_url}/api/v1/auth/signup")).json(&creds).send().await?.error_for_status()?;
+    let tokens: serde_json::Value = client
+        .post(format!("{api_url}/api/v1/auth/login"))
+        .json(&creds)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = tokens["access_token"].as_str().context("login returned no access_token")?.to_string();
+    let me: serde_json::Value = client
+        .get(format!("{api_url}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = me["id"].as_str().context("/me returned no id")?.parse()?;
+    Ok((token, id))
+}
+
 /// Streams `rows` rows of checks for `monitor_ids` (round robin, one a second going back from
 /// now, 1 % down) into `check_results` with `COPY … FROM STDIN`; returns rows per second.
 pub(crate) async fn copy_checks(env: &TestEnv, monitor_ids: &[Uuid], rows: u64) -> anyhow::Result<f64> {

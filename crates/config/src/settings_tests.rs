@@ -442,11 +442,25 @@ fn live_feed_settings_default_and_are_range_checked() {
     let s = load(&[]).unwrap();
     assert_eq!(
         s.events,
-        crate::EventSettings { keep_alive_seconds: 15, max_streams_per_user: 5, replay_limit: 1_000 }
+        crate::EventSettings {
+            keep_alive_seconds: 15,
+            max_streams_per_user: 5,
+            max_public_streams_per_address: 20,
+            max_public_streams: 10_000,
+            replay_limit: 1_000
+        }
     );
     let s = load(&[("EVENTS_KEEP_ALIVE_SECONDS", "1"), ("EVENTS_MAX_STREAMS_PER_USER", "2")]).unwrap();
     assert_eq!((s.events.keep_alive_seconds, s.events.max_streams_per_user), (1, 2));
     assert_eq!(err_var(&[("EVENTS_KEEP_ALIVE_SECONDS", "0")]), "EVENTS_KEEP_ALIVE_SECONDS");
     assert_eq!(err_var(&[("EVENTS_MAX_STREAMS_PER_USER", "0")]), "EVENTS_MAX_STREAMS_PER_USER");
     assert_eq!(err_var(&[("EVENTS_REPLAY_LIMIT", "many")]), "EVENTS_REPLAY_LIMIT");
+    let s =
+        load(&[("EVENTS_MAX_PUBLIC_STREAMS_PER_ADDRESS", "3"), ("EVENTS_MAX_PUBLIC_STREAMS", "7")]).unwrap();
+    assert_eq!((s.events.max_public_streams_per_address, s.events.max_public_streams), (3, 7));
+    assert_eq!(
+        err_var(&[("EVENTS_MAX_PUBLIC_STREAMS_PER_ADDRESS", "0")]),
+        "EVENTS_MAX_PUBLIC_STREAMS_PER_ADDRESS"
+    );
+    assert_eq!(err_var(&[("EVENTS_MAX_PUBLIC_STREAMS", "1000001")]), "EVENTS_MAX_PUBLIC_STREAMS");
 }

@@ -12,7 +12,7 @@
 //! - dead-letter requeue and the runner's dead-letter `MULTI` (stream, `XACK`, its dead-letter
 //!   stream): [`Keys::dead_letter`] shares its stream's slot;
 //! - in-flight holds (`in_flight.rs`): both sets tagged `{owner}`;
-//! - lock release, rate limit (GCRA), alert timers: one key each.
+//! - lock release, rate limit (GCRA), alert timers, live-feed leases: one key each.
 //!
 //! The same names serve a single Redis, where tags change nothing.
 
@@ -197,6 +197,13 @@ impl Keys {
     /// `scope` (`login-account`, `login-address`, `signup`, `heartbeat`, `api`).
     pub fn rate_limit(&self, scope: &str, subject: &str) -> String {
         format!("{}ratelimit:{scope}:{subject}", self.prefix)
+    }
+
+    /// Sorted set of the leases held on `subject`'s slots under `scope` (`feed-user`,
+    /// `feed-address`): member the holder, score when its lease expires (Unix ms); see
+    /// [`crate::Leases`].
+    pub fn lease(&self, scope: &str, subject: &str) -> String {
+        format!("{}lease:{scope}:{subject}", self.prefix)
     }
 
     /// The dead-letter stream of `stream`, in `stream`'s slot (the runner moves entries from one

@@ -283,17 +283,20 @@ fn acknowledgement_frame(a: &LiveAcknowledgement) -> Bytes {
 /// opened or resolved), for a public status page: no authentication, no acknowledgements, no
 /// check outcomes; `Last-Event-ID` replay as for `GET /api/v1/events`. Not counted against
 /// `EVENTS_MAX_STREAMS_PER_USER` (the caller, e.g. `/status/{slug}/events`, decides who may
-/// open one).
+/// open one). Counted against `EVENTS_MAX_PUBLIC_STREAMS_PER_ADDRESS` across every API replica
+/// (by client address, see `TRUSTED_PROXIES`) and `EVENTS_MAX_PUBLIC_STREAMS` per process.
 ///
 /// # Errors
-/// 400 on a malformed `Last-Event-ID`; 503 when Postgres does not answer.
+/// 400 on a malformed `Last-Event-ID`; 429 naming the limit reached; 503 when Postgres does not
+/// answer.
 pub(crate) async fn public_status_events(
     state: &AppState,
     req: &HttpRequest,
     monitors: Vec<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let last = last_event_id(req)?;
-    let slot = state.feed.open(None, 0, false).ok_or(ApiError::Unavailable("live feed"))?;
+    let address = crate::rate_limit::hashed(&crate::rate_limit::address_subject(state, req));
+    let slot = super::open_slot(state, super::Holder::Address(address), false).await?;
     Ok(EventStream::open(state, Audience::Monitors(monitors), last, slot).await?.into_response())
 }
 

@@ -25,7 +25,8 @@ pub(crate) struct EventsQuery {
 /// client reconnecting with `Last-Event-ID` is first sent what it missed (at most
 /// `EVENTS_REPLAY_LIMIT` events, oldest first; then `event: reset` if more were missed). A
 /// `: keep-alive` comment comes every `EVENTS_KEEP_ALIVE_SECONDS` (15) when idle. At most
-/// `EVENTS_MAX_STREAMS_PER_USER` (5) open streams per user and API process: one more is a 429.
+/// `EVENTS_MAX_STREAMS_PER_USER` (5) open streams per user across every API replica: one more is a
+/// 429.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "The last `id:` received: replay what came after it")),
     security(("bearer" = [])),
@@ -33,7 +34,7 @@ pub(crate) struct EventsQuery {
         (status = 200, description = "An endless text/event-stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "malformed Last-Event-ID or checks"),
         (status = 401, description = "no or bad token"),
-        (status = 429, description = "EVENTS_MAX_STREAMS_PER_USER streams are open already"),
+        (status = 429, description = "EVENTS_MAX_STREAMS_PER_USER streams are open already (across every API replica)"),
         (status = 503, description = "database unavailable")))]
 #[get("/events")]
 pub(crate) async fn events(
@@ -48,11 +49,7 @@ pub(crate) async fn events(
         Some(_) => return Err(ApiError::bad("checks", "must be true or false")),
     };
     let last = last_event_id(&req)?;
-    let max = state.settings.events.max_streams_per_user;
-    let slot = state.feed.open(Some(caller.id), max, checks).ok_or_else(|| ApiError::TooMany {
-        limit: "EVENTS_MAX_STREAMS_PER_USER",
-        message: format!("{max} event streams are open already for this user; close one first"),
-    })?;
+    let slot = crate::feed::open_slot(&state, crate::feed::Holder::User(caller.id), checks).await?;
     if checks {
         // At once, not at the hub's next refresh: the monitoring worker starts publishing.
         let key = crate::feed::hub::checks_listeners_key(&state);

@@ -50,6 +50,50 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Documents the 429 every rate-limited route may answer (see `crate::rate_limit`): every
+/// `/api/v1` route but the document itself, and the heartbeat pings. An RFC 9457 problem whose
+/// `limit` names the setting, with `Retry-After` (seconds, RFC 9110 §10.2.3).
+struct RateLimited;
+
+impl utoipa::Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder, Type};
+        let problem = ObjectBuilder::new()
+            .property("type", ObjectBuilder::new().schema_type(Type::String))
+            .property("title", ObjectBuilder::new().schema_type(Type::String))
+            .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+            .property("detail", ObjectBuilder::new().schema_type(Type::String))
+            .property("limit", ObjectBuilder::new().schema_type(Type::String))
+            .required("type")
+            .required("status");
+        let response = ResponseBuilder::new()
+            .description(
+                "rate limited (RATE_LIMIT_*_PER_MINUTE, shared by every API replica): a problem whose `limit` \
+                 names the setting; try again after `Retry-After` seconds",
+            )
+            .header("Retry-After", HeaderBuilder::new().schema(ObjectBuilder::new().schema_type(Type::Integer)).build())
+            .content("application/problem+json", ContentBuilder::new().schema(Some(problem)).build())
+            .build();
+        for (path, item) in &mut openapi.paths.paths {
+            if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+            ];
+            for op in operations.into_iter().flatten() {
+                op.responses.responses.entry("429".into()).or_insert_with(|| response.clone().into());
+            }
+        }
+    }
+}
+
 /// Upcheck's REST API.
 #[derive(OpenApi)]
 #[openapi(
@@ -76,7 +120,7 @@ impl utoipa::Modify for BearerAuth {
         document,
     ),
     components(schemas(channels::ChannelConfigDoc)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &RateLimited)
 )]
 pub(crate) struct ApiDoc;
 

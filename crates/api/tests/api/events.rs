@@ -320,3 +320,86 @@ async fn a_published_status_page_streams_its_monitors_events_to_anyone_and_an_un
     let live = live_event_reaches(&app, &on_page, &mut reader).await;
     assert_eq!(live.json()["monitor_id"], on_page.monitor.to_string(), "only the page's monitors");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_cap_holds_across_api_replicas_and_a_closed_stream_frees_its_lease() {
+    let app = spawn_app_with(|s| {
+        s.events.max_streams_per_user = 2;
+        s.events.keep_alive_seconds = 1;
+    })
+    .await;
+    let (replica, _stop) = spawn_replica(&app).await;
+    let w = watched(&app, "replicas@example.com").await;
+    let first = stream(&app, &w.token, None).await;
+    // The second stream is on the other replica: each process holds one, two in all.
+    let on_replica =
+        |token: &str| app.client.get(format!("{replica}/api/v1/events")).bearer_auth(token).send();
+    let second = on_replica(&w.token).await.unwrap();
+    assert_eq!(second.status(), 200);
+
+    let body = assert_problem(open(&app, &w.token, None).await, 429, None).await;
+    assert_eq!(body["limit"], "EVENTS_MAX_STREAMS_PER_USER");
+    assert_problem(on_replica(&w.token).await.unwrap(), 429, None).await;
+    let leases =
+        upcheck_streams::Leases::new(app.env.redis.clone(), upcheck_streams::Keys::new(&app.env.settings));
+    assert_eq!(leases.held("feed-user", &w.owner.to_string()).await.unwrap(), 2);
+
+    // The first replica's stream closes: its lease is given back (noticed at the next
+    // keep-alive at most) and the first replica takes a new stream again.
+    drop(first);
+    upcheck_testkit::wait_for("a freed stream lease", WAIT, || async {
+        let r = open(&app, &w.token, None).await;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_page_stream_cap_per_address_holds_across_replicas_with_a_429_problem() {
+    let app = spawn_app_with(|s| s.events.max_public_streams_per_address = 2).await;
+    let (replica, _stop) = spawn_replica(&app).await;
+    let owner = watched(&app, "public-cap@example.com").await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/status-pages",
+            Some(&owner.token),
+            Some(serde_json::json!({"slug": "capped", "title": "Capped", "published": true,
+                "sections": [{"name": "Core", "monitors": [{"monitor_id": owner.monitor, "display_name": "API"}]}]})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let events = |base: &str| app.client.get(format!("{base}/status/capped/events")).send();
+    let first = events(&app.address).await.unwrap();
+    let second = events(&replica).await.unwrap();
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    for base in [&app.address, &replica] {
+        let body = assert_problem(events(base).await.unwrap(), 429, None).await;
+        assert_eq!(body["limit"], "EVENTS_MAX_PUBLIC_STREAMS_PER_ADDRESS");
+    }
+    // The page itself is still served to the same address.
+    let page = app.client.get(format!("{}/status/capped", app.address)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_streams_past_the_per_process_total_are_refused() {
+    let app = spawn_app_with(|s| s.events.max_public_streams = 1).await;
+    let owner = watched(&app, "public-total@example.com").await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/status-pages",
+            Some(&owner.token),
+            Some(serde_json::json!({"slug": "total", "title": "Total", "published": true,
+                "sections": [{"name": "Core", "monitors": [{"monitor_id": owner.monitor, "display_name": "API"}]}]})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let url = format!("{}/status/total/events", app.address);
+    let first = app.client.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let body = assert_problem(app.client.get(&url).send().await.unwrap(), 429, None).await;
+    assert_eq!(body["limit"], "EVENTS_MAX_PUBLIC_STREAMS");
+}

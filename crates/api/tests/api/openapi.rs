@@ -100,6 +100,29 @@ async fn every_route_is_documented_in_openapi_3_1_and_served() {
 }
 
 #[tokio::test]
+async fn every_rate_limited_route_documents_its_429_problem_with_retry_after() {
+    let app = spawn_app().await;
+    let doc = app.openapi().await;
+    let mut limited = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let response = &op["responses"]["429"];
+            if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
+                assert!(response.is_object(), "{method} {path} does not document its 429");
+                if response["headers"].is_object() {
+                    assert!(response["headers"]["Retry-After"].is_object(), "{method} {path}");
+                    assert!(response["content"]["application/problem+json"].is_object(), "{method} {path}");
+                }
+                limited += 1;
+            }
+        }
+    }
+    assert!(limited > 40, "only {limited} routes documented a 429");
+    let create = &doc["paths"]["/api/v1/monitors"]["post"]["responses"]["429"];
+    assert!(create["headers"]["Retry-After"].is_object(), "{create}");
+}
+
+#[tokio::test]
 async fn every_monitor_kind_config_and_assertion_is_in_the_document() {
     let app = spawn_app().await;
     let doc = app.openapi().await;

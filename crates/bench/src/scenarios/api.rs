@@ -3,9 +3,8 @@
 
 use crate::cli::ApiArgs;
 use crate::report::{Rows, thousands};
-use crate::stack::{Stack, copy_checks, insert_monitors};
+use crate::stack::{Stack, bench_user, copy_checks, insert_monitors};
 use crate::tools;
-use anyhow::Context;
 use upcheck_domain::ProbeSpec;
 use upcheck_testkit::TestEnv;
 use upcheck_testkit::fixtures::spec;
@@ -16,23 +15,7 @@ pub(crate) async fn run(a: &ApiArgs) -> anyhow::Result<Rows> {
     let env = TestEnv::with_env(&a.overrides.vars()).await;
     let stack = Stack::start(&env, 1).await?;
     let client = reqwest::Client::new();
-    let creds = serde_json::json!({"email": "bench@example.com", "password": "bench-password"});
-    let post = |path: &str| {
-        let request = client.post(format!("{}{path}", stack.api_url)).json(&creds);
-        async move { anyhow::Ok(request.send().await?.error_for_status()?.json::<serde_json::Value>().await?) }
-    };
-    post("/api/v1/auth/signup").await?;
-    let tokens = post("/api/v1/auth/login").await?;
-    let token = tokens["access_token"].as_str().context("login returned no access_token")?.to_string();
-    let me: serde_json::Value = client
-        .get(format!("{}/api/v1/me", stack.api_url))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let owner: Uuid = me["id"].as_str().context("/me returned no id")?.parse()?;
+    let (token, owner) = bench_user(&client, &stack.api_url, "bench@example.com").await?;
     // Monitors that are never scheduled: the API reads what is stored, no worker adds to it.
     let specs: Vec<ProbeSpec> = (0..a.api_monitors).map(|_| spec("http://127.0.0.1:9/")).collect();
     insert_monitors(&env, owner, &specs).await?;

@@ -5,8 +5,8 @@
 //! unbounded burst of 300 reached. Rate limits are off (one bench address would be limited).
 
 use crate::cli::SignupsArgs;
-use crate::procs::{Component, free_port, sibling_binary};
 use crate::report::{Rows, thousands};
+use crate::stack::start_api;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,18 +16,8 @@ use upcheck_testkit::TestEnv;
 pub(crate) async fn run(a: &SignupsArgs) -> anyhow::Result<Rows> {
     let overrides = a.overrides.with("RATE_LIMITS_ENABLED", "false");
     let env = TestEnv::with_env(&overrides.vars()).await;
-    let port = free_port()?;
-    let mut vars = env.vars.clone();
-    vars.insert("PORT".into(), port.to_string());
-    let mut api = Component::spawn("api", &sibling_binary("upcheck-api")?, &[], &vars)?;
-    let url = format!("http://127.0.0.1:{port}");
+    let (mut api, url) = start_api(&env).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        api.ensure_running()?;
-        anyhow::ensure!(Instant::now() < deadline, "the API did not answer /healthz within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let rss_before = api.peak_rss_mib();
 
     let limit = Arc::new(tokio::sync::Semaphore::new(a.connections));

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod in_flight;
+mod leases;
 mod legacy;
 mod runner;
 mod schedule;

@@ -185,12 +185,14 @@ pub(crate) async fn page_json(
 /// A published status page's live feed (Server-Sent Events, no authentication): `status` and
 /// `incident` events (opened, resolved) of the page's monitors, with `id:` lines so a reconnect
 /// with `Last-Event-ID` replays what it missed (see `GET /events`). No acknowledgements, no
-/// check outcomes. The page's script reloads its data on each event.
+/// check outcomes. The page's script reloads its data on each event. At most
+/// `EVENTS_MAX_PUBLIC_STREAMS_PER_ADDRESS` (20) streams per client address across replicas.
 #[utoipa::path(get, path = "/status/{slug}/events", tag = "status pages", params(("slug" = String, Path),
         ("Last-Event-ID" = Option<i64>, Header, description = "the last id received: replay what came after it")),
     responses((status = 200, description = "a `text/event-stream`"),
     (status = 400, description = "a malformed `Last-Event-ID`"),
-    (status = 404, description = "no published status page has this slug")))]
+    (status = 404, description = "no published status page has this slug"),
+    (status = 429, description = "EVENTS_MAX_PUBLIC_STREAMS_PER_ADDRESS streams are open from this address (across every API replica), or EVENTS_MAX_PUBLIC_STREAMS on this API process")))]
 #[get("/status/{slug}/events")]
 pub(crate) async fn page_events(
     state: web::Data<AppState>,
