@@ -6,8 +6,8 @@
 //!
 //! Each script touches one key, so every subject's set may live on any Redis Cluster node.
 
-use crate::{Keys, StreamError};
 use crate::RedisConn;
+use crate::{Keys, StreamError};
 
 /// KEYS: the subject's holders. ARGV: holder, lease ms, limit.
 /// Returns 1 (taken or renewed) or 0 (`limit` others hold leases).
