@@ -384,6 +384,7 @@ impl Settings {
             database_read,
             redis: RedisSettings::resolve(&RedisInputs {
                 url: raw.get("REDIS_URL")?,
+                cluster_urls: raw.get("REDIS_CLUSTER_URLS")?,
                 addr: raw.get("REDIS_ADDR")?,
                 username: raw.get("REDIS_USERNAME")?,
                 password: raw.get("REDIS_PASSWORD")?,
@@ -457,6 +458,7 @@ impl Settings {
 
 pub(crate) struct RedisInputs {
     pub(crate) url: Option<String>,
+    pub(crate) cluster_urls: Option<String>,
     pub(crate) addr: Option<String>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
