@@ -12,8 +12,21 @@ use upcheck_streams::{Keys, Schedule};
 /// Everything a handler needs.
 #[derive(Clone)]
 pub struct AppState {
-    /// The Postgres pool.
+    /// The Postgres pool on `DATABASE_URL` (the primary): every write, and every read that
+    /// must see a write just made (see `read_pool`).
     pub pool: Pool,
+    /// The pool for reads that tolerate replication lag: on `DATABASE_READ_URL` when set, else
+    /// the same pool as `pool`. The rule: a read goes here only when it is a history or a list
+    /// (checks, stats, a monitor's incidents and deliveries, `GET /incidents`, an incident's
+    /// timeline, and the paginated lists of monitors, channels, status pages, maintenance
+    /// windows, API keys and users) and nothing in the same request wrote before it.
+    /// Authentication (users, API keys, sessions), ownership checks (a monitor created a moment
+    /// ago must not be 404), single-object reads (a client reads back what it created by id),
+    /// anything in a write path, the live feed (its replay cursor must not pass events the
+    /// replica has not got yet) and the public status pages and badges (their cache is emptied
+    /// when a status changes and refilled at once: a lagging replica would pin the old status
+    /// for `STATUS_PAGE_CACHE_SECONDS`; the cache already bounds their cost) stay on `pool`.
+    pub read_pool: Pool,
     /// Settings.
     pub settings: Arc<Settings>,
     /// HS256 signing key.
@@ -38,7 +51,7 @@ pub struct AppState {
 /// The lazily made Redis connection, and when the last attempt to make it failed.
 #[derive(Default)]
 struct RedisSlot {
-    conn: Option<redis::aio::ConnectionManager>,
+    conn: Option<upcheck_streams::RedisConn>,
     failed_at: Option<std::time::Instant>,
 }
 
@@ -55,6 +68,10 @@ impl AppState {
         let secret = settings.require_jwt_secret()?.expose_secret().as_bytes().to_vec();
         let secrets = Arc::new(settings.require_keyring("upcheck-api")?.clone());
         let pool = upcheck_store::connect_pool(&settings.database)?;
+        let read_pool = match &settings.database_read {
+            Some(replica) => upcheck_store::connect_pool(replica)?,
+            None => pool.clone(),
+        };
         let outbound = upcheck_net::Outbound::new(&settings.probe)?;
         let channels = upcheck_channels::Channels::new(
             &settings.channels,
@@ -64,6 +81,7 @@ impl AppState {
         )?;
         Ok(Self {
             pool,
+            read_pool,
             channels,
             secrets,
             pings: Arc::default(),
@@ -87,7 +105,7 @@ impl AppState {
     ///
     /// # Errors
     /// [`ApiError::Unavailable`] when Redis does not answer within 2 s.
-    pub async fn redis(&self) -> Result<redis::aio::ConnectionManager, ApiError> {
+    pub async fn redis(&self) -> Result<upcheck_streams::RedisConn, ApiError> {
         let mut slot = self.redis.lock().await;
         if let Some(conn) = &slot.conn {
             return Ok(conn.clone());

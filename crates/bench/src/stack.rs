@@ -206,6 +206,9 @@ pub(crate) async fn bench_user(
 /// now, 1 % down) into `check_results` with `COPY … FROM STDIN`; returns rows per second.
 pub(crate) async fn copy_checks(env: &TestEnv, monitor_ids: &[Uuid], rows: u64) -> anyhow::Result<f64> {
     let db = env.db().await;
+    // One COPY of millions of rows runs longer than DATABASE_STATEMENT_TIMEOUT_MS: lift it on
+    // this session for the load (the response watchdog lets a COPY run while it keeps sending).
+    db.batch_execute("SET statement_timeout = 0").await?;
     let sink = db
         .copy_in(
             "COPY check_results (monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status) \
@@ -240,6 +243,8 @@ pub(crate) async fn copy_checks(env: &TestEnv, monitor_ids: &[Uuid], rows: u64) 
         sink.send(bytes::Bytes::from(buf)).await?;
     }
     let written = sink.as_mut().finish().await?;
+    db.batch_execute(&format!("SET statement_timeout = {}", env.settings.database.statement_timeout_ms))
+        .await?;
     anyhow::ensure!(written == rows, "COPY wrote {written} rows, not {rows}");
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }

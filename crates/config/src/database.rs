@@ -1,6 +1,7 @@
 //! `DATABASE_URL` resolution: libpq-style `sslmode` honoured with rustls.
 
 use crate::ConfigError;
+use crate::settings::Raw;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -33,13 +34,58 @@ pub struct DatabaseSettings {
     pub ca_cert: Option<PathBuf>,
     /// `DATABASE_POOL_SIZE` (default 16): most connections per process.
     pub pool_size: usize,
-    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 30,000): Postgres cancels any statement of
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 20,000): Postgres cancels any statement of
     /// Upcheck's that runs longer (SQLSTATE 57014, retried as transient). 0 turns it off.
     pub statement_timeout_ms: u64,
     /// `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS` (default 60,000): Postgres ends a session whose
     /// transaction sits idle longer, so a stuck process cannot hold row locks for ever. 0 turns
     /// it off.
     pub idle_in_transaction_timeout_ms: u64,
+    /// The TCP and liveness knobs that make a dead connection fail instead of hanging.
+    pub net: DatabaseNet,
+}
+
+/// How a connection to Postgres is opened and judged dead. With the defaults, a connection
+/// whose peer vanished is closed within 25 s whether it is idle (keepalives: 10 s + 3 × 5 s),
+/// sending (`tcp_user_timeout`) or waiting for an answer that never comes (the response
+/// timeout, which also catches a middlebox that keeps TCP alive but forwards nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseNet {
+    /// `DATABASE_CONNECT_TIMEOUT_MS` (default 5,000): longest wait for one TCP connect and
+    /// start-up (TLS, authentication); also the pool's bound on opening a connection.
+    pub connect_timeout_ms: u64,
+    /// `DATABASE_KEEPALIVES_IDLE_SECONDS` (default 10): an idle connection's first TCP
+    /// keepalive probe goes out after this long (`TCP_KEEPIDLE`).
+    pub keepalives_idle_seconds: u64,
+    /// `DATABASE_KEEPALIVES_INTERVAL_SECONDS` (default 5): time between unanswered probes
+    /// (`TCP_KEEPINTVL`).
+    pub keepalives_interval_seconds: u64,
+    /// `DATABASE_KEEPALIVES_RETRIES` (default 3): unanswered probes before the kernel closes
+    /// the connection (`TCP_KEEPCNT`).
+    pub keepalives_retries: u32,
+    /// `DATABASE_TCP_USER_TIMEOUT_MS` (default 25,000; 0 leaves the kernel's default, about
+    /// 15 minutes): data sent and unacknowledged this long closes the connection
+    /// (`TCP_USER_TIMEOUT`, Linux; RFC 5482).
+    pub tcp_user_timeout_ms: u64,
+    /// `DATABASE_RESPONSE_TIMEOUT_MS` (default 25,000; 0 turns it off): a connection that has
+    /// received nothing for this long since it last sent is closed, failing its statement (no
+    /// SQLSTATE: transient) instead of hanging. Must exceed `DATABASE_STATEMENT_TIMEOUT_MS`,
+    /// so that Postgres cancels a slow statement (and answers) before it is taken for dead.
+    pub response_timeout_ms: u64,
+}
+
+impl Default for DatabaseNet {
+    /// The defaults documented on each field.
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 5_000,
+            keepalives_idle_seconds: 10,
+            keepalives_interval_seconds: 5,
+            keepalives_retries: 3,
+            tcp_user_timeout_ms: 25_000,
+            response_timeout_ms: 25_000,
+        }
+    }
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -52,6 +98,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("pool_size", &self.pool_size)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("idle_in_transaction_timeout_ms", &self.idle_in_transaction_timeout_ms)
+            .field("net", &self.net)
             .finish_non_exhaustive()
     }
 }
@@ -65,14 +112,35 @@ impl DatabaseSettings {
         ca_cert: Option<String>,
         pool_size: usize,
     ) -> Result<Self, ConfigError> {
-        const VAR: &str = "DATABASE_URL";
+        Self::resolve_as("DATABASE_URL", url, ca_cert, pool_size)
+    }
+
+    /// The replica at `url` (`DATABASE_READ_URL`): same CA (unless the URL names its own
+    /// `sslrootcert`), pool size, timeouts and TCP knobs as this primary.
+    pub(crate) fn read_replica(&self, url: String) -> Result<Self, ConfigError> {
+        let mut read = Self::resolve_as("DATABASE_READ_URL", Some(url), None, self.pool_size)?;
+        if read.ca_cert.is_none() {
+            read.ca_cert.clone_from(&self.ca_cert);
+        }
+        read.statement_timeout_ms = self.statement_timeout_ms;
+        read.idle_in_transaction_timeout_ms = self.idle_in_transaction_timeout_ms;
+        read.net = self.net;
+        Ok(read)
+    }
+
+    fn resolve_as(
+        var: &str,
+        url: Option<String>,
+        ca_cert: Option<String>,
+        pool_size: usize,
+    ) -> Result<Self, ConfigError> {
         let url = url.ok_or_else(|| {
-            ConfigError::new(VAR, "required, e.g. postgres://user:password@host:5432/upcheck")
+            ConfigError::new(var, "required, e.g. postgres://user:password@host:5432/upcheck")
         })?;
         let mut parsed =
-            url::Url::parse(&url).map_err(|e| ConfigError::new(VAR, format!("not a valid URL ({e})")))?;
+            url::Url::parse(&url).map_err(|e| ConfigError::new(var, format!("not a valid URL ({e})")))?;
         if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-            return Err(ConfigError::new(VAR, "must start with postgres:// or postgresql://"));
+            return Err(ConfigError::new(var, "must start with postgres:// or postgresql://"));
         }
         let mut ssl_mode = PgSslMode::Prefer;
         let mut root_cert = None;
@@ -88,7 +156,7 @@ impl DatabaseSettings {
                         "verify-full" => PgSslMode::VerifyFull,
                         other => {
                             return Err(ConfigError::new(
-                                VAR,
+                                var,
                                 format!(
                                     "sslmode must be disable, prefer, require, verify-ca or verify-full, got {other:?}"
                                 ),
@@ -105,9 +173,9 @@ impl DatabaseSettings {
             parsed.query_pairs_mut().extend_pairs(kept);
         }
         let mut config = tokio_postgres::Config::from_str(parsed.as_str())
-            .map_err(|e| ConfigError::new(VAR, format!("not a valid connection string ({e})")))?;
+            .map_err(|e| ConfigError::new(var, format!("not a valid connection string ({e})")))?;
         if config.get_hosts().is_empty() {
-            return Err(ConfigError::new(VAR, "must name a host"));
+            return Err(ConfigError::new(var, "must name a host"));
         }
         config.ssl_mode(match ssl_mode {
             PgSslMode::Disable => tokio_postgres::config::SslMode::Disable,
@@ -126,9 +194,64 @@ impl DatabaseSettings {
             ssl_mode,
             ca_cert,
             pool_size,
-            statement_timeout_ms: 30_000,
+            statement_timeout_ms: 20_000,
             idle_in_transaction_timeout_ms: 60_000,
+            net: DatabaseNet::default(),
         })
+    }
+
+    /// Reads the timeouts and TCP knobs (`DATABASE_STATEMENT_TIMEOUT_MS`, …,
+    /// `DATABASE_RESPONSE_TIMEOUT_MS`) over the defaults.
+    pub(crate) fn tune(&mut self, raw: &Raw) -> Result<(), ConfigError> {
+        self.statement_timeout_ms =
+            raw.number("DATABASE_STATEMENT_TIMEOUT_MS", self.statement_timeout_ms, 0..=3_600_000)?;
+        self.idle_in_transaction_timeout_ms = raw.number(
+            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+            self.idle_in_transaction_timeout_ms,
+            0..=3_600_000,
+        )?;
+        let d = DatabaseNet::default();
+        self.net = DatabaseNet {
+            connect_timeout_ms: raw.number(
+                "DATABASE_CONNECT_TIMEOUT_MS",
+                d.connect_timeout_ms,
+                100..=120_000,
+            )?,
+            keepalives_idle_seconds: raw.number(
+                "DATABASE_KEEPALIVES_IDLE_SECONDS",
+                d.keepalives_idle_seconds,
+                1..=7_200,
+            )?,
+            keepalives_interval_seconds: raw.number(
+                "DATABASE_KEEPALIVES_INTERVAL_SECONDS",
+                d.keepalives_interval_seconds,
+                1..=600,
+            )?,
+            keepalives_retries: raw.number("DATABASE_KEEPALIVES_RETRIES", d.keepalives_retries, 1..=100)?,
+            tcp_user_timeout_ms: raw.number(
+                "DATABASE_TCP_USER_TIMEOUT_MS",
+                d.tcp_user_timeout_ms,
+                0..=3_600_000,
+            )?,
+            response_timeout_ms: raw.number(
+                "DATABASE_RESPONSE_TIMEOUT_MS",
+                d.response_timeout_ms,
+                0..=3_600_000,
+            )?,
+        };
+        if self.net.response_timeout_ms != 0
+            && self.statement_timeout_ms != 0
+            && self.net.response_timeout_ms <= self.statement_timeout_ms
+        {
+            return Err(ConfigError::new(
+                "DATABASE_RESPONSE_TIMEOUT_MS",
+                format!(
+                    "must be above DATABASE_STATEMENT_TIMEOUT_MS ({} ms), or a slow statement would be taken for a dead connection",
+                    self.statement_timeout_ms
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// A copy pointing at database `name` on the same server (used by tests and tooling).
@@ -138,3 +261,7 @@ impl DatabaseSettings {
         s
     }
 }
+
+#[cfg(test)]
+#[path = "database_tests.rs"]
+mod tests;

@@ -9,6 +9,7 @@ mod abuse;
 mod channels;
 mod database;
 mod events;
+mod housekeeping;
 mod jwt_secret;
 mod probe;
 mod redis_conn;
@@ -19,8 +20,9 @@ mod smtp;
 
 pub use abuse::{AbuseSettings, PasswordHashSettings, RateLimitSettings};
 pub use channels::ChannelSettings;
-pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseSettings, PgSslMode};
+pub use database::{DEFAULT_DATABASE_POOL_SIZE, DatabaseNet, DatabaseSettings, PgSslMode};
 pub use events::EventSettings;
+pub use housekeeping::HousekeepingSettings;
 pub use probe::{ProbeSettings, QuotaSettings};
 pub use redis_conn::RedisSettings;
 pub use retention::RawRetentionSettings;

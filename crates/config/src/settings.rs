@@ -162,6 +162,10 @@ pub struct MetricsSettings {
 pub struct Settings {
     /// Postgres connection (`DATABASE_URL`, `DATABASE_CA_CERT`, `DATABASE_POOL_SIZE`).
     pub database: DatabaseSettings,
+    /// `DATABASE_READ_URL` (optional): a read replica the API sends its heavy reads to, with
+    /// the same CA, pool size, timeouts and TCP knobs as `DATABASE_URL`. `None` when unset:
+    /// every read goes to `DATABASE_URL`.
+    pub database_read: Option<DatabaseSettings>,
     /// Redis connection and key prefix.
     pub redis: RedisSettings,
     /// `PORT` (default 8080): the API's listen port.
@@ -209,6 +213,8 @@ pub struct Settings {
     pub events: crate::EventSettings,
     /// How long raw checks are kept (`RETENTION_RAW_DAYS`).
     pub raw_retention: crate::RawRetentionSettings,
+    /// Retention of status events, notifications and ended sessions (`RETENTION_*`).
+    pub housekeeping: crate::HousekeepingSettings,
 }
 
 impl Settings {
@@ -370,17 +376,17 @@ impl Settings {
             raw.get("DATABASE_CA_CERT")?,
             raw.number("DATABASE_POOL_SIZE", crate::database::DEFAULT_DATABASE_POOL_SIZE, 1..=1_000)?,
         )?;
-        database.statement_timeout_ms =
-            raw.number("DATABASE_STATEMENT_TIMEOUT_MS", database.statement_timeout_ms, 0..=3_600_000)?;
-        database.idle_in_transaction_timeout_ms = raw.number(
-            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
-            database.idle_in_transaction_timeout_ms,
-            0..=3_600_000,
-        )?;
+        database.tune(raw)?;
+        let database_read = match raw.get("DATABASE_READ_URL")? {
+            None => None,
+            Some(url) => Some(database.read_replica(url)?),
+        };
         Ok(Self {
             database,
+            database_read,
             redis: RedisSettings::resolve(&RedisInputs {
                 url: raw.get("REDIS_URL")?,
+                cluster_urls: raw.get("REDIS_CLUSTER_URLS")?,
                 addr: raw.get("REDIS_ADDR")?,
                 username: raw.get("REDIS_USERNAME")?,
                 password: raw.get("REDIS_PASSWORD")?,
@@ -413,6 +419,7 @@ impl Settings {
             abuse: crate::AbuseSettings::from_raw(raw)?,
             events: crate::EventSettings::from_raw(raw)?,
             raw_retention: crate::RawRetentionSettings::from_raw(raw)?,
+            housekeeping: crate::HousekeepingSettings::from_raw(raw)?,
         })
     }
 
@@ -454,6 +461,7 @@ impl Settings {
 
 pub(crate) struct RedisInputs {
     pub(crate) url: Option<String>,
+    pub(crate) cluster_urls: Option<String>,
     pub(crate) addr: Option<String>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod channels;
 pub mod checks;
+mod connect;
 pub mod error;
 pub mod events;
 pub mod feed;
@@ -19,6 +20,7 @@ pub mod pool;
 pub mod reads;
 pub mod reconcile;
 pub mod reseal;
+pub mod retention;
 pub mod rules;
 pub mod sessions;
 pub mod status_pages;

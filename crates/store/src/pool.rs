@@ -16,21 +16,26 @@ const MIGRATION_LOCK: i64 = 0x7570_6368_6563_6b01;
 
 /// Builds a pool of at most `settings.pool_size` connections. No connection is opened yet;
 /// each one opened gets the session's `statement_timeout` and
-/// `idle_in_transaction_session_timeout` from the settings.
+/// `idle_in_transaction_session_timeout` from the settings, TCP keepalives, `TCP_USER_TIMEOUT`
+/// and the response watchdog ([`crate::connect`]): a connection whose peer vanished, or that
+/// hears nothing for `DATABASE_RESPONSE_TIMEOUT_MS` after a request, is closed (failing its
+/// statement, transient) and replaced at the next checkout, within 25 s with the defaults.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] when the TLS set-up is impossible (e.g. an unreadable CA file).
 pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
     let tls = crate::tls::tls_connector(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let manager = deadpool_postgres::Manager::from_config(
+    let manager = deadpool_postgres::Manager::from_connect(
         settings.config.clone(),
-        tls,
+        crate::connect::WatchedConnect { tls, net: settings.net },
         deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
     );
     let timeouts = format!(
         "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
         settings.statement_timeout_ms, settings.idle_in_transaction_timeout_ms
     );
+    let hosts = u32::try_from(settings.config.get_hosts().len().max(1)).unwrap_or(1);
+    let connect = Duration::from_millis(settings.net.connect_timeout_ms);
     deadpool_postgres::Pool::builder(manager)
         .max_size(settings.pool_size)
         .post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
@@ -40,7 +45,8 @@ pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
             })
         }))
         .wait_timeout(Some(Duration::from_secs(5)))
-        .create_timeout(Some(Duration::from_secs(5)))
+        // Each host gets the connect timeout (`open` tries them in turn).
+        .create_timeout(Some(connect * hosts + Duration::from_millis(500)))
         .recycle_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
@@ -68,12 +74,10 @@ pub async fn migrate_until(settings: &DatabaseSettings, last: u32) -> Result<(),
 
 async fn migrate_to(settings: &DatabaseSettings, last: Option<u32>) -> Result<(), StoreError> {
     let tls = crate::tls::tls_connector(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let (mut client, connection) = settings.config.connect(tls).await?;
-    let driver = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "migration connection closed");
-        }
-    });
+    // Keepalives, but no response watchdog: a migration's statement (an index build) may
+    // rightly run for minutes without a byte, and this session has no statement timeout.
+    let net = upcheck_config::DatabaseNet { response_timeout_ms: 0, ..settings.net };
+    let (mut client, driver) = crate::connect::open(&settings.config, &tls, &net).await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
     let mut runner = embedded::migrations::runner();
     if let Some(v) = last {

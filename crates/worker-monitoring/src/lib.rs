@@ -156,6 +156,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         region = %settings.region,
         consumer = %settings.streams.consumer,
         shards = keys.shards(),
+        streams = %(0..keys.shards()).map(|n| keys.monitoring_stream(n)).collect::<Vec<_>>().join(","),
+        redis_cluster = settings.redis.is_cluster(),
         health_port = worker.health_port(),
         "monitoring worker started"
     );

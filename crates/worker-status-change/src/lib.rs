@@ -19,6 +19,7 @@ use upcheck_streams::{
     HandleError, Handler, Keys, Lock, Producer, Runner, RunnerConfig, StreamMessage, TimerSet,
 };
 
+pub mod retention;
 pub mod upkeep;
 
 /// How often the maintenance and flapping step runs ([`upkeep::Upkeep`]).
@@ -174,6 +175,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let mut tasks = JoinSet::new();
     let run_cancel = cancel.clone();
     tasks.spawn(upkeep.run(UPKEEP_PERIOD, cancel.clone()));
+    tasks.spawn(retention::run(pool.clone(), settings.housekeeping, cancel.clone()));
     tasks.spawn(async move {
         let _ = runner.run(run_cancel).await;
     });

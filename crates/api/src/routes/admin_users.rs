@@ -65,7 +65,7 @@ pub(crate) async fn list(
     admin(&caller)?;
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let mut items = upcheck_store::users::list(&state.pool, after, limit + 1).await?;
+    let mut items = upcheck_store::users::list(&state.read_pool, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |u| u.id.to_string());
     Ok(HttpResponse::Ok()
         .json(AdminUserPage { items: items.into_iter().map(Into::into).collect(), next_cursor }))

@@ -181,7 +181,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let mut items = upcheck_store::api_keys::list(&state.pool, caller.id, after, limit + 1).await?;
+    let mut items = upcheck_store::api_keys::list(&state.read_pool, caller.id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |k| k.id.to_string());
     Ok(HttpResponse::Ok()
         .json(ApiKeyPage { items: items.into_iter().map(Into::into).collect(), next_cursor }))

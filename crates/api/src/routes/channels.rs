@@ -217,7 +217,7 @@ pub(crate) async fn list(
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
     let mut items =
-        upcheck_store::channels::list(&state.pool, &state.secrets, caller.id, after, limit + 1).await?;
+        upcheck_store::channels::list(&state.read_pool, &state.secrets, caller.id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |c| c.id.to_string());
     Ok(HttpResponse::Ok()
         .json(ChannelPage { items: items.into_iter().map(ChannelView::from).collect(), next_cursor }))

@@ -22,33 +22,42 @@ pub(crate) async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: 200 `{"status": "ready", "postgres": "ok", "redis": "ok"}` when Postgres and
-/// Redis both answer within 2 s; else 503 `{"status": "not ready", …}` with `unavailable` for
+/// Redis both answer within 2 s (and, with `DATABASE_READ_URL` set, the replica too:
+/// `"postgres_replica": "ok"`); else 503 `{"status": "not ready", …}` with `unavailable` for
 /// each that does not. The reason is logged, not returned.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "ready"),
-        (status = 503, description = "a dependency is down: `postgres` or `redis` is `unavailable`")))]
+        (status = 503, description = "a dependency is down: `postgres`, `postgres_replica` or `redis` is `unavailable`")))]
 #[get("/readyz")]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (pg, redis) = tokio::join!(postgres_ready(&state), redis_ready(&state));
+    let replica = state.settings.database_read.is_some();
+    let (pg, replica_ok, redis) = tokio::join!(
+        postgres_ready(&state.pool, "postgres"),
+        async { !replica || postgres_ready(&state.read_pool, "postgres_replica").await },
+        redis_ready(&state)
+    );
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let ready = pg && redis;
-    let body = json!({
+    let ready = pg && replica_ok && redis;
+    let mut body = json!({
         "status": if ready { "ready" } else { "not ready" },
         "postgres": word(pg),
         "redis": word(redis),
     });
+    if replica {
+        body["postgres_replica"] = json!(word(replica_ok));
+    }
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
-async fn postgres_ready(state: &AppState) -> bool {
-    match tokio::time::timeout(READY_TIMEOUT, upcheck_store::ping(&state.pool)).await {
+async fn postgres_ready(pool: &upcheck_store::Pool, which: &'static str) -> bool {
+    match tokio::time::timeout(READY_TIMEOUT, upcheck_store::ping(pool)).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(dependency = "postgres", error = %e, "readyz: postgres unavailable");
+            tracing::warn!(dependency = which, error = %e, "readyz: postgres unavailable");
             false
         }
         Err(_) => {
-            tracing::warn!(dependency = "postgres", "readyz: postgres did not answer within 2000 ms");
+            tracing::warn!(dependency = which, "readyz: postgres did not answer within 2000 ms");
             false
         }
     }

@@ -99,7 +99,7 @@ pub(crate) async fn list(
     let limit = page.limit()?;
     let before = uuid_cursor(page.cursor()?)?;
     let items =
-        upcheck_store::reads::incidents(&state.pool, caller.id, None, wanted, before, limit + 1).await?;
+        upcheck_store::reads::incidents(&state.read_pool, caller.id, None, wanted, before, limit + 1).await?;
     Ok(HttpResponse::Ok().json(IncidentPage::new(items, limit)))
 }
 
@@ -258,7 +258,7 @@ pub(crate) async fn timeline(
     caller: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = upcheck_store::timeline::timeline(&state.pool, caller.id, *id)
+    let t = upcheck_store::timeline::timeline(&state.read_pool, caller.id, *id)
         .await?
         .ok_or(ApiError::NotFound("incident"))?;
     Ok(HttpResponse::Ok().json(Timeline {

@@ -245,7 +245,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let mut items = upcheck_store::maintenance::list(&state.pool, caller.id, after, limit + 1).await?;
+    let mut items = upcheck_store::maintenance::list(&state.read_pool, caller.id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |w| w.id.to_string());
     let now = OffsetDateTime::now_utc();
     Ok(HttpResponse::Ok()

@@ -82,7 +82,8 @@ pub(crate) async fn checks(
     let before = time_cursor(page.cursor()?)?;
     let since = time_param("since", q.since.as_ref())?;
     let until = time_param("until", q.until.as_ref())?;
-    let mut items = upcheck_store::reads::checks(&state.pool, *id, since, until, before, limit + 1).await?;
+    let mut items =
+        upcheck_store::reads::checks(&state.read_pool, *id, since, until, before, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |c| time_position(c.checked_at, &c.job_id));
     let items = items
         .into_iter()
@@ -151,8 +152,8 @@ pub(crate) async fn stats(
         _ => return Err(ApiError::bad("window", "must be 24h, 7d or 30d")),
     };
     let now = OffsetDateTime::now_utc();
-    let held = upcheck_store::maintenance::covered_between(&state.pool, *id, now - span, now).await?;
-    let s = upcheck_store::reads::stats(&state.pool, *id, now - span, &held).await?;
+    let held = upcheck_store::maintenance::covered_between(&state.read_pool, *id, now - span, now).await?;
+    let s = upcheck_store::reads::stats(&state.read_pool, *id, now - span, &held).await?;
     let uptime_percent = (s.checks > 0).then(|| (s.checks - s.failures) as f64 * 100.0 / s.checks as f64);
     Ok(HttpResponse::Ok().json(StatsView {
         window,
@@ -179,7 +180,8 @@ pub(crate) async fn incidents(
     let limit = page.limit()?;
     let before = uuid_cursor(page.cursor()?)?;
     let items =
-        upcheck_store::reads::incidents(&state.pool, caller.id, Some(*id), None, before, limit + 1).await?;
+        upcheck_store::reads::incidents(&state.read_pool, caller.id, Some(*id), None, before, limit + 1)
+            .await?;
     Ok(HttpResponse::Ok().json(IncidentPage::new(items, limit)))
 }
 
@@ -225,7 +227,7 @@ pub(crate) async fn notifications(
             ))
         })
         .transpose()?;
-    let mut items = upcheck_store::reads::notifications(&state.pool, *id, before, limit + 1).await?;
+    let mut items = upcheck_store::reads::notifications(&state.read_pool, *id, before, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |n| time_position(n.created_at, &n.id.to_string()));
     let items = items
         .into_iter()

@@ -187,7 +187,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let mut items = upcheck_store::monitors::list(&state.pool, caller.id, after, limit + 1).await?;
+    let mut items = upcheck_store::monitors::list(&state.read_pool, caller.id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |m| m.spec.monitor_id.to_string());
     let items = items.into_iter().map(|m| MonitorView::shown(&state, m)).collect::<Result<_, _>>()?;
     Ok(HttpResponse::Ok().json(MonitorPage { items, next_cursor }))

@@ -347,7 +347,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after = uuid_cursor(page.cursor()?)?;
-    let mut items = upcheck_store::status_pages::list(&state.pool, caller.id, after, limit + 1).await?;
+    let mut items = upcheck_store::status_pages::list(&state.read_pool, caller.id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut items, limit, |p| p.id.to_string());
     Ok(HttpResponse::Ok().json(PageList { items: items.into_iter().map(view).collect(), next_cursor }))
 }

@@ -20,6 +20,7 @@ mod openapi;
 mod policy;
 mod quotas;
 mod reads;
+mod replica;
 mod rules;
 mod secrets;
 mod sessions;

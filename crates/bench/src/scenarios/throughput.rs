@@ -35,6 +35,17 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
     let extra = servers.as_ref().map(KindServers::vars).unwrap_or_default();
     let mut vars = a.overrides.vars();
     vars.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    let cluster = if a.redis_cluster {
+        Some(tokio::task::spawn_blocking(|| upcheck_testkit::LocalRedisCluster::start(3)).await??)
+    } else {
+        None
+    };
+    let cluster_urls = cluster.as_ref().map(upcheck_testkit::LocalRedisCluster::urls);
+    if let Some(urls) = &cluster_urls {
+        vars.push(("REDIS_CLUSTER_URLS", urls));
+    }
+    let shards = a.shards.to_string();
+    vars.push(("SCHEDULE_SHARDS", &shards));
     let env = TestEnv::with_env(&vars).await;
     let target = FlipTarget::start().await;
     let owner = user(&env).await;
@@ -155,6 +166,12 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
         Mix::HttpAssert => label.push_str(", http with one assertion"),
         Mix::Kinds => label.push_str(", mix 70 % http + assertion / 10 % tcp / 10 % dns / 10 % tls"),
     }
+    if a.redis_cluster {
+        label.push_str(", Redis Cluster of 3 masters");
+    }
+    if a.shards > 1 {
+        label.push_str(&format!(", {} schedule shards", a.shards));
+    }
     for (k, v) in &a.overrides.sets {
         label.push_str(&format!(", {k}={v}"));
     }
@@ -217,6 +234,8 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
         ),
     ));
     rows.extend(alert_rows);
+    drop(env); // its keys are deleted while the cluster still runs
+    drop(cluster);
     Ok(Throughput {
         rows,
         checks_per_second: rate,

@@ -1,6 +1,7 @@
 //! The store against real Postgres: checks, incidents, ordering, errors, migrations.
 
 mod checks;
+mod connections;
 mod degraded;
 mod errors;
 mod feed;
@@ -11,6 +12,7 @@ mod maintenance;
 mod migrations;
 mod ordering;
 mod partitions;
+mod retention;
 mod rules;
 mod secrets;
 mod sessions;

@@ -1,0 +1,57 @@
+//! The retention loop: every `RETENTION_INTERVAL_SECONDS`, one status-change replica (the one
+//! holding the Postgres advisory lock) prunes old status events, settled notifications and
+//! ended sessions in small batches ([`upcheck_store::retention`]). This worker owns events and
+//! notifications, so it prunes them.
+
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use upcheck_config::HousekeepingSettings;
+use upcheck_store::Pool;
+use upcheck_store::retention::RetentionReport;
+
+/// Runs [`once`] every `settings.interval_seconds` (first after a minute, so a fleet restarting
+/// does not prune before it serves) until `cancel` fires. A run under way when `cancel` fires
+/// is abandoned between statements' results (each `DELETE` commits by itself; the advisory lock
+/// ends with the process's session).
+pub async fn run(pool: Pool, settings: HousekeepingSettings, cancel: CancellationToken) {
+    let every = Duration::from_secs(settings.interval_seconds);
+    let first = every.min(Duration::from_secs(60));
+    upcheck_runtime::every(every, first, &cancel, || async {
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            _ = once(&pool, &settings) => {}
+        }
+    })
+    .await;
+}
+
+/// One prune as of now, logged: what went, or that another replica holds the lock.
+pub async fn once(pool: &Pool, settings: &HousekeepingSettings) -> Option<RetentionReport> {
+    match upcheck_store::retention::prune_all(pool, OffsetDateTime::now_utc(), settings).await {
+        Ok(Some(r)) => {
+            if r != RetentionReport::default() {
+                tracing::info!(
+                    status_events = r.status_events.deleted,
+                    notifications = r.notifications.deleted,
+                    refresh_tokens = r.refresh_tokens.deleted,
+                    sessions = r.sessions.deleted,
+                    batches = r.status_events.batches
+                        + r.notifications.batches
+                        + r.refresh_tokens.batches
+                        + r.sessions.batches,
+                    "retention: pruned"
+                );
+            }
+            Some(r)
+        }
+        Ok(None) => {
+            tracing::debug!("retention: another replica is pruning");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "retention: prune failed; the next run goes on");
+            None
+        }
+    }
+}
