@@ -105,6 +105,9 @@ ensure_server_binaries() {
     bindir=$(pg_bindir)
   fi
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  # The Redis Cluster tests create their cluster with redis-cli (redis-tools, which
+  # redis-server depends on).
+  command -v redis-cli >/dev/null 2>&1 || apt_install redis-tools
   PG_BINDIR=$bindir
   export PG_BINDIR
 }

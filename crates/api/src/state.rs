@@ -51,7 +51,7 @@ pub struct AppState {
 /// The lazily made Redis connection, and when the last attempt to make it failed.
 #[derive(Default)]
 struct RedisSlot {
-    conn: Option<redis::aio::ConnectionManager>,
+    conn: Option<upcheck_streams::RedisConn>,
     failed_at: Option<std::time::Instant>,
 }
 
@@ -105,7 +105,7 @@ impl AppState {
     ///
     /// # Errors
     /// [`ApiError::Unavailable`] when Redis does not answer within 2 s.
-    pub async fn redis(&self) -> Result<redis::aio::ConnectionManager, ApiError> {
+    pub async fn redis(&self) -> Result<upcheck_streams::RedisConn, ApiError> {
         let mut slot = self.redis.lock().await;
         if let Some(conn) = &slot.conn {
             return Ok(conn.clone());

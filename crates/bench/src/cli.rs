@@ -240,6 +240,14 @@ pub(crate) struct ThroughputArgs {
     /// What the monitors probe.
     #[arg(long, value_enum, default_value_t = Mix::Http)]
     pub(crate) mix: Mix,
+    /// Runs on a throwaway three-master Redis Cluster (the local `redis-server`, on free
+    /// loopback ports) instead of the one Redis at `REDIS_URL`.
+    #[arg(long = "redis-cluster")]
+    pub(crate) redis_cluster: bool,
+    /// Schedule shards (`SCHEDULE_SHARDS`): sorted sets and monitoring streams, spread over a
+    /// cluster's masters.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_024))]
+    pub(crate) shards: u32,
     #[command(flatten)]
     pub(crate) window: Window,
     #[command(flatten)]

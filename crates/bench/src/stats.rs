@@ -30,16 +30,25 @@ pub(crate) fn p50_p99_max(sorted: &[f64]) -> String {
     )
 }
 
-/// Redis's own figures from `INFO`: used memory (bytes) and CPU seconds (user + system).
-pub(crate) async fn redis_info(conn: &mut redis::aio::ConnectionManager) -> anyhow::Result<(f64, f64)> {
-    let info: String = redis::cmd("INFO").arg("all").query_async(conn).await?;
-    let field = |name: &str| -> f64 {
+/// Redis's own figures from `INFO`: used memory (bytes) and CPU seconds (user + system), summed
+/// over a cluster's masters (which answer `INFO` each).
+pub(crate) async fn redis_info(conn: &mut upcheck_streams::RedisConn) -> anyhow::Result<(f64, f64)> {
+    let reply: redis::Value = redis::cmd("INFO").arg("all").query_async(conn).await?;
+    let texts: Vec<String> = match reply {
+        redis::Value::Map(nodes) => {
+            nodes.into_iter().map(|(_, v)| redis::from_redis_value(v)).collect::<Result<_, _>>()?
+        }
+        one => vec![redis::from_redis_value(one)?],
+    };
+    let field = |info: &str, name: &str| -> f64 {
         info.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(f64::NAN)
     };
-    Ok((field("used_memory"), field("used_cpu_user") + field("used_cpu_sys")))
+    Ok(texts.iter().fold((0.0, 0.0), |(mem, cpu), info| {
+        (mem + field(info, "used_memory"), cpu + field(info, "used_cpu_user") + field(info, "used_cpu_sys"))
+    }))
 }
 
 /// Postgres's CPU seconds: the postmaster (whose reaped backends count in its `cutime`) plus

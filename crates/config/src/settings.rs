@@ -211,6 +211,8 @@ pub struct Settings {
     pub abuse: crate::AbuseSettings,
     /// The live feed's limits and timings (`EVENTS_*`).
     pub events: crate::EventSettings,
+    /// How long raw checks are kept (`RETENTION_RAW_DAYS`).
+    pub raw_retention: crate::RawRetentionSettings,
     /// Retention of status events, notifications and ended sessions (`RETENTION_*`).
     pub housekeeping: crate::HousekeepingSettings,
     /// Rollup retention (`RETENTION_ROLLUP_MINUTE_DAYS`).
@@ -386,6 +388,7 @@ impl Settings {
             database_read,
             redis: RedisSettings::resolve(&RedisInputs {
                 url: raw.get("REDIS_URL")?,
+                cluster_urls: raw.get("REDIS_CLUSTER_URLS")?,
                 addr: raw.get("REDIS_ADDR")?,
                 username: raw.get("REDIS_USERNAME")?,
                 password: raw.get("REDIS_PASSWORD")?,
@@ -417,6 +420,7 @@ impl Settings {
             secrets: crate::secrets_key::from_raw(raw)?,
             abuse: crate::AbuseSettings::from_raw(raw)?,
             events: crate::EventSettings::from_raw(raw)?,
+            raw_retention: crate::RawRetentionSettings::from_raw(raw)?,
             housekeeping: crate::HousekeepingSettings::from_raw(raw)?,
             rollups: crate::RollupSettings::from_raw(raw)?,
         })
@@ -460,6 +464,7 @@ impl Settings {
 
 pub(crate) struct RedisInputs {
     pub(crate) url: Option<String>,
+    pub(crate) cluster_urls: Option<String>,
     pub(crate) addr: Option<String>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,

@@ -104,6 +104,41 @@ fn malformed_redis_settings_name_their_variable() {
 }
 
 #[test]
+fn a_redis_cluster_is_named_by_its_seed_nodes_or_a_cluster_url() {
+    let s = load(&[
+        ("REDIS_CLUSTER_URLS", "redis://a:7000, redis://:pw@b:7001,"),
+        ("REDIS_URL", "redis://single:6379"),
+    ])
+    .unwrap();
+    assert!(s.redis.is_cluster());
+    let seeds: Vec<&str> = s.redis.cluster_urls.iter().map(|u| u.expose_secret()).collect();
+    assert_eq!(seeds, ["redis://a:7000", "redis://:pw@b:7001"]);
+    assert_eq!(s.redis.redacted_endpoint(), "redis://a:7000");
+
+    let s =
+        load(&[("REDIS_URL", "rediss+cluster://default:tok@clustercfg.cache.amazonaws.com:6379")]).unwrap();
+    assert!(s.redis.is_cluster() && s.redis.is_tls());
+    assert_eq!(
+        s.redis.cluster_urls[0].expose_secret(),
+        "rediss://default:tok@clustercfg.cache.amazonaws.com:6379"
+    );
+    assert!(!load(&[("REDIS_URL", "redis://single:6379")]).unwrap().redis.is_cluster());
+    assert!(!load(&[("REDIS_CLUSTER_URLS", " ")]).unwrap().redis.is_cluster());
+}
+
+#[test]
+fn malformed_cluster_settings_name_their_variable() {
+    assert_eq!(err_var(&[("REDIS_CLUSTER_URLS", "http://a:7000")]), "REDIS_CLUSTER_URLS");
+    assert_eq!(err_var(&[("REDIS_CLUSTER_URLS", "redis://a:7000,a:7001")]), "REDIS_CLUSTER_URLS");
+    assert_eq!(err_var(&[("REDIS_CLUSTER_URLS", "redis://a:1,rediss://b:2")]), "REDIS_CLUSTER_URLS");
+    assert_eq!(err_var(&[("REDIS_URL", "redis+cluster://")]), "REDIS_URL");
+    assert_eq!(
+        err_var(&[("REDIS_CLUSTER_URLS", "redis://a:7000"), ("REDIS_KEY_PREFIX", "{up}:")]),
+        "REDIS_KEY_PREFIX"
+    );
+}
+
+#[test]
 fn numbers_are_range_checked_and_named() {
     assert_eq!(err_var(&[("PORT", "eighty")]), "PORT");
     assert_eq!(err_var(&[("PORT", "70000")]), "PORT");
@@ -436,4 +471,13 @@ fn minute_rollup_retention_defaults_to_90_days_and_is_range_checked() {
     assert_eq!(load(&[("RETENTION_ROLLUP_MINUTE_DAYS", "7")]).unwrap().rollups.minute_days, 7);
     assert_eq!(err_var(&[("RETENTION_ROLLUP_MINUTE_DAYS", "0")]), "RETENTION_ROLLUP_MINUTE_DAYS");
     assert_eq!(err_var(&[("RETENTION_ROLLUP_MINUTE_DAYS", "ninety")]), "RETENTION_ROLLUP_MINUTE_DAYS");
+}
+
+#[test]
+fn raw_retention_defaults_to_30_days_and_is_range_checked() {
+    assert_eq!(load(&[]).unwrap().raw_retention.raw_days, 30);
+    assert_eq!(load(&[("RETENTION_RAW_DAYS", "400")]).unwrap().raw_retention.raw_days, 400);
+    assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "0")]), "RETENTION_RAW_DAYS");
+    assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "3651")]), "RETENTION_RAW_DAYS");
+    assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "a month")]), "RETENTION_RAW_DAYS");
 }

@@ -15,7 +15,7 @@ pub struct Readiness {
     /// The worker's Postgres pool.
     pub pool: Pool,
     /// The worker's Redis connection.
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: upcheck_streams::RedisConn,
     /// One flag per consumer group, set once the group exists.
     pub groups: Vec<Arc<AtomicBool>>,
 }

@@ -108,7 +108,7 @@ pub struct Scrape {
     /// The Postgres pool whose usage is reported.
     pub pool: Option<upcheck_store::Pool>,
     /// The Redis connection `XINFO GROUPS` / `XLEN` run on.
-    pub redis: Option<redis::aio::ConnectionManager>,
+    pub redis: Option<upcheck_streams::RedisConn>,
     /// The consumer groups to report.
     pub groups: Vec<GroupRef>,
 }

@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod maintenance_hold;
 pub mod monitors;
 pub mod notifications;
+pub mod partitions;
 pub mod pool;
 pub mod reads;
 pub mod reconcile;
@@ -30,4 +31,4 @@ pub mod tls;
 pub mod users;
 
 pub use error::StoreError;
-pub use pool::{Pool, connect_pool, migrate, ping};
+pub use pool::{Pool, connect_pool, migrate, migrate_until, ping};

@@ -59,13 +59,31 @@ pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
 /// # Errors
 /// [`StoreError::Db`] when Postgres is unreachable, [`StoreError::Migration`] when a migration fails.
 pub async fn migrate(settings: &DatabaseSettings) -> Result<(), StoreError> {
+    migrate_to(settings, None).await
+}
+
+/// Runs the pending migrations up to and including version `last` only: for tests of a
+/// migration, which set up the schema as it stood before it.
+///
+/// # Errors
+/// As [`migrate`].
+#[doc(hidden)]
+pub async fn migrate_until(settings: &DatabaseSettings, last: u32) -> Result<(), StoreError> {
+    migrate_to(settings, Some(last)).await
+}
+
+async fn migrate_to(settings: &DatabaseSettings, last: Option<u32>) -> Result<(), StoreError> {
     let tls = crate::tls::tls_connector(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // Keepalives, but no response watchdog: a migration's statement (an index build) may
     // rightly run for minutes without a byte, and this session has no statement timeout.
     let net = upcheck_config::DatabaseNet { response_timeout_ms: 0, ..settings.net };
     let (mut client, driver) = crate::connect::open(&settings.config, &tls, &net).await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
-    let report = embedded::migrations::runner().run_async(&mut client).await;
+    let mut runner = embedded::migrations::runner();
+    if let Some(v) = last {
+        runner = runner.set_target(refinery::Target::Version(v));
+    }
+    let report = runner.run_async(&mut client).await;
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
     drop(client);
     let _ = driver.await;

@@ -5,8 +5,8 @@
 //! see [`crate::Producer::dead_letter`]). A replay deletes the dead letter and adds the message
 //! to its stream again in one script, so it is neither lost nor replayed twice.
 
+use crate::RedisConn;
 use crate::{Keys, MESSAGE_FIELD, StreamError};
-use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 
 /// One dead letter.
@@ -55,7 +55,7 @@ fn decode(stream: &str, (id, mut fields): Entry) -> DeadLetter {
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
 pub async fn list(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     stream: &str,
     after: Option<&str>,
     limit: usize,
@@ -77,11 +77,7 @@ pub async fn list(
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
-pub async fn get(
-    conn: &ConnectionManager,
-    stream: &str,
-    id: &str,
-) -> Result<Option<DeadLetter>, StreamError> {
+pub async fn get(conn: &RedisConn, stream: &str, id: &str) -> Result<Option<DeadLetter>, StreamError> {
     if !is_entry_id(id) {
         return Ok(None);
     }
@@ -109,7 +105,7 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[3])
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
 pub async fn requeue(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     letter: &DeadLetter,
     maxlen: u64,
 ) -> Result<Option<String>, StreamError> {
@@ -139,7 +135,7 @@ pub fn is_entry_id(id: &str) -> bool {
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
-pub async fn discard(conn: &ConnectionManager, stream: &str, id: &str) -> Result<bool, StreamError> {
+pub async fn discard(conn: &RedisConn, stream: &str, id: &str) -> Result<bool, StreamError> {
     if !is_entry_id(id) {
         return Ok(false);
     }

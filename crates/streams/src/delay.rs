@@ -1,8 +1,7 @@
 //! A delay queue: messages wait in a sorted set (score: due time, Unix ms) and are moved onto a
 //! stream when due, each move atomic (one Lua script: `XADD` then `ZREM`).
 
-use crate::{MESSAGE_FIELD, StreamError};
-use redis::aio::ConnectionManager;
+use crate::{MESSAGE_FIELD, RedisConn, StreamError};
 
 /// KEYS: the set, the stream. ARGV: now ms, most to move, MAXLEN, the message field.
 const PUMP: &str = r#"
@@ -18,7 +17,7 @@ return #due
 /// same message twice keeps one copy, due at the later call's time.
 #[derive(Clone)]
 pub struct DelayQueue {
-    conn: ConnectionManager,
+    conn: RedisConn,
     key: String,
     stream: String,
     maxlen: u64,
@@ -26,8 +25,11 @@ pub struct DelayQueue {
 }
 
 impl DelayQueue {
-    /// A queue in sorted set `key` feeding `stream`, trimmed to about `maxlen` entries.
-    pub fn new(conn: ConnectionManager, key: String, stream: String, maxlen: u64) -> Self {
+    /// A queue in sorted set `key` feeding `stream`, trimmed to about `maxlen` entries. On a
+    /// Redis Cluster `key` must share `stream`'s hash slot (the pump is one script over both):
+    /// tag it with [`crate::keys::same_slot_tag`] of the stream, as
+    /// [`crate::Keys::notification_retries`] is.
+    pub fn new(conn: RedisConn, key: String, stream: String, maxlen: u64) -> Self {
         Self { conn, key, stream, maxlen, script: redis::Script::new(PUMP) }
     }
 

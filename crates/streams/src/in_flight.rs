@@ -7,8 +7,8 @@
 //! Both keys carry the owner's id as their Redis Cluster hash tag (`{owner}`): one script
 //! touches them together.
 
+use crate::RedisConn;
 use crate::{Keys, StreamError};
-use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 /// KEYS: the channel's holders, the owner's holders. ARGV: holder, hold ms, channel limit,
@@ -61,7 +61,7 @@ impl Admission {
 /// Limits on deliveries in flight, shared by every replica through Redis.
 #[derive(Clone)]
 pub struct InFlight {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     per_channel: u32,
     per_owner: u32,
@@ -75,7 +75,7 @@ impl InFlight {
     /// owner's channels, with keys named by `keys`. A hold lasts at most
     /// `hold_ms` (above one attempt's timeout): a holder that never releases (its replica died)
     /// frees its slot then.
-    pub fn new(conn: ConnectionManager, keys: Keys, per_channel: u32, per_owner: u32, hold_ms: u64) -> Self {
+    pub fn new(conn: RedisConn, keys: Keys, per_channel: u32, per_owner: u32, hold_ms: u64) -> Self {
         Self {
             conn,
             keys,

@@ -1,8 +1,8 @@
 //! What Redis says about a stream and its consumer groups (`XLEN`, `XINFO GROUPS`), decoded
 //! with redis-rs's typed replies.
 
+use crate::RedisConn;
 use crate::StreamError;
-use redis::aio::ConnectionManager;
 
 /// One stream and one of its groups, as Redis reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,11 +21,7 @@ pub struct GroupInfo {
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
-pub async fn group_info(
-    conn: &mut ConnectionManager,
-    stream: &str,
-    group: &str,
-) -> Result<GroupInfo, StreamError> {
+pub async fn group_info(conn: &mut RedisConn, stream: &str, group: &str) -> Result<GroupInfo, StreamError> {
     let reply: Result<(u64, redis::streams::StreamInfoGroupsReply), redis::RedisError> =
         redis::pipe().cmd("XLEN").arg(stream).cmd("XINFO").arg("GROUPS").arg(stream).query_async(conn).await;
     let (length, groups) = match reply {

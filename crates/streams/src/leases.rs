@@ -6,8 +6,8 @@
 //!
 //! Each script touches one key, so every subject's set may live on any Redis Cluster node.
 
+use crate::RedisConn;
 use crate::{Keys, StreamError};
-use redis::aio::ConnectionManager;
 
 /// KEYS: the subject's holders. ARGV: holder, lease ms, limit.
 /// Returns 1 (taken or renewed) or 0 (`limit` others hold leases).
@@ -37,7 +37,7 @@ return 1
 /// Leased slots under `keys`' prefix.
 #[derive(Clone)]
 pub struct Leases {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     acquire: redis::Script,
     renew: redis::Script,
@@ -45,7 +45,7 @@ pub struct Leases {
 
 impl Leases {
     /// Leases kept under `keys`' prefix, on `conn`.
-    pub fn new(conn: ConnectionManager, keys: Keys) -> Self {
+    pub fn new(conn: RedisConn, keys: Keys) -> Self {
         Self { conn, keys, acquire: redis::Script::new(ACQUIRE), renew: redis::Script::new(RENEW) }
     }
 

@@ -14,7 +14,7 @@ mod delay;
 mod error;
 mod in_flight;
 mod info;
-mod keys;
+pub mod keys;
 mod leases;
 mod lock;
 mod message;
@@ -28,7 +28,7 @@ mod throttle;
 mod timer_set;
 pub mod trace;
 
-pub use conn::{RedisConns, client, connect};
+pub use conn::{RedisConn, RedisConns, adopt_legacy_key, client, connect, node_clients, subscribe};
 pub use delay::DelayQueue;
 pub use error::StreamError;
 pub use in_flight::{Admission, InFlight};

@@ -2,8 +2,8 @@
 //! at a time does a job all replicas could do (the reconcile, the notification sweep).
 //! Redis documentation, "Distributed Locks with Redis", single-instance pattern.
 
+use crate::RedisConn;
 use crate::StreamError;
-use redis::aio::ConnectionManager;
 
 const RELEASE: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
@@ -11,7 +11,7 @@ const RELEASE: &str =
 /// A lock on one key.
 #[derive(Clone)]
 pub struct Lock {
-    conn: ConnectionManager,
+    conn: RedisConn,
     key: String,
 }
 
@@ -23,7 +23,7 @@ pub struct Held {
 
 impl Lock {
     /// A lock on `key` (under `REDIS_KEY_PREFIX`, see [`crate::Keys`]).
-    pub fn new(conn: ConnectionManager, key: String) -> Self {
+    pub fn new(conn: RedisConn, key: String) -> Self {
         Self { conn, key }
     }
 

@@ -1,8 +1,8 @@
 //! The stream producer: `XADD … MAXLEN ~ n` so streams stay bounded; each entry carries its
 //! trace context beside the message (see [`crate::trace`]).
 
+use crate::RedisConn;
 use crate::{Keys, StreamError, StreamMessage};
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 use upcheck_domain::TraceParent;
 
@@ -12,14 +12,14 @@ pub const MESSAGE_FIELD: &str = "m";
 /// Adds JSON messages to streams, trimming each to about `maxlen` entries.
 #[derive(Clone)]
 pub struct Producer {
-    conn: ConnectionManager,
+    conn: RedisConn,
     maxlen: u64,
     dead_letter_maxlen: u64,
 }
 
 impl Producer {
     /// A producer on `conn` trimming to about `maxlen` entries (`STREAM_MAXLEN`).
-    pub fn new(conn: ConnectionManager, maxlen: u64) -> Self {
+    pub fn new(conn: RedisConn, maxlen: u64) -> Self {
         Self { conn, maxlen, dead_letter_maxlen: upcheck_config::Tunables::default().dead_letter_maxlen }
     }
 

@@ -5,8 +5,8 @@
 //!
 //! A limit of `n` per minute allows a burst of `n`, then one request every `60 / n` s.
 
+use crate::RedisConn;
 use crate::{Keys, StreamError};
-use redis::aio::ConnectionManager;
 
 /// KEYS: the subject's key. ARGV: emission interval µs (60 s / n), burst (n).
 /// Returns {allowed (1/0), µs until the next request is allowed, requests left now}.
@@ -40,14 +40,14 @@ pub struct RateVerdict {
 /// GCRA rate limits in Redis.
 #[derive(Clone)]
 pub struct RateLimiter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     script: redis::Script,
 }
 
 impl RateLimiter {
     /// Limits kept under `keys`' prefix.
-    pub fn new(conn: ConnectionManager, keys: Keys) -> Self {
+    pub fn new(conn: RedisConn, keys: Keys) -> Self {
         Self { conn, keys, script: redis::Script::new(GCRA) }
     }
 

@@ -2,8 +2,8 @@
 //! sorted set (member region, score last report in Unix ms); the API lists the regions that
 //! reported in the last five minutes. It repairs itself after a Redis loss at the next report.
 
+use crate::RedisConn;
 use crate::{Keys, StreamError};
-use redis::aio::ConnectionManager;
 
 /// How long a region counts as active after its last report, ms.
 pub const ACTIVE_FOR_MS: i64 = 5 * 60 * 1_000;
@@ -12,12 +12,7 @@ pub const ACTIVE_FOR_MS: i64 = 5 * 60 * 1_000;
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
-pub async fn report(
-    conn: &ConnectionManager,
-    keys: &Keys,
-    region: &str,
-    now_ms: i64,
-) -> Result<(), StreamError> {
+pub async fn report(conn: &RedisConn, keys: &Keys, region: &str, now_ms: i64) -> Result<(), StreamError> {
     redis::pipe()
         .cmd("ZADD")
         .arg(keys.regions())
@@ -39,11 +34,7 @@ pub async fn report(
 ///
 /// # Errors
 /// [`StreamError::Redis`] when Redis refuses the command or the connection fails.
-pub async fn active(
-    conn: &ConnectionManager,
-    keys: &Keys,
-    now_ms: i64,
-) -> Result<Vec<(String, i64)>, StreamError> {
+pub async fn active(conn: &RedisConn, keys: &Keys, now_ms: i64) -> Result<Vec<(String, i64)>, StreamError> {
     let raw: Vec<(String, f64)> = redis::cmd("ZRANGE")
         .arg(keys.regions())
         .arg(now_ms - ACTIVE_FOR_MS)

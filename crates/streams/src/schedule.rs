@@ -3,9 +3,9 @@
 //! Lua script claims due monitors, re-scores them to their next due time and adds their check
 //! jobs to the shard's monitoring stream atomically, so N replicas never schedule one check twice.
 
+use crate::RedisConn;
 use crate::{Keys, StreamError};
-use redis::aio::ConnectionManager;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use upcheck_domain::ProbeSpec;
 use uuid::Uuid;
 
@@ -55,7 +55,7 @@ return 1
 /// The schedule and spec store in Redis.
 #[derive(Clone)]
 pub struct Schedule {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     script: redis::Script,
     ping_script: redis::Script,
@@ -64,7 +64,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// A schedule using `keys`, adding jobs to streams trimmed to about `maxlen` entries.
-    pub fn new(conn: ConnectionManager, keys: Keys, maxlen: u64) -> Self {
+    pub fn new(conn: RedisConn, keys: Keys, maxlen: u64) -> Self {
         Self {
             conn,
             keys,
@@ -87,7 +87,7 @@ impl Schedule {
         self.upsert_many(std::slice::from_ref(spec), due_at_ms, false).await
     }
 
-    /// Stores many specs in one pipelined transaction per call. With `keep_due`, as the reconcile
+    /// Stores many specs in one pipeline per shard. With `keep_due`, as the reconcile
     /// needs, monitors already scheduled keep their due time (`ZADD NX`) and the others are
     /// spread over one interval after `due_at_ms` by their id, so a Redis that lost its data
     /// does not bring every monitor due in the same instant (a burst per interval for ever).
@@ -104,9 +104,11 @@ impl Schedule {
         if specs.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        // One pipeline per shard: on a Redis Cluster a pipeline must stay in one hash slot.
+        let mut pipes: HashMap<u32, redis::Pipeline> = HashMap::new();
         for spec in specs {
             let shard = self.keys.shard_of(spec.monitor_id);
+            let pipe = pipes.entry(shard).or_default();
             let id = spec.monitor_id.to_string();
             pipe.cmd("HSET").arg(self.keys.specs(shard)).arg(&id).arg(serde_json::to_string(spec)?).ignore();
             let zadd = pipe.cmd("ZADD").arg(self.keys.schedule(shard));
@@ -125,7 +127,16 @@ impl Schedule {
             };
             zadd.arg(due).arg(&id).ignore();
         }
-        pipe.query_async::<()>(&mut self.conn.clone()).await?;
+        self.run_pipes(pipes.into_values()).await
+    }
+
+    /// Runs one pipeline per shard, concurrently.
+    async fn run_pipes(&self, pipes: impl Iterator<Item = redis::Pipeline>) -> Result<(), StreamError> {
+        futures::future::try_join_all(pipes.map(|pipe| {
+            let mut conn = self.conn.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        }))
+        .await?;
         Ok(())
     }
 
@@ -145,15 +156,15 @@ impl Schedule {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        let mut pipes: HashMap<u32, redis::Pipeline> = HashMap::new();
         for id in ids {
             let shard = self.keys.shard_of(*id);
+            let pipe = pipes.entry(shard).or_default();
             let id = id.to_string();
             pipe.cmd("ZREM").arg(self.keys.schedule(shard)).arg(&id).ignore();
             pipe.cmd("HDEL").arg(self.keys.specs(shard)).arg(&id).ignore();
         }
-        pipe.query_async::<()>(&mut self.conn.clone()).await?;
-        Ok(())
+        self.run_pipes(pipes.into_values()).await
     }
 
     /// Claims up to `limit` monitors of `shard` due at or before `now_ms` and adds their jobs

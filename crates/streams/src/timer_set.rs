@@ -4,8 +4,8 @@
 //! run out and another claims the member again. Handling must be idempotent (it is: the record
 //! is in Postgres). Like the monitoring schedule's claim, but the members carry no job.
 
+use crate::RedisConn;
 use crate::StreamError;
-use redis::aio::ConnectionManager;
 
 /// KEYS: the set. ARGV: now ms, most to claim, lease end ms. Returns the claimed members.
 const CLAIM: &str = r#"
@@ -28,7 +28,7 @@ return 0
 /// Timers waiting for their due time in one sorted set.
 #[derive(Clone)]
 pub struct TimerSet {
-    conn: ConnectionManager,
+    conn: RedisConn,
     key: String,
     claim: redis::Script,
     release: redis::Script,
@@ -45,7 +45,7 @@ pub struct Claimed {
 
 impl TimerSet {
     /// The set at `key` (under `REDIS_KEY_PREFIX`, see [`crate::Keys::alert_timers`]).
-    pub fn new(conn: ConnectionManager, key: String) -> Self {
+    pub fn new(conn: RedisConn, key: String) -> Self {
         Self { conn, key, claim: redis::Script::new(CLAIM), release: redis::Script::new(RELEASE) }
     }
 

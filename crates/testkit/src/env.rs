@@ -11,8 +11,8 @@ pub struct TestEnv {
     pub settings: Settings,
     /// A pool on this test's database.
     pub pool: Pool,
-    /// A Redis connection (multiplexed).
-    pub redis: redis::aio::ConnectionManager,
+    /// A Redis connection (multiplexed; to the cluster when the settings name one).
+    pub redis: upcheck_streams::RedisConn,
     /// The Redis prefix every key and stream of this test starts with.
     pub prefix: String,
     /// The environment variables `settings` was built from, with `DATABASE_URL` naming this
@@ -93,8 +93,7 @@ impl TestEnv {
         }
         upcheck_store::migrate(&settings.database).await.expect("migrate test database");
         let pool = upcheck_store::connect_pool(&settings.database).expect("pool");
-        let client = upcheck_streams::client(&settings.redis).expect("redis client");
-        let redis = redis::aio::ConnectionManager::new(client).await.unwrap_or_else(|e| {
+        let redis = upcheck_streams::connect(&settings.redis).await.map(|c| c.commands).unwrap_or_else(|e| {
             panic!("Redis does not answer at REDIS_URL ({e}); run the tests through scripts/test.sh")
         });
         Self { settings, pool, redis, prefix, vars, db_name, admin }
@@ -130,7 +129,7 @@ impl Drop for TestEnv {
         let db_name = self.db_name.clone();
         let prefix = self.prefix.clone();
         let admin = self.admin.clone();
-        let redis = upcheck_streams::client(&self.settings.redis);
+        let redis = self.settings.redis.clone();
         self.pool.close();
         // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
         let cleanup = std::thread::spawn(move || {
@@ -143,16 +142,16 @@ impl Drop for TestEnv {
                         .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
                         .await;
                 }
-                if let Ok(client) = redis
-                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                {
-                    let keys: Vec<String> = redis::cmd("KEYS")
-                        .arg(format!("{prefix}*"))
-                        .query_async(&mut conn)
-                        .await
-                        .unwrap_or_default();
-                    if !keys.is_empty() {
-                        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                // On a cluster, KEYS asks every master and DEL is split by slot (redis-rs).
+                // Keys that share a stream's slot are named `{<stream>}:…` (see `Keys`).
+                if let Ok(conns) = upcheck_streams::connect(&redis).await {
+                    let mut conn = conns.commands;
+                    for pattern in [format!("{prefix}*"), format!("{{{prefix}*")] {
+                        let keys: Vec<String> =
+                            redis::cmd("KEYS").arg(pattern).query_async(&mut conn).await.unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                        }
                     }
                 }
             });

@@ -1,7 +1,8 @@
 //! Test helpers shared by every crate's integration tests: each test gets its own Postgres
 //! database and its own Redis key/stream prefix (both dropped when the [`TestEnv`] drops), plus
 //! real local HTTP servers to probe ([`FlipTarget`]) and to receive webhooks ([`WebhookReceiver`]),
-//! an SMTP server for e-mail ([`smtp::SmtpServer`]);
+//! an SMTP server for e-mail ([`smtp::SmtpServer`]), a throwaway Redis Cluster
+//! ([`LocalRedisCluster`]);
 //! [`cli`] checks a built binary's command line.
 //!
 //! `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and `REDIS_URL`
@@ -15,6 +16,7 @@ pub mod fixtures;
 pub mod http_target;
 pub mod local_servers;
 mod nginx;
+mod redis_cluster;
 mod redis_server;
 mod servers;
 pub mod smtp;
@@ -24,6 +26,7 @@ pub mod tls_target;
 
 pub use env::TestEnv;
 pub use nginx::Nginx;
+pub use redis_cluster::LocalRedisCluster;
 pub use redis_server::LocalRedis;
 pub use servers::{FlipTarget, Received, ScriptedTarget, SilentTarget, WebhookReceiver};
 

@@ -1,13 +1,15 @@
 //! `upcheck-worker-monitoring`: the leaderless scheduler plus the probes. Each replica claims
 //! due monitors into the monitoring stream(s), probes the jobs its consumer group hands it,
 //! writes check results in batches with the status machine and the outbox, publishes
-//! transitions to the status-change stream, and keeps Redis reconciled with Postgres.
+//! transitions to the status-change stream, keeps Redis reconciled with Postgres and keeps the
+//! checks' daily partitions (made ahead, dropped past `RETENTION_RAW_DAYS`).
 
 pub mod batcher;
 pub mod fair;
 pub mod handler;
 pub mod live;
 pub mod outbox;
+pub mod partitions;
 pub mod probe;
 pub mod reconcile;
 pub mod scheduler;
@@ -127,6 +129,14 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         Duration::from_millis(t.outbox_relay_ms * 3),
         cancel.clone(),
     ));
+    // Check partitions made ahead (and dropped past RETENTION_RAW_DAYS), now and hourly.
+    tasks.spawn(partitions::run(
+        pool.clone(),
+        settings.raw_retention.raw_days,
+        partitions::PERIOD,
+        cancel.clone(),
+    ));
+    tasks.spawn(partitions::compact(pool.clone(), partitions::PERIOD, cancel.clone()));
     tasks.spawn(reconcile::run(
         pool.clone(),
         schedule,
@@ -146,6 +156,8 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         region = %settings.region,
         consumer = %settings.streams.consumer,
         shards = keys.shards(),
+        streams = %(0..keys.shards()).map(|n| keys.monitoring_stream(n)).collect::<Vec<_>>().join(","),
+        redis_cluster = settings.redis.is_cluster(),
         health_port = worker.health_port(),
         "monitoring worker started"
     );

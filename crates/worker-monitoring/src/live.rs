@@ -18,7 +18,7 @@ pub const LISTENING_POLL: Duration = Duration::from_secs(2);
 /// Publishes check batches while someone listens.
 #[derive(Clone)]
 pub struct LiveChecks {
-    conn: redis::aio::ConnectionManager,
+    conn: upcheck_streams::RedisConn,
     channel: String,
     key: String,
     listening: Arc<AtomicBool>,
@@ -27,7 +27,7 @@ pub struct LiveChecks {
 impl LiveChecks {
     /// Publishes on `channel` (`Keys::live_channel`) while `key` (`<prefix>live:checks`)
     /// exists.
-    pub fn new(conn: redis::aio::ConnectionManager, channel: String, key: String) -> Self {
+    pub fn new(conn: upcheck_streams::RedisConn, channel: String, key: String) -> Self {
         Self { conn, channel, key, listening: Arc::default() }
     }
 

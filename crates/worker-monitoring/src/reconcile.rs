@@ -26,7 +26,7 @@ pub enum ReconcileError {
 pub async fn run(
     pool: Pool,
     schedule: Schedule,
-    redis: redis::aio::ConnectionManager,
+    redis: upcheck_streams::RedisConn,
     every: Duration,
     cancel: CancellationToken,
 ) {

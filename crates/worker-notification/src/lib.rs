@@ -41,6 +41,15 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     // One attempt's longest time, over HTTP or SMTP: leases and in-flight holds outlast it, so
     // no second job delivers while an attempt is still running.
     let attempt_ms = t.webhook_timeout_ms.max(settings.smtp.timeout_ms);
+    if let Err(e) = upcheck_streams::adopt_legacy_key(
+        &conns.commands,
+        &keys.legacy_notification_retries(),
+        &keys.notification_retries(),
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "cannot adopt the old notification retry set");
+    }
     let retries = DelayQueue::new(
         conns.commands.clone(),
         keys.notification_retries(),

@@ -163,7 +163,7 @@ pub struct TimerSweep {
     /// The sorted set.
     pub set: TimerSet,
     /// For the marker.
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: upcheck_streams::RedisConn,
     /// The marker key ([`upcheck_streams::Keys::alert_timers_marker`]).
     pub marker: String,
     /// One sweeper at a time.

@@ -93,10 +93,8 @@ pub(crate) async fn refresh_checks_key(state: &AppState, key: &str) {
 }
 
 async fn subscribe(state: &AppState, channel: &str) -> anyhow::Result<redis::aio::PubSub> {
-    let client = upcheck_streams::client(&state.settings.redis)?;
-    let mut pubsub = tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub()).await??;
-    pubsub.subscribe(channel).await?;
-    Ok(pubsub)
+    // On a Redis Cluster, one node's subscription hears every node's PUBLISH.
+    Ok(upcheck_streams::subscribe(&state.settings.redis, channel).await?)
 }
 
 /// Decodes one publication and broadcasts it (check batches with each monitor's owner).

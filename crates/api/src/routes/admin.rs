@@ -135,7 +135,7 @@ async fn admin_stream(
     caller: &AuthUser,
     stream: Option<&str>,
     shard: Option<u32>,
-) -> Result<(String, redis::aio::ConnectionManager), ApiError> {
+) -> Result<(String, upcheck_streams::RedisConn), ApiError> {
     admin(caller)?;
     let stream = stream_name(state, stream, shard)?;
     Ok((stream, state.redis().await?))

@@ -15,6 +15,8 @@ pub(crate) async fn run(a: &AllArgs) -> anyhow::Result<Rows> {
         monitors,
         replicas,
         flip,
+        redis_cluster: false,
+        shards: 1,
         window: a.window.clone(),
         overrides: a.overrides.clone(),
     };

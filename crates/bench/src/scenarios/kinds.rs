@@ -13,6 +13,8 @@ pub(crate) async fn run(a: &KindsArgs) -> anyhow::Result<Rows> {
         replicas: 1,
         flip: 0,
         mix,
+        redis_cluster: false,
+        shards: 1,
         window: a.window.clone(),
         overrides: a.overrides.clone(),
     };

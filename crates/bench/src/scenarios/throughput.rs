@@ -35,6 +35,17 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
     let extra = servers.as_ref().map(KindServers::vars).unwrap_or_default();
     let mut vars = a.overrides.vars();
     vars.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    let cluster = if a.redis_cluster {
+        Some(tokio::task::spawn_blocking(|| upcheck_testkit::LocalRedisCluster::start(3)).await??)
+    } else {
+        None
+    };
+    let cluster_urls = cluster.as_ref().map(upcheck_testkit::LocalRedisCluster::urls);
+    if let Some(urls) = &cluster_urls {
+        vars.push(("REDIS_CLUSTER_URLS", urls));
+    }
+    let shards = a.shards.to_string();
+    vars.push(("SCHEDULE_SHARDS", &shards));
     let env = TestEnv::with_env(&vars).await;
     let target = FlipTarget::start().await;
     let owner = user(&env).await;
@@ -155,6 +166,12 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
         Mix::HttpAssert => label.push_str(", http with one assertion"),
         Mix::Kinds => label.push_str(", mix 70 % http + assertion / 10 % tcp / 10 % dns / 10 % tls"),
     }
+    if a.redis_cluster {
+        label.push_str(", Redis Cluster of 3 masters");
+    }
+    if a.shards > 1 {
+        label.push_str(&format!(", {} schedule shards", a.shards));
+    }
     for (k, v) in &a.overrides.sets {
         label.push_str(&format!(", {k}={v}"));
     }
@@ -203,7 +220,22 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
             (mem_running - mem_empty) / all.len() as f64
         ),
     ));
+    let (heap, indexes) = check_bytes(&env).await?;
+    let stored: i64 = db.query_one("SELECT count(*) FROM check_results", &[]).await?.get(0);
+    let per_check = |b: i64| b as f64 / stored.max(1) as f64;
+    rows.push((
+        format!("{label}: bytes per stored check, table + indexes"),
+        format!(
+            "{:.0} B ({:.0} B table, {:.0} B indexes; {} checks)",
+            per_check(heap + indexes),
+            per_check(heap),
+            per_check(indexes),
+            thousands(stored as f64)
+        ),
+    ));
     rows.extend(alert_rows);
+    drop(env); // its keys are deleted while the cluster still runs
+    drop(cluster);
     Ok(Throughput {
         rows,
         checks_per_second: rate,
@@ -211,6 +243,24 @@ pub(crate) async fn run(a: &ThroughputArgs) -> anyhow::Result<Throughput> {
         pipeline_cpu_ms: per_k(pipeline),
         worker_rss_mib: worker_rss,
     })
+}
+
+/// Bytes `check_results` takes on disk: its table(s) with their TOAST, and its indexes. For a
+/// partitioned `check_results`, the sum over its partitions; for the unpartitioned table of
+/// older schemas (before V24), the table itself.
+pub(crate) async fn check_bytes(env: &TestEnv) -> anyhow::Result<(i64, i64)> {
+    let row = env
+        .db()
+        .await
+        .query_one(
+            "WITH r AS (SELECT inhrelid AS oid FROM pg_inherits WHERE inhparent = 'check_results'::regclass \
+                        UNION ALL SELECT 'check_results'::regclass::oid \
+                        WHERE NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'check_results'::regclass)) \
+             SELECT coalesce(sum(pg_table_size(oid)), 0)::int8, coalesce(sum(pg_indexes_size(oid)), 0)::int8 FROM r",
+            &[],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
 }
 
 /// The DNS and TLS servers a `kinds` mix probes, inside the bench.

@@ -48,7 +48,7 @@ async fn a_dead_notification_is_listed_replayed_and_delivered_and_others_discard
     assert_eq!(after["items"], json!([]), "a replayed dead letter leaves the dead-letter stream");
 
     // A bulk replay takes only the dead letters its filter matches.
-    let dlq = format!("{}:dlq", stack.env.settings.streams.status_change);
+    let dlq = upcheck_streams::Keys::dead_letter(&stack.env.settings.streams.status_change);
     let dead = |reason: &'static str| {
         let mut redis = stack.env.redis.clone();
         let dlq = dlq.clone();

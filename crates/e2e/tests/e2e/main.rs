@@ -13,6 +13,7 @@ mod live_feed;
 mod maintenance;
 mod metrics;
 mod pipeline;
+mod redis_cluster;
 mod regions;
 mod status_page_browser;
 mod timeline;

@@ -2,8 +2,8 @@
 //! the next, so a busy runner pays one round trip per batch and an idle one waits for nothing.
 
 use super::RunnerConfig;
+use crate::RedisConn;
 use crate::backoff::{backoff, sleep_or_cancel};
-use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +21,7 @@ pub(super) struct Acker {
 impl Acker {
     /// Starts the loop; it ends once every `Acker` clone is dropped and the queue is empty.
     pub(super) fn start(
-        conn: ConnectionManager,
+        conn: RedisConn,
         config: RunnerConfig,
         cancel: CancellationToken,
         acknowledged: metrics::Counter,
@@ -45,7 +45,7 @@ impl Acker {
 /// backoff until it succeeds or `cancel` fires, then answers each waiting handler.
 async fn ack_loop(
     mut rx: mpsc::UnboundedReceiver<AckRequest>,
-    mut conn: ConnectionManager,
+    mut conn: RedisConn,
     c: RunnerConfig,
     cancel: CancellationToken,
     acknowledged: metrics::Counter,

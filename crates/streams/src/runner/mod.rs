@@ -8,8 +8,9 @@
 //!   exponential backoff (the database or Redis is down: nothing is lost, nothing piles up), for
 //!   at most `retry_budget`; then the entry is left pending, no longer kept fresh, so the
 //!   reclaim below takes it and `max_deliveries` ends a failure that never clears.
-//!   [`HandleError::Permanent`] moves the entry to `<stream>:dlq` at once, with the error's
-//!   chain as the reason.
+//!   [`HandleError::Permanent`] moves the entry to its dead-letter stream at once
+//!   ([`crate::Keys::dead_letter`]: `{<stream>}:dlq`, in the stream's hash slot), with the
+//!   error's chain as the reason.
 //! - Acknowledgements are batched: the ids that finish while one `XACK` is in flight go
 //!   together in the next, so a busy runner pays one round trip per batch and an idle one
 //!   waits for nothing.
@@ -31,6 +32,7 @@ mod config;
 mod reclaim;
 mod span;
 
+use crate::RedisConn;
 use crate::Throttle;
 use crate::backoff::{backoff, sleep_or_cancel};
 use crate::reply::{self, Entry};
@@ -39,7 +41,6 @@ use ack::Acker;
 use config::Counters;
 pub use config::RunnerConfig;
 use reclaim::dead_letter;
-use redis::aio::ConnectionManager;
 use span::{Incoming, entry_span};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -54,8 +55,8 @@ use tracing::Instrument;
 pub struct Runner<H> {
     config: RunnerConfig,
     counters: Counters,
-    commands: ConnectionManager,
-    blocking: ConnectionManager,
+    commands: RedisConn,
+    blocking: RedisConn,
     handler: Arc<H>,
     ready: Arc<AtomicBool>,
     free: Arc<AtomicUsize>,
@@ -112,6 +113,14 @@ impl<H: Handler> Runner<H> {
             tracing::warn!(stream = %self.config.stream, error = %e, "cannot create consumer group; retrying");
             if sleep_or_cancel(backoff.next_delay(), &cancel).await {
                 return Ok(());
+            }
+        }
+        if let Some(old) = crate::Keys::legacy_dead_letter(&self.config.stream) {
+            let new = crate::Keys::dead_letter(&self.config.stream);
+            match crate::adopt_legacy_key(&self.commands, &old, &new).await {
+                Ok(true) => tracing::info!(%old, %new, "dead-letter stream renamed to its hash-tagged name"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%old, error = %e, "cannot adopt the old dead-letter stream"),
             }
         }
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
@@ -310,11 +319,7 @@ impl Drop for InFlight {
 ///
 /// # Errors
 /// [`StreamError`] for any failure but `BUSYGROUP`.
-pub(crate) async fn ensure_group(
-    conn: &mut ConnectionManager,
-    stream: &str,
-    group: &str,
-) -> Result<(), StreamError> {
+pub(crate) async fn ensure_group(conn: &mut RedisConn, stream: &str, group: &str) -> Result<(), StreamError> {
     let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(stream)

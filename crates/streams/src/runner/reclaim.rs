@@ -2,9 +2,9 @@
 //! after `max_deliveries`; consumers gone idle with nothing pending are removed.
 
 use super::{Incoming, Runner, RunnerConfig};
+use crate::RedisConn;
 use crate::reply;
 use crate::{Handler, StreamError, StreamMessage};
-use redis::aio::ConnectionManager;
 use std::collections::HashSet;
 
 impl<H: Handler> Runner<H> {
@@ -131,7 +131,7 @@ impl<H: Handler> Runner<H> {
 
 /// Copies `message` to `<stream>:dlq` with why, then acknowledges it, in one transaction.
 pub(super) async fn dead_letter(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     c: &RunnerConfig,
     message: &StreamMessage,
     reason: &str,

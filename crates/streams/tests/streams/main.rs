@@ -3,6 +3,7 @@
 mod helpers;
 mod in_flight;
 mod leases;
+mod legacy;
 mod runner;
 mod schedule;
 mod trace;

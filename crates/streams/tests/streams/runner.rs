@@ -135,7 +135,7 @@ async fn a_permanent_failure_goes_to_the_dead_letter_stream_with_its_reason() {
 
     let id = producer.add(&cfg.stream, &"permanent").await.unwrap();
 
-    let dlq = format!("{}:dlq", cfg.stream);
+    let dlq = upcheck_streams::Keys::dead_letter(&cfg.stream);
     let dead =
         wait_for("a dead letter", WAIT, || async { entries(&env, &dlq).await.into_iter().next() }).await;
     assert_eq!(dead["m"], "\"permanent\"");
@@ -173,7 +173,7 @@ async fn a_message_delivered_max_deliveries_times_is_dead_lettered_not_retried_f
     let handler = Arc::new(ScriptedHandler::default());
     let (cancel, task) = spawn_runner(&env, &conns, "live", handler.clone());
 
-    let dlq = format!("{}:dlq", cfg.stream);
+    let dlq = upcheck_streams::Keys::dead_letter(&cfg.stream);
     let dead =
         wait_for("a dead letter", WAIT, || async { entries(&env, &dlq).await.into_iter().next() }).await;
     assert_eq!(dead["source_id"], id);
@@ -198,7 +198,7 @@ async fn a_retryable_failure_is_retried_in_process_until_it_succeeds() {
     wait_for("three calls", WAIT, || async { (handler.calls().len() == 3).then_some(()) }).await;
     wait_for("the ack", WAIT, || async { (pending(&env, &cfg.stream, &cfg.group).await == 0).then_some(()) })
         .await;
-    assert!(entries(&env, &format!("{}:dlq", cfg.stream)).await.is_empty());
+    assert!(entries(&env, &upcheck_streams::Keys::dead_letter(&cfg.stream)).await.is_empty());
     cancel.cancel();
     task.await.unwrap();
 }
@@ -252,7 +252,10 @@ async fn a_message_retrying_through_an_outage_is_neither_reclaimed_nor_dead_lett
     wait_for("five failed calls", WAIT, || async { (handler.calls().len() >= 5).then_some(()) }).await;
 
     assert_eq!(deliveries(&env, &cfg.stream, &cfg.group).await, vec![1], "never reclaimed while in flight");
-    assert!(entries(&env, &format!("{}:dlq", cfg.stream)).await.is_empty(), "not dead-lettered");
+    assert!(
+        entries(&env, &upcheck_streams::Keys::dead_letter(&cfg.stream)).await.is_empty(),
+        "not dead-lettered"
+    );
     handler.release();
     wait_for("the ack", WAIT, || async { (pending(&env, &cfg.stream, &cfg.group).await == 0).then_some(()) })
         .await;
@@ -293,7 +296,7 @@ async fn a_failure_that_never_clears_is_retried_within_its_budget_then_reclaimed
 
     let id = Producer::new(conns.commands.clone(), 10_000).add(&cfg.stream, &"forever").await.unwrap();
 
-    let dlq = format!("{}:dlq", cfg.stream);
+    let dlq = upcheck_streams::Keys::dead_letter(&cfg.stream);
     let dead = wait_for("a dead letter", Duration::from_secs(20), || async {
         entries(&env, &dlq).await.into_iter().next()
     })
@@ -362,6 +365,6 @@ async fn dead_letter_streams_are_trimmed_to_about_their_cap() {
         };
         producer.dead_letter("workers", &m, "test", 1).await.unwrap();
     }
-    let len = xlen(&env, &format!("{stream}:dlq")).await;
+    let len = xlen(&env, &upcheck_streams::Keys::dead_letter(&stream)).await;
     assert!((100..300).contains(&len), "1,000 dead letters, {len} kept");
 }

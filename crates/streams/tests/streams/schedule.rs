@@ -188,7 +188,10 @@ async fn shards_split_monitors_across_sorted_sets_and_streams() {
         let n = schedule.claim_due(shard, 1_000, 1_000).await.unwrap();
         assert!(n > 0, "shard {shard} got monitors");
         let stream = schedule.keys().monitoring_stream(shard);
-        assert!(stream.ends_with(&format!(":{{{shard}}}")), "{stream} carries the shard's hash tag");
+        let tag = schedule.keys().shard_tag(shard);
+        assert!(stream.ends_with(&format!(":{{{tag}}}")), "{stream} carries the shard's hash tag");
+        let slot = upcheck_streams::keys::slot(&stream);
+        assert_eq!(u32::from(slot) * 4 / 16_384, shard, "shard {shard} in its quarter of the slots");
         for job in jobs(entries(&env, &stream).await) {
             assert_eq!(schedule.keys().shard_of(job.spec.monitor_id), shard);
         }

@@ -337,3 +337,32 @@ async fn a_published_transition_lost_with_redis_data_is_published_again() {
     assert_eq!(again.to.as_str(), "up");
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn the_worker_makes_the_check_partitions_ahead_at_start_up() {
+    let env = TestEnv::new().await;
+    let in_three_days = OffsetDateTime::now_utc() + time::Duration::days(3);
+    let day = format!(
+        "check_results_p{:04}{:02}{:02}",
+        in_three_days.year(),
+        u8::from(in_three_days.month()),
+        in_three_days.day()
+    );
+    let partitions = || async {
+        upcheck_store::partitions::list(&env.pool, &upcheck_store::partitions::CHECK_RESULTS)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+    };
+    assert!(!partitions().await.contains(&day));
+
+    let worker = start(&env).await;
+
+    wait_for("the partition of the day in three days", WAIT, || async {
+        partitions().await.contains(&day).then_some(())
+    })
+    .await;
+    worker.stop().await;
+}

@@ -214,7 +214,7 @@ async fn retries_back_off_and_the_last_failure_goes_to_the_dead_letter_stream() 
     // plus the retry pump's tick and the store.
     assert!(times[1] - times[0] <= time::Duration::milliseconds(200 + 400), "first retry within base");
     assert!(times[2] - times[1] <= time::Duration::milliseconds(400 + 400), "second retry within 2 × base");
-    let dlq = format!("{}:dlq", t.env.settings.streams.notification);
+    let dlq = upcheck_streams::Keys::dead_letter(&t.env.settings.streams.notification);
     let dead: Vec<(String, std::collections::HashMap<String, String>)> =
         redis::cmd("XRANGE").arg(&dlq).arg("-").arg("+").query_async(&mut t.env.redis.clone()).await.unwrap();
     assert_eq!(dead.len(), 1);

@@ -1,0 +1,26 @@
+//! How long raw data is kept.
+
+use crate::ConfigError;
+use crate::settings::Raw;
+
+/// Retention of the raw checks (`check_results`, partitioned by due day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRetentionSettings {
+    /// `RETENTION_RAW_DAYS` (default 30, 1 to 3,650): a day's partition of raw checks is
+    /// dropped whole, by the monitoring worker, once all its checks were due more than this
+    /// many days ago. Never a `DELETE`.
+    pub raw_days: u32,
+}
+
+impl Default for RawRetentionSettings {
+    fn default() -> Self {
+        Self { raw_days: 30 }
+    }
+}
+
+impl RawRetentionSettings {
+    pub(crate) fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self { raw_days: raw.number("RETENTION_RAW_DAYS", d.raw_days, 1..=3_650)? })
+    }
+}

@@ -1,0 +1,280 @@
+//! What storing a batch of raw checks costs Postgres, two ways: the multi-row statement
+//! `record_checks` uses (`INSERT … SELECT FROM unnest($1, …) … ON CONFLICT DO NOTHING
+//! RETURNING`) and `COPY … FROM STDIN (FORMAT binary)` into a session's staging table followed
+//! by `INSERT … SELECT FROM staging … ON CONFLICT DO NOTHING RETURNING`. The figure is the
+//! backend's CPU (utime + stime of its process, from `/proc`), so Postgres must run on this
+//! machine. A measurement, not a check: ignored by default; run it with
+//!
+//! ```text
+//! cargo nextest run -p upcheck-store --run-ignored only write_cost --no-capture
+//! ```
+
+use crate::helpers::*;
+use time::OffsetDateTime;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use upcheck_domain::CheckOutcome::{Down, Up};
+use upcheck_testkit::TestEnv;
+use uuid::Uuid;
+
+const MONITORS: usize = 1_000;
+const BATCH: usize = 1_000;
+const BATCHES: usize = 60;
+
+/// CPU seconds the backend process `pid` has used.
+fn backend_cpu_seconds(pid: i32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+struct Rows {
+    ids: Vec<Uuid>,
+    jobs: Vec<String>,
+    regions: Vec<String>,
+    dues: Vec<OffsetDateTime>,
+    checked: Vec<OffsetDateTime>,
+    statuses: Vec<String>,
+    latencies: Vec<Option<i32>>,
+    codes: Vec<Option<i16>>,
+    errors: Vec<Option<String>>,
+}
+
+fn batch(monitors: &[Uuid], n: usize, salt: &str) -> Rows {
+    // Past the legacy partition: rows land in a daily one, as they will once it has expired.
+    let base = OffsetDateTime::now_utc() + time::Duration::days(5);
+    let mut r = Rows {
+        ids: vec![],
+        jobs: vec![],
+        regions: vec![],
+        dues: vec![],
+        checked: vec![],
+        statuses: vec![],
+        latencies: vec![],
+        codes: vec![],
+        errors: vec![],
+    };
+    for i in 0..BATCH {
+        let down = i % 100 == 7;
+        let due = base + time::Duration::milliseconds((n * BATCH + i) as i64);
+        r.ids.push(monitors[(n * BATCH + i) % monitors.len()]);
+        r.jobs.push(format!("{}-{salt}{i}", upcheck_domain::clock::unix_ms(due)));
+        r.regions.push("local".into());
+        r.dues.push(due);
+        r.checked.push(due + time::Duration::milliseconds(40));
+        r.statuses.push(if down { "down" } else { "up" }.into());
+        r.latencies.push(Some(5 + (i as i32 * 7919) % 300));
+        r.codes.push(Some(if down { 503 } else { 200 }));
+        r.errors.push(down.then(|| "expected 2xx, got 503".to_string()));
+    }
+    r
+}
+
+const UNNEST: &str = "INSERT INTO check_results \
+      (monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status, error) \
+    SELECT u.monitor_id, u.job_id, u.region, u.due_at, u.checked_at, u.status, u.latency_ms, u.http_status, u.error \
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], \
+                $7::int4[], $8::int2[], $9::text[]) \
+         AS u(monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status, error) \
+    WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = u.monitor_id) \
+    ON CONFLICT DO NOTHING RETURNING monitor_id, job_id, region";
+
+const FROM_STAGING: &str = "INSERT INTO check_results \
+      (monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status, error) \
+    SELECT u.monitor_id, u.job_id, u.region, u.due_at, u.checked_at, u.status, u.latency_ms, u.http_status, u.error \
+    FROM staging_checks u WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = u.monitor_id) \
+    ON CONFLICT DO NOTHING RETURNING monitor_id, job_id, region";
+
+#[tokio::test]
+#[ignore = "a measurement: run with --run-ignored only write_cost --no-capture"]
+async fn write_cost_unnest_against_binary_copy() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let mut monitors = Vec::new();
+    for _ in 0..MONITORS {
+        monitors.push(monitor(&env, owner).await);
+    }
+    // Every day the batches fall on has its partition already.
+    let day = upcheck_store::partitions::day_of(OffsetDateTime::now_utc() + time::Duration::days(5));
+    upcheck_store::partitions::ensure_days(
+        &env.pool,
+        &upcheck_store::partitions::CHECK_RESULTS,
+        &[day, day + time::Duration::days(1)],
+    )
+    .await
+    .unwrap();
+
+    // unnest: one statement per batch.
+    let mut client = env.pool.get().await.unwrap();
+    let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let stmt = client.prepare_cached(UNNEST).await.unwrap();
+    let Some(cpu0) = backend_cpu_seconds(pid) else {
+        eprintln!("Postgres's backend is not a process of this machine: nothing measured");
+        return;
+    };
+    for n in 0..BATCHES {
+        let r = batch(&monitors, n, "u");
+        let tx = client.transaction().await.unwrap();
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &r.ids,
+            &r.jobs,
+            &r.regions,
+            &r.dues,
+            &r.checked,
+            &r.statuses,
+            &r.latencies,
+            &r.codes,
+            &r.errors,
+        ];
+        assert_eq!(tx.query(&stmt, &params).await.unwrap().len(), BATCH);
+        tx.commit().await.unwrap();
+    }
+    let unnest = backend_cpu_seconds(pid).unwrap() - cpu0;
+    drop(client);
+
+    // COPY (FORMAT binary) into a staging table, then INSERT … SELECT.
+    let mut client = env.pool.get().await.unwrap();
+    let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    client
+        .batch_execute(
+            "CREATE TEMP TABLE staging_checks (monitor_id uuid, job_id text, region text, due_at timestamptz, \
+               checked_at timestamptz, status text, latency_ms int4, http_status int2, error text) \
+             ON COMMIT DELETE ROWS",
+        )
+        .await
+        .unwrap();
+    let insert = client.prepare_cached(FROM_STAGING).await.unwrap();
+    let types = [
+        Type::UUID,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::INT4,
+        Type::INT2,
+        Type::TEXT,
+    ];
+    let cpu0 = backend_cpu_seconds(pid).unwrap();
+    for n in 0..BATCHES {
+        let r = batch(&monitors, n, "c");
+        let tx = client.transaction().await.unwrap();
+        let sink = tx.copy_in("COPY staging_checks FROM STDIN (FORMAT binary)").await.unwrap();
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        futures::pin_mut!(writer);
+        for i in 0..BATCH {
+            writer
+                .as_mut()
+                .write(&[
+                    &r.ids[i],
+                    &r.jobs[i],
+                    &r.regions[i],
+                    &r.dues[i],
+                    &r.checked[i],
+                    &r.statuses[i],
+                    &r.latencies[i],
+                    &r.codes[i],
+                    &r.errors[i],
+                ])
+                .await
+                .unwrap();
+        }
+        writer.finish().await.unwrap();
+        assert_eq!(tx.query(&insert, &[]).await.unwrap().len(), BATCH);
+        tx.commit().await.unwrap();
+    }
+    let copy = backend_cpu_seconds(pid).unwrap() - cpu0;
+
+    let per_k = |s: f64| s * 1_000_000.0 / (BATCHES * BATCH) as f64;
+    eprintln!(
+        "Postgres backend CPU per 1,000 stored checks ({BATCHES} batches of {BATCH}, {MONITORS} monitors): \
+         unnest {:.1} ms, COPY binary + INSERT … SELECT {:.1} ms",
+        per_k(unnest),
+        per_k(copy)
+    );
+}
+
+/// `record_checks` whole (raw rows, locks, region states) on a database at `schema` (`None`:
+/// every migration), one check per monitor per batch as at a 1 s interval: the backend's CPU
+/// seconds over `BATCHES` batches, after 5 batches of warm-up.
+async fn record_checks_cost(env: &TestEnv, schema: Option<u32>) -> Option<f64> {
+    let name = format!("upcheck_cost_{}", &Uuid::new_v4().simple().to_string()[..16]);
+    env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let mut settings = env.settings.database.clone().with_dbname(&name);
+    match schema {
+        Some(v) => upcheck_store::migrate_until(&settings, v).await.unwrap(),
+        None => upcheck_store::migrate(&settings).await.unwrap(),
+    }
+    settings.pool_size = 1;
+    let pool = upcheck_store::connect_pool(&settings).unwrap();
+    let owner = Uuid::now_v7();
+    let db = pool.get().await.unwrap();
+    db.execute(
+        "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
+        &[&owner, &format!("{owner}@example.com")],
+    )
+    .await
+    .unwrap();
+    let monitors: Vec<Uuid> = (0..MONITORS).map(|_| Uuid::now_v7()).collect();
+    db.execute(
+        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
+         SELECT id, $2, 'm', 'http://127.0.0.1:1/', 1, 1000 FROM unnest($1::uuid[]) id",
+        &[&monitors, &owner],
+    )
+    .await
+    .unwrap();
+    let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    drop(db);
+    // Past the legacy partition: rows land in a daily one, as they will once it has expired.
+    let due = OffsetDateTime::now_utc() + time::Duration::days(5);
+    if schema.is_none() {
+        let day = upcheck_store::partitions::day_of(due);
+        let days = [day, day + time::Duration::days(1)];
+        upcheck_store::partitions::ensure_days(&pool, &upcheck_store::partitions::CHECK_RESULTS, &days)
+            .await
+            .unwrap();
+    }
+    let start = upcheck_domain::clock::unix_ms(due);
+    let batch = |n: usize| -> Vec<_> {
+        monitors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let mut c = check(*m, start + (n * 1_000 + i) as i64, if i % 100 == 7 { Down } else { Up });
+                c.job_id = format!("{}-{i}", start + (n * 1_000) as i64);
+                c
+            })
+            .collect()
+    };
+    for n in 0..5 {
+        upcheck_store::checks::record_checks(&pool, &batch(n)).await.unwrap();
+    }
+    let cpu0 = backend_cpu_seconds(pid)?;
+    for n in 5..5 + BATCHES {
+        upcheck_store::checks::record_checks(&pool, &batch(n)).await.unwrap();
+    }
+    let cpu = backend_cpu_seconds(pid)? - cpu0;
+    pool.close();
+    env.db().await.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+    Some(cpu)
+}
+
+#[tokio::test]
+#[ignore = "a measurement: run with --run-ignored only write_cost --no-capture"]
+async fn write_cost_record_checks_v21_against_partitioned() {
+    let env = TestEnv::new().await;
+    let (Some(before), Some(after)) =
+        (record_checks_cost(&env, Some(21)).await, record_checks_cost(&env, None).await)
+    else {
+        eprintln!("Postgres's backend is not a process of this machine: nothing measured");
+        return;
+    };
+    let per_k = |s: f64| s * 1_000_000.0 / (BATCHES * BATCH) as f64;
+    eprintln!(
+        "record_checks, Postgres backend CPU per 1,000 stored checks ({BATCHES} batches of {MONITORS}, one check \
+         per monitor): V21 schema {:.1} ms, partitioned {:.1} ms",
+        per_k(before),
+        per_k(after)
+    );
+}
