@@ -175,7 +175,12 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
     let mut tasks = JoinSet::new();
     let run_cancel = cancel.clone();
     tasks.spawn(upkeep.run(UPKEEP_PERIOD, cancel.clone()));
-    tasks.spawn(retention::run(pool.clone(), settings.housekeeping, cancel.clone()));
+    tasks.spawn(retention::run(
+        pool.clone(),
+        settings.housekeeping,
+        settings.rollups.minute_days,
+        cancel.clone(),
+    ));
     tasks.spawn(async move {
         let _ = runner.run(run_cancel).await;
     });

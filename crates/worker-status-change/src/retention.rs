@@ -1,7 +1,9 @@
 //! The retention loop: every `RETENTION_INTERVAL_SECONDS`, one status-change replica (the one
 //! holding the Postgres advisory lock) prunes old status events, settled notifications and
-//! ended sessions in small batches ([`upcheck_store::retention`]). This worker owns events and
-//! notifications, so it prunes them.
+//! ended sessions in small batches ([`upcheck_store::retention`]), then closes idle monitors'
+//! rollups and removes minute rollups older than `RETENTION_ROLLUP_MINUTE_DAYS`
+//! ([`upcheck_store::rollups::prune`]). This worker owns events and notifications, so it prunes
+//! them.
 
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -14,21 +16,54 @@ use upcheck_store::retention::RetentionReport;
 /// does not prune before it serves) until `cancel` fires. A run under way when `cancel` fires
 /// is abandoned between statements' results (each `DELETE` commits by itself; the advisory lock
 /// ends with the process's session).
-pub async fn run(pool: Pool, settings: HousekeepingSettings, cancel: CancellationToken) {
+pub async fn run(
+    pool: Pool,
+    settings: HousekeepingSettings,
+    rollup_minute_days: u32,
+    cancel: CancellationToken,
+) {
     let every = Duration::from_secs(settings.interval_seconds);
     let first = every.min(Duration::from_secs(60));
     upcheck_runtime::every(every, first, &cancel, || async {
         tokio::select! {
             () = cancel.cancelled() => {}
-            _ = once(&pool, &settings) => {}
+            _ = once(&pool, &settings, rollup_minute_days) => {}
         }
     })
     .await;
 }
 
-/// One prune as of now, logged: what went, or that another replica holds the lock.
-pub async fn once(pool: &Pool, settings: &HousekeepingSettings) -> Option<RetentionReport> {
-    match upcheck_store::retention::prune_all(pool, OffsetDateTime::now_utc(), settings).await {
+/// One prune as of now, logged: what went, or that another replica holds the lock. The replica
+/// that pruned also prunes the rollups (`rollup_minute_days`: `RETENTION_ROLLUP_MINUTE_DAYS`).
+pub async fn once(
+    pool: &Pool,
+    settings: &HousekeepingSettings,
+    rollup_minute_days: u32,
+) -> Option<RetentionReport> {
+    let now = OffsetDateTime::now_utc();
+    let report = prune_tables(pool, settings, now).await;
+    if report.is_some() {
+        match upcheck_store::rollups::prune(pool, rollup_minute_days, now).await {
+            Ok(p) if p != upcheck_store::rollups::Pruned::default() => {
+                tracing::info!(
+                    sealed = p.sealed,
+                    minute_rows = p.minute_rows_deleted,
+                    "retention: rollups pruned"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention: rollup prune failed; the next run goes on"),
+        }
+    }
+    report
+}
+
+async fn prune_tables(
+    pool: &Pool,
+    settings: &HousekeepingSettings,
+    now: OffsetDateTime,
+) -> Option<RetentionReport> {
+    match upcheck_store::retention::prune_all(pool, now, settings).await {
         Ok(Some(r)) => {
             if r != RetentionReport::default() {
                 tracing::info!(

@@ -1,5 +1,5 @@
-//! The running worker prunes: an old delivered notification and an ended session go within
-//! one retention interval, what is recent stays.
+//! The running worker prunes: an old delivered notification, an ended session and an expired
+//! minute rollup go within one retention interval, what is recent stays.
 
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -29,16 +29,33 @@ async fn the_worker_prunes_old_rows_every_interval_and_keeps_recent_ones() {
     .await
     .unwrap();
 
+    // Minute rollups of a closed past (the monitor's mark is a day back): 100 days old goes
+    // (RETENTION_ROLLUP_MINUTE_DAYS 90), two days old stays.
+    let minute = "INSERT INTO check_rollups_minute (monitor_id, region, bucket, checks, failures, degraded, \
+                    latency_count, latency_sum, histogram) \
+                  VALUES ($1, 'local', date_trunc('minute', now() - make_interval(days => $2)), 1, 0, 0, 0, 0, '{}')";
+    db.execute(minute, &[&spec.monitor_id, &100_i32]).await.unwrap();
+    db.execute(minute, &[&spec.monitor_id, &2_i32]).await.unwrap();
+    db.execute(
+        "INSERT INTO check_rollup_marks (monitor_id, region, closed_until) VALUES ($1, 'local', now() - interval '1 day')",
+        &[&spec.monitor_id],
+    )
+    .await
+    .unwrap();
+    let minutes = "SELECT count(*) FROM check_rollups_minute WHERE monitor_id = $1";
+
     let cancel = CancellationToken::new();
     let worker = upcheck_worker_status_change::start(env.settings.clone(), cancel.clone()).await.unwrap();
     let started = Instant::now();
     while count(&env, "SELECT count(*) FROM notifications WHERE id = $1", old).await == 1
         || count(&env, "SELECT count(*) FROM refresh_families WHERE id = $1", ended).await == 1
+        || count(&env, minutes, spec.monitor_id).await == 2
     {
         assert!(started.elapsed() < Duration::from_secs(25), "old rows are pruned within an interval");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(count(&env, "SELECT count(*) FROM notifications WHERE id = $1", recent).await, 1);
+    assert_eq!(count(&env, minutes, spec.monitor_id).await, 1, "the recent minute rollup stays");
     cancel.cancel();
     worker.wait().await;
 }
