@@ -153,6 +153,21 @@ impl Stack {
     }
 }
 
+/// A connection to the scenario's database for bulk work (generating history, `VACUUM`):
+/// without the statement timeout and without the pool's response watchdog
+/// (`DATABASE_RESPONSE_TIMEOUT_MS`), which would take a statement that runs for minutes
+/// without answering for a dead connection. Plain TCP: the bench runs against local servers.
+pub(crate) async fn bulk_connection(env: &TestEnv) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, connection) = env.settings.database.config.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!("bench bulk connection closed: {e}");
+        }
+    });
+    client.batch_execute("SET statement_timeout = 0").await?;
+    Ok(client)
+}
+
 /// One API process of its own (no workers) on a free port, once it answers `/healthz`;
 /// returns it and its base URL.
 pub(crate) async fn start_api(env: &TestEnv) -> anyhow::Result<(Component, String)> {

@@ -21,7 +21,7 @@ pub(crate) async fn run(a: &ApiArgs) -> anyhow::Result<Rows> {
     insert_monitors(&env, owner, &specs).await?;
     let ids: Vec<Uuid> = specs.iter().map(|s| s.monitor_id).collect();
     let copy = copy_checks(&env, &ids, a.checks).await?;
-    env.db().await.batch_execute("VACUUM ANALYZE check_results").await?;
+    crate::stack::bulk_connection(&env).await?.batch_execute("VACUUM ANALYZE check_results").await?;
     let mut rows = vec![(
         "API: stored checks (COPY rate while loading them)".to_string(),
         format!(

@@ -39,7 +39,8 @@ fn pg(e: tokio_postgres::Error) -> anyhow::Error {
 }
 
 async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<()> {
-    let db = env.db().await;
+    // Generating days of history takes minutes per statement.
+    let db = crate::stack::bulk_connection(env).await?;
     let now = OffsetDateTime::now_utc();
     let mark = upcheck_store::rollups::floor_minute(now);
     let raw_from = mark - time::Duration::days(i64::from(a.raw_days));

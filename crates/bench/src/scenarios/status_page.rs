@@ -39,7 +39,7 @@ pub(crate) async fn run(a: &StatusPageArgs) -> anyhow::Result<Rows> {
     insert_monitors(&env, owner, &specs).await?;
     let ids: Vec<Uuid> = specs.iter().map(|s| s.monitor_id).collect();
     copy_checks(&env, &ids, a.checks).await?;
-    env.db().await.batch_execute("VACUUM ANALYZE").await?;
+    crate::stack::bulk_connection(&env).await?.batch_execute("VACUUM ANALYZE").await?;
     let monitors: Vec<serde_json::Value> = ids
         .iter()
         .enumerate()
