@@ -16,7 +16,6 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::ApiError;
 
-#[allow(unused_imports)] // wired by the status pages' route
 pub(crate) use stream::public_status_events;
 
 /// What the hub hands every stream.
