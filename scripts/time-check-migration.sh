@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Times migrations V22 and V24 (check_results partitioned by due day) on a database holding
+# Times migrations V22, V23 and V24 (check_results partitioned by due day, and the rollups
+# backfilled from the checks already stored) on a database holding
 # CHECKS raw checks (default 10,000,000) of MONITORS monitors (default 1,000), as the V21 schema
 # stored them, and prints bytes per stored check before and after (a daily partition as written,
 # and once its indexes are rebuilt after the day: upcheck_store::partitions::compact_settled).
@@ -53,7 +54,7 @@ bytes() {
     FROM r, (SELECT count(*) AS n FROM $1) c"
 }
 echo "before (V21 check_results): $(bytes check_results)"
-for f in crates/store/migrations/V22__*.sql crates/store/migrations/V24__*.sql; do
+for f in crates/store/migrations/V22__*.sql crates/store/migrations/V23__*.sql crates/store/migrations/V24__*.sql; do
   echo "== $f"
   start=$(date +%s.%N)
   psql "$PGURL/$DB" --single-transaction -c '\timing on' -f "$f" | grep -E '^Time' || true

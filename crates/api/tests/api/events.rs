@@ -284,7 +284,7 @@ async fn malformed_last_event_id_or_checks_and_missing_tokens_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_published_status_page_streams_its_monitors_events_to_anyone_and_an_unknown_slug_is_404() {
+async fn a_published_page_streams_its_monitors_events_to_anyone_and_an_unknown_or_unpublished_slug_is_404() {
     let app = spawn_app().await;
     let on_page = watched(&app, "page@example.com").await;
     let off_page = watched(&app, "other@example.com").await;
@@ -300,6 +300,18 @@ async fn a_published_status_page_streams_its_monitors_events_to_anyone_and_an_un
     assert_eq!(r.status(), 201);
     let unknown = app.client.get(format!("{}/status/nope/events", app.address)).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/status-pages",
+            Some(&on_page.token),
+            Some(serde_json::json!({"slug": "draft", "title": "Draft", "published": false,
+                "sections": [{"name": "Core", "monitors": [{"monitor_id": on_page.monitor, "display_name": "API"}]}]})),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let draft = app.client.get(format!("{}/status/draft/events", app.address)).send().await.unwrap();
+    assert_eq!(draft.status(), 404, "an unpublished page has no public feed");
     // Before the page's data is cached, an event of the other monitor is stored: the stream
     // starting after it must never send it.
     let (before, _) = stored_event(&app, on_page.monitor, MonitorStatus::Down).await;

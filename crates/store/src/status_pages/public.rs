@@ -34,6 +34,22 @@ pub struct MonitorNow {
     pub last_checked_at: Option<OffsetDateTime>,
 }
 
+/// The monitors shown on the published page at `slug` (in no particular order), for its live
+/// feed; `None` when no page has that slug or it is not published. One query, no status read.
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when the query fails.
+pub async fn published_monitor_ids(pool: &Pool, slug: &str) -> Result<Option<Vec<Uuid>>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT array(SELECT e.monitor_id FROM status_page_monitors e WHERE e.page_id = p.id) \
+             FROM status_pages p WHERE p.slug = $1 AND p.published",
+        )
+        .await?;
+    Ok(client.query_opt(&stmt, &[&slug]).await?.map(|r| r.get(0)))
+}
+
 /// The published page at `slug` and its monitors' current status; `None` when no page has that
 /// slug or it is not published.
 ///

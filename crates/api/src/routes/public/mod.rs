@@ -199,10 +199,9 @@ pub(crate) async fn page_events(
     req: HttpRequest,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(found) = public::published(&state.pool, &slug).await? else {
+    let Some(monitors) = public::published_monitor_ids(&state.pool, &slug).await? else {
         return Err(ApiError::NotFound("status page"));
     };
-    let monitors = found.page.sections.iter().flat_map(|s| s.monitors.iter().map(|e| e.monitor_id)).collect();
     crate::feed::public_status_events(&state, &req, monitors).await
 }
 
