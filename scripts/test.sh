@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test: the scripts, Dockerfile, compose files, Kubernetes manifests and
 # the AWS Terraform module (static validation: no Docker engine, cluster or AWS is needed),
-# formatting, clippy, then the whole workspace's tests against real Postgres and Redis (throwaway servers when none answer at
-# DATABASE_URL / REDIS_URL; the TLS tests start TLS-only servers of their own).
+# formatting, clippy, then the whole workspace's tests against real Postgres and Redis
+# (throwaway servers when none answer at DATABASE_URL / REDIS_URL; the TLS tests start TLS-only
+# servers of their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/services.sh

@@ -11,6 +11,7 @@
 resource "aws_lb" "api" {
   #checkov:skip=CKV2_AWS_20:Port 80 redirects to HTTPS whenever certificate_arn is set; without a certificate the module serves plain HTTP for a trial, which the README says.
   #checkov:skip=CKV_AWS_91:Access logs need an S3 bucket with ELB's delivery policy, which the operator supplies (load_balancer_access_logs_bucket); off without one.
+  #checkov:skip=CKV2_AWS_76:No WAF web ACL is attached by default (see CKV2_AWS_28), and Upcheck is Rust, not Java: Log4j rules protect nothing here.
   #checkov:skip=CKV2_AWS_28:A WAF web ACL is the operator's (waf_web_acl_arn, associated when given); the API rate-limits log-ins, sign-ups and requests itself.
   name                       = "${var.name}-api"
   load_balancer_type         = "application"

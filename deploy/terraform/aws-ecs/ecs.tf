@@ -114,7 +114,7 @@ resource "aws_ecs_service" "component" {
 
   network_configuration {
     subnets          = var.private_subnet_ids
-    security_groups  = [each.value.worker ? aws_security_group.worker.id : aws_security_group.api.id]
+    security_groups  = each.value.worker ? [aws_security_group.worker.id] : [aws_security_group.api.id]
     assign_public_ip = false
   }
 
