@@ -22,3 +22,13 @@ output "worker_security_group_id" {
   description = "Allow this security group into the database's and Redis's."
   value       = module.upcheck.worker_security_group_id
 }
+
+output "cluster_name" {
+  description = "The ECS cluster (for run-migration.sh)."
+  value       = module.upcheck.cluster_name
+}
+
+output "migration_task_definition_arn" {
+  description = "The migration task definition (for run-migration.sh)."
+  value       = module.upcheck.migration_task_definition_arn
+}
