@@ -7,7 +7,11 @@
 #   2. checkov (terraform framework, offline): no failed check; each skip is a
 #      `#checkov:skip=CKV_…:reason` comment on the resource it concerns;
 #   3. `terraform fmt -check` when a terraform binary happens to be on PATH (it needs no
-#      provider); skipped, and said so, otherwise.
+#      provider); skipped, and said so, otherwise;
+#   4. with a terraform binary and TF_PLUGIN_MIRROR naming a provider mirror directory that
+#      holds hashicorp/aws 5.x (nothing is downloaded): `terraform validate` of every module and
+#      `terraform test` of those with a tests/ directory (plans with fake credentials, no AWS
+#      call); skipped, and said so, otherwise.
 # python-hcl2 and checkov are used from PATH when present, else installed with pip into
 # virtualenvs of their own under ${XDG_CACHE_HOME:-$HOME/.cache}/upcheck-tools (checkov brings
 # its own fork of python-hcl2, which must not replace the one the lint uses).
@@ -60,4 +64,32 @@ if command -v terraform >/dev/null 2>&1; then
     echo "terraform fmt: formatted"
 else
     echo "terraform fmt: skipped (no terraform binary)"
+fi
+
+if command -v terraform >/dev/null 2>&1 && [[ -n "${TF_PLUGIN_MIRROR:-}" ]]; then
+    [[ -d "$TF_PLUGIN_MIRROR" ]] || die "TF_PLUGIN_MIRROR=$TF_PLUGIN_MIRROR is not a directory"
+    work=$(mktemp -d)
+    trap 'rm -f "$out"; rm -rf "$work"' EXIT
+    cache="${XDG_CACHE_HOME:-$HOME/.cache}/upcheck-tools/terraform-plugins"
+    mkdir -p "$cache"
+    printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/*/*"]\n  }\n}\nplugin_cache_dir = "%s"\n' \
+        "$TF_PLUGIN_MIRROR" "$cache" >"$work/terraformrc"
+    export TF_CLI_CONFIG_FILE="$work/terraformrc"
+    cp -r "$ROOT" "$work/tree"
+    while IFS= read -r dir; do
+        rel=${dir#"$work/tree"}
+        if ! terraform -chdir="$dir" init -backend=false -input=false -no-color >"$out" 2>&1 \
+            || ! terraform -chdir="$dir" validate -no-color >>"$out" 2>&1; then
+            cat "$out" >&2
+            die "terraform validate FAILED in $ROOT$rel"
+        fi
+        echo "terraform validate $ROOT$rel: valid"
+        if [[ -d "$dir/tests" ]]; then
+            terraform -chdir="$dir" test -no-color >"$out" 2>&1 \
+                || { cat "$out" >&2; die "terraform test FAILED in $ROOT$rel"; }
+            echo "terraform test $ROOT$rel: $(grep -E '^(Success|Failure)!' "$out")"
+        fi
+    done < <(find "$work/tree" -name '*.tf' -not -path '*/.terraform/*' -exec dirname {} \; | sort -u)
+else
+    echo "terraform validate/test: skipped (needs a terraform binary and TF_PLUGIN_MIRROR, a provider mirror with hashicorp/aws 5.x)"
 fi

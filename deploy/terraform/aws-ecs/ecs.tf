@@ -76,6 +76,8 @@ resource "aws_ecs_task_definition" "component" {
   memory                   = tostring(each.value.memory)
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = each.value.worker ? aws_iam_role.worker_task.arn : aws_iam_role.task.arn
+  # Earlier revisions stay registered: the circuit breaker rolls a failed deployment back to one.
+  skip_destroy = true
 
   runtime_platform {
     operating_system_family = "LINUX"

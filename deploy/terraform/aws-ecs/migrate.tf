@@ -17,6 +17,7 @@ resource "aws_ecs_task_definition" "migrate" {
   memory                   = tostring(var.migration.memory)
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
+  skip_destroy             = true
 
   runtime_platform {
     operating_system_family = "LINUX"
