@@ -24,15 +24,7 @@ for v in CLUSTER TASK_DEFINITION SUBNETS SECURITY_GROUPS; do
 done
 command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not installed; install AWS CLI v2, or set run_migrations = false and run the migration task yourself"
 
-json_list() { # a,b -> "a","b"
-    local IFS=,
-    local out="" item
-    for item in $1; do
-        out+="${out:+,}\"$item\""
-    done
-    printf '%s' "$out"
-}
-network="awsvpcConfiguration={subnets=[$(json_list "$SUBNETS")],securityGroups=[$(json_list "$SECURITY_GROUPS")],assignPublicIp=DISABLED}"
+network="awsvpcConfiguration={subnets=[$SUBNETS],securityGroups=[$SECURITY_GROUPS],assignPublicIp=DISABLED}"
 
 echo "run-migration: starting $TASK_DEFINITION on $CLUSTER" >&2
 task_arn=$(aws ecs run-task \
@@ -53,8 +45,10 @@ for _ in 1 2 3; do
     fi
 done
 
-read -r status exit_code reason < <(aws ecs describe-tasks --cluster "$CLUSTER" --tasks "$task_arn" \
-    --query 'tasks[0].[lastStatus, containers[0].exitCode, stoppedReason]' --output text)
+described=$(aws ecs describe-tasks --cluster "$CLUSTER" --tasks "$task_arn" \
+    --query 'tasks[0].[lastStatus, containers[0].exitCode, stoppedReason]' --output text) \
+    || die "aws ecs describe-tasks failed for $task_arn"
+read -r status exit_code reason <<<"$described"
 if [[ -n "${LOG_GROUP:-}" ]]; then
     echo "run-migration: its log: log group $LOG_GROUP, stream migrate/migrate/${task_arn##*/}" >&2
 fi

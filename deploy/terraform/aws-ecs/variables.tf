@@ -128,6 +128,14 @@ variable "api" {
     condition     = var.api.desired_count >= 1 && var.api.max_count >= var.api.desired_count && var.api.stop_timeout <= 120 && var.api.cpu_target > 0 && var.api.cpu_target <= 100
     error_message = "api: need 1 <= desired_count <= max_count, 0 < cpu_target <= 100, stop_timeout <= 120 (the Fargate maximum)."
   }
+
+  validation {
+    condition = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.api.cpu) && (
+      var.api.cpu == 256 ? contains([512, 1024, 2048], var.api.memory) :
+      var.api.memory % 1024 == 0 && var.api.memory >= var.api.cpu * 2 && var.api.memory <= (var.api.cpu >= 4096 ? var.api.cpu * 7.5 : var.api.cpu * 8)
+    )
+    error_message = "api: cpu and memory must be a Fargate task size: cpu 256 with memory 512, 1024 or 2048; cpu 512-4096 with 2 to 8 GiB per vCPU (at most 30720 for 4096) in whole GiB; 8192 and 16384 likewise."
+  }
 }
 
 variable "worker_monitoring" {
@@ -146,6 +154,14 @@ variable "worker_monitoring" {
   validation {
     condition     = var.worker_monitoring.desired_count >= 1 && var.worker_monitoring.max_count >= var.worker_monitoring.desired_count && var.worker_monitoring.stop_timeout <= 120
     error_message = "worker_monitoring: need 1 <= desired_count <= max_count (never 0: the scheduler must run) and stop_timeout <= 120."
+  }
+
+  validation {
+    condition = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.worker_monitoring.cpu) && (
+      var.worker_monitoring.cpu == 256 ? contains([512, 1024, 2048], var.worker_monitoring.memory) :
+      var.worker_monitoring.memory % 1024 == 0 && var.worker_monitoring.memory >= var.worker_monitoring.cpu * 2 && var.worker_monitoring.memory <= (var.worker_monitoring.cpu >= 4096 ? var.worker_monitoring.cpu * 7.5 : var.worker_monitoring.cpu * 8)
+    )
+    error_message = "worker_monitoring: cpu and memory must be a Fargate task size: cpu 256 with memory 512, 1024 or 2048; cpu 512-4096 with 2 to 8 GiB per vCPU (at most 30720 for 4096) in whole GiB; 8192 and 16384 likewise."
   }
 }
 
@@ -166,6 +182,14 @@ variable "worker_status_change" {
     condition     = var.worker_status_change.desired_count >= 1 && var.worker_status_change.max_count >= var.worker_status_change.desired_count && var.worker_status_change.stop_timeout <= 120
     error_message = "worker_status_change: need 1 <= desired_count <= max_count and stop_timeout <= 120."
   }
+
+  validation {
+    condition = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.worker_status_change.cpu) && (
+      var.worker_status_change.cpu == 256 ? contains([512, 1024, 2048], var.worker_status_change.memory) :
+      var.worker_status_change.memory % 1024 == 0 && var.worker_status_change.memory >= var.worker_status_change.cpu * 2 && var.worker_status_change.memory <= (var.worker_status_change.cpu >= 4096 ? var.worker_status_change.cpu * 7.5 : var.worker_status_change.cpu * 8)
+    )
+    error_message = "worker_status_change: cpu and memory must be a Fargate task size: cpu 256 with memory 512, 1024 or 2048; cpu 512-4096 with 2 to 8 GiB per vCPU (at most 30720 for 4096) in whole GiB; 8192 and 16384 likewise."
+  }
 }
 
 variable "worker_notification" {
@@ -185,6 +209,14 @@ variable "worker_notification" {
     condition     = var.worker_notification.desired_count >= 1 && var.worker_notification.max_count >= var.worker_notification.desired_count && var.worker_notification.stop_timeout <= 120
     error_message = "worker_notification: need 1 <= desired_count <= max_count and stop_timeout <= 120."
   }
+
+  validation {
+    condition = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.worker_notification.cpu) && (
+      var.worker_notification.cpu == 256 ? contains([512, 1024, 2048], var.worker_notification.memory) :
+      var.worker_notification.memory % 1024 == 0 && var.worker_notification.memory >= var.worker_notification.cpu * 2 && var.worker_notification.memory <= (var.worker_notification.cpu >= 4096 ? var.worker_notification.cpu * 7.5 : var.worker_notification.cpu * 8)
+    )
+    error_message = "worker_notification: cpu and memory must be a Fargate task size: cpu 256 with memory 512, 1024 or 2048; cpu 512-4096 with 2 to 8 GiB per vCPU (at most 30720 for 4096) in whole GiB; 8192 and 16384 likewise."
+  }
 }
 
 variable "migration" {
@@ -194,6 +226,14 @@ variable "migration" {
     memory = optional(number, 512)
   })
   default = {}
+
+  validation {
+    condition = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.migration.cpu) && (
+      var.migration.cpu == 256 ? contains([512, 1024, 2048], var.migration.memory) :
+      var.migration.memory % 1024 == 0 && var.migration.memory >= var.migration.cpu * 2 && var.migration.memory <= (var.migration.cpu >= 4096 ? var.migration.cpu * 7.5 : var.migration.cpu * 8)
+    )
+    error_message = "migration: cpu and memory must be a Fargate task size: cpu 256 with memory 512, 1024 or 2048; cpu 512-4096 with 2 to 8 GiB per vCPU (at most 30720 for 4096) in whole GiB; 8192 and 16384 likewise."
+  }
 }
 
 # ---- settings and secrets ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-# Terraform 1.5 or newer (optional object attributes, terraform_data, check-free validation);
+# Terraform 1.5 or newer (optional object attributes with defaults, terraform_data);
 # the AWS provider 5.x (target tracking on metric math needs a 5.x release).
 terraform {
   required_version = ">= 1.5.0"

@@ -126,3 +126,24 @@ run "bad_tag_rejected" {
   }
   expect_failures = [var.image_tag]
 }
+
+run "invalid_fargate_size_rejected" {
+  command = plan
+  variables {
+    api               = { cpu = 256, memory = 4096 }
+    worker_monitoring = { cpu = 1024, memory = 1536 }
+  }
+  expect_failures = [var.api, var.worker_monitoring]
+}
+
+run "valid_larger_sizes_accepted" {
+  command = plan
+  variables {
+    api               = { cpu = 1024, memory = 2048 }
+    worker_monitoring = { cpu = 4096, memory = 30720 }
+  }
+  assert {
+    condition     = aws_ecs_task_definition.component["worker-monitoring"].memory == "30720"
+    error_message = "the monitoring worker's size is passed through"
+  }
+}
