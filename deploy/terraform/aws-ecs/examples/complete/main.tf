@@ -45,9 +45,10 @@ module "upcheck" {
   certificate_arn    = var.certificate_arn
   log_retention_days = var.log_retention_days
 
-  api                 = var.api
-  worker_monitoring   = var.worker_monitoring
-  worker_notification = var.worker_notification
+  api                  = var.api
+  worker_monitoring    = var.worker_monitoring
+  worker_status_change = var.worker_status_change
+  worker_notification  = var.worker_notification
 
   environment = var.environment
 }

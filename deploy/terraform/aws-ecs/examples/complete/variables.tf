@@ -105,6 +105,20 @@ variable "worker_monitoring" {
   default = {}
 }
 
+variable "worker_status_change" {
+  description = "The status-change worker's sizes, counts and backlog targets (see the module's variable)."
+  type = object({
+    cpu            = optional(number, 256)
+    memory         = optional(number, 512)
+    desired_count  = optional(number, 1)
+    max_count      = optional(number, 10)
+    pending_target = optional(number, 16)
+    lag_target     = optional(number, 32)
+    stop_timeout   = optional(number, 90)
+  })
+  default = {}
+}
+
 variable "worker_notification" {
   description = "The notification worker's sizes, counts and backlog targets (see the module's variable)."
   type = object({
