@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Static-check tools, installed on first use when missing. Sourced by scripts/test.sh.
 #
-#   pip_tool <command> <requirement>   prints the path of <command>: from PATH, else from a
-#                                      virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/upcheck-tools,
-#                                      installing <requirement> from PyPI into it first
+#   pip_tool <command> <requirement> [venv]
+#                                      prints the path of <command>: from PATH, else from a
+#                                      virtualenv under ${XDG_CACHE_HOME:-$HOME/.cache}/upcheck-tools
+#                                      (named [venv], default `venv`), installing <requirement>
+#                                      from PyPI into it first. A tool whose dependencies clash
+#                                      with another's (checkov's fork of python-hcl2) gets its own.
 
 pip_tool() {
-  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/upcheck-tools/venv"
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/upcheck-tools/${3:-venv}"
   if command -v "$1" >/dev/null 2>&1; then
     command -v "$1"
     return
