@@ -35,6 +35,9 @@ docker-compose -f docker-compose.yml config -q
 docker-compose -f docker-compose.yml -f docker-compose.override.yml config -q
 docker-compose -f docker-compose.external.yml config -q
 bash scripts/check-deploy.sh
+# Where the machine holds a Terraform binary and an offline provider mirror (/opt/tf-plugins on
+# this project's machines), the module is also validated and its plan tests run.
+if [ -z "${TF_PLUGIN_MIRROR:-}" ] && [ -d /opt/tf-plugins ]; then export TF_PLUGIN_MIRROR=/opt/tf-plugins; fi
 bash scripts/check-terraform.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
