@@ -8,6 +8,15 @@
 //! ```text
 //! cargo nextest run -p upcheck-store --run-ignored only write_cost --no-capture
 //! ```
+//!
+//! `write_cost_record_checks_worker_batches` calls `record_checks` as the monitoring worker
+//! does (`WRITE_COST_MONITORS` monitors, default 10,000, at 1 s; batches of `CHECK_BATCH_SIZE`
+//! in the order probes finish; a simulated minute, so each monitor's minute is closed once).
+//! Against a Postgres started with `shared_preload_libraries = 'pg_stat_statements'` and the
+//! extension created in `template1` (`DATABASE_URL` pointing at it), it also prints each
+//! statement's time, buffers and WAL per 1,000 checks; buffers and WAL do not move with the
+//! machine's load. `WRITE_COST_SQL` is run on the fresh database before the monitors are made:
+//! a schema variant to try (e.g. another index).
 
 use crate::helpers::*;
 use time::OffsetDateTime;
@@ -192,90 +201,6 @@ async fn write_cost_unnest_against_binary_copy() {
          unnest {:.1} ms, COPY binary + INSERT … SELECT {:.1} ms",
         per_k(unnest),
         per_k(copy)
-    );
-}
-
-/// `record_checks` whole (raw rows, locks, region states) on a database at `schema` (`None`:
-/// every migration), one check per monitor per batch as at a 1 s interval: the backend's CPU
-/// seconds over `BATCHES` batches, after 5 batches of warm-up.
-async fn record_checks_cost(env: &TestEnv, schema: Option<u32>) -> Option<f64> {
-    let name = format!("upcheck_cost_{}", &Uuid::new_v4().simple().to_string()[..16]);
-    env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let mut settings = env.settings.database.clone().with_dbname(&name);
-    match schema {
-        Some(v) => upcheck_store::migrate_until(&settings, v).await.unwrap(),
-        None => upcheck_store::migrate(&settings).await.unwrap(),
-    }
-    settings.pool_size = 1;
-    let pool = upcheck_store::connect_pool(&settings).unwrap();
-    let owner = Uuid::now_v7();
-    let db = pool.get().await.unwrap();
-    db.execute(
-        "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
-        &[&owner, &format!("{owner}@example.com")],
-    )
-    .await
-    .unwrap();
-    let monitors: Vec<Uuid> = (0..MONITORS).map(|_| Uuid::now_v7()).collect();
-    db.execute(
-        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
-         SELECT id, $2, 'm', 'http://127.0.0.1:1/', 1, 1000 FROM unnest($1::uuid[]) id",
-        &[&monitors, &owner],
-    )
-    .await
-    .unwrap();
-    let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
-    drop(db);
-    // Past the legacy partition: rows land in a daily one, as they will once it has expired.
-    let due = OffsetDateTime::now_utc() + time::Duration::days(5);
-    if schema.is_none() {
-        let day = upcheck_store::partitions::day_of(due);
-        let days = [day, day + time::Duration::days(1)];
-        upcheck_store::partitions::ensure_days(&pool, &upcheck_store::partitions::CHECK_RESULTS, &days)
-            .await
-            .unwrap();
-    }
-    let start = upcheck_domain::clock::unix_ms(due);
-    let batch = |n: usize| -> Vec<_> {
-        monitors
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let mut c = check(*m, start + (n * 1_000 + i) as i64, if i % 100 == 7 { Down } else { Up });
-                c.job_id = format!("{}-{i}", start + (n * 1_000) as i64);
-                c
-            })
-            .collect()
-    };
-    for n in 0..5 {
-        upcheck_store::checks::record_checks(&pool, &batch(n)).await.unwrap();
-    }
-    let cpu0 = backend_cpu_seconds(pid)?;
-    for n in 5..5 + BATCHES {
-        upcheck_store::checks::record_checks(&pool, &batch(n)).await.unwrap();
-    }
-    let cpu = backend_cpu_seconds(pid)? - cpu0;
-    pool.close();
-    env.db().await.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
-    Some(cpu)
-}
-
-#[tokio::test]
-#[ignore = "a measurement: run with --run-ignored only write_cost --no-capture"]
-async fn write_cost_record_checks_v21_against_partitioned() {
-    let env = TestEnv::new().await;
-    let (Some(before), Some(after)) =
-        (record_checks_cost(&env, Some(21)).await, record_checks_cost(&env, None).await)
-    else {
-        eprintln!("Postgres's backend is not a process of this machine: nothing measured");
-        return;
-    };
-    let per_k = |s: f64| s * 1_000_000.0 / (BATCHES * BATCH) as f64;
-    eprintln!(
-        "record_checks, Postgres backend CPU per 1,000 stored checks ({BATCHES} batches of {MONITORS}, one check \
-         per monitor): V21 schema {:.1} ms, partitioned {:.1} ms",
-        per_k(before),
-        per_k(after)
     );
 }
 
