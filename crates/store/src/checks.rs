@@ -111,7 +111,7 @@ const UNIQUE_VIOLATION: &str = "23505";
 enum Insert {
     /// A plain `INSERT`: the common batch, all new. A check stored before (a redelivered job)
     /// fails the statement on the idempotency key (SQLSTATE 23505), and the batch is written
-    /// again [`Insert::SkipStored`]. Cheaper than `ON CONFLICT`, whose speculative insertion
+    /// again as [`Insert::SkipStored`]. Cheaper than `ON CONFLICT`, whose speculative insertion
     /// probes the unique index before each row and confirms each row with a WAL record of its
     /// own (`write_cost`: BENCHMARKS.md).
     Plain,
