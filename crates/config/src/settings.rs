@@ -211,7 +211,8 @@ pub struct Settings {
     pub abuse: crate::AbuseSettings,
     /// The live feed's limits and timings (`EVENTS_*`).
     pub events: crate::EventSettings,
-    /// How long raw checks are kept (`RETENTION_RAW_DAYS`).
+    /// How long raw checks are kept (`RETENTION_RAW_DAYS`), and whether finished days' indexes
+    /// are compacted (`PARTITION_COMPACTION_ENABLED`).
     pub raw_retention: crate::RawRetentionSettings,
     /// Retention of status events, notifications and ended sessions (`RETENTION_*`).
     pub housekeeping: crate::HousekeepingSettings,

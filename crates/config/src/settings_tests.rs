@@ -481,3 +481,11 @@ fn raw_retention_defaults_to_30_days_and_is_range_checked() {
     assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "3651")]), "RETENTION_RAW_DAYS");
     assert_eq!(err_var(&[("RETENTION_RAW_DAYS", "a month")]), "RETENTION_RAW_DAYS");
 }
+
+#[test]
+fn partition_compaction_is_on_unless_turned_off() {
+    assert!(load(&[]).unwrap().raw_retention.compaction);
+    assert!(!load(&[("PARTITION_COMPACTION_ENABLED", "false")]).unwrap().raw_retention.compaction);
+    assert!(load(&[("PARTITION_COMPACTION_ENABLED", "true")]).unwrap().raw_retention.compaction);
+    assert_eq!(err_var(&[("PARTITION_COMPACTION_ENABLED", "sometimes")]), "PARTITION_COMPACTION_ENABLED");
+}

@@ -82,15 +82,41 @@ pub async fn record_checks(pool: &Pool, checks: &[CheckRecord]) -> Result<Vec<St
                 .map_err(|_| StoreError::Corrupt(format!("due time {} ms out of range", c.due_at_ms)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    match record_once(pool, checks, &dues).await {
-        Err(e) if partitions::is_missing_partition(&e) => {
-            let days: Vec<time::Date> = dues.iter().map(|d| partitions::day_of(*d)).collect();
-            let created = partitions::ensure_days(pool, &partitions::CHECK_RESULTS, &days).await?;
-            tracing::warn!(partitions = ?created, "checks due on days without a partition: created them");
-            record_once(pool, checks, &dues).await
+    let mut insert = Insert::Plain;
+    let mut made_days = false;
+    loop {
+        match record_once(pool, checks, &dues, insert).await {
+            Err(e) if !made_days && partitions::is_missing_partition(&e) => {
+                let days: Vec<time::Date> = dues.iter().map(|d| partitions::day_of(*d)).collect();
+                let created = partitions::ensure_days(pool, &partitions::CHECK_RESULTS, &days).await?;
+                tracing::warn!(partitions = ?created, "checks due on days without a partition: created them");
+                made_days = true;
+            }
+            Err(e) if insert == Insert::Plain && e.sqlstate() == Some(UNIQUE_VIOLATION) => {
+                tracing::debug!(
+                    "batch holds checks stored before (redelivered jobs): written again, skipping them"
+                );
+                insert = Insert::SkipStored;
+            }
+            result => return result,
         }
-        result => result,
     }
+}
+
+/// SQLSTATE `unique_violation`: a check of the batch is stored already (its idempotency key).
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// How [`record_once`] inserts the raw rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Insert {
+    /// A plain `INSERT`: the common batch, all new. A check stored before (a redelivered job)
+    /// fails the statement on the idempotency key (SQLSTATE 23505), and the batch is written
+    /// again as [`Insert::SkipStored`]. Cheaper than `ON CONFLICT`, whose speculative insertion
+    /// probes the unique index before each row and confirms each row with a WAL record of its
+    /// own (`write_cost`: BENCHMARKS.md).
+    Plain,
+    /// `ON CONFLICT DO NOTHING`: checks stored before are skipped.
+    SkipStored,
 }
 
 /// One attempt of [`record_checks`], `dues` being the checks' due times.
@@ -98,45 +124,89 @@ async fn record_once(
     pool: &Pool,
     checks: &[CheckRecord],
     dues: &[OffsetDateTime],
+    insert: Insert,
 ) -> Result<Vec<StatusEvent>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let insert = tx
+    // The monitor's row is the lock every writer of its state takes, regions included; it is
+    // taken first, for every monitor of the batch, so the raw rows are only written for
+    // monitors that exist (their `monitor_state` row does; deleting a monitor removes it, and
+    // waits for this lock): no lookup in `monitors` per check. A monitor's first checks find no
+    // row: it is made (pending) and locked in a second round, so a steady batch costs one
+    // statement here.
+    let mut batch_monitors: Vec<Uuid> = checks.iter().map(|c| c.monitor_id).collect();
+    batch_monitors.sort_unstable();
+    batch_monitors.dedup();
+    let select = tx
         .prepare_cached(
-            "INSERT INTO check_results \
-               (monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status, error) \
-             SELECT u.monitor_id, u.job_id, u.region, u.due_at, u.checked_at, \
-                    u.status, u.latency_ms, u.http_status, u.error \
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], \
-                         $7::int4[], $8::int2[], $9::text[]) \
-                  AS u(monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status, error) \
-             WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = u.monitor_id) \
-             ON CONFLICT DO NOTHING \
-             RETURNING monitor_id, job_id, region",
+            "SELECT monitor_id, status FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
         )
         .await?;
-    let ids: Vec<Uuid> = checks.iter().map(|c| c.monitor_id).collect();
-    let jobs: Vec<&str> = checks.iter().map(|c| c.job_id.as_str()).collect();
-    let regions: Vec<&str> = checks.iter().map(|c| c.region.as_str()).collect();
-    let checked: Vec<OffsetDateTime> = checks.iter().map(|c| c.checked_at).collect();
-    let statuses: Vec<&str> = checks.iter().map(|c| c.outcome.as_str()).collect();
-    let latencies: Vec<Option<i32>> = checks.iter().map(|c| c.latency_ms).collect();
-    let codes: Vec<Option<i16>> = checks.iter().map(|c| c.http_status).collect();
-    let errors: Vec<Option<&str>> = checks.iter().map(|c| c.error.as_deref()).collect();
-    let rows = tx
-        .query(
-            &insert,
-            &[&ids, &jobs, &regions, &dues.to_vec(), &checked, &statuses, &latencies, &codes, &errors],
-        )
-        .await?;
-    let inserted: HashSet<(Uuid, String, String)> =
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let mut overall: BTreeMap<Uuid, MonitorStatus> = BTreeMap::new();
+    for row in tx.query(&select, &[&batch_monitors]).await? {
+        overall.insert(row.get(0), crate::error::stored(row.get(1), MonitorStatus::parse, "status")?);
+    }
+    let missing: Vec<Uuid> = batch_monitors.iter().filter(|id| !overall.contains_key(id)).copied().collect();
+    if !missing.is_empty() {
+        let ensure = tx
+            .prepare_cached(
+                "INSERT INTO monitor_state (monitor_id, status) \
+                 SELECT u.id, 'pending' FROM unnest($1::uuid[]) AS u(id) \
+                 WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = u.id) ORDER BY u.id ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        tx.execute(&ensure, &[&missing]).await?;
+        for row in tx.query(&select, &[&missing]).await? {
+            overall.insert(row.get(0), crate::error::stored(row.get(1), MonitorStatus::parse, "status")?);
+        }
+    }
+    // Checks of deleted monitors are dropped.
+    let kept: Vec<(&CheckRecord, OffsetDateTime)> = checks
+        .iter()
+        .zip(dues)
+        .filter(|(c, _)| overall.contains_key(&c.monitor_id))
+        .map(|(c, d)| (c, *d))
+        .collect();
+    const INSERT: &str = "INSERT INTO check_results \
+           (monitor_id, job_id, region, due_at, checked_at, status, latency_ms, http_status, error) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], \
+                              $7::int4[], $8::int2[], $9::text[])";
+    let ids: Vec<Uuid> = kept.iter().map(|(c, _)| c.monitor_id).collect();
+    let jobs: Vec<&str> = kept.iter().map(|(c, _)| c.job_id.as_str()).collect();
+    let regions: Vec<&str> = kept.iter().map(|(c, _)| c.region.as_str()).collect();
+    let kept_dues: Vec<OffsetDateTime> = kept.iter().map(|(_, d)| *d).collect();
+    let checked: Vec<OffsetDateTime> = kept.iter().map(|(c, _)| c.checked_at).collect();
+    let statuses: Vec<&str> = kept.iter().map(|(c, _)| c.outcome.as_str()).collect();
+    let latencies: Vec<Option<i32>> = kept.iter().map(|(c, _)| c.latency_ms).collect();
+    let codes: Vec<Option<i16>> = kept.iter().map(|(c, _)| c.http_status).collect();
+    let errors: Vec<Option<&str>> = kept.iter().map(|(c, _)| c.error.as_deref()).collect();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] =
+        [&ids, &jobs, &regions, &kept_dues, &checked, &statuses, &latencies, &codes, &errors];
+    // The checks stored now (not before): every kept one when the plain insert succeeds.
+    let inserted: Option<HashSet<(Uuid, String, String)>> = match insert {
+        _ if kept.is_empty() => Some(HashSet::new()),
+        Insert::Plain => {
+            tx.execute(&tx.prepare_cached(INSERT).await?, &params).await?;
+            None
+        }
+        Insert::SkipStored => {
+            let stmt = tx
+                .prepare_cached(&format!(
+                    "{INSERT} ON CONFLICT DO NOTHING RETURNING monitor_id, job_id, region"
+                ))
+                .await?;
+            Some(tx.query(&stmt, &params).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        }
+    };
 
     // Group the newly stored checks by monitor, each in due-time order (then region).
     let mut by_monitor: BTreeMap<Uuid, Vec<&CheckRecord>> = BTreeMap::new();
-    for c in checks {
-        if inserted.contains(&(c.monitor_id, c.job_id.clone(), c.region.clone())) {
-            by_monitor.entry(c.monitor_id).or_default().push(c);
+    for (c, _) in &kept {
+        let new = inserted
+            .as_ref()
+            .is_none_or(|set| set.contains(&(c.monitor_id, c.job_id.clone(), c.region.clone())));
+        if new {
+            by_monitor.entry(c.monitor_id).or_default().push(*c);
         }
     }
     if by_monitor.is_empty() {
@@ -147,31 +217,6 @@ async fn record_once(
         list.sort_by(|a, b| (a.due_at_ms, &a.region).cmp(&(b.due_at_ms, &b.region)));
     }
     let monitor_ids: Vec<Uuid> = by_monitor.keys().copied().collect();
-    // The monitor's row is the lock every writer of its state takes, regions included. A
-    // monitor's first checks find no row: it is made (pending) and locked in a second round,
-    // so a steady batch costs one statement here.
-    let select = tx
-        .prepare_cached(
-            "SELECT monitor_id, status FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
-        )
-        .await?;
-    let mut overall: BTreeMap<Uuid, MonitorStatus> = BTreeMap::new();
-    for row in tx.query(&select, &[&monitor_ids]).await? {
-        overall.insert(row.get(0), crate::error::stored(row.get(1), MonitorStatus::parse, "status")?);
-    }
-    let missing: Vec<Uuid> = monitor_ids.iter().filter(|id| !overall.contains_key(id)).copied().collect();
-    if !missing.is_empty() {
-        let ensure = tx
-            .prepare_cached(
-                "INSERT INTO monitor_state (monitor_id, status) \
-                 SELECT id, 'pending' FROM unnest($1::uuid[]) AS id ORDER BY id ON CONFLICT DO NOTHING",
-            )
-            .await?;
-        tx.execute(&ensure, &[&missing]).await?;
-        for row in tx.query(&select, &[&missing]).await? {
-            overall.insert(row.get(0), crate::error::stored(row.get(1), MonitorStatus::parse, "status")?);
-        }
-    }
     crate::rollups::record(&tx, &by_monitor.values().flatten().copied().collect::<Vec<_>>()).await?;
     let mut regions = load_regions(&tx, &monitor_ids).await?;
     // The region rows that exist are updated in place; only a region's first check inserts.

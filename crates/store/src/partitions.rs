@@ -39,12 +39,16 @@ pub struct DailyTable {
 }
 
 /// `check_results`, partitioned by `due_at` (migration V24). Each day's partition carries the
-/// idempotency key `UNIQUE (monitor_id, job_id, region)`: a redelivered job has the same due
-/// time, so it meets its first copy in the same partition.
+/// idempotency key `UNIQUE (due_at, monitor_id, job_id, region)`: a redelivered job has the same
+/// due time, so it meets its first copy in the same partition, and in the same place of the
+/// index. The due time first keeps a batch's entries together at the index's right end (checks
+/// are due about now), where `(monitor_id, …)` first scattered them over a leaf page per monitor
+/// (migration V28; partitions made before it keep `(monitor_id, job_id, region)`, the same key
+/// for the same job).
 pub const CHECK_RESULTS: DailyTable = DailyTable {
     table: "check_results",
     lock_key: 0x7570_6368_6563_6b02,
-    per_partition: &["CREATE UNIQUE INDEX {p}_key ON {p} (monitor_id, job_id, region)"],
+    per_partition: &["CREATE UNIQUE INDEX {p}_key ON {p} (due_at, monitor_id, job_id, region)"],
 };
 
 /// Days of `check_results` partitions the monitoring worker keeps ready beyond today.

@@ -136,7 +136,12 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         partitions::PERIOD,
         cancel.clone(),
     ));
-    tasks.spawn(partitions::compact(pool.clone(), partitions::PERIOD, cancel.clone()));
+    // Settled days' indexes rebuilt, unless PARTITION_COMPACTION_ENABLED=false.
+    if settings.raw_retention.compaction {
+        tasks.spawn(partitions::compact(pool.clone(), partitions::PERIOD, cancel.clone()));
+    } else {
+        tracing::info!("settled check partitions are not compacted (PARTITION_COMPACTION_ENABLED=false)");
+    }
     tasks.spawn(reconcile::run(
         pool.clone(),
         schedule,

@@ -78,6 +78,59 @@ async fn checks_within_one_batch_apply_in_due_order() {
     assert_eq!(status(&env, m).await, "up");
 }
 
+/// A batch holding a check stored before, new checks, a new monitor's first check and a deleted
+/// monitor's check, due at `base_ms` on: only the new ones are stored and applied, once.
+async fn mixed_redelivery(base_ms: i64) {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let (a, b, deleted) =
+        (monitor(&env, owner).await, monitor(&env, owner).await, monitor(&env, owner).await);
+    env.db().await.execute("DELETE FROM monitors WHERE id = $1", &[&deleted]).await.unwrap();
+    assert!(record_checks(&env.pool, &[check(a, base_ms, Down)]).await.unwrap().is_empty());
+
+    let batch = [
+        check(a, base_ms, Down),
+        check(a, base_ms + 1_000, Down),
+        check(b, base_ms, Up),
+        check(deleted, base_ms, Up),
+    ];
+    let events = record_checks(&env.pool, &batch).await.unwrap();
+
+    let mut to: Vec<_> = events.iter().map(|e| (e.monitor_id, e.to)).collect();
+    to.sort_by_key(|t| t.0);
+    let mut expected = [(a, MonitorStatus::Down), (b, MonitorStatus::Up)];
+    expected.sort_by_key(|t| t.0);
+    assert_eq!(to, expected, "{events:?}");
+    assert_eq!(count(&env, CHECKS, a).await, 2);
+    assert_eq!(count(&env, CHECKS, b).await, 1);
+    assert_eq!(count(&env, CHECKS, deleted).await, 0);
+    let failures: i32 = env
+        .db()
+        .await
+        .query_one("SELECT consecutive_failures FROM monitor_region_state WHERE monitor_id = $1", &[&a])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(failures, 2, "the redelivered check counted once");
+    // The same batch once more changes nothing.
+    assert!(record_checks(&env.pool, &batch).await.unwrap().is_empty());
+    assert_eq!(count(&env, CHECKS, a).await, 2);
+}
+
+#[tokio::test]
+async fn a_batch_mixing_redelivered_and_new_checks_applies_only_the_new_ones_in_the_legacy_partition() {
+    mixed_redelivery(1_000).await;
+}
+
+#[tokio::test]
+async fn a_batch_mixing_redelivered_and_new_checks_applies_only_the_new_ones_in_a_daily_partition() {
+    // Past the legacy partition: a day's partition, keyed by due time first.
+    mixed_redelivery(upcheck_domain::clock::unix_ms(
+        time::OffsetDateTime::now_utc() + time::Duration::days(5),
+    ))
+    .await;
+}
+
 #[tokio::test]
 async fn checks_of_a_deleted_monitor_are_dropped_without_failing_the_batch() {
     let env = TestEnv::new().await;

@@ -48,7 +48,7 @@ async fn partitions_are_made_ahead_once_however_many_replicas_ask_at_once() {
             .await
             .query_one(
                 "SELECT count(*) FROM pg_indexes WHERE tablename = $1 \
-                   AND (indexdef LIKE 'CREATE UNIQUE INDEX % (monitor_id, job_id, region)' \
+                   AND (indexdef LIKE 'CREATE UNIQUE INDEX % (due_at, monitor_id, job_id, region)' \
                         OR indexdef LIKE '%(monitor_id, checked_at DESC) INCLUDE (status, latency_ms)')",
                 &[&p.name],
             )
@@ -264,4 +264,69 @@ async fn a_settled_day_gets_its_indexes_rebuilt_once_and_keeps_its_checks() {
     assert_eq!(count(&env, CHECKS, m).await, 300);
     let newest = upcheck_store::reads::checks(&env.pool, m, None, None, None, 1).await.unwrap();
     assert_eq!(newest[0].job_id, batch[299].job_id);
+}
+
+/// The definition of partition `name`'s idempotency key.
+async fn key_of(db: &tokio_postgres::Client, name: &str) -> String {
+    db.query_one("SELECT pg_get_indexdef(($1 || '_key')::regclass)", &[&name]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn the_migration_to_due_time_keys_changes_only_empty_partitions_and_both_keys_stay_idempotent() {
+    let env = TestEnv::new().await;
+    let name = format!("upcheck_v27_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let mut settings = env.settings.clone();
+    settings.database = settings.database.with_dbname(&name);
+    upcheck_store::migrate_until(&settings.database, 27).await.unwrap();
+    let pool = upcheck_store::connect_pool(&settings.database).unwrap();
+    let db = pool.get().await.unwrap();
+    // Two days as the worker made them before: keyed (monitor_id, job_id, region); one has a check.
+    let day = day_of(OffsetDateTime::now_utc() + Duration::days(5));
+    for d in [day, day + Duration::days(1)] {
+        let p = daily(d);
+        let from = d.with_time(time::Time::MIDNIGHT).assume_utc();
+        db.batch_execute(&format!(
+            "CREATE TABLE {p} (LIKE check_results INCLUDING DEFAULTS INCLUDING CONSTRAINTS); \
+             CREATE UNIQUE INDEX {p}_key ON {p} (monitor_id, job_id, region); \
+             ALTER TABLE check_results ATTACH PARTITION {p} FOR VALUES FROM ('{}') TO ('{}')",
+            from,
+            from + Duration::days(1)
+        ))
+        .await
+        .unwrap();
+    }
+    let (owner, m) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    db.execute(
+        "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
+        &[&owner, &format!("{owner}@example.com")],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
+         VALUES ($1, $2, 'm', 'http://127.0.0.1:1/', 60, 1000)",
+        &[&m, &owner],
+    )
+    .await
+    .unwrap();
+    let first = day.with_time(time::Time::from_hms(12, 0, 0).unwrap()).assume_utc();
+    record_checks(&pool, &[check(m, ms(first), Down)]).await.unwrap();
+
+    upcheck_store::migrate(&settings.database).await.unwrap();
+
+    assert!(key_of(&db, &daily(day)).await.ends_with("(monitor_id, job_id, region)"), "rows: kept");
+    assert!(
+        key_of(&db, &daily(day + Duration::days(1))).await.ends_with("(due_at, monitor_id, job_id, region)"),
+        "empty: rekeyed"
+    );
+    // Redelivery stays idempotent under either key.
+    let second = first + Duration::days(1);
+    let batch = [check(m, ms(first), Down), check(m, ms(second), Down)];
+    assert_eq!(record_checks(&pool, &batch).await.unwrap().len(), 1, "pending → down on the new check");
+    assert!(record_checks(&pool, &batch).await.unwrap().is_empty());
+    assert_eq!(db.query_one(CHECKS, &[&m]).await.unwrap().get::<_, i64>(0), 2);
+    drop(db);
+    pool.close();
+    env.db().await.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
 }

@@ -8,6 +8,15 @@
 //! ```text
 //! cargo nextest run -p upcheck-store --run-ignored only write_cost --no-capture
 //! ```
+//!
+//! `write_cost_record_checks_worker_batches` calls `record_checks` as the monitoring worker
+//! does (`WRITE_COST_MONITORS` monitors, default 10,000, at 1 s; batches of `CHECK_BATCH_SIZE`
+//! in the order probes finish; a simulated minute, so each monitor's minute is closed once).
+//! Against a Postgres started with `shared_preload_libraries = 'pg_stat_statements'` and the
+//! extension created in `template1` (`DATABASE_URL` pointing at it), it also prints each
+//! statement's time, buffers and WAL per 1,000 checks; buffers and WAL do not move with the
+//! machine's load. `WRITE_COST_SQL` is run on the fresh database before the monitors are made:
+//! a schema variant to try (e.g. another index).
 
 use crate::helpers::*;
 use time::OffsetDateTime;
@@ -195,28 +204,82 @@ async fn write_cost_unnest_against_binary_copy() {
     );
 }
 
-/// `record_checks` whole (raw rows, locks, region states) on a database at `schema` (`None`:
-/// every migration), one check per monitor per batch as at a 1 s interval: the backend's CPU
-/// seconds over `BATCHES` batches, after 5 batches of warm-up.
-async fn record_checks_cost(env: &TestEnv, schema: Option<u32>) -> Option<f64> {
+/// The shape of a worker's traffic: `monitors` monitors at a 1 s interval with random phases,
+/// probed by one region, their results written in batches of `batch` (the worker's
+/// `CHECK_BATCH_SIZE`, which its batches reach from about 1,000 checks/s on a busy replica, since
+/// it writes one batch at a time) in the order the probes finish.
+struct WorkerShape {
+    monitors: usize,
+    batch: usize,
+    /// Simulated seconds measured (each monitor's minute is closed once a minute, so a
+    /// multiple of 60 s includes the rollups' closing at its share).
+    seconds: usize,
+}
+
+/// One statement's figures from `pg_stat_statements`: its text, calls, total execution time
+/// (ms), shared buffers touched (hit or read), buffers dirtied, WAL records and WAL bytes.
+struct StatementFigures {
+    query: String,
+    calls: i64,
+    ms: f64,
+    buffers: i64,
+    dirtied: i64,
+    wal_records: i64,
+    wal_bytes: f64,
+}
+
+/// The statements of the current database, the slowest first; empty when `pg_stat_statements`
+/// is not there. Buffers and WAL do not depend on the machine's load, unlike times.
+async fn statement_figures(db: &tokio_postgres::Client) -> Vec<StatementFigures> {
+    let Ok(rows) = db
+        .query(
+            "SELECT query, calls, total_exec_time, shared_blks_hit + shared_blks_read, shared_blks_dirtied, \
+               wal_records, wal_bytes::float8 FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             ORDER BY total_exec_time DESC LIMIT 12",
+            &[],
+        )
+        .await
+    else {
+        return Vec::new();
+    };
+    rows.iter()
+        .map(|r| StatementFigures {
+            query: r.get(0),
+            calls: r.get(1),
+            ms: r.get(2),
+            buffers: r.get(3),
+            dirtied: r.get(4),
+            wal_records: r.get(5),
+            wal_bytes: r.get(6),
+        })
+        .collect()
+}
+
+/// `record_checks` as the monitoring worker calls it ([`WorkerShape`]) on a fully migrated
+/// database: the backend's CPU seconds and the checks stored over `shape.seconds` simulated
+/// seconds, after two seconds of warm-up (every monitor's first checks make its state rows).
+/// With `pg_stat_statements` in the database (a Postgres started with it preloaded and the
+/// extension in `template1`), each statement's share is printed too.
+async fn worker_shape_cost(env: &TestEnv, shape: &WorkerShape) -> Option<(f64, usize)> {
     let name = format!("upcheck_cost_{}", &Uuid::new_v4().simple().to_string()[..16]);
     env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
     let mut settings = env.settings.database.clone().with_dbname(&name);
-    match schema {
-        Some(v) => upcheck_store::migrate_until(&settings, v).await.unwrap(),
-        None => upcheck_store::migrate(&settings).await.unwrap(),
-    }
+    upcheck_store::migrate(&settings).await.unwrap();
     settings.pool_size = 1;
     let pool = upcheck_store::connect_pool(&settings).unwrap();
     let owner = Uuid::now_v7();
     let db = pool.get().await.unwrap();
+    if let Ok(sql) = std::env::var("WRITE_COST_SQL") {
+        db.batch_execute(&sql).await.unwrap();
+    }
     db.execute(
         "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
         &[&owner, &format!("{owner}@example.com")],
     )
     .await
     .unwrap();
-    let monitors: Vec<Uuid> = (0..MONITORS).map(|_| Uuid::now_v7()).collect();
+    let monitors: Vec<Uuid> = (0..shape.monitors).map(|_| Uuid::now_v7()).collect();
     db.execute(
         "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
          SELECT id, $2, 'm', 'http://127.0.0.1:1/', 1, 1000 FROM unnest($1::uuid[]) id",
@@ -226,55 +289,107 @@ async fn record_checks_cost(env: &TestEnv, schema: Option<u32>) -> Option<f64> {
     .unwrap();
     let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     drop(db);
-    // Past the legacy partition: rows land in a daily one, as they will once it has expired.
-    let due = OffsetDateTime::now_utc() + time::Duration::days(5);
-    if schema.is_none() {
-        let day = upcheck_store::partitions::day_of(due);
-        let days = [day, day + time::Duration::days(1)];
-        upcheck_store::partitions::ensure_days(&pool, &upcheck_store::partitions::CHECK_RESULTS, &days)
-            .await
-            .unwrap();
-    }
-    let start = upcheck_domain::clock::unix_ms(due);
-    let batch = |n: usize| -> Vec<_> {
-        monitors
+    // Past the legacy partition, on a minute's start: rows land in a daily partition.
+    let start_at = upcheck_store::rollups::floor_minute(OffsetDateTime::now_utc() + time::Duration::days(5));
+    let day = upcheck_store::partitions::day_of(start_at);
+    upcheck_store::partitions::ensure_days(
+        &pool,
+        &upcheck_store::partitions::CHECK_RESULTS,
+        &[day, day + time::Duration::days(1)],
+    )
+    .await
+    .unwrap();
+    let start = upcheck_domain::clock::unix_ms(start_at);
+    // Fixed pseudo-random phases and latencies (no rand dependency: a multiplicative hash).
+    let spread = |i: usize, salt: u64, range: u64| {
+        ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15 ^ salt) >> 20) % range
+    };
+    let second = |s: usize| -> Vec<upcheck_store::checks::CheckRecord> {
+        let mut list: Vec<_> = monitors
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let mut c = check(*m, start + (n * 1_000 + i) as i64, if i % 100 == 7 { Down } else { Up });
-                c.job_id = format!("{}-{i}", start + (n * 1_000) as i64);
+                let due = start + (s * 1_000) as i64 + spread(i, 1, 1_000) as i64;
+                let latency = 5 + spread(i * 31 + s, 2, 300) as i64;
+                let mut c = check(*m, due, if i % 100 == 7 { Down } else { Up });
+                // A stream entry id: the scheduler adds the job about one tick before it is due.
+                c.job_id = format!("{}-{}", due - 100, i % 7);
+                c.checked_at =
+                    OffsetDateTime::from_unix_timestamp_nanos(i128::from(due + latency) * 1_000_000).unwrap();
+                c.latency_ms = Some(latency as i32);
                 c
             })
-            .collect()
+            .collect();
+        list.sort_by_key(|c| c.checked_at);
+        list
     };
-    for n in 0..5 {
-        upcheck_store::checks::record_checks(&pool, &batch(n)).await.unwrap();
+    let write = |list: Vec<upcheck_store::checks::CheckRecord>| {
+        let pool = pool.clone();
+        async move {
+            for chunk in list.chunks(shape.batch) {
+                upcheck_store::checks::record_checks(&pool, chunk).await.unwrap();
+            }
+        }
+    };
+    for s in 0..2 {
+        write(second(s)).await;
     }
+    let admin = env.db().await;
+    let _ = admin.batch_execute("SELECT pg_stat_statements_reset()").await;
+    let wal = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8";
+    let wal0: f64 = admin.query_one(wal, &[]).await.unwrap().get(0);
     let cpu0 = backend_cpu_seconds(pid)?;
-    for n in 5..5 + BATCHES {
-        upcheck_store::checks::record_checks(&pool, &batch(n)).await.unwrap();
+    let mut stored = 0;
+    for s in 2..2 + shape.seconds {
+        let list = second(s);
+        stored += list.len();
+        write(list).await;
     }
     let cpu = backend_cpu_seconds(pid)? - cpu0;
+    let wal1: f64 = admin.query_one(wal, &[]).await.unwrap().get(0);
+    let db = pool.get().await.unwrap();
+    let k = stored as f64 / 1_000.0;
+    let lsn: String = admin.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+    eprintln!(
+        "  WAL written by the server meanwhile (any database): {:.0} bytes per 1,000 checks, up to {lsn}",
+        (wal1 - wal0) / k
+    );
+    for f in statement_figures(&db).await {
+        let head: String =
+            f.query.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(90).collect();
+        eprintln!(
+            "  per 1,000 checks: {:6.2} ms, {:6.0} buffers, {:5.0} dirtied, {:5.0} WAL records, {:7.0} WAL bytes; {:6} calls: {head}",
+            f.ms / k,
+            f.buffers as f64 / k,
+            f.dirtied as f64 / k,
+            f.wal_records as f64 / k,
+            f.wal_bytes / k,
+            f.calls,
+        );
+    }
+    drop(db);
     pool.close();
     env.db().await.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
-    Some(cpu)
+    Some((cpu, stored))
 }
 
 #[tokio::test]
 #[ignore = "a measurement: run with --run-ignored only write_cost --no-capture"]
-async fn write_cost_record_checks_v21_against_partitioned() {
+async fn write_cost_record_checks_worker_batches() {
     let env = TestEnv::new().await;
-    let (Some(before), Some(after)) =
-        (record_checks_cost(&env, Some(21)).await, record_checks_cost(&env, None).await)
-    else {
+    let monitors = std::env::var("WRITE_COST_MONITORS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let shape =
+        WorkerShape { monitors, batch: upcheck_config::Tunables::default().check_batch_size, seconds: 60 };
+    let Some((cpu, stored)) = worker_shape_cost(&env, &shape).await else {
         eprintln!("Postgres's backend is not a process of this machine: nothing measured");
         return;
     };
-    let per_k = |s: f64| s * 1_000_000.0 / (BATCHES * BATCH) as f64;
     eprintln!(
-        "record_checks, Postgres backend CPU per 1,000 stored checks ({BATCHES} batches of {MONITORS}, one check \
-         per monitor): V21 schema {:.1} ms, partitioned {:.1} ms",
-        per_k(before),
-        per_k(after)
+        "record_checks as the worker calls it ({} monitors at 1 s, batches of {}, {} s simulated, {stored} checks): \
+         Postgres backend CPU {:.1} ms per 1,000 stored checks",
+        shape.monitors,
+        shape.batch,
+        shape.seconds,
+        cpu * 1_000_000.0 / stored as f64
     );
 }
