@@ -96,10 +96,11 @@ impl Rollup {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        for (k, n) in other.histogram.iter().enumerate() {
-            if *n > 0 {
-                self.bump(k as u16, *n);
-            }
+        if self.histogram.len() < other.histogram.len() {
+            self.histogram.resize(other.histogram.len(), 0);
+        }
+        for (mine, n) in self.histogram.iter_mut().zip(&other.histogram) {
+            *mine += n;
         }
     }
 
@@ -149,6 +150,13 @@ impl Rollup {
 
     /// Adds a stored histogram ([`Rollup::packed_histogram`]'s layout).
     pub fn add_packed(&mut self, packed: &[i64]) {
+        // In index order: the last entry has the highest index.
+        if let Some(last) = packed.last() {
+            let top = usize::from(unpack(*last).0) + 1;
+            if self.histogram.len() < top {
+                self.histogram.resize(top, 0);
+            }
+        }
         for e in packed {
             let (k, n) = unpack(*e);
             self.bump(k, n);

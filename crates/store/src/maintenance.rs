@@ -271,6 +271,39 @@ pub async fn covered_between(
     Ok(maintenance::merge(all))
 }
 
+/// [`covered_between`] of a monitor `owner` owns, with the ownership checked in the same
+/// query: `None` when `owner` has no monitor `monitor_id`.
+///
+/// # Errors
+/// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when the query fails,
+/// [`StoreError::Corrupt`] when a window does not decode.
+pub async fn owned_covered_between(
+    pool: &Pool,
+    owner: Uuid,
+    monitor_id: Uuid,
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+) -> Result<Option<Vec<Occurrence>>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT w.id, w.name, w.starts_at, w.ends_at, w.rrule, w.dtstart, w.duration_minutes, w.timezone \
+             FROM monitors m LEFT JOIN maintenance_window_monitors wm ON wm.monitor_id = m.id \
+             LEFT JOIN maintenance_windows w ON w.id = wm.window_id \
+             WHERE m.id = $1 AND m.owner_id = $2",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[&monitor_id, &owner]).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Vec::new();
+    for r in rows.iter().filter(|r| r.get::<_, Option<Uuid>>(0).is_some()) {
+        all.extend(schedule(r, r.get(0))?.between(from, until));
+    }
+    Ok(Some(maintenance::merge(all)))
+}
+
 /// [`covered_between`] for several monitors at once (one query): each monitor's covered time
 /// within `[from, until)` as disjoint intervals (monitors without windows are absent).
 ///

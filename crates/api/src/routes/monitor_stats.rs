@@ -147,13 +147,21 @@ pub(crate) async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
     let (window, from, to) = stats_window(&q, now)?;
-    owned(&state, &caller, *id).await?;
-    let held = upcheck_store::maintenance::covered_between(&state.read_pool, *id, from, to).await?;
+    // Ownership (on the primary, as every ownership check) and maintenance in one query, then
+    // the figures in two on the read pool.
+    let held = upcheck_store::maintenance::owned_covered_between(&state.pool, caller.id, *id, from, to)
+        .await?
+        .ok_or(ApiError::NotFound("monitor"))?;
     let minutes_from = now - Duration::days(i64::from(state.settings.rollups.minute_days));
-    let (counts, up) = futures::try_join!(
-        upcheck_store::rollups::window(&state.read_pool, *id, from, to, &held, minutes_from),
-        upcheck_store::rollups::uptime::uptime(&state.read_pool, *id, from, to.min(now), &held),
-    )?;
+    let upcheck_store::rollups::WindowStats { counts, uptime: up } = upcheck_store::rollups::window_stats(
+        &state.read_pool,
+        *id,
+        (from, to),
+        to.min(now),
+        &held,
+        minutes_from,
+    )
+    .await?;
     let c = &counts.counted;
     Ok(HttpResponse::Ok().json(StatsView {
         window,

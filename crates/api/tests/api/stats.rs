@@ -164,3 +164,29 @@ async fn the_latency_series_has_one_point_per_bucket_and_a_bounded_size() {
     assert_problem(app.get(&bad, &token).await, 400, Some("bucket")).await;
     assert_problem(app.get(&format!("/api/v1/monitors/{id}/latency"), &token).await, 422, Some("from")).await;
 }
+
+#[tokio::test]
+async fn checks_inside_a_maintenance_window_are_counted_apart() {
+    let app = spawn_app().await;
+    let token = app.user("a@example.com").await;
+    let id: Uuid = app.monitor(&token).await["id"].as_str().unwrap().parse().unwrap();
+    let start = history(&app, id).await;
+    // A window over the first 10 minutes: their 20 checks are held.
+    let body = serde_json::json!({"name": "deploy", "monitor_ids": [id],
+        "starts_at": start.format(&Rfc3339).unwrap(),
+        "ends_at": (start + Duration::minutes(10)).format(&Rfc3339).unwrap()});
+    let r = app.call(reqwest::Method::POST, "/api/v1/maintenance-windows", Some(&token), Some(body)).await;
+    assert_eq!(r.status(), 201);
+
+    let s: Value =
+        app.get(&format!("/api/v1/monitors/{id}/stats?window=24h"), &token).await.json().await.unwrap();
+
+    assert_eq!((s["checks"].as_i64(), s["maintenance_checks"].as_i64()), (Some(60), Some(20)));
+    assert_eq!(s["failures"].as_i64(), Some(20));
+    assert_eq!(s["latency_ms"]["min"].as_i64(), Some(21));
+    // The held 10 minutes are not monitored time; the outage after them still is.
+    let monitored = s["monitored_seconds"].as_i64().unwrap();
+    let elapsed = (OffsetDateTime::now_utc() - start).whole_seconds() - 600;
+    assert!((elapsed - 2..=elapsed).contains(&monitored), "{monitored} of {elapsed}");
+    assert_eq!(s["downtime_seconds"].as_i64(), Some(570));
+}

@@ -12,13 +12,21 @@
 //!
 //! Reading: whole closed days from day rows, whole closed hours from hour rows, closed minutes
 //! from minute rows, and the raw checks after the mark (the current minute).
+//!
+//! The raw checks after the mark are read by `checked_at`, but `check_results` is partitioned
+//! by `due_at`. So that the read can name the few partitions that hold them, every raw check at
+//! or after its region's mark is within [`TAIL_SKEW`] of its due time: a check stored more than
+//! that late (a job redelivered hours on) or early (a clock ahead) moves the mark past its own
+//! minute in the batch that stores it, so it is rolled up at once and never in the tail.
 
 pub mod prune;
 pub mod read;
+pub mod stats;
 pub mod uptime;
 
 pub use prune::{Pruned, prune};
 pub use read::{Range, WindowRollup, series, window};
+pub use stats::{WindowStats, window_stats};
 
 use crate::StoreError;
 use crate::checks::CheckRecord;
@@ -28,6 +36,11 @@ use time::{Duration, OffsetDateTime};
 use upcheck_domain::CheckOutcome;
 use upcheck_domain::rollup::{Rollup, lower_bounds};
 use uuid::Uuid;
+
+/// How far a raw check after its region's mark may be from its due time, either way (see the
+/// module's doc): the raw tail is read from the partitions of `due_at` within this of the
+/// tail's `checked_at` range.
+pub const TAIL_SKEW: Duration = Duration::hours(1);
 
 const COLUMNS: &str =
     "checks, failures, degraded, latency_count, latency_sum, latency_min, latency_max, histogram";
@@ -99,12 +112,24 @@ pub async fn record(tx: &Transaction<'_>, stored: &[&CheckRecord]) -> Result<(),
                 late_marks.insert((*id, *region), w);
             }
         }
-        if mark.is_none_or(|w| w < *latest) {
-            closing.push(*id, region, mark, *latest);
+        // A check too far from its due time must not stay in the raw tail: close past its minute.
+        let until = checks
+            .iter()
+            .filter(|c| mark.is_none_or(|w| c.checked_at >= w) && skewed(c))
+            .map(|c| floor_minute(c.checked_at) + Duration::minutes(1))
+            .fold(*latest, OffsetDateTime::max);
+        if mark.is_none_or(|w| w < until) {
+            closing.push(*id, region, mark, until);
         }
     }
     write_late(tx, &late, &late_marks).await?;
     closing.write(tx).await
+}
+
+/// Whether `c` was checked more than [`TAIL_SKEW`] before or after its due time.
+fn skewed(c: &CheckRecord) -> bool {
+    let skew_ms = (upcheck_domain::clock::unix_ms(c.checked_at) - c.due_at_ms).abs();
+    i128::from(skew_ms) > TAIL_SKEW.whole_milliseconds()
 }
 
 fn add(r: &mut Rollup, c: &CheckRecord) {

@@ -1,7 +1,7 @@
 //! Reading rollups back: any set of minute-aligned ranges of one monitor, summed per tag, from
 //! day, hour and minute rows where they are closed and from the raw checks after the mark.
 
-use super::{ceil, floor, floor_minute};
+use super::{TAIL_SKEW, ceil, floor, floor_minute};
 use crate::{Pool, StoreError};
 use deadpool_postgres::GenericClient;
 use std::collections::BTreeMap;
@@ -95,10 +95,28 @@ pub async fn read_many(
             "SELECT monitor_id, region, closed_until FROM check_rollup_marks WHERE monitor_id = ANY($1)",
         )
         .await?;
-    let mut marks: BTreeMap<Uuid, Vec<(String, OffsetDateTime)>> = BTreeMap::new();
+    let mut marks: Marks = BTreeMap::new();
     for r in client.query(&marks_stmt, &[&monitors]).await? {
         marks.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
     }
+    read_marked(client, ranges, &marks).await
+}
+
+/// Rollup marks per monitor: `(region, closed_until)` (`check_rollup_marks`).
+pub type Marks = BTreeMap<Uuid, Vec<(String, OffsetDateTime)>>;
+
+/// [`read_many`] with the monitors' marks read already (a monitor absent from `marks` has
+/// none: all its checks are read raw), in one query. Closed rows are read before each region's
+/// mark and raw checks from it on, by the marks given: a mark that moves meanwhile (a closing
+/// commits between the two reads) neither drops nor doubles a check, as the raw checks stay.
+///
+/// # Errors
+/// [`StoreError::Db`] when the query fails.
+pub async fn read_marked(
+    client: &impl GenericClient,
+    ranges: &[(Uuid, Range)],
+    marks: &Marks,
+) -> Result<BTreeMap<(Uuid, i32), Rollup>, StoreError> {
     let mut levels: [Params; 3] = Default::default();
     let mut raw = Params::default();
     for (monitor, r) in ranges {
@@ -123,13 +141,28 @@ pub async fn read_many(
                     NULL::int8[] \
              FROM unnest($13::uuid[], $14::timestamptz[], $15::timestamptz[], $16::int4[]) AS q(monitor_id, s, e, tag) \
              JOIN check_results c ON c.monitor_id = q.monitor_id AND c.checked_at >= q.s AND c.checked_at < q.e \
-             LEFT JOIN check_rollup_marks k ON k.monitor_id = c.monitor_id AND k.region = c.region \
+              AND c.due_at >= $20 AND c.due_at < $21 \
+             LEFT JOIN unnest($22::uuid[], $23::text[], $24::timestamptz[]) AS k(monitor_id, region, closed_until) \
+               ON k.monitor_id = c.monitor_id AND k.region = c.region \
              WHERE c.checked_at >= coalesce(k.closed_until, '-infinity')",
             day = level_query("check_rollups_day", 1),
             hour = level_query("check_rollups_hour", 5),
             minute = level_query("check_rollups_minute", 9),
         ))
         .await?;
+    // The tail's due times are within TAIL_SKEW of its checked_at range: only those partitions.
+    let (due_from, due_to) = match (raw.starts.iter().min(), raw.ends.iter().max()) {
+        (Some(s), Some(e)) => (*s - TAIL_SKEW, *e + TAIL_SKEW),
+        _ => (OffsetDateTime::UNIX_EPOCH, OffsetDateTime::UNIX_EPOCH),
+    };
+    let (mut mark_monitors, mut mark_regions, mut mark_until) = (Vec::new(), Vec::new(), Vec::new());
+    for (monitor, list) in marks {
+        for (region, until) in list {
+            mark_monitors.push(*monitor);
+            mark_regions.push(region.as_str());
+            mark_until.push(*until);
+        }
+    }
     let [d, h, m] = &levels;
     let rows = client
         .query(
@@ -154,6 +187,11 @@ pub async fn read_many(
                 &d.tags,
                 &h.tags,
                 &m.tags,
+                &due_from,
+                &due_to,
+                &mark_monitors,
+                &mark_regions,
+                &mark_until,
             ],
         )
         .await?;
@@ -163,7 +201,8 @@ pub async fn read_many(
         let histogram: Option<Vec<i64>> = row.get(9);
         match histogram {
             Some(packed) => {
-                let mut r = Rollup {
+                // The counts without a histogram, then the stored histogram straight into the total.
+                total.merge(&Rollup {
                     checks: i64::from(row.get::<_, i32>(2)),
                     failures: i64::from(row.get::<_, i32>(3)),
                     degraded: i64::from(row.get::<_, i32>(4)),
@@ -172,9 +211,8 @@ pub async fn read_many(
                     latency_min: row.get(7),
                     latency_max: row.get(8),
                     histogram: Vec::new(),
-                };
-                r.add_packed(&packed);
-                total.merge(&r);
+                });
+                total.add_packed(&packed);
             }
             None => total.add(row.get::<_, i32>(3) == 1, row.get::<_, i32>(4) == 1, row.get(7)),
         }

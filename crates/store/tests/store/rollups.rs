@@ -76,7 +76,11 @@ async fn stream_matches_raw(
         let (a, b) = (a.min(b), a.max(b) + 60_000);
         (at(T0_MS + a), at(T0_MS + b))
     })) {
-        let got = upcheck_store::rollups::window(&env.pool, m, from, to, &[], at(0)).await.unwrap().counted;
+        let both = upcheck_store::rollups::window(&env.pool, m, from, to, &[], at(0)).await.unwrap();
+        let stats =
+            upcheck_store::rollups::window_stats(&env.pool, m, (from, to), to, &[], at(0)).await.unwrap();
+        assert_eq!(stats.counts, both, "`/stats`' read");
+        let got = both.counted;
         // The window covers the whole minutes it touches.
         let (f, t) = (
             upcheck_store::rollups::floor_minute(from),
@@ -261,4 +265,39 @@ async fn exact_uptime_follows_status_changes_pauses_and_maintenance() {
     assert_eq!(u.monitored_ms, 70 * 60_000);
     assert_eq!(u.down_ms, 14 * 60_000);
     assert_eq!(u.percent(), Some(80.0));
+
+    // `/stats`' two-query read gives the same figures.
+    let end = base + Duration::minutes(100);
+    let s = upcheck_store::rollups::window_stats(&env.pool, m, (base, end), end, &held, base).await.unwrap();
+    assert_eq!(s.uptime, u);
+    assert_eq!(s.counts, upcheck_store::rollups::window(&env.pool, m, base, end, &held, base).await.unwrap());
+    assert_eq!((s.counts.counted.checks, s.counts.counted.failures, s.counts.held.checks), (5, 2, 0));
+}
+
+#[tokio::test]
+async fn checks_far_from_their_due_time_are_counted_though_the_raw_tail_is_read_by_due_time() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    let window = || {
+        upcheck_store::rollups::window(&env.pool, m, at(T0_MS - 60_000), at(T0_MS + 3_600_000), &[], at(0))
+    };
+    // On time at 22:30:00 (the mark moves to 22:30).
+    record_checks(&env.pool, &[record(m, (0, 0, 2, Some(10)), 0)]).await.unwrap();
+    // Checked at 22:30:20, in the raw tail, but due 3 hours before (a job redelivered late).
+    let mut late = record(m, (20_000, 0, 2, Some(20)), 1);
+    late.due_at_ms -= 3 * 3_600_000;
+    record_checks(&env.pool, &[late]).await.unwrap();
+    let got = window().await.unwrap().counted;
+    assert_eq!((got.checks, got.latency_sum), (2, 30));
+    // Checked at 22:31:40 but due 3 hours after (a clock ahead), failed.
+    let mut early = record(m, (100_000, 0, 0, Some(30)), 2);
+    early.due_at_ms += 3 * 3_600_000;
+    record_checks(&env.pool, &[early]).await.unwrap();
+    let got = window().await.unwrap().counted;
+    assert_eq!((got.checks, got.failures, got.latency_sum), (3, 1, 60));
+    // A later on-time check of the same minute is added to the minute closed early.
+    record_checks(&env.pool, &[record(m, (110_000, 0, 2, Some(40)), 3)]).await.unwrap();
+    let got = window().await.unwrap().counted;
+    assert_eq!((got.checks, got.failures, got.latency_sum), (4, 1, 100));
 }
