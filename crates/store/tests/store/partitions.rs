@@ -23,6 +23,42 @@ fn daily(day: time::Date) -> String {
     format!("check_results_p{:04}{:02}{:02}", day.year(), u8::from(day.month()), day.day())
 }
 
+/// A database of its own (`upcheck_v<version>_…`) migrated up to `version`: its name, its
+/// settings (to migrate the rest) and a pool on it, for the migrations' tests. The caller drops
+/// it by name.
+async fn database_at(
+    env: &TestEnv,
+    version: u32,
+) -> (String, upcheck_config::DatabaseSettings, upcheck_store::Pool) {
+    let name = format!("upcheck_v{version}_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let mut settings = env.settings.clone();
+    settings.database = settings.database.with_dbname(&name);
+    upcheck_store::migrate_until(&settings.database, version).await.unwrap();
+    let pool = upcheck_store::connect_pool(&settings.database).unwrap();
+    (name, settings.database, pool)
+}
+
+/// Inserts a member and a 60 s monitor named `name` of theirs with plain SQL (the schema of any
+/// migration since monitors existed); returns the monitor's id.
+async fn owner_and_monitor(db: &tokio_postgres::Client, name: &str) -> uuid::Uuid {
+    let (owner, m) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    db.execute(
+        "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
+        &[&owner, &format!("{owner}@example.com")],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
+         VALUES ($1, $2, $3, 'http://127.0.0.1:1/', 60, 1000)",
+        &[&m, &owner, &name],
+    )
+    .await
+    .unwrap();
+    m
+}
+
 #[tokio::test]
 async fn partitions_are_made_ahead_once_however_many_replicas_ask_at_once() {
     let env = TestEnv::new().await;
@@ -145,27 +181,9 @@ async fn redelivered_checks_change_nothing_in_the_daily_partitions() {
 #[tokio::test]
 async fn the_migration_from_v21_keeps_every_old_check_readable_and_idempotent() {
     let env = TestEnv::new().await;
-    let name = format!("upcheck_v21_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
-    env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let mut settings = env.settings.clone();
-    settings.database = settings.database.with_dbname(&name);
-    upcheck_store::migrate_until(&settings.database, 21).await.unwrap();
-    let pool = upcheck_store::connect_pool(&settings.database).unwrap();
+    let (name, database, pool) = database_at(&env, 21).await;
     let db = pool.get().await.unwrap();
-    let (owner, m) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    db.execute(
-        "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
-        &[&owner, &format!("{owner}@example.com")],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
-         VALUES ($1, $2, 'old', 'http://127.0.0.1:1/', 60, 1000)",
-        &[&m, &owner],
-    )
-    .await
-    .unwrap();
+    let m = owner_and_monitor(&db, "old").await;
     // A day of minutely checks, the last just now, as the V21 schema stored them.
     db.execute(
         "INSERT INTO check_results (monitor_id, job_id, region, due_at, checked_at, status, latency_ms) \
@@ -178,7 +196,7 @@ async fn the_migration_from_v21_keeps_every_old_check_readable_and_idempotent() 
     .unwrap();
     drop(db);
 
-    upcheck_store::migrate(&settings.database).await.unwrap();
+    upcheck_store::migrate(&database).await.unwrap();
 
     let db = pool.get().await.unwrap();
     let kind: String = db
@@ -274,12 +292,7 @@ async fn key_of(db: &tokio_postgres::Client, name: &str) -> String {
 #[tokio::test]
 async fn the_migration_to_due_time_keys_changes_only_empty_partitions_and_both_keys_stay_idempotent() {
     let env = TestEnv::new().await;
-    let name = format!("upcheck_v27_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
-    env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let mut settings = env.settings.clone();
-    settings.database = settings.database.with_dbname(&name);
-    upcheck_store::migrate_until(&settings.database, 27).await.unwrap();
-    let pool = upcheck_store::connect_pool(&settings.database).unwrap();
+    let (name, database, pool) = database_at(&env, 27).await;
     let db = pool.get().await.unwrap();
     // Two days as the worker made them before: keyed (monitor_id, job_id, region); one has a check.
     let day = day_of(OffsetDateTime::now_utc() + Duration::days(5));
@@ -296,24 +309,11 @@ async fn the_migration_to_due_time_keys_changes_only_empty_partitions_and_both_k
         .await
         .unwrap();
     }
-    let (owner, m) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    db.execute(
-        "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
-        &[&owner, &format!("{owner}@example.com")],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
-         VALUES ($1, $2, 'm', 'http://127.0.0.1:1/', 60, 1000)",
-        &[&m, &owner],
-    )
-    .await
-    .unwrap();
+    let m = owner_and_monitor(&db, "m").await;
     let first = day.with_time(time::Time::from_hms(12, 0, 0).unwrap()).assume_utc();
     record_checks(&pool, &[check(m, ms(first), Down)]).await.unwrap();
 
-    upcheck_store::migrate(&settings.database).await.unwrap();
+    upcheck_store::migrate(&database).await.unwrap();
 
     assert!(key_of(&db, &daily(day)).await.ends_with("(monitor_id, job_id, region)"), "rows: kept");
     assert!(
