@@ -127,12 +127,7 @@ pub async fn apply_status_event_with(
             timers,
         }]);
     }
-    let unapplied = tx
-        .prepare_cached(&format!(
-            "SELECT {} FROM status_events WHERE monitor_id = $1 AND applied_at IS NULL AND seq <= $2 ORDER BY seq",
-            crate::events::COLUMNS
-        ))
-        .await?;
+    let unapplied = tx.prepare_cached(&earlier_unapplied_query()).await?;
     let mut applied = Vec::new();
     for row in tx.query(&unapplied, &[&event.monitor_id, &seq]).await? {
         let e = crate::events::from_row(&row)?;
@@ -143,6 +138,18 @@ pub async fn apply_status_event_with(
     tx.commit().await?;
     tracing::Span::current().record("applied", applied.len());
     Ok(applied)
+}
+
+/// The lookup of a monitor's events not applied yet, up to a `seq`: `$1` the monitor's id
+/// (uuid), `$2` the last `seq` to take (int8); the rows in `seq` order, each decoded by the
+/// outbox's row decoder. Public so that a test can check how Postgres plans it: it must be
+/// served by the monitor's own index entries (`status_events_unapplied_by_monitor`), never by a
+/// scan of every waiting event (migration V29 says why).
+pub fn earlier_unapplied_query() -> String {
+    format!(
+        "SELECT {} FROM status_events WHERE monitor_id = $1 AND applied_at IS NULL AND seq <= $2 ORDER BY seq",
+        crate::events::COLUMNS
+    )
 }
 
 /// What event `event_id` did to incident `incident_id`: opened it, resolved it, or neither.

@@ -264,3 +264,50 @@ async fn one_job_holds_a_notification_at_a_time_and_its_own_retry_may_take_it_ag
         Claim::Missing
     );
 }
+
+/// The plan of the applier's lookup of a monitor's earlier unapplied events, with every index
+/// of `status_events` dropped but the primary key and the relay's `status_events_unapplied`, and
+/// sequential scans priced out: the one plan that would read every waiting event is the relay
+/// index's.
+async fn lookup_plan(db: &tokio_postgres::Client) -> String {
+    let sql = upcheck_store::incidents::earlier_unapplied_query();
+    let rows = db
+        .query(
+            &format!(
+                "EXPLAIN {}",
+                sql.replace("$1", "'00000000-0000-0000-0000-000000000001'").replace("$2", "1")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn the_relay_index_cannot_serve_the_lookup_of_a_monitors_unapplied_events() {
+    // A burst of first events (100,000 new monitors) once made the status-change worker read
+    // every waiting event per event applied: with no statistics yet the planner may pick a scan
+    // of the relay's partial index for this lookup, and keeps that plan cached.
+    let env = TestEnv::new().await;
+    let db = env.db().await;
+    db.batch_execute(
+        "DROP INDEX status_events_monitor, status_events_monitor_seq, status_events_unapplied_by_monitor, \
+                    status_events_unpublished, status_events_seq_key; \
+         SET enable_seqscan = off;",
+    )
+    .await
+    .unwrap();
+    let plan = lookup_plan(&db).await;
+    assert!(!plan.contains("status_events_unapplied"), "the relay index served the lookup:\n{plan}");
+    // The same with the relay index as it was before V29: that plan is chosen, so the assertion
+    // above is not vacuous.
+    db.batch_execute(
+        "DROP INDEX status_events_unapplied; \
+         CREATE INDEX status_events_unapplied ON status_events (published_at) WHERE applied_at IS NULL;",
+    )
+    .await
+    .unwrap();
+    let plan = lookup_plan(&db).await;
+    assert!(plan.contains("status_events_unapplied"), "expected the old relay index in:\n{plan}");
+}
