@@ -61,9 +61,15 @@ pub struct Tunables {
     /// `WORKER_CONCURRENCY` (default 32): messages in flight per status-change or notification replica.
     pub worker_concurrency: usize,
     /// `CHECK_BATCH_SIZE` (default 1,000): most check results written in one transaction. A
-    /// replica writes one batch at a time, so this bounds its rate at about this many checks
-    /// per commit time (256 held one replica to ~17,000 checks/s here; BENCHMARKS.md).
+    /// replica writes `CHECK_WRITERS` batches at a time, so this bounds its rate at about this
+    /// many checks per commit time and writer (256 held one replica with one writer to ~17,000
+    /// checks/s here; BENCHMARKS.md).
     pub check_batch_size: usize,
+    /// `CHECK_WRITERS` (default 2, 1 to 16): check batches one monitoring replica writes at
+    /// once, each in its own transaction and connection. Two batches holding the same monitor
+    /// take its state row in turn, as two replicas' batches do; while one commits, the next
+    /// is written.
+    pub check_writers: usize,
     /// `CHECK_BATCH_MS` (default 20): longest a check result waits for its batch.
     pub check_batch_ms: u64,
     /// `SCHEDULER_TICK_MS` (default 100): how often a replica claims due monitors.
@@ -125,6 +131,7 @@ impl Default for Tunables {
             monitoring_concurrency: 512,
             worker_concurrency: 32,
             check_batch_size: 1_000,
+            check_writers: 2,
             check_batch_ms: 20,
             scheduler_tick_ms: 100,
             reconcile_interval_seconds: 60,
@@ -296,6 +303,7 @@ impl Settings {
             )?,
             worker_concurrency: raw.number("WORKER_CONCURRENCY", d.worker_concurrency, 1..=10_000)?,
             check_batch_size: raw.number("CHECK_BATCH_SIZE", d.check_batch_size, 1..=10_000)?,
+            check_writers: raw.number("CHECK_WRITERS", d.check_writers, 1..=16)?,
             check_batch_ms: raw.number("CHECK_BATCH_MS", d.check_batch_ms, 0..=10_000)?,
             scheduler_tick_ms: raw.number("SCHEDULER_TICK_MS", d.scheduler_tick_ms, 10..=10_000)?,
             reconcile_interval_seconds: raw.number(

@@ -489,3 +489,12 @@ fn partition_compaction_is_on_unless_turned_off() {
     assert!(load(&[("PARTITION_COMPACTION_ENABLED", "true")]).unwrap().raw_retention.compaction);
     assert_eq!(err_var(&[("PARTITION_COMPACTION_ENABLED", "sometimes")]), "PARTITION_COMPACTION_ENABLED");
 }
+
+#[test]
+fn check_writers_default_to_two_and_stay_between_one_and_sixteen() {
+    assert_eq!(load(&[]).unwrap().tunables.check_writers, 2);
+    assert_eq!(load(&[("CHECK_WRITERS", "1")]).unwrap().tunables.check_writers, 1);
+    assert_eq!(load(&[("CHECK_WRITERS", "16")]).unwrap().tunables.check_writers, 16);
+    assert_eq!(err_var(&[("CHECK_WRITERS", "0")]), "CHECK_WRITERS");
+    assert_eq!(err_var(&[("CHECK_WRITERS", "17")]), "CHECK_WRITERS");
+}

@@ -25,16 +25,21 @@ use upcheck_runtime::{Readiness, RunningWorker};
 use upcheck_streams::{Keys, Producer, Runner, RunnerConfig, Schedule};
 
 /// Messages a monitoring runner holds in flight per probe slot (`MONITORING_CONCURRENCY`),
-/// besides two batches' worth (`CHECK_BATCH_SIZE`) of probed jobs waiting for their commit:
+/// besides `CHECK_WRITERS` + 1 batches' worth (`CHECK_BATCH_SIZE`) of probed jobs waiting for
+/// their commit:
 /// jobs claimed up to one scheduler tick early wait here for their due time.
 pub const MESSAGES_PER_PROBE_SLOT: usize = 4;
 
 /// Most messages one monitoring runner holds in flight: probes running, jobs waiting for their
 /// due time (up to one tick's claims) and probed jobs waiting for their batch's commit (the
-/// batch being written and the one filling). Fewer would cap the rate below what the probe
-/// slots allow.
-pub fn runner_capacity(monitoring_concurrency: usize, check_batch_size: usize) -> usize {
-    monitoring_concurrency * MESSAGES_PER_PROBE_SLOT + 2 * check_batch_size
+/// `check_writers` batches being written and the one filling). Fewer would cap the rate below
+/// what the probe slots allow.
+pub fn runner_capacity(
+    monitoring_concurrency: usize,
+    check_batch_size: usize,
+    check_writers: usize,
+) -> usize {
+    monitoring_concurrency * MESSAGES_PER_PROBE_SLOT + (check_writers + 1) * check_batch_size
 }
 
 /// Starts the scheduler, one consumer per monitoring shard, the outbox relay, the reconcile and
@@ -60,6 +65,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
         outbox.clone(),
         t.check_batch_size,
         Duration::from_millis(t.check_batch_ms),
+        t.check_writers,
     );
     let outbound = upcheck_net::Outbound::new(&settings.probe)?;
     let roots = probe::TrustedRoots::load(settings.probe.ca_cert.as_deref())?;
@@ -83,7 +89,7 @@ pub async fn start(settings: Settings, cancel: CancellationToken) -> anyhow::Res
             keys.monitoring_stream(shard),
             settings.streams.monitoring_group.clone(),
             // Jobs waiting for their due time or their batch's commit hold no probe slot.
-            runner_capacity(t.monitoring_concurrency, t.check_batch_size),
+            runner_capacity(t.monitoring_concurrency, t.check_batch_size, t.check_writers),
         );
         config.read_count = config.concurrency.min(1_000);
         config.span_level = tracing::Level::DEBUG; // a span per check only when asked for

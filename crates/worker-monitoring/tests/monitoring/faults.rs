@@ -49,7 +49,7 @@ async fn handler(
         Producer::new(conns.commands, 10_000),
         env.settings.streams.status_change.clone(),
     );
-    let (batcher, task) = Batcher::start(env.pool.clone(), outbox, 256, Duration::from_millis(50));
+    let (batcher, task) = Batcher::start(env.pool.clone(), outbox, 256, Duration::from_millis(50), 2);
     (Arc::new(CheckHandler::new(probe, batcher, "local".into(), 8)), task)
 }
 

@@ -95,7 +95,7 @@ async fn at_most_max_probes_run_at_once_however_many_messages_are_in_flight() {
         Producer::new(conns.commands, 10_000),
         env.settings.streams.status_change.clone(),
     );
-    let (batcher, batch_task) = Batcher::start(env.pool.clone(), outbox, 256, Duration::from_millis(5));
+    let (batcher, batch_task) = Batcher::start(env.pool.clone(), outbox, 256, Duration::from_millis(5), 2);
     let probe = SlowProbe::default();
     let handler = Arc::new(CheckHandler::new(probe.clone(), batcher, "local".into(), 2));
     let mut handled = tokio::task::JoinSet::new();
