@@ -66,8 +66,11 @@ pub(crate) async fn judge(
         if ep.calm_until() > event.occurred_at {
             if is_change(event) {
                 tx.execute(
-                    "UPDATE monitor_flapping SET changes = changes + 1, \
+                    &tx.prepare_cached(
+                        "UPDATE monitor_flapping SET changes = changes + 1, \
                        last_change_at = greatest(last_change_at, $2) WHERE monitor_id = $1",
+                    )
+                    .await?,
                     &[&event.monitor_id, &event.occurred_at],
                 )
                 .await?;
@@ -80,12 +83,10 @@ pub(crate) async fn judge(
         return Ok((Flap::Calm, ended));
     }
     let window = Duration::seconds(i64::try_from(policy.window_seconds).unwrap_or(i64::MAX / 2));
-    let row = tx
-        .query_one(
-            "SELECT count(*), min(occurred_at) FROM status_events \
+    let row = tx.query_one(&tx.prepare_cached("SELECT count(*), min(occurred_at) FROM status_events \
              WHERE monitor_id = $1 AND seq <= $2 AND occurred_at > $3 AND occurred_at <= $4 \
                AND certificate IS NULL AND degraded IS NULL AND from_status IN ('up', 'down') AND to_status IN ('up', 'down') \
-               AND from_status <> to_status",
+               AND from_status <> to_status").await?,
             &[
                 &event.monitor_id,
                 &event.seq.unwrap_or(i64::MAX),
@@ -114,9 +115,8 @@ pub(crate) async fn start(
 ) -> Result<(), StoreError> {
     let window = i32::try_from(policy.window_seconds).unwrap_or(i32::MAX);
     let threshold = i32::try_from(policy.threshold).unwrap_or(i32::MAX);
-    tx.execute(
-        "INSERT INTO monitor_flapping (monitor_id, episode_id, since, last_change_at, changes, window_seconds, threshold) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (monitor_id) DO NOTHING",
+    tx.execute(&tx.prepare_cached("INSERT INTO monitor_flapping (monitor_id, episode_id, since, last_change_at, changes, window_seconds, threshold) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (monitor_id) DO NOTHING").await?,
         &[
             &event.monitor_id,
             &event.event_id,
@@ -181,8 +181,11 @@ impl Episode {
 async fn episode(tx: &Transaction<'_>, monitor_id: Uuid) -> Result<Option<Episode>, StoreError> {
     let row = tx
         .query_opt(
-            "SELECT monitor_id, episode_id, since, last_change_at, changes, window_seconds, threshold \
+            &tx.prepare_cached(
+                "SELECT monitor_id, episode_id, since, last_change_at, changes, window_seconds, threshold \
              FROM monitor_flapping WHERE monitor_id = $1 FOR UPDATE",
+            )
+            .await?,
             &[&monitor_id],
         )
         .await?;
@@ -208,7 +211,10 @@ async fn finish(
     let id = Uuid::new_v5(&ep.episode_id, MONITOR_STABLE.as_bytes());
     let incident = tx
         .query_opt(
-            "SELECT id, opened_at, resolved_at FROM incidents WHERE monitor_id = $1 AND state = 'open'",
+            &tx.prepare_cached(
+                "SELECT id, opened_at, resolved_at FROM incidents WHERE monitor_id = $1 AND state = 'open'",
+            )
+            .await?,
             &[&ep.monitor_id],
         )
         .await?
@@ -240,9 +246,19 @@ async fn finish(
         }),
     };
     notify_channels(tx, id, &payload).await?;
-    tx.execute("DELETE FROM monitor_flapping WHERE monitor_id = $1", &[&ep.monitor_id]).await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM monitor_flapping WHERE monitor_id = $1").await?,
+        &[&ep.monitor_id],
+    )
+    .await?;
     let pending = tx
-        .query("SELECT id FROM notifications WHERE event_id = $1 AND state = 'pending' ORDER BY id", &[&id])
+        .query(
+            &tx.prepare_cached(
+                "SELECT id FROM notifications WHERE event_id = $1 AND state = 'pending' ORDER BY id",
+            )
+            .await?,
+            &[&id],
+        )
         .await?;
     Ok(pending.iter().map(|r| r.get(0)).collect())
 }
@@ -272,7 +288,10 @@ pub async fn settle(pool: &Pool, now: OffsetDateTime, limit: i64) -> Result<Vec<
         let tx = client.transaction().await?;
         // The applier's lock: an event being applied now goes first or after, never between.
         let Some(m) = tx
-            .query_opt("SELECT name, url FROM monitors WHERE id = $1 FOR NO KEY UPDATE", &[&monitor_id])
+            .query_opt(
+                &tx.prepare_cached("SELECT name, url FROM monitors WHERE id = $1 FOR NO KEY UPDATE").await?,
+                &[&monitor_id],
+            )
             .await?
         else {
             continue;
@@ -281,7 +300,10 @@ pub async fn settle(pool: &Pool, now: OffsetDateTime, limit: i64) -> Result<Vec<
         match episode(&tx, monitor_id).await? {
             Some(ep) if ep.calm_until() <= now => {
                 let status: Option<String> = tx
-                    .query_opt("SELECT status FROM monitor_state WHERE monitor_id = $1", &[&monitor_id])
+                    .query_opt(
+                        &tx.prepare_cached("SELECT status FROM monitor_state WHERE monitor_id = $1").await?,
+                        &[&monitor_id],
+                    )
                     .await?
                     .map(|r| r.get(0));
                 let status =

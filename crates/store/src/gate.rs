@@ -95,8 +95,11 @@ impl Gate {
         if event.notify
             && let Some(by) = suppressed
         {
-            tx.execute("UPDATE status_events SET suppressed_by = $2 WHERE id = $1", &[&event.event_id, &by])
-                .await?;
+            tx.execute(
+                &tx.prepare_cached("UPDATE status_events SET suppressed_by = $2 WHERE id = $1").await?,
+                &[&event.event_id, &by],
+            )
+            .await?;
         }
         crate::incidents::pending_notifications(tx, event.event_id).await
     }

@@ -16,9 +16,12 @@ use uuid::Uuid;
 /// Records that `event` (a `down` inside a window) opened no incident.
 pub(crate) async fn hold(tx: &Transaction<'_>, event: &StatusEvent) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO maintenance_held (monitor_id, event_id, cause, held_at) VALUES ($1, $2, $3, $4) \
+        &tx.prepare_cached(
+            "INSERT INTO maintenance_held (monitor_id, event_id, cause, held_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (monitor_id) DO UPDATE SET event_id = excluded.event_id, cause = excluded.cause, \
            held_at = excluded.held_at",
+        )
+        .await?,
         &[&event.monitor_id, &event.event_id, &event.cause, &event.occurred_at],
     )
     .await?;
@@ -27,7 +30,11 @@ pub(crate) async fn hold(tx: &Transaction<'_>, event: &StatusEvent) -> Result<()
 
 /// Forgets a held outage of `monitor_id` (it came back up, or its incident opened).
 pub(crate) async fn forget(tx: &Transaction<'_>, monitor_id: Uuid) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM maintenance_held WHERE monitor_id = $1", &[&monitor_id]).await?;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM maintenance_held WHERE monitor_id = $1").await?,
+        &[&monitor_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -68,12 +75,19 @@ pub async fn release_ended(
         }
         let tx = client.transaction().await?;
         let status = tx
-            .query_opt("SELECT status FROM monitor_state WHERE monitor_id = $1 FOR UPDATE", &[&monitor_id])
+            .query_opt(
+                &tx.prepare_cached("SELECT status FROM monitor_state WHERE monitor_id = $1 FOR UPDATE")
+                    .await?,
+                &[&monitor_id],
+            )
             .await?
             .map(|r| r.get::<_, String>(0));
         let Some(row) = tx
             .query_opt(
-                "SELECT event_id, cause FROM maintenance_held WHERE monitor_id = $1 FOR UPDATE",
+                &tx.prepare_cached(
+                    "SELECT event_id, cause FROM maintenance_held WHERE monitor_id = $1 FOR UPDATE",
+                )
+                .await?,
                 &[&monitor_id],
             )
             .await?
@@ -81,17 +95,18 @@ pub async fn release_ended(
             continue; // another replica released it
         };
         let (held_event, cause): (Uuid, Option<String>) = (row.get(0), row.get(1));
-        let latest: Option<Uuid> = tx
-            .query_opt(
-                "SELECT id FROM status_events WHERE monitor_id = $1 AND certificate IS NULL AND degraded IS NULL \
-                 ORDER BY seq DESC LIMIT 1",
+        let latest: Option<Uuid> = tx.query_opt(&tx.prepare_cached("SELECT id FROM status_events WHERE monitor_id = $1 AND certificate IS NULL AND degraded IS NULL \
+                 ORDER BY seq DESC LIMIT 1").await?,
                 &[&monitor_id],
             )
             .await?
             .map(|r| r.get(0));
         let open: bool = tx
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM incidents WHERE monitor_id = $1 AND state = 'open')",
+                &tx.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM incidents WHERE monitor_id = $1 AND state = 'open')",
+                )
+                .await?,
                 &[&monitor_id],
             )
             .await?
