@@ -16,6 +16,10 @@ use uuid::Uuid;
 /// The columns [`from_row`] decodes, in its order.
 pub(crate) const COLUMNS: &str = "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context, certificate, degraded";
 
+/// How many columns [`COLUMNS`] names: a query selecting more after them reads those from
+/// this index on.
+pub const COLUMN_COUNT: usize = 11;
+
 /// Decodes a row selected with [`COLUMNS`].
 pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreError> {
     let status = |i: usize| {

@@ -101,6 +101,12 @@ impl Gate {
             )
             .await?;
         }
+        if !event.notify && !matches!(self.flap, Flap::Starts { .. }) {
+            // Nothing above created a notification for this event (it alerts no one and starts
+            // no flapping episode), and an event is applied once: none can be pending. Saves a
+            // round trip on the commonest event, a new monitor's first `pending → up`.
+            return Ok(Vec::new());
+        }
         crate::incidents::pending_notifications(tx, event.event_id).await
     }
 }

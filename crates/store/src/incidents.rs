@@ -98,14 +98,17 @@ pub async fn apply_status_event_with(
     };
     let monitor = WebhookMonitor { id: event.monitor_id, name: row.get(0), url: row.get(1) };
     let owner_id: Uuid = row.get(2);
-    let state = tx
-        .prepare_cached("SELECT seq, applied_at IS NOT NULL, incident_id FROM status_events WHERE id = $1")
-        .await?;
-    let Some(row) = tx.query_opt(&state, &[&event.event_id]).await? else {
+    // The event's own state and, unless it is applied already, every unapplied event of its
+    // monitor up to it, in one round trip: rows with the outbox's columns (NULL when applied)
+    // followed by the event's seq, whether it is applied and its incident.
+    let lookup = tx.prepare_cached(&earlier_unapplied_query()).await?;
+    let rows = tx.query(&lookup, &[&event.monitor_id, &event.event_id]).await?;
+    let Some(first) = rows.first() else {
         tx.commit().await?;
         return Ok(Vec::new());
     };
-    let (seq, applied, incident_id): (i64, bool, Option<Uuid>) = (row.get(0), row.get(1), row.get(2));
+    let own = crate::events::COLUMN_COUNT;
+    let (applied, incident_id): (bool, Option<Uuid>) = (first.get(own + 1), first.get(own + 2));
     if applied {
         let stored = crate::events::load(&tx, event.event_id).await?.unwrap_or_else(|| event.clone());
         let pending = pending_notifications(&tx, event.event_id).await?;
@@ -127,10 +130,11 @@ pub async fn apply_status_event_with(
             timers,
         }]);
     }
-    let unapplied = tx.prepare_cached(&earlier_unapplied_query()).await?;
     let mut applied = Vec::new();
-    for row in tx.query(&unapplied, &[&event.monitor_id, &seq]).await? {
-        let e = crate::events::from_row(&row)?;
+    // A row of NULLs stands for no unapplied event (only when the message names another
+    // monitor than the outbox does).
+    for row in rows.iter().filter(|r| r.get::<_, Option<Uuid>>(0).is_some()) {
+        let e = crate::events::from_row(row)?;
         let mut one = apply_one(&tx, &monitor, e, policy).await?;
         one.owner_id = owner_id;
         applied.push(one);
@@ -140,14 +144,23 @@ pub async fn apply_status_event_with(
     Ok(applied)
 }
 
-/// The lookup of a monitor's events not applied yet, up to a `seq`: `$1` the monitor's id
-/// (uuid), `$2` the last `seq` to take (int8); the rows in `seq` order, each decoded by the
-/// outbox's row decoder. Public so that a test can check how Postgres plans it: it must be
-/// served by the monitor's own index entries (`status_events_unapplied_by_monitor`), never by a
-/// scan of every waiting event (migration V29 says why).
+/// The applier's lookup, after its monitor's lock: `$1` the monitor's id, `$2` the event's id
+/// (both uuid). No row when the event is not in the outbox. Otherwise one row per unapplied
+/// event of the monitor up to the event's `seq`, in `seq` order, or one row of NULLs when the
+/// event is applied already; each row holds the outbox's columns
+/// ([`crate::events::from_row`]'s, [`crate::events::COLUMN_COUNT`] of them), then the event's
+/// own `seq` (int8), whether it is applied (bool) and its incident (uuid or NULL). Public so
+/// that a test can check how Postgres plans it: the unapplied events must be found through the
+/// monitor's own index entries (`status_events_unapplied_by_monitor`), never by a scan of every
+/// waiting event (migration V29 says why).
 pub fn earlier_unapplied_query() -> String {
     format!(
-        "SELECT {} FROM status_events WHERE monitor_id = $1 AND applied_at IS NULL AND seq <= $2 ORDER BY seq",
+        "SELECT e.*, me.seq, me.applied, me.incident_id \
+         FROM (SELECT seq, applied_at IS NOT NULL AS applied, incident_id FROM status_events WHERE id = $2) me \
+         LEFT JOIN LATERAL (SELECT {} FROM status_events \
+                            WHERE monitor_id = $1 AND applied_at IS NULL AND seq <= me.seq ORDER BY seq) e \
+           ON NOT me.applied \
+         ORDER BY e.seq",
         crate::events::COLUMNS
     )
 }

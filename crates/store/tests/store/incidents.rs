@@ -275,7 +275,8 @@ async fn lookup_plan(db: &tokio_postgres::Client) -> String {
         .query(
             &format!(
                 "EXPLAIN {}",
-                sql.replace("$1", "'00000000-0000-0000-0000-000000000001'").replace("$2", "1")
+                sql.replace("$1", "'00000000-0000-0000-0000-000000000001'")
+                    .replace("$2", "'00000000-0000-0000-0000-000000000002'")
             ),
             &[],
         )
