@@ -65,10 +65,12 @@ pub struct Tunables {
     /// many checks per commit time and writer (256 held one replica with one writer to ~17,000
     /// checks/s here; BENCHMARKS.md).
     pub check_batch_size: usize,
-    /// `CHECK_WRITERS` (default 2, 1 to 16): check batches one monitoring replica writes at
+    /// `CHECK_WRITERS` (default 1, 1 to 16): check batches one monitoring replica writes at
     /// once, each in its own transaction and connection. Two batches holding the same monitor
     /// take its state row in turn, as two replicas' batches do; while one commits, the next
-    /// is written.
+    /// is written. On this 2-core machine with Postgres local, 2 stored no more than 1 (14,616
+    /// against 14,469 checks/s at 100,000 monitors, BENCHMARKS.md 2026-12-07): raise it when
+    /// the database is far and round trips, not CPU, bound the writes.
     pub check_writers: usize,
     /// `CHECK_BATCH_MS` (default 20): longest a check result waits for its batch.
     pub check_batch_ms: u64,
@@ -131,7 +133,7 @@ impl Default for Tunables {
             monitoring_concurrency: 512,
             worker_concurrency: 32,
             check_batch_size: 1_000,
-            check_writers: 2,
+            check_writers: 1,
             check_batch_ms: 20,
             scheduler_tick_ms: 100,
             reconcile_interval_seconds: 60,

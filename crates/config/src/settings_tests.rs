@@ -491,9 +491,9 @@ fn partition_compaction_is_on_unless_turned_off() {
 }
 
 #[test]
-fn check_writers_default_to_two_and_stay_between_one_and_sixteen() {
-    assert_eq!(load(&[]).unwrap().tunables.check_writers, 2);
-    assert_eq!(load(&[("CHECK_WRITERS", "1")]).unwrap().tunables.check_writers, 1);
+fn check_writers_default_to_one_and_stay_between_one_and_sixteen() {
+    assert_eq!(load(&[]).unwrap().tunables.check_writers, 1);
+    assert_eq!(load(&[("CHECK_WRITERS", "2")]).unwrap().tunables.check_writers, 2);
     assert_eq!(load(&[("CHECK_WRITERS", "16")]).unwrap().tunables.check_writers, 16);
     assert_eq!(err_var(&[("CHECK_WRITERS", "0")]), "CHECK_WRITERS");
     assert_eq!(err_var(&[("CHECK_WRITERS", "17")]), "CHECK_WRITERS");
