@@ -1,6 +1,6 @@
 -- The relay's index of events published and not yet applied no longer covers events that are
 -- not published yet, so the status-change worker's lookup of a monitor's earlier unapplied
--- events (upcheck_store::incidents::EARLIER_UNAPPLIED) can no longer be planned as a scan of it.
+-- events (upcheck_store::incidents::earlier_unapplied_query) can no longer be planned as a scan of it.
 --
 -- Before, `status_events_unapplied (published_at) WHERE applied_at IS NULL` matched that
 -- lookup's `applied_at IS NULL`, and with no statistics yet (a new database, a burst of first

@@ -16,8 +16,8 @@ use uuid::Uuid;
 /// The columns [`from_row`] decodes, in its order.
 pub(crate) const COLUMNS: &str = "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context, certificate, degraded";
 
-/// How many columns [`COLUMNS`] names: a query selecting more after them reads those from
-/// this index on.
+/// How many columns the outbox's row decoder reads (the first ones of its rows): a query
+/// selecting more after them reads those from this index on.
 pub const COLUMN_COUNT: usize = 11;
 
 /// Decodes a row selected with [`COLUMNS`].

@@ -83,10 +83,17 @@ pub(crate) async fn judge(
         return Ok((Flap::Calm, ended));
     }
     let window = Duration::seconds(i64::try_from(policy.window_seconds).unwrap_or(i64::MAX / 2));
-    let row = tx.query_one(&tx.prepare_cached("SELECT count(*), min(occurred_at) FROM status_events \
+    let count_changes = tx
+        .prepare_cached(
+            "SELECT count(*), min(occurred_at) FROM status_events \
              WHERE monitor_id = $1 AND seq <= $2 AND occurred_at > $3 AND occurred_at <= $4 \
                AND certificate IS NULL AND degraded IS NULL AND from_status IN ('up', 'down') AND to_status IN ('up', 'down') \
-               AND from_status <> to_status").await?,
+               AND from_status <> to_status",
+        )
+        .await?;
+    let row = tx
+        .query_one(
+            &count_changes,
             &[
                 &event.monitor_id,
                 &event.seq.unwrap_or(i64::MAX),
@@ -115,8 +122,14 @@ pub(crate) async fn start(
 ) -> Result<(), StoreError> {
     let window = i32::try_from(policy.window_seconds).unwrap_or(i32::MAX);
     let threshold = i32::try_from(policy.threshold).unwrap_or(i32::MAX);
-    tx.execute(&tx.prepare_cached("INSERT INTO monitor_flapping (monitor_id, episode_id, since, last_change_at, changes, window_seconds, threshold) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (monitor_id) DO NOTHING").await?,
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO monitor_flapping (monitor_id, episode_id, since, last_change_at, changes, window_seconds, threshold) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (monitor_id) DO NOTHING",
+        )
+        .await?;
+    tx.execute(
+        &insert,
         &[
             &event.monitor_id,
             &event.event_id,

@@ -147,8 +147,8 @@ pub async fn apply_status_event_with(
 /// The applier's lookup, after its monitor's lock: `$1` the monitor's id, `$2` the event's id
 /// (both uuid). No row when the event is not in the outbox. Otherwise one row per unapplied
 /// event of the monitor up to the event's `seq`, in `seq` order, or one row of NULLs when the
-/// event is applied already; each row holds the outbox's columns
-/// ([`crate::events::from_row`]'s, [`crate::events::COLUMN_COUNT`] of them), then the event's
+/// event is applied already; each row holds the outbox's columns (the outbox decoder's,
+/// [`crate::events::COLUMN_COUNT`] of them), then the event's
 /// own `seq` (int8), whether it is applied (bool) and its incident (uuid or NULL). Public so
 /// that a test can check how Postgres plans it: the unapplied events must be found through the
 /// monitor's own index entries (`status_events_unapplied_by_monitor`), never by a scan of every

@@ -95,12 +95,13 @@ pub async fn release_ended(
             continue; // another replica released it
         };
         let (held_event, cause): (Uuid, Option<String>) = (row.get(0), row.get(1));
-        let latest: Option<Uuid> = tx.query_opt(&tx.prepare_cached("SELECT id FROM status_events WHERE monitor_id = $1 AND certificate IS NULL AND degraded IS NULL \
-                 ORDER BY seq DESC LIMIT 1").await?,
-                &[&monitor_id],
+        let last = tx
+            .prepare_cached(
+                "SELECT id FROM status_events WHERE monitor_id = $1 AND certificate IS NULL AND degraded IS NULL \
+                 ORDER BY seq DESC LIMIT 1",
             )
-            .await?
-            .map(|r| r.get(0));
+            .await?;
+        let latest: Option<Uuid> = tx.query_opt(&last, &[&monitor_id]).await?.map(|r| r.get(0));
         let open: bool = tx
             .query_one(
                 &tx.prepare_cached(
