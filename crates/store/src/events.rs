@@ -17,8 +17,18 @@ use uuid::Uuid;
 pub(crate) const COLUMNS: &str = "id, monitor_id, from_status, to_status, notify, cause, occurred_at, seq, trace_context, certificate, degraded";
 
 /// How many columns the outbox's row decoder reads (the first ones of its rows): a query
-/// selecting more after them reads those from this index on.
-pub const COLUMN_COUNT: usize = 11;
+/// selecting more after them reads those from this index on. Counted from `COLUMNS`.
+pub const COLUMN_COUNT: usize = {
+    let bytes = COLUMNS.as_bytes();
+    let (mut i, mut commas) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            commas += 1;
+        }
+        i += 1;
+    }
+    commas + 1
+};
 
 /// Decodes a row selected with [`COLUMNS`].
 pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<StatusEvent, StoreError> {

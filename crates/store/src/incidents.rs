@@ -101,7 +101,7 @@ pub async fn apply_status_event_with(
     // The event's own state and, unless it is applied already, every unapplied event of its
     // monitor up to it, in one round trip: rows with the outbox's columns (NULL when applied)
     // followed by the event's seq, whether it is applied and its incident.
-    let lookup = tx.prepare_cached(&earlier_unapplied_query()).await?;
+    let lookup = tx.prepare_cached(earlier_unapplied_query()).await?;
     let rows = tx.query(&lookup, &[&event.monitor_id, &event.event_id]).await?;
     let Some(first) = rows.first() else {
         tx.commit().await?;
@@ -153,16 +153,20 @@ pub async fn apply_status_event_with(
 /// that a test can check how Postgres plans it: the unapplied events must be found through the
 /// monitor's own index entries (`status_events_unapplied_by_monitor`), never by a scan of every
 /// waiting event (migration V29 says why).
-pub fn earlier_unapplied_query() -> String {
-    format!(
-        "SELECT e.*, me.seq, me.applied, me.incident_id \
-         FROM (SELECT seq, applied_at IS NOT NULL AS applied, incident_id FROM status_events WHERE id = $2) me \
-         LEFT JOIN LATERAL (SELECT {} FROM status_events \
-                            WHERE monitor_id = $1 AND applied_at IS NULL AND seq <= me.seq ORDER BY seq) e \
-           ON NOT me.applied \
-         ORDER BY e.seq",
-        crate::events::COLUMNS
-    )
+pub fn earlier_unapplied_query() -> &'static str {
+    // Built once: the applier asks for it with every event.
+    static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT e.*, me.seq, me.applied, me.incident_id \
+             FROM (SELECT seq, applied_at IS NOT NULL AS applied, incident_id FROM status_events WHERE id = $2) me \
+             LEFT JOIN LATERAL (SELECT {} FROM status_events \
+                                WHERE monitor_id = $1 AND applied_at IS NULL AND seq <= me.seq ORDER BY seq) e \
+               ON NOT me.applied \
+             ORDER BY e.seq",
+            crate::events::COLUMNS
+        )
+    });
+    &QUERY
 }
 
 /// What event `event_id` did to incident `incident_id`: opened it, resolved it, or neither.
