@@ -180,3 +180,47 @@ async fn a_long_copy_that_keeps_sending_is_not_taken_for_a_dead_connection() {
     }
     assert_eq!(sink.as_mut().finish().await.expect("the COPY completes"), 10);
 }
+
+/// The plan of `sql` on `client`, one line per node.
+async fn plan(client: &tokio_postgres::Client, sql: &str) -> String {
+    let rows = client.query(&format!("EXPLAIN {sql}"), &[]).await.unwrap();
+    rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn pooled_connections_plan_no_parallel_workers_and_compile_nothing() {
+    let env = TestEnv::with_env(&[("DATABASE_STATEMENT_TIMEOUT_MS", "7000")]).await;
+    let pooled = env.pool.get().await.unwrap();
+    // Parallel plans and JIT made as cheap as they can be, on a table big enough for both (a
+    // plain table: a temporary one is never read in parallel; the test's database is its own).
+    let cheap = "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; \
+                 SET jit_above_cost = 0; SET jit_inline_above_cost = 0; SET jit_optimize_above_cost = 0";
+    pooled
+        .batch_execute(&format!(
+            "CREATE TABLE wide AS SELECT g AS n FROM generate_series(1, 100000) AS g; ANALYZE wide; {cheap}"
+        ))
+        .await
+        .unwrap();
+    let query = "SELECT sum(n) FROM wide";
+    let on_pool = plan(&pooled, query).await;
+    assert!(!on_pool.contains("Gather") && !on_pool.contains("Parallel"), "{on_pool}");
+    let explained = pooled.query_one(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {query}"), &[]).await.unwrap();
+    let json: serde_json::Value = explained.get(0);
+    assert!(json[0].get("JIT").is_none(), "compiled on a pooled connection: {json}");
+    let timeout: String = pooled.query_one("SHOW statement_timeout", &[]).await.unwrap().get(0);
+    assert_eq!(timeout, "7s", "the settings' own timeout is kept beside them");
+
+    // The same server and costs on a connection of its own: both happen, so the pool's
+    // settings are what keeps them out.
+    let (own, driver) =
+        env.settings.database.config.connect(tokio_postgres::NoTls).await.expect("a connection of its own");
+    tokio::spawn(driver);
+    own.batch_execute(cheap).await.unwrap();
+    let jit_available: bool = own.query_one("SELECT pg_jit_available()", &[]).await.unwrap().get(0);
+    assert!(plan(&own, query).await.contains("Gather"), "the server plans in parallel when let");
+    if jit_available {
+        let explained = own.query_one(&format!("EXPLAIN (ANALYZE, FORMAT JSON) {query}"), &[]).await.unwrap();
+        let json: serde_json::Value = explained.get(0);
+        assert!(json[0].get("JIT").is_some(), "the server compiles when let: {json}");
+    }
+}
