@@ -1,13 +1,13 @@
 //! `stats`: `/stats` over long histories. `--stats-monitors` monitors with `--days` days of 1 s
 //! checks as retention leaves them: raw checks for the last `--raw-days` days, minute rollups for
-//! the last `--minute-days`, hour and day rollups for all of it, and a status change every
+//! the last `--minute-days`, hour, day and month rollups for all of it, and a status change every
 //! few days; then `wrk` at 32 connections against `/stats` for 24h, 7d, 30d, 90d, 365d and a
 //! random `from`/`to`, each request for a random monitor.
 //!
 //! The history is generated with SQL (no worker runs): raw rows by `generate_series`, rollup rows
 //! from one synthetic minute, hour and day (60, 3,600 and 86,400 checks with latencies spread over
-//! 20–500 ms, as many histogram buckets as such a spread fills), the way the workers would have
-//! written them.
+//! 20–500 ms, as many histogram buckets as such a spread fills), and month rows of as many checks
+//! as their days, the way the workers would have written them.
 
 use crate::cli::StatsArgs;
 use crate::report::{Rows, thousands};
@@ -99,6 +99,33 @@ async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<(
         .await
         .map_err(pg)?;
     }
+    // Month rows for the whole months before the mark's, each as many checks as its day rows.
+    let first_day = upcheck_store::rollups::floor_day(mark) - time::Duration::days(i64::from(a.days));
+    let last = upcheck_store::rollups::floor_month(mark);
+    let mut month = upcheck_store::rollups::floor_month(first_day);
+    while month < last {
+        let next = upcheck_store::rollups::floor_month(month + time::Duration::days(32));
+        let r = synthetic(86_400 * (next - month.max(first_day)).whole_days());
+        db.execute(
+            "INSERT INTO check_rollups_month (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
+               latency_sum, latency_min, latency_max, histogram) \
+             SELECT m, 'local', $2, $3, $4, 0, $5, $6, $7, $8, $9 FROM unnest($1::uuid[]) AS m",
+            &[
+                &ids,
+                &month,
+                &(r.checks as i32),
+                &(r.failures as i32),
+                &(r.latency_count as i32),
+                &r.latency_sum,
+                &r.latency_min,
+                &r.latency_max,
+                &r.packed_histogram(),
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        month = next;
+    }
     db.execute(
         "INSERT INTO check_rollup_marks (monitor_id, region, closed_until) SELECT m, 'local', $2 FROM unnest($1::uuid[]) AS m",
         &[&ids, &mark],
@@ -118,9 +145,14 @@ async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<(
     )
     .await
     .map_err(pg)?;
-    for table in
-        ["check_results", "check_rollups_minute", "check_rollups_hour", "check_rollups_day", "status_events"]
-    {
+    for table in [
+        "check_results",
+        "check_rollups_minute",
+        "check_rollups_hour",
+        "check_rollups_day",
+        "check_rollups_month",
+        "status_events",
+    ] {
         db.batch_execute(&format!("VACUUM ANALYZE {table}")).await.map_err(pg)?;
     }
     Ok(())
@@ -151,7 +183,7 @@ pub(crate) async fn run(a: &StatsArgs) -> anyhow::Result<Rows> {
         "stats: history generated".to_string(),
         format!(
             "{} monitors × {} days: raw 1 s checks for the last {} days ({} rows), minute rollups for {} days, \
-             hour and day rollups for all ({:.0} s)",
+             hour, day and month rollups for all ({:.0} s)",
             a.stats_monitors,
             a.days,
             a.raw_days,

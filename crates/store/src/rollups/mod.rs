@@ -1,17 +1,19 @@
-//! Check rollups per monitor and region (minute, hour, UTC day; see migration
-//! `V23__check_rollups.sql` and [`upcheck_domain::rollup`]), written by the batch that stores
-//! the checks, and read back over any window.
+//! Check rollups per monitor and region (minute, hour, UTC day and UTC calendar month; see
+//! migrations `V23__check_rollups.sql` and `V30__check_rollups_month.sql`, and
+//! [`upcheck_domain::rollup`]), written by the batch that stores the checks, and read back over
+//! any window.
 //!
 //! Writing: a minute is closed once, from the raw rows, by the first batch that stores a check
-//! of a later minute for the same monitor and region; an hour (a day) is closed from its minute
-//! (hour) rows once its last minute (hour) is. `check_rollup_marks.closed_until` is that
+//! of a later minute for the same monitor and region; an hour (a day, a month) is closed from
+//! its minute (hour, day) rows once its last minute (hour, day) is. `check_rollup_marks.closed_until` is that
 //! boundary. A check stored after its minute was closed (a late probe, a redelivery) is added to
 //! the closed rows directly. A steady 1 s monitor thus costs one mark lookup per check and one
 //! small closing per minute; every step runs in the batch's transaction under the monitor's
 //! `monitor_state` row lock, so concurrent batches never close a minute twice or miss a check.
 //!
-//! Reading: whole closed days from day rows, whole closed hours from hour rows, closed minutes
-//! from minute rows, and the raw checks after the mark (the current minute).
+//! Reading: whole closed months from month rows, whole closed days from day rows, whole closed
+//! hours from hour rows, closed minutes from minute rows, and the raw checks after the mark
+//! (the current minute).
 //!
 //! The raw checks after the mark are read by `checked_at`, but `check_results` is partitioned
 //! by `due_at`. So that the read can name the few partitions that hold them, every raw check at
@@ -58,6 +60,22 @@ pub fn floor_hour(at: OffsetDateTime) -> OffsetDateTime {
 /// `at` rounded down to its UTC day.
 pub fn floor_day(at: OffsetDateTime) -> OffsetDateTime {
     floor(at, 86_400)
+}
+
+/// `at` rounded down to the first of its UTC calendar month.
+pub fn floor_month(at: OffsetDateTime) -> OffsetDateTime {
+    let day = floor_day(at).to_offset(time::UtcOffset::UTC);
+    day - Duration::days(i64::from(day.day()) - 1)
+}
+
+/// `at` rounded up to the first of a UTC calendar month (itself when it is one).
+fn ceil_month(at: OffsetDateTime) -> OffsetDateTime {
+    let f = floor_month(at);
+    if f == at {
+        return f;
+    }
+    // 32 days on from the first is always within the next month.
+    floor_month(f + Duration::days(32))
 }
 
 fn floor(at: OffsetDateTime, seconds: i64) -> OffsetDateTime {
@@ -177,14 +195,11 @@ impl Closing {
             ))
             .await?;
         tx.execute(&minutes, &[&self.ids, &self.regions, &self.from, &self.to, &lower_bounds()]).await?;
-        // Hours (days) whose last minute (hour) is now closed: [floor(old mark), floor(new mark)).
-        for (unit, seconds, source, target) in [
-            ("hour", 3_600, "check_rollups_minute", "check_rollups_hour"),
-            ("day", 86_400, "check_rollups_hour", "check_rollups_day"),
-        ] {
-            let from: Vec<Option<OffsetDateTime>> =
-                self.from.iter().map(|f| f.map(|f| floor(f, seconds))).collect();
-            let to: Vec<OffsetDateTime> = self.to.iter().map(|t| floor(*t, seconds)).collect();
+        // Hours (days, months) whose last minute (hour, day) is now closed:
+        // [floor(old mark), floor(new mark)).
+        for (unit, round, source, target) in LEVELS_ABOVE_MINUTES {
+            let from: Vec<Option<OffsetDateTime>> = self.from.iter().map(|f| f.map(round)).collect();
+            let to: Vec<OffsetDateTime> = self.to.iter().map(|t| round(*t)).collect();
             if from.iter().zip(&to).all(|(f, t)| f.is_some_and(|f| f >= *t)) {
                 continue;
             }
@@ -223,6 +238,17 @@ impl Closing {
     }
 }
 
+/// Rounding a time down to a rollup level's bucket.
+type Round = fn(OffsetDateTime) -> OffsetDateTime;
+
+/// The levels closed from the one below them, in closing order: `(unit, rounding down to it,
+/// source table, target table)`.
+const LEVELS_ABOVE_MINUTES: [(&str, Round, &str, &str); 3] = [
+    ("hour", floor_hour, "check_rollups_minute", "check_rollups_hour"),
+    ("day", floor_day, "check_rollups_hour", "check_rollups_day"),
+    ("month", floor_month, "check_rollups_day", "check_rollups_month"),
+];
+
 /// Adding a row's figures to an existing one (`r`: the stored row, `excluded`: the new).
 const MERGE: &str = "checks = r.checks + excluded.checks, failures = r.failures + excluded.failures, \
     degraded = r.degraded + excluded.degraded, latency_count = r.latency_count + excluded.latency_count, \
@@ -231,8 +257,8 @@ const MERGE: &str = "checks = r.checks + excluded.checks, failures = r.failures 
     histogram = check_rollup_histogram_add(r.histogram, excluded.histogram)";
 
 /// Adds checks stored after their minute was closed to the closed rows: the minute, and the
-/// hour (day) when that was closed before this batch (one closed by this batch is built from
-/// its minute rows, late ones included, so this runs first).
+/// hour (day, month) when that was closed before this batch (one closed by this batch is built
+/// from the rows below it, late ones included, so this runs first).
 async fn write_late(
     tx: &Transaction<'_>,
     late: &BTreeMap<(Uuid, &str, OffsetDateTime), Rollup>,
@@ -241,15 +267,18 @@ async fn write_late(
     if late.is_empty() {
         return Ok(());
     }
-    for (table, seconds) in
-        [("check_rollups_minute", 60), ("check_rollups_hour", 3_600), ("check_rollups_day", 86_400)]
-    {
+    let levels =
+        std::iter::once(("check_rollups_minute", floor_minute as fn(OffsetDateTime) -> OffsetDateTime))
+            .chain(LEVELS_ABOVE_MINUTES.iter().map(|(_, round, _, target)| (*target, *round)));
+    for (table, round) in levels {
         let mut rows = Rows::default();
         let mut merged: BTreeMap<(Uuid, &str, OffsetDateTime), Rollup> = BTreeMap::new();
         for ((id, region, minute), r) in late {
             let mark = marks.get(&(*id, *region)).copied().unwrap_or(*minute);
-            if seconds == 60 || floor(*minute, seconds) < floor(mark, seconds) {
-                merged.entry((*id, *region, floor(*minute, seconds))).or_default().merge(r);
+            // The minute row is closed (the check is late); a coarser one only if its end is
+            // at or before the mark.
+            if table == "check_rollups_minute" || round(*minute) < round(mark) {
+                merged.entry((*id, *region, round(*minute))).or_default().merge(r);
             }
         }
         for ((id, region, bucket), r) in &merged {

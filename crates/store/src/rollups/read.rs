@@ -1,7 +1,7 @@
 //! Reading rollups back: any set of minute-aligned ranges of one monitor, summed per tag, from
-//! day, hour and minute rows where they are closed and from the raw checks after the mark.
+//! month, day, hour and minute rows where they are closed and from the raw checks after the mark.
 
-use super::{TAIL_SKEW, ceil, floor, floor_minute};
+use super::{Round, TAIL_SKEW, ceil, ceil_month, floor, floor_minute, floor_month};
 use crate::{Pool, StoreError};
 use deadpool_postgres::GenericClient;
 use std::collections::BTreeMap;
@@ -21,18 +21,24 @@ pub struct Range {
     pub tag: i32,
 }
 
-/// `[start, end)` split into whole UTC days, whole hours and minutes: `(days, hours, minutes)`,
-/// each a list of `[start, end)`. `start` and `end` must be on minutes.
-pub fn split(start: OffsetDateTime, end: OffsetDateTime) -> [Vec<(OffsetDateTime, OffsetDateTime)>; 3] {
-    let mut out: [Vec<(OffsetDateTime, OffsetDateTime)>; 3] = Default::default();
+/// `[start, end)` split into whole UTC calendar months, whole UTC days, whole hours and minutes:
+/// `(months, days, hours, minutes)`, each a list of `[start, end)`. `start` and `end` must be on
+/// minutes.
+pub fn split(start: OffsetDateTime, end: OffsetDateTime) -> [Vec<(OffsetDateTime, OffsetDateTime)>; 4] {
+    let rounding: [(Round, Round); 3] = [
+        (ceil_month, floor_month),
+        (|t| ceil(t, 86_400), |t| floor(t, 86_400)),
+        (|t| ceil(t, 3_600), |t| floor(t, 3_600)),
+    ];
+    let mut out: [Vec<(OffsetDateTime, OffsetDateTime)>; 4] = Default::default();
     if end <= start {
         return out;
     }
     let mut rest = vec![(start, end)];
-    for (level, seconds) in [(0, 86_400), (1, 3_600)] {
+    for (level, (up, down)) in rounding.into_iter().enumerate() {
         let mut next = Vec::new();
         for (a, b) in rest {
-            let (lo, hi) = (ceil(a, seconds), floor(b, seconds));
+            let (lo, hi) = (up(a), down(b));
             if lo < hi {
                 out[level].push((lo, hi));
                 next.extend([(a, lo), (hi, b)].into_iter().filter(|(x, y)| x < y));
@@ -42,7 +48,7 @@ pub fn split(start: OffsetDateTime, end: OffsetDateTime) -> [Vec<(OffsetDateTime
         }
         rest = next;
     }
-    out[2] = rest;
+    out[3] = rest;
     out
 }
 
@@ -117,7 +123,7 @@ pub async fn read_marked(
     ranges: &[(Uuid, Range)],
     marks: &Marks,
 ) -> Result<BTreeMap<(Uuid, i32), Rollup>, StoreError> {
-    let mut levels: [Params; 3] = Default::default();
+    let mut levels: [Params; 4] = Default::default();
     let mut raw = Params::default();
     for (monitor, r) in ranges {
         let mine = marks.get(monitor).map_or(&[][..], Vec::as_slice);
@@ -133,21 +139,24 @@ pub async fn read_marked(
             raw.push(*monitor, "", raw_start, r.end, r.tag);
         }
     }
+    // Parameters: each level's five arrays ($1–$20), the raw tail's four ($21–$24), its due
+    // times ($25, $26) and the marks ($27–$29).
     let stmt = client
         .prepare_cached(&format!(
-            "{day} UNION ALL {hour} UNION ALL {minute} UNION ALL \
+            "{month} UNION ALL {day} UNION ALL {hour} UNION ALL {minute} UNION ALL \
              SELECT q.monitor_id, q.tag, 1, (c.status = 'down')::int, (c.status = 'degraded')::int, \
                     (c.latency_ms IS NOT NULL)::int, coalesce(c.latency_ms, 0)::int8, c.latency_ms, c.latency_ms, \
                     NULL::int8[] \
-             FROM unnest($13::uuid[], $14::timestamptz[], $15::timestamptz[], $16::int4[]) AS q(monitor_id, s, e, tag) \
+             FROM unnest($21::uuid[], $22::timestamptz[], $23::timestamptz[], $24::int4[]) AS q(monitor_id, s, e, tag) \
              JOIN check_results c ON c.monitor_id = q.monitor_id AND c.checked_at >= q.s AND c.checked_at < q.e \
-              AND c.due_at >= $20 AND c.due_at < $21 \
-             LEFT JOIN unnest($22::uuid[], $23::text[], $24::timestamptz[]) AS k(monitor_id, region, closed_until) \
+              AND c.due_at >= $25 AND c.due_at < $26 \
+             LEFT JOIN unnest($27::uuid[], $28::text[], $29::timestamptz[]) AS k(monitor_id, region, closed_until) \
                ON k.monitor_id = c.monitor_id AND k.region = c.region \
              WHERE c.checked_at >= coalesce(k.closed_until, '-infinity')",
-            day = level_query("check_rollups_day", 1),
-            hour = level_query("check_rollups_hour", 5),
-            minute = level_query("check_rollups_minute", 9),
+            month = level_query("check_rollups_month", 1),
+            day = level_query("check_rollups_day", 6),
+            hour = level_query("check_rollups_hour", 11),
+            minute = level_query("check_rollups_minute", 16),
         ))
         .await?;
     // The tail's due times are within TAIL_SKEW of its checked_at range: only those partitions.
@@ -163,38 +172,28 @@ pub async fn read_marked(
             mark_until.push(*until);
         }
     }
-    let [d, h, m] = &levels;
-    let rows = client
-        .query(
-            &stmt,
-            &[
-                &d.monitors,
-                &d.regions,
-                &d.starts,
-                &d.ends,
-                &h.monitors,
-                &h.regions,
-                &h.starts,
-                &h.ends,
-                &m.monitors,
-                &m.regions,
-                &m.starts,
-                &m.ends,
-                &raw.monitors,
-                &raw.starts,
-                &raw.ends,
-                &raw.tags,
-                &d.tags,
-                &h.tags,
-                &m.tags,
-                &due_from,
-                &due_to,
-                &mark_monitors,
-                &mark_regions,
-                &mark_until,
-            ],
-        )
-        .await?;
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::with_capacity(29);
+    for l in &levels {
+        params.extend([
+            &l.monitors as &(dyn tokio_postgres::types::ToSql + Sync),
+            &l.regions,
+            &l.starts,
+            &l.ends,
+            &l.tags,
+        ]);
+    }
+    params.extend([
+        &raw.monitors as &(dyn tokio_postgres::types::ToSql + Sync),
+        &raw.starts,
+        &raw.ends,
+        &raw.tags,
+        &due_from,
+        &due_to,
+        &mark_monitors,
+        &mark_regions,
+        &mark_until,
+    ]);
+    let rows = client.query(&stmt, &params).await?;
     let mut out: BTreeMap<(Uuid, i32), Rollup> = BTreeMap::new();
     for row in rows {
         let total = out.entry((row.get(0), row.get(1))).or_default();
@@ -220,20 +219,20 @@ pub async fn read_marked(
     Ok(out)
 }
 
-/// One level's rows over its ranges: parameters `$first..$first+3` (monitors, regions, starts,
-/// ends) and the level's tags at `$17` (day), `$18` (hour) or `$19` (minute).
+/// One level's rows over its ranges: parameters `$first..$first+4` (monitors, regions, starts,
+/// ends, tags).
 fn level_query(table: &str, first: usize) -> String {
-    let tags = 17 + (first - 1) / 4;
     format!(
         "SELECT q.monitor_id, q.tag, r.checks, r.failures, r.degraded, r.latency_count, r.latency_sum, \
            r.latency_min, r.latency_max, r.histogram \
-         FROM unnest(${}::uuid[], ${}::text[], ${}::timestamptz[], ${}::timestamptz[], ${tags}::int4[]) \
+         FROM unnest(${}::uuid[], ${}::text[], ${}::timestamptz[], ${}::timestamptz[], ${}::int4[]) \
               AS q(monitor_id, region, s, e, tag) \
          JOIN {table} r ON r.monitor_id = q.monitor_id AND r.region = q.region AND r.bucket >= q.s AND r.bucket < q.e",
         first,
         first + 1,
         first + 2,
-        first + 3
+        first + 3,
+        first + 4
     )
 }
 
@@ -345,7 +344,9 @@ mod tests {
 
     #[test]
     fn a_range_splits_into_whole_days_hours_and_minutes() {
-        let [days, hours, minutes] = split(datetime!(2026-12-01 22:58 UTC), datetime!(2026-12-04 01:03 UTC));
+        let [months, days, hours, minutes] =
+            split(datetime!(2026-12-01 22:58 UTC), datetime!(2026-12-04 01:03 UTC));
+        assert!(months.is_empty());
         assert_eq!(days, vec![(datetime!(2026-12-02 00:00 UTC), datetime!(2026-12-04 00:00 UTC))]);
         assert_eq!(
             hours,
@@ -361,9 +362,41 @@ mod tests {
                 (datetime!(2026-12-04 01:00 UTC), datetime!(2026-12-04 01:03 UTC))
             ]
         );
-        let [d, h, m] = split(datetime!(2026-12-01 10:05 UTC), datetime!(2026-12-01 10:20 UTC));
-        assert!(d.is_empty() && h.is_empty());
+        let [mo, d, h, m] = split(datetime!(2026-12-01 10:05 UTC), datetime!(2026-12-01 10:20 UTC));
+        assert!(mo.is_empty() && d.is_empty() && h.is_empty());
         assert_eq!(m, vec![(datetime!(2026-12-01 10:05 UTC), datetime!(2026-12-01 10:20 UTC))]);
+    }
+
+    #[test]
+    fn a_long_range_takes_whole_calendar_months_then_days_hours_and_minutes() {
+        let [months, days, hours, minutes] =
+            split(datetime!(2025-12-07 09:35 UTC), datetime!(2026-12-07 09:22 UTC));
+        // December 2025 runs to its 31st; February 2026 has 28 days: whole months either way.
+        assert_eq!(months, vec![(datetime!(2026-01-01 00:00 UTC), datetime!(2026-12-01 00:00 UTC))]);
+        assert_eq!(
+            days,
+            vec![
+                (datetime!(2025-12-08 00:00 UTC), datetime!(2026-01-01 00:00 UTC)),
+                (datetime!(2026-12-01 00:00 UTC), datetime!(2026-12-07 00:00 UTC))
+            ]
+        );
+        assert_eq!(
+            hours,
+            vec![
+                (datetime!(2025-12-07 10:00 UTC), datetime!(2025-12-08 00:00 UTC)),
+                (datetime!(2026-12-07 00:00 UTC), datetime!(2026-12-07 09:00 UTC))
+            ]
+        );
+        assert_eq!(
+            minutes,
+            vec![
+                (datetime!(2025-12-07 09:35 UTC), datetime!(2025-12-07 10:00 UTC)),
+                (datetime!(2026-12-07 09:00 UTC), datetime!(2026-12-07 09:22 UTC))
+            ]
+        );
+        // A range given in another offset is split on UTC months.
+        let [months, ..] = split(datetime!(2026-02-01 01:00 +01:00), datetime!(2026-04-01 00:00 UTC));
+        assert_eq!(months, vec![(datetime!(2026-02-01 00:00 UTC), datetime!(2026-04-01 00:00 UTC))]);
     }
 
     #[test]

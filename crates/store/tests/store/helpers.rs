@@ -65,3 +65,39 @@ pub(crate) async fn outboxed(env: &TestEnv, event: StatusEvent) -> StatusEvent {
     assert!(event.seq.is_some(), "the outbox numbers every event");
     event
 }
+
+/// A database of its own (`upcheck_v<version>_…`) migrated up to `version`: its name, its
+/// settings (to migrate the rest) and a pool on it, for the migrations' tests. The caller drops
+/// it by name.
+pub(crate) async fn database_at(
+    env: &TestEnv,
+    version: u32,
+) -> (String, upcheck_config::DatabaseSettings, upcheck_store::Pool) {
+    let name = format!("upcheck_v{version}_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    env.db().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let mut settings = env.settings.clone();
+    settings.database = settings.database.with_dbname(&name);
+    upcheck_store::migrate_until(&settings.database, version).await.unwrap();
+    let pool = upcheck_store::connect_pool(&settings.database).unwrap();
+    (name, settings.database, pool)
+}
+
+/// Inserts a member and a 60 s monitor named `name` of theirs with plain SQL (the schema of any
+/// migration since monitors existed); returns the monitor's id.
+pub(crate) async fn owner_and_monitor(db: &tokio_postgres::Client, name: &str) -> uuid::Uuid {
+    let (owner, m) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    db.execute(
+        "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', 'member')",
+        &[&owner, &format!("{owner}@example.com")],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
+         VALUES ($1, $2, $3, 'http://127.0.0.1:1/', 60, 1000)",
+        &[&m, &owner, &name],
+    )
+    .await
+    .unwrap();
+    m
+}

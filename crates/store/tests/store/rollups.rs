@@ -117,6 +117,24 @@ async fn stream_matches_raw(
         .unwrap()
         .get(0);
     assert_eq!(days, records.len() as i64, "every check is in a day row once");
+    // November (the streams start on its last evening) is closed into its month row: a window
+    // of whole months reads it, December's days and the raw tail, each check once.
+    let november = records.iter().filter(|r| r.checked_at < at(T0_MS + 5_400_000)).count() as i64;
+    let months: i64 = env
+        .db()
+        .await
+        .query_one(
+            "SELECT coalesce(sum(checks), 0)::int8 FROM check_rollups_month WHERE monitor_id = $1",
+            &[&m],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(months, november, "November's checks are in its month row once");
+    let quarter = (at(T0_MS) - Duration::days(61), at(T0_MS) + Duration::days(31));
+    let read = upcheck_store::rollups::window(&env.pool, m, quarter.0, quarter.1, &[], at(0)).await.unwrap();
+    assert_eq!(read.counted.checks, records.len() as i64, "a window of whole months counts every check");
+    assert_eq!(read.counted.latency_count, raw(env, m, quarter.0, quarter.1).await.3.len() as i64);
 }
 
 #[test]
@@ -162,12 +180,13 @@ fn rollups_of_any_check_stream_match_the_raw_checks() {
 }
 
 #[tokio::test]
-async fn a_late_check_is_added_to_its_closed_minute_hour_and_day() {
+async fn a_late_check_is_added_to_its_closed_minute_hour_day_and_month() {
     let env = TestEnv::new().await;
     let owner = user(&env).await;
     let m = monitor(&env, owner).await;
     let mk = |offset: i64, n: usize| record(m, (offset, 0, 2, Some(10)), n);
-    // 22:30:00 and 22:31:00, then the next day: every earlier minute, hour and day closes.
+    // 22:30:00 and 22:31:00 on 30 November, then the next day: every earlier minute, hour, day
+    // and month closes.
     record_checks(&env.pool, &[mk(0, 0), mk(60_000, 1)]).await.unwrap();
     record_checks(&env.pool, &[mk(26 * 3_600_000, 2)]).await.unwrap();
     // Late: 22:30:30.
@@ -176,7 +195,12 @@ async fn a_late_check_is_added_to_its_closed_minute_hour_and_day() {
     let db = env.db().await;
     let rows =
         |table: &str| format!("SELECT checks FROM {table} WHERE monitor_id = $1 ORDER BY bucket LIMIT 1");
-    for (table, want) in [("check_rollups_minute", 2), ("check_rollups_hour", 3), ("check_rollups_day", 3)] {
+    for (table, want) in [
+        ("check_rollups_minute", 2),
+        ("check_rollups_hour", 3),
+        ("check_rollups_day", 3),
+        ("check_rollups_month", 3),
+    ] {
         let got: i32 = db.query_one(&rows(table), &[&m]).await.unwrap().get(0);
         assert_eq!(got, want, "{table}");
     }
@@ -300,4 +324,58 @@ async fn checks_far_from_their_due_time_are_counted_though_the_raw_tail_is_read_
     record_checks(&env.pool, &[record(m, (110_000, 0, 2, Some(40)), 3)]).await.unwrap();
     let got = window().await.unwrap().counted;
     assert_eq!((got.checks, got.failures, got.latency_sum), (4, 1, 100));
+}
+
+#[tokio::test]
+async fn the_month_migration_rolls_up_every_closed_month_from_its_days() {
+    use upcheck_domain::rollup::pack;
+    let env = TestEnv::new().await;
+    let (name, database, pool) = database_at(&env, 29).await;
+    let db = pool.get().await.unwrap();
+    let m = owner_and_monitor(&db, "old").await;
+    let (oct30, oct31) = (at(1_793_318_400_000), at(1_793_404_800_000));
+    // Two closed October days in region eu, whose mark is just past October, and one in region
+    // us, whose mark is still in October (not closed, so no month row).
+    for (region, day, checks, failures, histogram) in [
+        ("eu", oct30, 10, 1, vec![pack(5, 10)]),
+        ("eu", oct31, 20, 0, vec![pack(5, 5), pack(7, 15)]),
+        ("us", oct30, 3, 0, vec![pack(9, 3)]),
+    ] {
+        db.execute(
+            "INSERT INTO check_rollups_day (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
+               latency_sum, latency_min, latency_max, histogram) VALUES ($1, $2, $3, $4, $5, 0, $4, $4 * 6, 5, 7, $6)",
+            &[&m, &region, &day, &checks, &failures, &histogram],
+        )
+        .await
+        .unwrap();
+    }
+    db.execute(
+        "INSERT INTO check_rollup_marks (monitor_id, region, closed_until) VALUES ($1, 'eu', $2), ($1, 'us', $3)",
+        &[&m, &(oct31 + Duration::days(1) + Duration::minutes(5)), &(oct31 + Duration::hours(3))],
+    )
+    .await
+    .unwrap();
+    drop(db);
+
+    upcheck_store::migrate(&database).await.unwrap();
+
+    let db = pool.get().await.unwrap();
+    let rows = db
+        .query(
+            "SELECT region, bucket, checks, failures, latency_count, latency_sum, histogram FROM check_rollups_month \
+             WHERE monitor_id = $1",
+            &[&m],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only the closed month of the region past it");
+    let r = &rows[0];
+    let october = at(1_790_812_800_000);
+    assert_eq!((r.get::<_, String>(0), r.get::<_, OffsetDateTime>(1)), ("eu".to_string(), october));
+    assert_eq!((r.get::<_, i32>(2), r.get::<_, i32>(3), r.get::<_, i32>(4)), (30, 1, 30));
+    assert_eq!(r.get::<_, i64>(5), 180);
+    assert_eq!(r.get::<_, Vec<i64>>(6), vec![pack(5, 15), pack(7, 15)], "the days' histograms added");
+    drop(db);
+    drop(pool);
+    env.db().await.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
 }
