@@ -25,10 +25,11 @@ pub const SESSION_SETTINGS: &str = "SET max_parallel_workers_per_gather = 0; SET
 
 /// Builds a pool of at most `settings.pool_size` connections. No connection is opened yet;
 /// each one opened gets the session's `statement_timeout` and
-/// `idle_in_transaction_session_timeout` from the settings, [`SESSION_SETTINGS`], TCP keepalives, `TCP_USER_TIMEOUT`
-/// and the response watchdog ([`crate::connect`]): a connection whose peer vanished, or that
-/// hears nothing for `DATABASE_RESPONSE_TIMEOUT_MS` after a request, is closed (failing its
-/// statement, transient) and replaced at the next checkout, within 25 s with the defaults.
+/// `idle_in_transaction_session_timeout` from the settings, [`SESSION_SETTINGS`], TCP
+/// keepalives, `TCP_USER_TIMEOUT` and the response watchdog ([`crate::connect`]): a connection
+/// whose peer vanished, or that hears nothing for `DATABASE_RESPONSE_TIMEOUT_MS` after a
+/// request, is closed (failing its statement, transient) and replaced at the next checkout,
+/// within 25 s with the defaults.
 ///
 /// # Errors
 /// [`StoreError::Corrupt`] when the TLS set-up is impossible (e.g. an unreadable CA file).

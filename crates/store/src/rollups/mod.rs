@@ -5,9 +5,9 @@
 //!
 //! Writing: a minute is closed once, from the raw rows, by the first batch that stores a check
 //! of a later minute for the same monitor and region; an hour (a day, a month) is closed from
-//! its minute (hour, day) rows once its last minute (hour, day) is. `check_rollup_marks.closed_until` is that
-//! boundary. A check stored after its minute was closed (a late probe, a redelivery) is added to
-//! the closed rows directly. A steady 1 s monitor thus costs one mark lookup per check and one
+//! its minute (hour, day) rows once its last minute (hour, day) is.
+//! `check_rollup_marks.closed_until` is that boundary. A check stored after its minute was
+//! closed (a late probe, a redelivery) is added to the closed rows directly. A steady 1 s monitor thus costs one mark lookup per check and one
 //! small closing per minute; every step runs in the batch's transaction under the monitor's
 //! `monitor_state` row lock, so concurrent batches never close a minute twice or miss a check.
 //!
@@ -267,9 +267,8 @@ async fn write_late(
     if late.is_empty() {
         return Ok(());
     }
-    let levels =
-        std::iter::once(("check_rollups_minute", floor_minute as fn(OffsetDateTime) -> OffsetDateTime))
-            .chain(LEVELS_ABOVE_MINUTES.iter().map(|(_, round, _, target)| (*target, *round)));
+    let levels = std::iter::once(("check_rollups_minute", floor_minute as Round))
+        .chain(LEVELS_ABOVE_MINUTES.iter().map(|(_, round, _, target)| (*target, *round)));
     for (table, round) in levels {
         let mut rows = Rows::default();
         let mut merged: BTreeMap<(Uuid, &str, OffsetDateTime), Rollup> = BTreeMap::new();
