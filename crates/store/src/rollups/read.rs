@@ -108,6 +108,16 @@ pub async fn read_many(
     read_marked(client, ranges, &marks).await
 }
 
+/// Makes the rest of the caller's transaction use generic plans (`plan_cache_mode`), for
+/// [`read_marked`] on one monitor's ranges. By default Postgres plans that statement afresh on
+/// every call: its plan for arrays of unknown length looks costlier than one for the arrays at
+/// hand, though both are the same nested loops over the ranges' index scans, with the raw tail's
+/// partitions pruned when the executor starts. Planning was about a third of Postgres's CPU
+/// under `/stats` load (`perf`); with one plan per connection the API served 24 h windows at
+/// 1,851–2,076 instead of 1,427–1,518 requests a second (2 cores, 8 connections;
+/// BENCHMARKS.md).
+pub const GENERIC_PLANS: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// Rollup marks per monitor: `(region, closed_until)` (`check_rollup_marks`).
 pub type Marks = BTreeMap<Uuid, Vec<(String, OffsetDateTime)>>;
 

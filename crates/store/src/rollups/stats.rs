@@ -2,7 +2,7 @@
 //! its rollups and raw tail in one (see [`read_marked`]).
 
 use super::WindowRollup;
-use super::read::{Marks, read_marked, window_ranges};
+use super::read::{GENERIC_PLANS, Marks, read_marked, window_ranges};
 use super::uptime::Timeline;
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
@@ -22,7 +22,8 @@ pub struct WindowStats {
 
 /// [`super::window`] over `[from, to)` and [`super::uptime::uptime`] over `[from, uptime_to)`
 /// (`uptime_to` at most `to`: uptime is not counted in the future) of `monitor_id`, leaving
-/// out `maintenance`, in two queries on one connection.
+/// out `maintenance`, in two queries on one connection, both with generic plans
+/// ([`GENERIC_PLANS`]).
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a query fails,
@@ -35,7 +36,10 @@ pub async fn window_stats(
     maintenance: &[Occurrence],
     minutes_from: OffsetDateTime,
 ) -> Result<WindowStats, StoreError> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
+    // A transaction only to scope `SET LOCAL` (see [`GENERIC_PLANS`]); it reads, so it is
+    // dropped rather than committed: the ROLLBACK goes out without waiting for its answer.
+    let client = client.transaction().await?;
     // kind 0: a region's mark; 1: a status change (the last before the window, then those in
     // it); 2: a pause overlapping the window.
     let context = client
@@ -56,7 +60,11 @@ pub async fn window_stats(
     let mut marks: Marks = Marks::new();
     let mut changes: Vec<(i64, OffsetDateTime, MonitorStatus)> = Vec::new();
     let mut timeline = Timeline::default();
-    for r in client.query(&context, &[&monitor_id, &from, &uptime_to]).await? {
+    // Sent together (one wait for both; the order matters to neither: the read comes after).
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&monitor_id, &from, &uptime_to];
+    let (set, rows) = tokio::join!(client.batch_execute(GENERIC_PLANS), client.query(&context, &params));
+    set?;
+    for r in rows? {
         match r.get::<_, i32>(0) {
             0 => marks.entry(monitor_id).or_default().push((r.get(1), r.get(2))),
             1 => {
