@@ -38,6 +38,42 @@ fn pg(e: tokio_postgres::Error) -> anyhow::Error {
     anyhow::anyhow!("{}", e.as_db_error().map_or_else(|| e.to_string(), ToString::to_string))
 }
 
+/// Rows of `r` in `table` for every monitor of `ids` and every `unit` (a Postgres interval) from
+/// `from` up to `until`.
+async fn rollup_rows(
+    db: &tokio_postgres::Client,
+    table: &str,
+    ids: &[Uuid],
+    unit: &str,
+    (from, until): (OffsetDateTime, OffsetDateTime),
+    r: &Rollup,
+) -> anyhow::Result<()> {
+    db.execute(
+        &format!(
+            "INSERT INTO {table} (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
+               latency_sum, latency_min, latency_max, histogram) \
+             SELECT m, 'local', b, $4, $5, 0, $6, $7, $8, $9, $10 \
+             FROM unnest($1::uuid[]) AS m, generate_series($2::timestamptz, $3::timestamptz - interval '{unit}', \
+               interval '{unit}') AS b"
+        ),
+        &[
+            &ids,
+            &from,
+            &until,
+            &(r.checks as i32),
+            &(r.failures as i32),
+            &(r.latency_count as i32),
+            &r.latency_sum,
+            &r.latency_min,
+            &r.latency_max,
+            &r.packed_histogram(),
+        ],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
 async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<()> {
     // Generating days of history takes minutes per statement.
     let db = crate::stack::bulk_connection(env).await?;
@@ -75,29 +111,7 @@ async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<(
             "1 hour" => upcheck_store::rollups::floor_hour(mark),
             _ => upcheck_store::rollups::floor_day(mark),
         };
-        db.execute(
-            &format!(
-                "INSERT INTO {table} (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
-                   latency_sum, latency_min, latency_max, histogram) \
-                 SELECT m, 'local', b, $4, $5, 0, $6, $7, $8, $9, $10 \
-                 FROM unnest($1::uuid[]) AS m, generate_series($2::timestamptz, $3::timestamptz - interval '{unit}', \
-                   interval '{unit}') AS b"
-            ),
-            &[
-                &ids,
-                &from,
-                &until,
-                &(r.checks as i32),
-                &(r.failures as i32),
-                &(r.latency_count as i32),
-                &r.latency_sum,
-                &r.latency_min,
-                &r.latency_max,
-                &r.packed_histogram(),
-            ],
-        )
-        .await
-        .map_err(pg)?;
+        rollup_rows(&db, table, ids, unit, (from, until), &r).await?;
     }
     // Month rows for the whole months before the mark's, each as many checks as its day rows.
     let first_day = upcheck_store::rollups::floor_day(mark) - time::Duration::days(i64::from(a.days));
@@ -106,24 +120,7 @@ async fn history(env: &TestEnv, ids: &[Uuid], a: &StatsArgs) -> anyhow::Result<(
     while month < last {
         let next = upcheck_store::rollups::floor_month(month + time::Duration::days(32));
         let r = synthetic(86_400 * (next - month.max(first_day)).whole_days());
-        db.execute(
-            "INSERT INTO check_rollups_month (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
-               latency_sum, latency_min, latency_max, histogram) \
-             SELECT m, 'local', $2, $3, $4, 0, $5, $6, $7, $8, $9 FROM unnest($1::uuid[]) AS m",
-            &[
-                &ids,
-                &month,
-                &(r.checks as i32),
-                &(r.failures as i32),
-                &(r.latency_count as i32),
-                &r.latency_sum,
-                &r.latency_min,
-                &r.latency_max,
-                &r.packed_histogram(),
-            ],
-        )
-        .await
-        .map_err(pg)?;
+        rollup_rows(&db, "check_rollups_month", ids, "1 month", (month, next), &r).await?;
         month = next;
     }
     db.execute(

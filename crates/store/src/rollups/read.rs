@@ -1,7 +1,7 @@
 //! Reading rollups back: any set of minute-aligned ranges of one monitor, summed per tag, from
 //! month, day, hour and minute rows where they are closed and from the raw checks after the mark.
 
-use super::{Round, TAIL_SKEW, ceil, ceil_month, floor, floor_minute, floor_month};
+use super::{Round, TAIL_SKEW, ceil, ceil_month, floor, floor_day, floor_hour, floor_minute, floor_month};
 use crate::{Pool, StoreError};
 use deadpool_postgres::GenericClient;
 use std::collections::BTreeMap;
@@ -25,11 +25,8 @@ pub struct Range {
 /// `(months, days, hours, minutes)`, each a list of `[start, end)`. `start` and `end` must be on
 /// minutes.
 pub fn split(start: OffsetDateTime, end: OffsetDateTime) -> [Vec<(OffsetDateTime, OffsetDateTime)>; 4] {
-    let rounding: [(Round, Round); 3] = [
-        (ceil_month, floor_month),
-        (|t| ceil(t, 86_400), |t| floor(t, 86_400)),
-        (|t| ceil(t, 3_600), |t| floor(t, 3_600)),
-    ];
+    let rounding: [(Round, Round); 3] =
+        [(ceil_month, floor_month), (|t| ceil(t, 86_400), floor_day), (|t| ceil(t, 3_600), floor_hour)];
     let mut out: [Vec<(OffsetDateTime, OffsetDateTime)>; 4] = Default::default();
     if end <= start {
         return out;
