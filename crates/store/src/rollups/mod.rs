@@ -175,6 +175,10 @@ impl Closing {
         if self.ids.is_empty() {
             return Ok(());
         }
+        // Each key's raw checks (minute rows, for the levels above) by its own index range
+        // scan, `LATERAL` and fenced with `OFFSET 0`, as `read::read_marked` reads: with few
+        // monitors in the tables, the generic plan of a plain join hashed the whole table (every
+        // raw check of every partition) at each closing.
         let minutes = tx
             .prepare_cached(&format!(
                 "INSERT INTO check_rollups_minute AS r (monitor_id, region, bucket, {COLUMNS}) \
@@ -187,8 +191,8 @@ impl Closing {
                          count(c.latency_ms) AS lc, coalesce(sum(c.latency_ms), 0) AS ls, min(c.latency_ms) AS lmin, \
                          max(c.latency_ms) AS lmax \
                        FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS k(id, region, s, e) \
-                       JOIN check_results c ON c.monitor_id = k.id AND c.region = k.region \
-                        AND c.checked_at >= coalesce(k.s, '-infinity') AND c.checked_at < k.e \
+                       CROSS JOIN LATERAL (SELECT * FROM check_results c WHERE c.monitor_id = k.id AND c.region = k.region \
+                        AND c.checked_at >= coalesce(k.s, '-infinity') AND c.checked_at < k.e OFFSET 0) c \
                        GROUP BY 1, 2, 3, 4) g \
                  GROUP BY 1, 2, 3 \
                  ON CONFLICT (monitor_id, region, bucket) DO UPDATE SET {MERGE}"
@@ -209,8 +213,8 @@ impl Closing {
                                   r.failures, r.degraded, r.latency_count, r.latency_sum, r.latency_min, r.latency_max, \
                                   r.histogram \
                                 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS k(id, region, s, e) \
-                                JOIN {source} r ON r.monitor_id = k.id AND r.region = k.region \
-                                 AND r.bucket >= coalesce(k.s, '-infinity') AND r.bucket < k.e \
+                                CROSS JOIN LATERAL (SELECT * FROM {source} r WHERE r.monitor_id = k.id AND r.region = k.region \
+                                 AND r.bucket >= coalesce(k.s, '-infinity') AND r.bucket < k.e OFFSET 0) r \
                                 WHERE coalesce(k.s, '-infinity') < k.e), \
                           h AS (SELECT monitor_id, region, b, array_agg((i << 32) | n ORDER BY i) AS histogram \
                                 FROM (SELECT m.monitor_id, m.region, m.b, e >> 32 AS i, sum(e & 4294967295)::int8 AS n \

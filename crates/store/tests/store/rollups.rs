@@ -379,3 +379,157 @@ async fn the_month_migration_rolls_up_every_closed_month_from_its_days() {
     drop(pool);
     env.db().await.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
 }
+
+/// Three monitors, each with 30 days of minute and hour rows (closed up to the current minute,
+/// the marks) and `raw_hours` of raw 1 s checks, analyzed: `(monitors, now, mark)`. With so few
+/// monitors the planner reckons a monitor's rows as a third of each table, and a join over a
+/// whole table looks cheaper than an index range scan per range.
+async fn three_monitors_with_history(
+    env: &TestEnv,
+    raw_hours: i64,
+) -> (Vec<Uuid>, OffsetDateTime, OffsetDateTime) {
+    use upcheck_store::rollups::{floor_hour, floor_minute};
+    let owner = user(env).await;
+    let ids = vec![monitor(env, owner).await, monitor(env, owner).await, monitor(env, owner).await];
+    let now = OffsetDateTime::now_utc();
+    let mark = floor_minute(now);
+    let days: Vec<time::Date> = (0..=raw_hours / 24 + 1).map(|d| (now - Duration::days(d)).date()).collect();
+    upcheck_store::partitions::ensure_days(&env.pool, &upcheck_store::partitions::CHECK_RESULTS, &days)
+        .await
+        .unwrap();
+    let db = env.db().await;
+    // 30 days of minute and hour rows and `raw_hours` of raw 1 s checks, for each monitor.
+    for (table, unit, from, checks) in [
+        ("check_rollups_minute", "1 minute", mark - Duration::days(30), 60),
+        ("check_rollups_hour", "1 hour", floor_hour(mark) - Duration::days(30), 3_600),
+    ] {
+        db.execute(
+            &format!(
+                "INSERT INTO {table} (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
+                   latency_sum, latency_min, latency_max, histogram) \
+                 SELECT m, 'local', b, $4, 0, 0, $4, $4 * 10, 10, 10, '{{}}' FROM unnest($1::uuid[]) AS m, \
+                   generate_series($2::timestamptz, $3::timestamptz - interval '{unit}', interval '{unit}') AS b"
+            ),
+            &[&ids, &from, &if unit == "1 hour" { floor_hour(mark) } else { mark }, &checks],
+        )
+        .await
+        .unwrap();
+    }
+    db.execute(
+        "INSERT INTO check_results (monitor_id, job_id, region, due_at, checked_at, status, latency_ms) \
+         SELECT m, s::text || '-0', 'local', to_timestamp(s), to_timestamp(s), 'up', 10 \
+         FROM unnest($1::uuid[]) AS m, generate_series($2::int8, $3::int8) AS s",
+        &[&ids, &(now - Duration::hours(raw_hours)).unix_timestamp(), &now.unix_timestamp()],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO check_rollup_marks (monitor_id, region, closed_until) SELECT m, 'local', $2 FROM unnest($1::uuid[]) AS m",
+        &[&ids, &mark],
+    )
+    .await
+    .unwrap();
+    db.batch_execute("ANALYZE check_rollups_minute; ANALYZE check_rollups_hour; ANALYZE check_results")
+        .await
+        .unwrap();
+
+    (ids, now, mark)
+}
+
+/// Rows read so far in `tx`'s transaction from the check and rollup tables (sequential scans'
+/// rows and index scans' fetches, `pg_stat_xact_user_tables`).
+async fn rows_touched(tx: &impl deadpool_postgres::GenericClient) -> i64 {
+    tx.query_one(
+        "SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0)::int8 \
+         FROM pg_stat_xact_user_tables WHERE relname LIKE 'check_%'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[tokio::test]
+async fn a_read_touches_only_its_monitors_rows_in_its_window_however_few_monitors_share_the_tables() {
+    use upcheck_store::rollups::read::{read, window_ranges};
+    use upcheck_store::rollups::{Range, floor_hour, floor_minute};
+    let env = TestEnv::new().await;
+    let (ids, now, mark) = three_monitors_with_history(&env, 6).await;
+    // A 24 h window, not on hours, and a series of 1 h steps, read with the plans Postgres
+    // makes for the values at hand and then with generic plans, as `/stats` reads
+    // (`GENERIC_PLANS`), in one transaction whose table statistics count the rows each read
+    // touched.
+    let from = now - Duration::hours(24) + Duration::minutes(7);
+    let ranges = window_ranges(from, now, &[], now - Duration::days(90));
+    let steps: Vec<Range> = (0..24)
+        .map(|h| Range {
+            start: floor_hour(from) + Duration::hours(h),
+            end: floor_hour(from) + Duration::hours(h + 1),
+            tag: h as i32,
+        })
+        .collect();
+    let mut client = env.pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let mut touched = Vec::new();
+    for generic in [false, true] {
+        if generic {
+            tx.batch_execute(upcheck_store::rollups::read::GENERIC_PLANS).await.unwrap();
+        }
+        let before = rows_touched(&tx).await;
+        let got = read(&tx, ids[1], &ranges).await.unwrap();
+        let series = read(&tx, ids[1], &steps).await.unwrap();
+        touched.push(rows_touched(&tx).await - before);
+        // The window's checks are all there: 60 a closed minute, then the raw checks since the
+        // mark; and each hour's 3,600.
+        let closed = 60 * (mark - floor_minute(from)).whole_minutes();
+        let tail = raw(&env, ids[1], mark, mark + Duration::minutes(1)).await.0;
+        assert_eq!(got[&0].checks, closed + tail);
+        assert_eq!(series.len(), 24);
+        assert!(series.values().all(|r| r.checks == 3_600), "{series:?}");
+    }
+    // About 24 hour rows, up to 120 minute rows and the raw tail since the mark (≤ 60), and as
+    // many again for the series: not the 390,000 rows of the three monitors' tables.
+    assert!(
+        touched.iter().all(|t| *t < 1_000),
+        "the reads touched {touched:?} rows (custom plans, generic plans)"
+    );
+}
+
+#[tokio::test]
+async fn closing_minutes_reads_only_their_checks_however_few_monitors_share_the_tables() {
+    let env = TestEnv::new().await;
+    let (ids, now, mark) = three_monitors_with_history(&env, 6).await;
+    let mut client = env.pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let mut touched = Vec::new();
+    // Each monitor's next check two minutes on, then two minutes later: each closes the minutes
+    // from its region's mark up to its own from their raw checks (and the hour, when one ends
+    // between). The first with the plans Postgres makes for the values at hand, the second with
+    // generic plans, which Postgres may choose after five executions.
+    for (step, generic) in [(1, false), (2, true)] {
+        if generic {
+            tx.batch_execute(upcheck_store::rollups::read::GENERIC_PLANS).await.unwrap();
+        }
+        let next = now + Duration::minutes(2 * step);
+        let checks: Vec<CheckRecord> =
+            ids.iter().map(|m| check(*m, upcheck_domain::clock::unix_ms(next), CheckOutcome::Up)).collect();
+        let before = rows_touched(&tx).await;
+        upcheck_store::rollups::record(&tx, &checks.iter().collect::<Vec<_>>()).await.unwrap();
+        touched.push(rows_touched(&tx).await - before);
+    }
+    let closed: i32 = tx
+        .query_one(
+            "SELECT checks FROM check_rollups_minute WHERE monitor_id = $1 AND region = 'local' AND bucket = $2",
+            &[&ids[0], &mark],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(i64::from(closed), raw(&env, ids[0], mark, mark + Duration::minutes(1)).await.0);
+    // The closed minutes' raw checks (at most 60 a monitor), up to 60 minute rows a monitor for
+    // an hour, and the marks: not the 65,000 raw checks of the three monitors.
+    assert!(
+        touched.iter().all(|t| *t < 1_000),
+        "closing touched {touched:?} rows (custom plans, generic plans)"
+    );
+}
