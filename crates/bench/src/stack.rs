@@ -224,6 +224,39 @@ pub(crate) async fn bench_user(
     Ok((token, id))
 }
 
+/// Rolls up the checks [`copy_checks`] loaded as the monitoring worker would have: a check of
+/// each monitor stored now through `record_checks` closes every minute before its own from the
+/// raw checks (and the hours, days and months they complete) and sets the rollup marks, so
+/// `/stats` and status pages read rollups and only the current minute raw, as in production.
+/// Returns the seconds it took.
+pub(crate) async fn roll_up_as_workers(env: &TestEnv, monitor_ids: &[Uuid]) -> anyhow::Result<f64> {
+    let now = OffsetDateTime::now_utc();
+    let checks: Vec<upcheck_store::checks::CheckRecord> = monitor_ids
+        .iter()
+        .map(|id| upcheck_store::checks::CheckRecord {
+            monitor_id: *id,
+            job_id: "rollup-0".into(),
+            region: "local".into(),
+            due_at_ms: upcheck_domain::clock::unix_ms(now),
+            checked_at: now,
+            outcome: upcheck_domain::CheckOutcome::Up,
+            latency_ms: Some(20),
+            http_status: Some(200),
+            error: None,
+            thresholds: upcheck_domain::Thresholds { failure: 1, recovery: 1 },
+            degraded_latency_ms: None,
+            trace_parent: None,
+            quorum: Default::default(),
+            expiring_certificate: None,
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in checks.chunks(upcheck_config::Tunables::default().check_batch_size) {
+        upcheck_store::checks::record_checks(&env.pool, batch).await?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
 /// Streams `rows` rows of checks for `monitor_ids` (round robin, one a second going back from
 /// now, 1 % down) into `check_results` with `COPY … FROM STDIN`; returns rows per second.
 pub(crate) async fn copy_checks(env: &TestEnv, monitor_ids: &[Uuid], rows: u64) -> anyhow::Result<f64> {

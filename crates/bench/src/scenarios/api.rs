@@ -1,9 +1,10 @@
-//! `api`: `--checks` stored checks over `--api-monitors` monitors, then `wrk` against a single
-//! monitor, the monitor list and a monitor's `/stats`, at 4 and 32 connections.
+//! `api`: `--checks` stored checks over `--api-monitors` monitors, rolled up as the workers
+//! would have, then `wrk` against a single monitor, the monitor list and a monitor's `/stats`,
+//! at 4 and 32 connections.
 
 use crate::cli::ApiArgs;
 use crate::report::{Rows, thousands};
-use crate::stack::{Stack, bench_user, copy_checks, insert_monitors};
+use crate::stack::{Stack, bench_user, copy_checks, insert_monitors, roll_up_as_workers};
 use crate::tools;
 use upcheck_domain::ProbeSpec;
 use upcheck_testkit::TestEnv;
@@ -21,11 +22,12 @@ pub(crate) async fn run(a: &ApiArgs) -> anyhow::Result<Rows> {
     insert_monitors(&env, owner, &specs).await?;
     let ids: Vec<Uuid> = specs.iter().map(|s| s.monitor_id).collect();
     let copy = copy_checks(&env, &ids, a.checks).await?;
-    crate::stack::bulk_connection(&env).await?.batch_execute("VACUUM ANALYZE check_results").await?;
+    let rolled = roll_up_as_workers(&env, &ids).await?;
+    crate::stack::bulk_connection(&env).await?.batch_execute("VACUUM ANALYZE").await?;
     let mut rows = vec![(
-        "API: stored checks (COPY rate while loading them)".to_string(),
+        "API: stored checks (COPY rate while loading them; rolled up as the workers would)".to_string(),
         format!(
-            "{} over {} monitors ({} rows/s)",
+            "{} over {} monitors ({} rows/s; rollups {rolled:.1} s)",
             thousands(a.checks as f64),
             a.api_monitors,
             thousands(copy)

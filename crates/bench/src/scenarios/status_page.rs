@@ -1,5 +1,6 @@
 //! `status-page`: one published status page of `--page-monitors` monitors over `--checks`
-//! stored checks, served by one API process of its own (no workers), then `wrk` against what visitors fetch (the HTML page, its JSON, the JSON
+//! stored checks (rolled up as the workers would have), served by one API process of its own (no
+//! workers), then `wrk` against what visitors fetch (the HTML page, its JSON, the JSON
 //! revalidated with `If-None-Match`, a status badge) at 4 and 32 connections, with the
 //! Postgres transactions all those requests cost (the page is built once per API process per
 //! `STATUS_PAGE_CACHE_SECONDS`, so they should stay a handful, not one per visit). Then the
@@ -10,7 +11,7 @@
 
 use crate::cli::StatusPageArgs;
 use crate::report::{Rows, thousands};
-use crate::stack::{bench_user, copy_checks, insert_monitors, start_api};
+use crate::stack::{bench_user, copy_checks, insert_monitors, roll_up_as_workers, start_api};
 use crate::stats::percentile;
 use crate::tools;
 use anyhow::Context;
@@ -39,6 +40,7 @@ pub(crate) async fn run(a: &StatusPageArgs) -> anyhow::Result<Rows> {
     insert_monitors(&env, owner, &specs).await?;
     let ids: Vec<Uuid> = specs.iter().map(|s| s.monitor_id).collect();
     copy_checks(&env, &ids, a.checks).await?;
+    roll_up_as_workers(&env, &ids).await?;
     crate::stack::bulk_connection(&env).await?.batch_execute("VACUUM ANALYZE").await?;
     let monitors: Vec<serde_json::Value> = ids
         .iter()
