@@ -1,10 +1,11 @@
 //! The retention loop: every `RETENTION_INTERVAL_SECONDS`, one status-change replica (the one
 //! holding the Postgres advisory lock) prunes old status events, settled notifications and
 //! ended sessions in small batches ([`upcheck_store::retention`]), then closes idle monitors'
-//! rollups and removes minute rollups older than `RETENTION_ROLLUP_MINUTE_DAYS`
-//! ([`upcheck_store::rollups::prune`]). This worker owns events and notifications, so it prunes
+//! rollups, rebuilds month rows an older worker left out, and removes minute rollups older than
+//! `RETENTION_ROLLUP_MINUTE_DAYS` ([`upcheck_store::rollups::prune`]). This worker owns events and notifications, so it prunes
 //! them.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -24,21 +25,36 @@ pub async fn run(
 ) {
     let every = Duration::from_secs(settings.interval_seconds);
     let first = every.min(Duration::from_secs(60));
+    // The UTC day this replica last mended the month rows on (`to_julian_day`; 0: never).
+    let mended_on = AtomicI32::new(0);
     upcheck_runtime::every(every, first, &cancel, || async {
+        let now = OffsetDateTime::now_utc();
+        let today = now.date().to_julian_day();
+        let mend = now
+            < upcheck_store::rollups::floor_month(now) + upcheck_store::rollups::prune::MEND_MONTHS_FOR
+            && mended_on.load(Ordering::Relaxed) != today;
         tokio::select! {
             () = cancel.cancelled() => {}
-            _ = once(&pool, &settings, rollup_minute_days) => {}
+            report = once(&pool, &settings, rollup_minute_days, mend) => {
+                if mend && report.is_some() {
+                    mended_on.store(today, Ordering::Relaxed);
+                }
+            }
         }
     })
     .await;
 }
 
 /// One prune as of now, logged: what went, or that another replica holds the lock. The replica
-/// that pruned also prunes the rollups (`rollup_minute_days`: `RETENTION_ROLLUP_MINUTE_DAYS`).
+/// that pruned also prunes the rollups (`rollup_minute_days`: `RETENTION_ROLLUP_MINUTE_DAYS`)
+/// and, when `mend`, rebuilds the last month's missing month rows
+/// ([`upcheck_store::rollups::prune::mend_months`]; [`run`] asks once a day in a month's first
+/// week).
 pub async fn once(
     pool: &Pool,
     settings: &HousekeepingSettings,
     rollup_minute_days: u32,
+    mend: bool,
 ) -> Option<RetentionReport> {
     let now = OffsetDateTime::now_utc();
     let report = prune_tables(pool, settings, now).await;
@@ -53,6 +69,17 @@ pub async fn once(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention: rollup prune failed; the next run goes on"),
+        }
+        if mend {
+            match upcheck_store::rollups::prune::mend_months(pool, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    months = n,
+                    "retention: month rollups rebuilt from their days (a worker older than the month rollups \
+                     closed the month)"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention: month mend failed; tomorrow's run goes on"),
+            }
         }
     }
     report

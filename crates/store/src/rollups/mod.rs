@@ -207,26 +207,7 @@ impl Closing {
             if from.iter().zip(&to).all(|(f, t)| f.is_some_and(|f| f >= *t)) {
                 continue;
             }
-            let stmt = tx
-                .prepare_cached(&format!(
-                    "WITH m AS (SELECT r.monitor_id, r.region, date_trunc('{unit}', r.bucket, 'UTC') AS b, r.checks, \
-                                  r.failures, r.degraded, r.latency_count, r.latency_sum, r.latency_min, r.latency_max, \
-                                  r.histogram \
-                                FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS k(id, region, s, e) \
-                                CROSS JOIN LATERAL (SELECT * FROM {source} r WHERE r.monitor_id = k.id AND r.region = k.region \
-                                 AND r.bucket >= coalesce(k.s, '-infinity') AND r.bucket < k.e OFFSET 0) r \
-                                WHERE coalesce(k.s, '-infinity') < k.e), \
-                          h AS (SELECT monitor_id, region, b, array_agg((i << 32) | n ORDER BY i) AS histogram \
-                                FROM (SELECT m.monitor_id, m.region, m.b, e >> 32 AS i, sum(e & 4294967295)::int8 AS n \
-                                      FROM m, unnest(m.histogram) AS e GROUP BY 1, 2, 3, 4) x GROUP BY 1, 2, 3) \
-                     INSERT INTO {target} AS r (monitor_id, region, bucket, {COLUMNS}) \
-                     SELECT m.monitor_id, m.region, m.b, sum(m.checks)::int, sum(m.failures)::int, sum(m.degraded)::int, \
-                            sum(m.latency_count)::int, sum(m.latency_sum)::int8, min(m.latency_min), max(m.latency_max), \
-                            coalesce(min(h.histogram), '{{}}') \
-                     FROM m LEFT JOIN h USING (monitor_id, region, b) GROUP BY 1, 2, 3 \
-                     ON CONFLICT (monitor_id, region, bucket) DO UPDATE SET {MERGE}"
-                ))
-                .await?;
+            let stmt = tx.prepare_cached(&close_level(unit, source, target)).await?;
             tx.execute(&stmt, &[&self.ids, &self.regions, &from, &to]).await?;
         }
         let marks = tx
@@ -240,6 +221,30 @@ impl Closing {
         tx.execute(&marks, &[&self.ids, &self.regions, &self.to]).await?;
         Ok(())
     }
+}
+
+/// The statement that closes `target`'s `unit` buckets from `source`'s rows over each key's
+/// `[from, to)` (parameters: monitor ids, regions, `from` (null: from the first row), `to`,
+/// the bounds rounded to `unit`), adding to the rows that exist.
+fn close_level(unit: &str, source: &str, target: &str) -> String {
+    format!(
+        "WITH m AS (SELECT r.monitor_id, r.region, date_trunc('{unit}', r.bucket, 'UTC') AS b, r.checks, \
+                  r.failures, r.degraded, r.latency_count, r.latency_sum, r.latency_min, r.latency_max, \
+                  r.histogram \
+                FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS k(id, region, s, e) \
+                CROSS JOIN LATERAL (SELECT * FROM {source} r WHERE r.monitor_id = k.id AND r.region = k.region \
+                 AND r.bucket >= coalesce(k.s, '-infinity') AND r.bucket < k.e OFFSET 0) r \
+                WHERE coalesce(k.s, '-infinity') < k.e), \
+          h AS (SELECT monitor_id, region, b, array_agg((i << 32) | n ORDER BY i) AS histogram \
+                FROM (SELECT m.monitor_id, m.region, m.b, e >> 32 AS i, sum(e & 4294967295)::int8 AS n \
+                      FROM m, unnest(m.histogram) AS e GROUP BY 1, 2, 3, 4) x GROUP BY 1, 2, 3) \
+     INSERT INTO {target} AS r (monitor_id, region, bucket, {COLUMNS}) \
+     SELECT m.monitor_id, m.region, m.b, sum(m.checks)::int, sum(m.failures)::int, sum(m.degraded)::int, \
+            sum(m.latency_count)::int, sum(m.latency_sum)::int8, min(m.latency_min), max(m.latency_max), \
+            coalesce(min(h.histogram), '{{}}') \
+     FROM m LEFT JOIN h USING (monitor_id, region, b) GROUP BY 1, 2, 3 \
+     ON CONFLICT (monitor_id, region, bucket) DO UPDATE SET {MERGE}"
+    )
 }
 
 /// Rounding a time down to a rollup level's bucket.

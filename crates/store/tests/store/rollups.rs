@@ -533,3 +533,79 @@ async fn closing_minutes_reads_only_their_checks_however_few_monitors_share_the_
         "closing touched {touched:?} rows (custom plans, generic plans)"
     );
 }
+
+#[tokio::test]
+async fn a_month_an_older_worker_closed_without_its_row_is_rebuilt_from_its_days() {
+    use upcheck_domain::rollup::pack;
+    use upcheck_store::rollups::floor_minute;
+    use upcheck_store::rollups::prune::mend_months;
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    // Without a month row (a worker older than V30 moved the mark into November), with a row a
+    // late check made of itself alone, and with the row the closing wrote.
+    let (missing, partial, closed) =
+        (monitor(&env, owner).await, monitor(&env, owner).await, monitor(&env, owner).await);
+    let (oct30, oct31, october) = (at(1_793_318_400_000), at(1_793_404_800_000), at(1_790_812_800_000));
+    let now = oct31 + Duration::days(2) + Duration::hours(3);
+    let db = env.db().await;
+    for m in [missing, partial, closed] {
+        for (day, checks, failures, histogram) in
+            [(oct30, 10, 1, vec![pack(5, 10)]), (oct31, 20, 0, vec![pack(5, 5), pack(7, 15)])]
+        {
+            db.execute(
+                "INSERT INTO check_rollups_day (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
+                   latency_sum, latency_min, latency_max, histogram) VALUES ($1, 'eu', $2, $3, $4, 0, $3, $3 * 6, 5, 7, $5)",
+                &[&m, &day, &checks, &failures, &histogram],
+            )
+            .await
+            .unwrap();
+        }
+        db.execute(
+            "INSERT INTO check_rollup_marks (monitor_id, region, closed_until) VALUES ($1, 'eu', $2)",
+            &[&m, &floor_minute(now)],
+        )
+        .await
+        .unwrap();
+    }
+    for (m, checks, failures, sum, histogram) in
+        [(partial, 1, 0, 7_i64, vec![pack(7, 1)]), (closed, 30, 1, 180, vec![pack(5, 15), pack(7, 15)])]
+    {
+        db.execute(
+            "INSERT INTO check_rollups_month (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
+               latency_sum, latency_min, latency_max, histogram) VALUES ($1, 'eu', $2, $3, $4, 0, $3, $5, 5, 7, $6)",
+            &[&m, &october, &checks, &failures, &sum, &histogram],
+        )
+        .await
+        .unwrap();
+    }
+    let month_of = async |m: Uuid| {
+        db.query(
+            "SELECT checks, failures, latency_sum, histogram FROM check_rollups_month WHERE monitor_id = $1",
+            &[&m],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, i32>(0), r.get::<_, i32>(1), r.get::<_, i64>(2), r.get::<_, Vec<i64>>(3)))
+        .collect::<Vec<_>>()
+    };
+    let whole = vec![(30, 1, 180, vec![pack(5, 15), pack(7, 15)])];
+
+    assert_eq!(mend_months(&env.pool, now).await.unwrap(), 2);
+    for m in [missing, partial, closed] {
+        assert_eq!(month_of(m).await, whole, "October of {m} as its days sum");
+    }
+    // Once mended, nothing is rebuilt again and nothing counted twice.
+    assert_eq!(mend_months(&env.pool, now).await.unwrap(), 0);
+    assert_eq!(month_of(missing).await, whole);
+    // Pairs whose mark is still in the month are not closed: nothing to mend.
+    db.execute("DELETE FROM check_rollups_month WHERE monitor_id = $1", &[&missing]).await.unwrap();
+    db.execute(
+        "UPDATE check_rollup_marks SET closed_until = $2 WHERE monitor_id = $1",
+        &[&missing, &(oct31 + Duration::hours(5))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(mend_months(&env.pool, now).await.unwrap(), 0);
+    assert!(month_of(missing).await.is_empty());
+}
