@@ -2,8 +2,8 @@
 //! holding the Postgres advisory lock) prunes old status events, settled notifications and
 //! ended sessions in small batches ([`upcheck_store::retention`]), then closes idle monitors'
 //! rollups, rebuilds month rows an older worker left out, and removes minute rollups older than
-//! `RETENTION_ROLLUP_MINUTE_DAYS` ([`upcheck_store::rollups::prune`]). This worker owns events and notifications, so it prunes
-//! them.
+//! `RETENTION_ROLLUP_MINUTE_DAYS` ([`upcheck_store::rollups::prune`]). This worker owns events
+//! and notifications, so it prunes them.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;

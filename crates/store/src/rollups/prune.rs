@@ -126,7 +126,8 @@ async fn seal(pool: &Pool, today: OffsetDateTime) -> Result<u64, StoreError> {
 pub async fn mend_months(pool: &Pool, now: OffsetDateTime) -> Result<u64, StoreError> {
     let end = floor_month(now);
     let month = floor_month(end - Duration::days(1));
-    // The pairs after ($3, $4) (all of them: $5 null) or among $6, whose month disagrees.
+    // At most $6 pairs whose mark is past the month and whose month row is missing or is not
+    // the sum of its days: after ($3, $4) in key order when $5 is null, else among $5's monitors.
     const DISAGREEING: &str = "SELECT k.monitor_id, k.region FROM check_rollup_marks k \
          WHERE ((k.monitor_id, k.region) > ($3, $4) OR $5::uuid[] IS NOT NULL) \
            AND ($5::uuid[] IS NULL OR k.monitor_id = ANY($5)) AND k.closed_until >= $2 \
