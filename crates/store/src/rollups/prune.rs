@@ -84,11 +84,7 @@ async fn seal(pool: &Pool, today: OffsetDateTime) -> Result<u64, StoreError> {
             return Ok(sealed);
         }
         let ids: Vec<Uuid> = idle.iter().map(|r| r.get(0)).collect();
-        tx.execute(
-            "SELECT 1 FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
-            &[&ids],
-        )
-        .await?;
+        lock_monitors(&tx, &ids).await?;
         // Read again under the locks: a check batch may have moved them meanwhile.
         let rows = tx
             .query(
@@ -151,11 +147,7 @@ pub async fn mend_months(pool: &Pool, now: OffsetDateTime) -> Result<u64, StoreE
         (after_id, after_region) = (last.get(0), last.get(1));
         let ids: Vec<Uuid> = found.iter().map(|r| r.get(0)).collect();
         let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT 1 FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
-            &[&ids],
-        )
-        .await?;
+        lock_monitors(&tx, &ids).await?;
         // Found again under the locks: a check batch may have closed the month meanwhile.
         let rows =
             tx.query(DISAGREEING, &[&month, &end, &Uuid::nil(), &"", &Some(&ids), &KEYS_PER_BATCH]).await?;
@@ -177,4 +169,15 @@ pub async fn mend_months(pool: &Pool, now: OffsetDateTime) -> Result<u64, StoreE
         tx.commit().await?;
         mended += n as u64;
     }
+}
+
+/// Takes the `monitor_state` row locks of `ids` in key order, as a check batch takes them
+/// before it writes their rollups.
+async fn lock_monitors(tx: &deadpool_postgres::Transaction<'_>, ids: &[Uuid]) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT 1 FROM monitor_state WHERE monitor_id = ANY($1) ORDER BY monitor_id FOR UPDATE",
+        &[&ids],
+    )
+    .await?;
+    Ok(())
 }
