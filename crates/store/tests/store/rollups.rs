@@ -326,6 +326,27 @@ async fn checks_far_from_their_due_time_are_counted_though_the_raw_tail_is_read_
     assert_eq!((got.checks, got.failures, got.latency_sum), (4, 1, 100));
 }
 
+/// Inserts a rollup row into `table` (`check_rollups_day`, `check_rollups_month`, …) for
+/// `(monitor, region, bucket)`: `(checks, failures, latency_sum)`, every check with a latency
+/// of 5 to 7 ms, `histogram` packed ([`upcheck_domain::rollup::pack`]).
+async fn rollup_row(
+    db: &tokio_postgres::Client,
+    table: &str,
+    (monitor, region, bucket): (Uuid, &str, OffsetDateTime),
+    (checks, failures, latency_sum): (i32, i32, i64),
+    histogram: &[i64],
+) {
+    db.execute(
+        &format!(
+            "INSERT INTO {table} (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
+               latency_sum, latency_min, latency_max, histogram) VALUES ($1, $2, $3, $4, $5, 0, $4, $6, 5, 7, $7)"
+        ),
+        &[&monitor, &region, &bucket, &checks, &failures, &latency_sum, &histogram],
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn the_month_migration_rolls_up_every_closed_month_from_its_days() {
     use upcheck_domain::rollup::pack;
@@ -341,13 +362,14 @@ async fn the_month_migration_rolls_up_every_closed_month_from_its_days() {
         ("eu", oct31, 20, 0, vec![pack(5, 5), pack(7, 15)]),
         ("us", oct30, 3, 0, vec![pack(9, 3)]),
     ] {
-        db.execute(
-            "INSERT INTO check_rollups_day (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
-               latency_sum, latency_min, latency_max, histogram) VALUES ($1, $2, $3, $4, $5, 0, $4, $4 * 6, 5, 7, $6)",
-            &[&m, &region, &day, &checks, &failures, &histogram],
+        rollup_row(
+            &db,
+            "check_rollups_day",
+            (m, region, day),
+            (checks, failures, i64::from(checks) * 6),
+            &histogram,
         )
-        .await
-        .unwrap();
+        .await;
     }
     db.execute(
         "INSERT INTO check_rollup_marks (monitor_id, region, closed_until) VALUES ($1, 'eu', $2), ($1, 'us', $3)",
@@ -550,13 +572,8 @@ async fn a_month_an_older_worker_closed_without_its_row_is_rebuilt_from_its_days
         for (day, checks, failures, histogram) in
             [(oct30, 10, 1, vec![pack(5, 10)]), (oct31, 20, 0, vec![pack(5, 5), pack(7, 15)])]
         {
-            db.execute(
-                "INSERT INTO check_rollups_day (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
-                   latency_sum, latency_min, latency_max, histogram) VALUES ($1, 'eu', $2, $3, $4, 0, $3, $3 * 6, 5, 7, $5)",
-                &[&m, &day, &checks, &failures, &histogram],
-            )
-            .await
-            .unwrap();
+            let figures = (checks, failures, i64::from(checks) * 6);
+            rollup_row(&db, "check_rollups_day", (m, "eu", day), figures, &histogram).await;
         }
         db.execute(
             "INSERT INTO check_rollup_marks (monitor_id, region, closed_until) VALUES ($1, 'eu', $2)",
@@ -565,16 +582,10 @@ async fn a_month_an_older_worker_closed_without_its_row_is_rebuilt_from_its_days
         .await
         .unwrap();
     }
-    for (m, checks, failures, sum, histogram) in
-        [(partial, 1, 0, 7_i64, vec![pack(7, 1)]), (closed, 30, 1, 180, vec![pack(5, 15), pack(7, 15)])]
+    for (m, figures, histogram) in
+        [(partial, (1, 0, 7), vec![pack(7, 1)]), (closed, (30, 1, 180), vec![pack(5, 15), pack(7, 15)])]
     {
-        db.execute(
-            "INSERT INTO check_rollups_month (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
-               latency_sum, latency_min, latency_max, histogram) VALUES ($1, 'eu', $2, $3, $4, 0, $3, $5, 5, 7, $6)",
-            &[&m, &october, &checks, &failures, &sum, &histogram],
-        )
-        .await
-        .unwrap();
+        rollup_row(&db, "check_rollups_month", (m, "eu", october), figures, &histogram).await;
     }
     let month_of = async |m: Uuid| {
         db.query(
