@@ -197,11 +197,7 @@ impl From<Monitor> for MonitorView {
                 .map(|r| RegionStatusView {
                     region: r.region,
                     status: r.status,
-                    last_checked_at: r.last_checked_at.as_deref().and_then(|t| {
-                        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                            .ok()
-                            .map(rfc3339)
-                    }),
+                    last_checked_at: r.last_checked_at.map(rfc3339),
                     error: r.error,
                 })
                 .collect(),

@@ -10,6 +10,7 @@ mod helpers;
 mod incidents;
 mod maintenance;
 mod migrations;
+mod monitors;
 mod ordering;
 mod partitions;
 mod retention;
