@@ -36,9 +36,11 @@ pub(crate) async fn run(a: &ApiArgs) -> anyhow::Result<Rows> {
     let header = format!("Authorization: Bearer {token}");
     let id = ids[0];
     let per_monitor = a.checks / a.api_monitors;
+    // The list's page: every monitor, up to the API's largest page (its default is 50).
+    let page = a.api_monitors.min(500);
     for (what, path) in [
         ("GET /api/v1/monitors/{id}".to_string(), format!("/api/v1/monitors/{id}")),
-        (format!("GET /api/v1/monitors (first page of {})", a.api_monitors), "/api/v1/monitors".to_string()),
+        (format!("GET /api/v1/monitors (first page of {page})"), format!("/api/v1/monitors?limit={page}")),
         (
             format!("GET /api/v1/monitors/{{id}}/stats (24 h of {} stored)", thousands(per_monitor as f64)),
             format!("/api/v1/monitors/{id}/stats"),
