@@ -59,9 +59,9 @@ async fn linked_channel(env: &TestEnv, owner: Uuid, ids: &[Uuid]) -> Uuid {
     channel
 }
 
-/// Rows of the tables a monitor's page joins to the monitors that the backend of `pool` (one connection)
-/// has read so far: `pg_stat_force_next_flush` makes its counts of earlier statements visible
-/// at once instead of within `PGSTAT_MIN_INTERVAL`.
+/// Rows the backend of `pool` (one connection) has read so far from the tables a page of
+/// monitors adds to the monitors' own rows: `pg_stat_force_next_flush` makes its counts of
+/// earlier statements visible at once instead of within `PGSTAT_MIN_INTERVAL`.
 async fn rows_read(pool: &upcheck_store::Pool) -> i64 {
     let db = pool.get().await.unwrap();
     db.batch_execute("SET stats_fetch_consistency = none; SELECT pg_stat_force_next_flush()").await.unwrap();
@@ -147,7 +147,9 @@ async fn a_page_of_monitors_shows_each_ones_regions_and_links_and_reads_no_table
     // once per monitor (the subqueries per monitor and column read 18,173 here).
     let rows: i64 = 50 + 1 + 91 + 90;
     assert!(read <= rows, "listing 40 monitors read {read} rows of their tables, which hold {rows}");
-    assert!(read >= 40 + 1 + 81 + 80, "the counts are seen: {read} rows read");
+    // At least the page's own rows of the three tables read from the heap (the flapping row
+    // may come from its key alone).
+    assert!(read >= 40 + 81 + 80, "the counts are seen: {read} rows read");
     // The same with the generic plans a connection settles on after five executions.
     pool.get().await.unwrap().batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
     let before = rows_read(&pool).await;
