@@ -82,6 +82,23 @@ pub(crate) async fn database_at(
     (name, settings.database, pool)
 }
 
+/// Inserts monitors `ids` of `owner` at `interval_seconds` with plain SQL, in one statement
+/// (named `m`, probing a closed loopback port, no state rows).
+pub(crate) async fn insert_monitors(
+    db: &tokio_postgres::Client,
+    owner: Uuid,
+    ids: &[Uuid],
+    interval_seconds: i32,
+) {
+    db.execute(
+        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
+         SELECT id, $2, 'm', 'http://127.0.0.1:1/', $3, 1000 FROM unnest($1::uuid[]) id",
+        &[&ids, &owner, &interval_seconds],
+    )
+    .await
+    .unwrap();
+}
+
 /// Inserts a member and a 60 s monitor named `name` of theirs with plain SQL (the schema of any
 /// migration since monitors existed); returns the monitor's id.
 pub(crate) async fn owner_and_monitor(db: &tokio_postgres::Client, name: &str) -> uuid::Uuid {

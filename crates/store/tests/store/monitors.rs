@@ -12,13 +12,7 @@ async fn monitors(env: &TestEnv, owner: Uuid, n: usize, down: Option<usize>) -> 
     let mut ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
     ids.sort();
     let db = env.db().await;
-    db.execute(
-        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
-         SELECT id, $2, 'm', 'http://127.0.0.1:1/', 60, 1000 FROM unnest($1::uuid[]) id",
-        &[&ids, &owner],
-    )
-    .await
-    .unwrap();
+    insert_monitors(&db, owner, &ids, 60).await;
     let down = down.map(|i| ids[i]);
     db.execute(
         "INSERT INTO monitor_state (monitor_id, status) \

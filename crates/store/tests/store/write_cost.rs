@@ -280,13 +280,7 @@ async fn worker_shape_cost(env: &TestEnv, shape: &WorkerShape) -> Option<(f64, u
     .await
     .unwrap();
     let monitors: Vec<Uuid> = (0..shape.monitors).map(|_| Uuid::now_v7()).collect();
-    db.execute(
-        "INSERT INTO monitors (id, owner_id, name, url, interval_seconds, timeout_ms) \
-         SELECT id, $2, 'm', 'http://127.0.0.1:1/', 1, 1000 FROM unnest($1::uuid[]) id",
-        &[&monitors, &owner],
-    )
-    .await
-    .unwrap();
+    insert_monitors(&db, owner, &monitors, 1).await;
     let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     drop(db);
     // Past the legacy partition, on a minute's start: rows land in a daily partition.
