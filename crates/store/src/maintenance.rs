@@ -275,8 +275,8 @@ pub async fn covered_between(
 /// query: `None` when `owner` has no monitor `monitor_id`.
 ///
 /// # Errors
-/// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when the query fails,
-/// [`StoreError::Corrupt`] when a window does not decode.
+/// [`StoreError::Pool`] when no connection can be had; otherwise as
+/// [`owned_covered_between_on`].
 pub async fn owned_covered_between(
     pool: &Pool,
     owner: Uuid,
@@ -284,7 +284,22 @@ pub async fn owned_covered_between(
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<Option<Vec<Occurrence>>, StoreError> {
-    let client = pool.get().await?;
+    owned_covered_between_on(&pool.get().await?, owner, monitor_id, from, until).await
+}
+
+/// [`owned_covered_between`] on `client`, for a caller that sends it along with other
+/// statements on one connection.
+///
+/// # Errors
+/// [`StoreError::Db`] when the query fails, [`StoreError::Corrupt`] when a window does not
+/// decode.
+pub async fn owned_covered_between_on(
+    client: &impl GenericClient,
+    owner: Uuid,
+    monitor_id: Uuid,
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+) -> Result<Option<Vec<Occurrence>>, StoreError> {
     let stmt = client
         .prepare_cached(
             "SELECT w.id, w.name, w.starts_at, w.ends_at, w.rrule, w.dtstart, w.duration_minutes, w.timezone \

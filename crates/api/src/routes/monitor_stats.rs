@@ -147,21 +147,37 @@ pub(crate) async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
     let (window, from, to) = stats_window(&q, now)?;
-    // Ownership (on the primary, as every ownership check) and maintenance in one query, then
-    // the figures in two on the read pool.
-    let held = upcheck_store::maintenance::owned_covered_between(&state.pool, caller.id, *id, from, to)
-        .await?
-        .ok_or(ApiError::NotFound("monitor"))?;
     let minutes_from = now - Duration::days(i64::from(state.settings.rollups.minute_days));
-    let upcheck_store::rollups::WindowStats { counts, uptime: up } = upcheck_store::rollups::window_stats(
-        &state.read_pool,
-        *id,
-        (from, to),
-        to.min(now),
-        &held,
-        minutes_from,
-    )
-    .await?;
+    let window_to = to.min(now);
+    // Ownership is checked on the primary, as every ownership check. Without a replica the
+    // read pool is the primary: ownership, maintenance and the figures share one connection
+    // and two round trips. With one, ownership and maintenance are read on the primary first.
+    let stats = if state.settings.database_read.is_none() {
+        upcheck_store::rollups::owned_window_stats(
+            &state.pool,
+            caller.id,
+            *id,
+            (from, to),
+            window_to,
+            minutes_from,
+        )
+        .await?
+        .ok_or(ApiError::NotFound("monitor"))?
+    } else {
+        let held = upcheck_store::maintenance::owned_covered_between(&state.pool, caller.id, *id, from, to)
+            .await?
+            .ok_or(ApiError::NotFound("monitor"))?;
+        upcheck_store::rollups::window_stats(
+            &state.read_pool,
+            *id,
+            (from, to),
+            window_to,
+            &held,
+            minutes_from,
+        )
+        .await?
+    };
+    let upcheck_store::rollups::WindowStats { counts, uptime: up } = stats;
     let c = &counts.counted;
     Ok(HttpResponse::Ok().json(StatsView {
         window,

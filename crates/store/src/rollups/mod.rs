@@ -28,7 +28,7 @@ pub mod uptime;
 
 pub use prune::{Pruned, prune};
 pub use read::{Range, WindowRollup, series, window};
-pub use stats::{WindowStats, window_stats};
+pub use stats::{WindowStats, owned_window_stats, window_stats};
 
 use crate::StoreError;
 use crate::checks::CheckRecord;

@@ -1,8 +1,9 @@
-//! One monitor's `/stats` figures in two queries: its marks and status timeline in one, then
-//! its rollups and raw tail in one (see [`read_marked`]).
+//! One monitor's `/stats` figures in two round trips on one connection: the read's transaction
+//! begun, with its marks, status timeline (and, for the owner's read, its ownership and
+//! maintenance windows) in one, then its rollups and raw tail in one (see [`read_marked`]).
 
 use super::WindowRollup;
-use super::read::{GENERIC_PLANS, Marks, read_marked, window_ranges};
+use super::read::{Marks, read_marked, window_ranges};
 use super::uptime::Timeline;
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
@@ -10,6 +11,28 @@ use upcheck_domain::MonitorStatus;
 use upcheck_domain::maintenance::Occurrence;
 use upcheck_domain::uptime::Uptime;
 use uuid::Uuid;
+
+/// Begins the read's transaction, only to scope the `SET LOCAL` of
+/// [`GENERIC_PLANS`](super::read::GENERIC_PLANS).
+const BEGIN_GENERIC: &str = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan";
+
+/// Ends the read's transaction when dropped, on every path (an error, a cancelled request):
+/// the ROLLBACK is sent without waiting for its answer, as tokio-postgres's `Transaction` does
+/// when dropped, so the connection goes back to the pool with it queued and no later statement
+/// of the connection's next user runs inside this transaction. Sent when no transaction began
+/// (BEGIN failed or never went out), it only draws a warning.
+struct RollbackOnDrop<'a>(&'a tokio_postgres::Client);
+
+impl Drop for RollbackOnDrop<'_> {
+    fn drop(&mut self) {
+        // The first poll writes the message to the connection; the answer is not awaited.
+        let rollback = std::pin::pin!(self.0.batch_execute("ROLLBACK"));
+        let _ = std::future::Future::poll(
+            rollback,
+            &mut std::task::Context::from_waker(std::task::Waker::noop()),
+        );
+    }
+}
 
 /// A monitor's checks and uptime over a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,8 +45,9 @@ pub struct WindowStats {
 
 /// [`super::window`] over `[from, to)` and [`super::uptime::uptime`] over `[from, uptime_to)`
 /// (`uptime_to` at most `to`: uptime is not counted in the future) of `monitor_id`, leaving
-/// out `maintenance`, in two queries on one connection, both with generic plans
-/// ([`GENERIC_PLANS`]).
+/// out `maintenance`, in two round trips on one connection: the read transaction's start with
+/// the marks, status changes and pauses, then the rollups; both with generic plans
+/// ([`GENERIC_PLANS`](super::read::GENERIC_PLANS)).
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a query fails,
@@ -31,15 +55,49 @@ pub struct WindowStats {
 pub async fn window_stats(
     pool: &Pool,
     monitor_id: Uuid,
-    (from, to): (OffsetDateTime, OffsetDateTime),
+    window: (OffsetDateTime, OffsetDateTime),
     uptime_to: OffsetDateTime,
     maintenance: &[Occurrence],
     minutes_from: OffsetDateTime,
 ) -> Result<WindowStats, StoreError> {
-    let mut client = pool.get().await?;
-    // A transaction only to scope `SET LOCAL` (see [`GENERIC_PLANS`]); it reads, so it is
-    // dropped rather than committed: the ROLLBACK goes out without waiting for its answer.
-    let client = client.transaction().await?;
+    let client = pool.get().await?;
+    let given = async { Ok(Some(maintenance.to_vec())) };
+    // Always `Some`: the maintenance is given.
+    Ok(stats_on(&client, monitor_id, window, uptime_to, given, minutes_from).await?.unwrap_or_default())
+}
+
+/// [`window_stats`] of a monitor `owner` owns, leaving out its maintenance windows, with the
+/// ownership and the windows read in the first of the two round trips
+/// ([`crate::maintenance::owned_covered_between_on`]): `None` when `owner` has no monitor
+/// `monitor_id`. For a pool on the primary only, where ownership is checked (a replica may
+/// not know a monitor made a moment ago).
+///
+/// # Errors
+/// As [`window_stats`]; [`StoreError::Corrupt`] also when a maintenance window does not decode.
+pub async fn owned_window_stats(
+    pool: &Pool,
+    owner: Uuid,
+    monitor_id: Uuid,
+    (from, to): (OffsetDateTime, OffsetDateTime),
+    uptime_to: OffsetDateTime,
+    minutes_from: OffsetDateTime,
+) -> Result<Option<WindowStats>, StoreError> {
+    let client = pool.get().await?;
+    let owned = crate::maintenance::owned_covered_between_on(&client, owner, monitor_id, from, to);
+    stats_on(&client, monitor_id, (from, to), uptime_to, owned, minutes_from).await
+}
+
+/// [`window_stats`] on `client`, with the maintenance from `held` (`None`: the monitor is not
+/// the caller's, and nothing more is read), which is sent in the first round trip.
+async fn stats_on(
+    client: &deadpool_postgres::Client,
+    monitor_id: Uuid,
+    (from, to): (OffsetDateTime, OffsetDateTime),
+    uptime_to: OffsetDateTime,
+    held: impl Future<Output = Result<Option<Vec<Occurrence>>, StoreError>>,
+    minutes_from: OffsetDateTime,
+) -> Result<Option<WindowStats>, StoreError> {
+    let _rollback = RollbackOnDrop(client);
     // kind 0: a region's mark; 1: a status change (the last before the window, then those in
     // it); 2: a pause overlapping the window.
     let context = client
@@ -60,10 +118,15 @@ pub async fn window_stats(
     let mut marks: Marks = Marks::new();
     let mut changes: Vec<(i64, OffsetDateTime, MonitorStatus)> = Vec::new();
     let mut timeline = Timeline::default();
-    // Sent together (one wait for both; the order matters to neither: the read comes after).
+    // The transaction's start and the context read go out together, one wait for both:
+    // `join!` polls them in order the first time, which sends BEGIN first.
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&monitor_id, &from, &uptime_to];
-    let (set, rows) = tokio::join!(client.batch_execute(GENERIC_PLANS), client.query(&context, &params));
-    set?;
+    let (begun, rows, held) =
+        tokio::join!(client.batch_execute(BEGIN_GENERIC), client.query(&context, &params), held);
+    begun?;
+    let Some(maintenance) = held? else {
+        return Ok(None);
+    };
     for r in rows? {
         match r.get::<_, i32>(0) {
             0 => marks.entry(monitor_id).or_default().push((r.get(1), r.get(2))),
@@ -78,13 +141,13 @@ pub async fn window_stats(
     changes.sort_by_key(|c| c.0);
     timeline.changes = changes.into_iter().map(|(_, at, status)| (at, status)).collect();
     let ranges: Vec<(Uuid, super::Range)> =
-        window_ranges(from, to, maintenance, minutes_from).into_iter().map(|r| (monitor_id, r)).collect();
-    let mut totals = read_marked(&client, &ranges, &marks).await?;
-    Ok(WindowStats {
+        window_ranges(from, to, &maintenance, minutes_from).into_iter().map(|r| (monitor_id, r)).collect();
+    let mut totals = read_marked(client, &ranges, &marks).await?;
+    Ok(Some(WindowStats {
         counts: WindowRollup {
             counted: totals.remove(&(monitor_id, 0)).unwrap_or_default(),
             held: totals.remove(&(monitor_id, 1)).unwrap_or_default(),
         },
-        uptime: timeline.uptime(from, uptime_to, maintenance),
-    })
+        uptime: timeline.uptime(from, uptime_to, &maintenance),
+    }))
 }

@@ -80,6 +80,14 @@ async fn stream_matches_raw(
         let stats =
             upcheck_store::rollups::window_stats(&env.pool, m, (from, to), to, &[], at(0)).await.unwrap();
         assert_eq!(stats.counts, both, "`/stats`' read");
+        // The owner's read (ownership and maintenance in its first round trip) gives the same;
+        // anyone else's gives nothing.
+        let owned =
+            upcheck_store::rollups::owned_window_stats(&env.pool, owner, m, (from, to), to, at(0)).await;
+        assert_eq!(owned.unwrap(), Some(stats), "the owner's `/stats` read");
+        let stranger =
+            upcheck_store::rollups::owned_window_stats(&env.pool, Uuid::now_v7(), m, (from, to), to, at(0));
+        assert_eq!(stranger.await.unwrap(), None, "another user's `/stats` read");
         let got = both.counted;
         // The window covers the whole minutes it touches.
         let (f, t) = (
@@ -296,6 +304,63 @@ async fn exact_uptime_follows_status_changes_pauses_and_maintenance() {
     assert_eq!(s.uptime, u);
     assert_eq!(s.counts, upcheck_store::rollups::window(&env.pool, m, base, end, &held, base).await.unwrap());
     assert_eq!((s.counts.counted.checks, s.counts.counted.failures, s.counts.held.checks), (5, 2, 0));
+}
+
+/// `/stats` reads in a transaction of its own, begun in the same round trip as its first
+/// statements and ended by a ROLLBACK sent when the read is dropped. Dropped at any point (a
+/// client that hangs up mid-request), it must hand its connection back to the pool outside that
+/// transaction and without its generic-plan setting: the connection's next user may be a write
+/// that would otherwise never commit.
+#[tokio::test]
+async fn a_stats_read_dropped_at_any_point_leaves_its_connection_outside_its_transaction() {
+    let env = TestEnv::new().await;
+    let owner = user(&env).await;
+    let m = monitor(&env, owner).await;
+    let checks: Vec<CheckRecord> =
+        (0..120).map(|n| record(m, (n * 30_000, 0, 2, Some(40)), n as usize)).collect();
+    record_checks(&env.pool, &checks).await.unwrap();
+    let (from, to) = (at(T0_MS - 3_600_000), at(T0_MS + 3_600_000));
+    let mut settings = env.settings.database.clone();
+    settings.pool_size = 1;
+    let pool = upcheck_store::connect_pool(&settings).unwrap();
+    // Its one connection made first: the reads below find it idle.
+    drop(pool.get().await.unwrap());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    // Dropped after one poll (the first round trip sent), after two, …, until a read finishes.
+    let mut dropped_midway = 0;
+    for polls in 1.. {
+        // Boxed, so that dropping it drops the read (a future pinned in place lives on).
+        let mut read =
+            Box::pin(upcheck_store::rollups::owned_window_stats(&pool, owner, m, (from, to), to, from));
+        let mut finished = false;
+        for _ in 0..polls {
+            if let std::task::Poll::Ready(r) = read.as_mut().poll(&mut cx) {
+                assert_eq!(r.unwrap().unwrap().counts.counted.checks, 120);
+                finished = true;
+                break;
+            }
+            // Time for the pending statement's answer to arrive.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        drop(read);
+        let client = pool.get().await.unwrap();
+        // The read's transaction is READ ONLY: a connection still inside it reads as such.
+        let row = client
+            .query_one(
+                "SELECT current_setting('transaction_read_only'), current_setting('plan_cache_mode')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let state: (String, String) = (row.get(0), row.get(1));
+        assert_eq!(state, ("off".into(), "auto".into()), "after {polls} polls");
+        drop(client);
+        if finished {
+            break;
+        }
+        dropped_midway += 1;
+    }
+    assert!(dropped_midway >= 2, "dropped after the first and the second round trip ({dropped_midway})");
 }
 
 #[tokio::test]
