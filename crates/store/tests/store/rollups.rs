@@ -545,10 +545,13 @@ async fn a_read_touches_only_its_monitors_rows_in_its_window_however_few_monitor
     // touched.
     let from = now - Duration::hours(24) + Duration::minutes(7);
     let ranges = window_ranges(from, now, &[], now - Duration::days(90));
+    // The last 24 whole hours before the current one, all closed (`floor_hour(from)` would
+    // reach into the current hour when `now` is 53 minutes or more past it).
+    let first = floor_hour(now) - Duration::hours(24);
     let steps: Vec<Range> = (0..24)
         .map(|h| Range {
-            start: floor_hour(from) + Duration::hours(h),
-            end: floor_hour(from) + Duration::hours(h + 1),
+            start: first + Duration::hours(h),
+            end: first + Duration::hours(h + 1),
             tag: h as i32,
         })
         .collect();
