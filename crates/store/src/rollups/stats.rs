@@ -3,7 +3,7 @@
 //! maintenance windows) in one, then its rollups and raw tail in one (see [`read_marked`]).
 
 use super::WindowRollup;
-use super::read::{Marks, read_marked, window_ranges};
+use super::read::{GENERIC_PLANS, Marks, read_marked, window_ranges};
 use super::uptime::Timeline;
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
@@ -11,10 +11,6 @@ use upcheck_domain::MonitorStatus;
 use upcheck_domain::maintenance::Occurrence;
 use upcheck_domain::uptime::Uptime;
 use uuid::Uuid;
-
-/// Begins the read's transaction, only to scope the `SET LOCAL` of
-/// [`GENERIC_PLANS`](super::read::GENERIC_PLANS).
-const BEGIN_GENERIC: &str = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// Ends the read's transaction when dropped, on every path (an error, a cancelled request):
 /// the ROLLBACK is sent without waiting for its answer, as tokio-postgres's `Transaction` does
@@ -47,7 +43,7 @@ pub struct WindowStats {
 /// (`uptime_to` at most `to`: uptime is not counted in the future) of `monitor_id`, leaving
 /// out `maintenance`, in two round trips on one connection: the read transaction's start with
 /// the marks, status changes and pauses, then the rollups; both with generic plans
-/// ([`GENERIC_PLANS`](super::read::GENERIC_PLANS)).
+/// ([`GENERIC_PLANS`]).
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a query fails,
@@ -118,12 +114,18 @@ async fn stats_on(
     let mut marks: Marks = Marks::new();
     let mut changes: Vec<(i64, OffsetDateTime, MonitorStatus)> = Vec::new();
     let mut timeline = Timeline::default();
-    // The transaction's start and the context read go out together, one wait for both:
-    // `join!` polls them in order the first time, which sends BEGIN first.
+    // The transaction (only to scope `GENERIC_PLANS`' `SET LOCAL`), the context read and
+    // `held` go out together, one wait for all: `join!` polls them in order the first time,
+    // which sends BEGIN first.
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&monitor_id, &from, &uptime_to];
-    let (begun, rows, held) =
-        tokio::join!(client.batch_execute(BEGIN_GENERIC), client.query(&context, &params), held);
+    let (begun, set, rows, held) = tokio::join!(
+        client.batch_execute("BEGIN READ ONLY"),
+        client.batch_execute(GENERIC_PLANS),
+        client.query(&context, &params),
+        held
+    );
     begun?;
+    set?;
     let Some(maintenance) = held? else {
         return Ok(None);
     };
