@@ -325,7 +325,17 @@ async fn a_stats_read_dropped_at_any_point_leaves_its_connection_outside_its_tra
     let pool = upcheck_store::connect_pool(&settings).unwrap();
     // Its one connection made first: the reads below find it idle.
     drop(pool.get().await.unwrap());
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    // Between polls the test waits for the read to be woken (an answer arrived), as an
+    // executor would.
+    struct Woken(tokio::sync::Notify);
+    impl std::task::Wake for Woken {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.notify_one();
+        }
+    }
+    let woken = std::sync::Arc::new(Woken(tokio::sync::Notify::new()));
+    let waker = std::task::Waker::from(woken.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
     // Dropped after one poll (the first round trip sent), after two, …, until a read finishes.
     let mut dropped_midway = 0;
     for polls in 1.. {
@@ -339,8 +349,7 @@ async fn a_stats_read_dropped_at_any_point_leaves_its_connection_outside_its_tra
                 finished = true;
                 break;
             }
-            // Time for the pending statement's answer to arrive.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            woken.0.notified().await;
         }
         drop(read);
         let client = pool.get().await.unwrap();
