@@ -114,40 +114,43 @@ impl HttpTarget {
         let counter = hits.clone();
         let seen_log: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let log = seen_log.clone();
+        let (token, apps) = crate::servers::AppToken::new();
         let server = HttpServer::new(move || {
             let (reply, counter, log) = (reply.clone(), counter.clone(), log.clone());
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (reply, counter, log) = (reply.clone(), counter.clone(), log.clone());
-                async move {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    let seen = Seen {
-                        method: req.method().to_string(),
-                        path: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
-                        headers: req
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                            .collect(),
-                        body: body.to_vec(),
-                    };
-                    let r = reply(&seen);
-                    log.lock().expect("lock").push(seen);
-                    if !r.delay.is_zero() {
-                        tokio::time::sleep(r.delay).await;
+            App::new().app_data(token.clone()).default_service(web::to(
+                move |req: HttpRequest, body: web::Bytes| {
+                    let (reply, counter, log) = (reply.clone(), counter.clone(), log.clone());
+                    async move {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        let seen = Seen {
+                            method: req.method().to_string(),
+                            path: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                            headers: req
+                                .headers()
+                                .iter()
+                                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                                .collect(),
+                            body: body.to_vec(),
+                        };
+                        let r = reply(&seen);
+                        log.lock().expect("lock").push(seen);
+                        if !r.delay.is_zero() {
+                            tokio::time::sleep(r.delay).await;
+                        }
+                        let code =
+                            actix_web::http::StatusCode::from_u16(if r.status == 0 { 200 } else { r.status })
+                                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+                        let mut out = HttpResponse::build(code);
+                        for (k, v) in &r.headers {
+                            out.insert_header((k.as_str(), v.as_str()));
+                        }
+                        if r.close {
+                            out.force_close();
+                        }
+                        out.body(r.body)
                     }
-                    let code =
-                        actix_web::http::StatusCode::from_u16(if r.status == 0 { 200 } else { r.status })
-                            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-                    let mut out = HttpResponse::build(code);
-                    for (k, v) in &r.headers {
-                        out.insert_header((k.as_str(), v.as_str()));
-                    }
-                    if r.close {
-                        out.force_close();
-                    }
-                    out.body(r.body)
-                }
-            }))
+                },
+            ))
         })
         .workers(1)
         .disable_signals()
@@ -159,7 +162,7 @@ impl HttpTarget {
             addr,
             hits,
             seen: seen_log,
-            server: crate::servers::ServerTask::spawn(server),
+            server: crate::servers::ServerTask::spawn(server, apps),
         }
     }
 

@@ -20,23 +20,51 @@ pub struct FlipTarget {
 pub(crate) struct ServerTask {
     handle: actix_web::dev::ServerHandle,
     running: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
+    /// Yields `None` once every [`AppToken`] of the server is dropped.
+    apps: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<()>>,
+}
+
+/// Held in every app a server builds (`App::app_data`). An app's data lives as long as its
+/// worker and every connection the worker serves: when the last token is dropped, no
+/// connection of the server is left to answer a request.
+#[derive(Clone)]
+pub(crate) struct AppToken(#[allow(dead_code)] tokio::sync::mpsc::Sender<()>);
+
+impl AppToken {
+    /// A token to put in the server's apps, and the receiver [`ServerTask::spawn`] waits on.
+    pub(crate) fn new() -> (Self, tokio::sync::mpsc::Receiver<()>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        (Self(tx), rx)
+    }
 }
 
 impl ServerTask {
-    /// Spawns `server`.
-    pub(crate) fn spawn(server: actix_web::dev::Server) -> Self {
+    /// Spawns `server`, whose apps hold the tokens of `apps` ([`AppToken::new`]).
+    pub(crate) fn spawn(server: actix_web::dev::Server, apps: tokio::sync::mpsc::Receiver<()>) -> Self {
         let handle = server.handle();
-        Self { handle, running: Mutex::new(Some(tokio::spawn(server))) }
+        Self { handle, running: Mutex::new(Some(tokio::spawn(server))), apps: tokio::sync::Mutex::new(apps) }
     }
 
-    /// Stops the server and waits until its task has ended: its port refuses connections and
-    /// every connection it had open is closed.
+    /// Stops the server and waits until its task has ended and its workers have dropped their
+    /// apps and connections: its port refuses connections and no connection it had open can
+    /// answer another request.
+    ///
+    /// A forced stop does not wait for the workers (actix-server 2.9 sends them the stop and
+    /// returns), so a keep-alive connection could still be served for a moment after the
+    /// server's task ended; the apps' tokens close that gap.
+    ///
+    /// # Panics
+    /// When the workers still hold their apps 10 s later.
     pub(crate) async fn stop(&self) {
         self.handle.stop(false).await;
         let running = self.running.lock().expect("lock").take();
         if let Some(running) = running {
             let _ = running.await;
         }
+        let mut apps = self.apps.lock().await;
+        tokio::time::timeout(std::time::Duration::from_secs(10), apps.recv())
+            .await
+            .expect("the server's workers drop their apps within 10 s of its stop");
     }
 }
 
@@ -46,11 +74,11 @@ impl FlipTarget {
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicU64::new(0));
         let (counter, code) = (hits.clone(), status.clone());
-        let (url, handle, running) = serve("/", move |_, _| {
+        let (url, server) = serve("/", move |_, _| {
             counter.fetch_add(1, Ordering::Relaxed);
             code.load(Ordering::Relaxed)
         });
-        Self { url, status, hits, server: ServerTask { handle, running: Mutex::new(Some(running)) } }
+        Self { url, status, hits, server }
     }
 
     /// Makes every following request answer `code`.
@@ -77,7 +105,7 @@ pub struct ScriptedTarget {
     /// Base URL, e.g. `http://127.0.0.1:40123/`: append a path per monitor.
     pub url: String,
     hits: Arc<AtomicU64>,
-    handle: actix_web::dev::ServerHandle,
+    server: ServerTask,
 }
 
 impl ScriptedTarget {
@@ -88,11 +116,11 @@ impl ScriptedTarget {
     {
         let hits = Arc::new(AtomicU64::new(0));
         let counter = hits.clone();
-        let (url, handle, _) = serve("/", move |req, _| {
+        let (url, server) = serve("/", move |req, _| {
             counter.fetch_add(1, Ordering::Relaxed);
             status_of(req.path())
         });
-        Self { url, hits, handle }
+        Self { url, hits, server }
     }
 
     /// Requests served so far.
@@ -100,9 +128,9 @@ impl ScriptedTarget {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// Stops the server.
+    /// Stops the server and waits until it is gone, as [`FlipTarget::stop`] does.
     pub async fn stop(&self) {
-        self.handle.stop(false).await;
+        self.server.stop().await;
     }
 }
 
@@ -173,7 +201,7 @@ pub struct WebhookReceiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
-    handle: actix_web::dev::ServerHandle,
+    server: ServerTask,
 }
 
 impl WebhookReceiver {
@@ -182,7 +210,7 @@ impl WebhookReceiver {
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(AtomicU16::new(200));
         let (log, code) = (received.clone(), status.clone());
-        let (url, handle, _) = serve("/hook", move |req, body| {
+        let (url, server) = serve("/hook", move |req, body| {
             let headers = req
                 .headers()
                 .iter()
@@ -195,7 +223,7 @@ impl WebhookReceiver {
             });
             code.load(Ordering::Relaxed)
         });
-        Self { url, received, status, handle }
+        Self { url, received, status, server }
     }
 
     /// Makes every following request answer `code`.
@@ -208,41 +236,38 @@ impl WebhookReceiver {
         self.received.lock().expect("lock").clone()
     }
 
-    /// Stops the server.
+    /// Stops the server and waits until it is gone, as [`FlipTarget::stop`] does.
     pub async fn stop(&self) {
-        self.handle.stop(false).await;
+        self.server.stop().await;
     }
 }
 
 /// Serves every request on a fresh loopback port with the status code `on_request` returns for
-/// it. Returns the URL (`http://127.0.0.1:<port><path>`), the server's handle and its task, which ends
-/// once the server has stopped.
-fn serve<F>(
-    path: &str,
-    on_request: F,
-) -> (String, actix_web::dev::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>)
+/// it. Returns the URL (`http://127.0.0.1:<port><path>`) and the running server.
+fn serve<F>(path: &str, on_request: F) -> (String, ServerTask)
 where
     F: Fn(&HttpRequest, &[u8]) -> u16 + Clone + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let url = format!("http://{}{path}", listener.local_addr().expect("addr"));
+    let (token, apps) = AppToken::new();
     let server = HttpServer::new(move || {
         let on_request = on_request.clone();
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let on_request = on_request.clone();
-            async move {
-                let code = actix_web::http::StatusCode::from_u16(on_request(&req, &body))
-                    .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-                HttpResponse::build(code).finish()
-            }
-        }))
+        App::new().app_data(token.clone()).default_service(web::to(
+            move |req: HttpRequest, body: web::Bytes| {
+                let on_request = on_request.clone();
+                async move {
+                    let code = actix_web::http::StatusCode::from_u16(on_request(&req, &body))
+                        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    HttpResponse::build(code).finish()
+                }
+            },
+        ))
     })
     .workers(1)
     .disable_signals()
     .listen(listener)
     .expect("listen")
     .run();
-    let handle = server.handle();
-    let running = tokio::spawn(server);
-    (url, handle, running)
+    (url, ServerTask::spawn(server, apps))
 }
