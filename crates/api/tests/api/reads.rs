@@ -6,8 +6,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Inserts `n` checks one second apart ending now, every third failing.
-async fn checks(app: &TestApp, monitor: Uuid, n: i64) {
+/// Inserts `n` checks one second apart ending now, every third failing. Returns that `now`: the
+/// last check is one second before it.
+async fn checks(app: &TestApp, monitor: Uuid, n: i64) -> OffsetDateTime {
     let db = app.env.db().await;
     let now = OffsetDateTime::now_utc();
     for i in 0..n {
@@ -21,6 +22,7 @@ async fn checks(app: &TestApp, monitor: Uuid, n: i64) {
         .await
         .unwrap();
     }
+    now
 }
 
 async fn setup() -> (TestApp, String, Uuid) {
@@ -33,7 +35,7 @@ async fn setup() -> (TestApp, String, Uuid) {
 #[tokio::test]
 async fn checks_come_newest_first_in_pages_and_respect_since() {
     let (app, token, id) = setup().await;
-    checks(&app, id, 7).await;
+    let now = checks(&app, id, 7).await;
 
     let first: Value =
         app.get(&format!("/api/v1/monitors/{id}/checks?limit=4"), &token).await.json().await.unwrap();
@@ -63,7 +65,8 @@ async fn checks_come_newest_first_in_pages_and_respect_since() {
     assert_eq!(items[0]["region"], "local");
     assert!(second["next_cursor"].is_null());
 
-    let since = time::OffsetDateTime::now_utc() - time::Duration::milliseconds(3_500);
+    // From the inserts' own `now`, not the clock's: the test's requests take time.
+    let since = now - time::Duration::milliseconds(3_500);
     let since = since.format(&time::format_description::well_known::Rfc3339).unwrap();
     let recent: Value = app
         .get(&format!("/api/v1/monitors/{id}/checks?since={}", since.replace('+', "%2B")), &token)
