@@ -32,8 +32,21 @@ async fn public(app: &TestApp, path: &str) -> reqwest::Response {
     app.client.get(format!("{}{path}", app.address)).send().await.unwrap()
 }
 
-/// Writes `checks` (status, latency) for `monitor`, one second apart, ending now.
+/// Writes `checks` (status, latency) for `monitor`, one second apart, ending now. First it
+/// sleeps past an hour boundary less than 5 s ahead or less than 4 s behind, so that the checks,
+/// and the page read just after them, fall in one clock hour and one UTC day.
 async fn checks(app: &TestApp, monitor: &str, outcomes: &[(&str, i32)]) {
+    let now = time::OffsetDateTime::now_utc();
+    let into_hour =
+        f64::from(u32::from(now.minute()) * 60 + u32::from(now.second())) + f64::from(now.nanosecond()) / 1e9;
+    let wait = if into_hour < 4.0 {
+        4.0 - into_hour
+    } else if into_hour > 3_595.0 {
+        3_604.0 - into_hour
+    } else {
+        0.0
+    };
+    tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
     let id: Uuid = monitor.parse().unwrap();
     let db = app.env.db().await;
     for (k, (status, latency)) in outcomes.iter().enumerate() {
