@@ -83,9 +83,9 @@ async fn a_write_key_can_create_a_monitor() {
 async fn expired_and_deleted_keys_are_401() {
     let app = spawn_app().await;
     let token = app.user("me@example.com").await;
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    // 3 s: creating both keys and using them must fit before it, on a loaded machine too.
+    let expires_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    let soon = expires_at.format(&time::format_description::well_known::Rfc3339).unwrap();
     let expiring = app.api_key(&token, &["read"], Some(&soon)).await;
     let deleted = app.api_key(&token, &["read"], None).await;
     assert_eq!(app.get("/api/v1/me", secret(&expiring)).await.status(), 200);
@@ -93,7 +93,8 @@ async fn expired_and_deleted_keys_are_401() {
 
     let path = format!("/api/v1/api-keys/{}", deleted["id"].as_str().unwrap());
     assert_eq!(app.call(Method::DELETE, &path, Some(&token), None).await.status(), 204);
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let until_expired = expires_at - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(200);
+    tokio::time::sleep(until_expired.try_into().unwrap_or_default()).await;
 
     assert_problem(app.get("/api/v1/me", secret(&expiring)).await, 401, None).await;
     assert_problem(app.get("/api/v1/me", secret(&deleted)).await, 401, None).await;
