@@ -34,12 +34,13 @@ async fn silence_late_pings_unfinished_runs_and_fail_pings_reach_the_webhook() {
     let status =
         || async { stack.get(&format!("/monitors/{id}")).await["status"].as_str().unwrap().to_string() };
 
-    // A ping: up (the first pending → up tells no one).
+    // A ping: up (the first pending → up tells no one). The silence after it starts before
+    // the ping is sent, so that seeing "up" late cannot shorten it.
+    let silent_since = Instant::now();
     assert_eq!(ping(&stack, &url).await.status(), 200);
     wait_for("up after a ping", WAIT, || async { (status().await == "up").then_some(()) }).await;
 
     // Silence: down once period + grace (3 s) pass without a ping.
-    let silent_since = Instant::now();
     let down = nth_hook(&receiver, 0).await;
     let after = silent_since.elapsed();
     assert_eq!(down["type"], "monitor.down");
