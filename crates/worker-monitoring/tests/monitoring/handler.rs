@@ -48,7 +48,9 @@ async fn jobs_claimed_a_tick_ahead_are_probed_at_their_due_time_not_a_tick_late(
     worker.stop().await;
     for lag in &lags {
         assert!(*lag >= 0.0, "a check ran {lag:.0} ms before it was due: {lags:?}");
-        assert!(*lag < 500.0, "a check ran a whole tick ({lag:.0} ms) after it was due: {lags:?}");
+        // Three ticks: a busy machine may hold up one check; the median below is the test of
+        // the look-ahead.
+        assert!(*lag < 1_500.0, "a check ran three ticks ({lag:.0} ms) after it was due: {lags:?}");
     }
     // Claimed a tick late, the three phases (0, 170, 340 ms into a 500 ms tick) would start
     // 160-500 ms late, a median near 250 ms. On time, the median is a few ms; a busy machine
