@@ -162,6 +162,24 @@ impl Rollup {
             self.bump(k, n);
         }
     }
+
+    /// Adds a histogram stored as bytes (the rollup tables' `histogram_bytes`, migration
+    /// `V31__check_rollups_histogram_bytes.sql`): 6 bytes per entry in index order, the bucket
+    /// index as a big-endian `u16`, then the count as a big-endian `u32`. Trailing bytes short of
+    /// an entry are ignored.
+    pub fn add_packed_bytes(&mut self, bytes: &[u8]) {
+        let entries = bytes.chunks_exact(6);
+        if let Some(last) = entries.clone().last() {
+            let top = usize::from(u16::from_be_bytes([last[0], last[1]])) + 1;
+            if self.histogram.len() < top {
+                self.histogram.resize(top, 0);
+            }
+        }
+        for e in entries {
+            let index = u16::from_be_bytes([e[0], e[1]]);
+            self.bump(index, u64::from(u32::from_be_bytes([e[2], e[3], e[4], e[5]])));
+        }
+    }
 }
 
 /// One stored histogram entry.
@@ -228,6 +246,24 @@ mod tests {
         let mut back = Rollup::default();
         back.add_packed(&r.packed_histogram());
         assert_eq!(back.histogram, r.histogram);
+    }
+
+    #[test]
+    fn stored_bytes_add_as_the_packed_entries_do() {
+        let mut r = Rollup::default();
+        for ms in [3, 3, 250, 90_000] {
+            r.add(false, false, Some(ms));
+        }
+        // Each entry's low 48 bits, big-endian: what `substr(int8send(e), 3)` gives in Postgres.
+        let bytes: Vec<u8> =
+            r.packed_histogram().iter().flat_map(|e| e.to_be_bytes()[2..].to_vec()).collect();
+        assert_eq!(bytes.len(), 6 * 3);
+        assert_eq!(bytes[..6], [0, 3, 0, 0, 0, 2], "bucket 3 (3 ms) holds 2");
+        let mut back = Rollup::default();
+        back.add_packed_bytes(&bytes);
+        assert_eq!(back.histogram, r.histogram);
+        back.add_packed_bytes(&bytes[..7]);
+        assert_eq!(back.histogram[3], 4, "a partial entry is ignored, whole ones added");
     }
 
     proptest! {

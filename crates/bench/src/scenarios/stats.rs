@@ -48,13 +48,18 @@ async fn rollup_rows(
     (from, until): (OffsetDateTime, OffsetDateTime),
     r: &Rollup,
 ) -> anyhow::Result<()> {
+    // Every row has the same histogram: its bytes are computed once here instead of by V31's
+    // trigger for each of millions of rows (about 40 µs a row), which would add minutes.
+    db.batch_execute(&format!("ALTER TABLE {table} DISABLE TRIGGER {table}_histogram_bytes"))
+        .await
+        .map_err(pg)?;
     db.execute(
         &format!(
             "INSERT INTO {table} (monitor_id, region, bucket, checks, failures, degraded, latency_count, \
-               latency_sum, latency_min, latency_max, histogram) \
-             SELECT m, 'local', b, $4, $5, 0, $6, $7, $8, $9, $10 \
-             FROM unnest($1::uuid[]) AS m, generate_series($2::timestamptz, $3::timestamptz - interval '{unit}', \
-               interval '{unit}') AS b"
+               latency_sum, latency_min, latency_max, histogram, histogram_bytes) \
+             SELECT m, 'local', b, $4, $5, 0, $6, $7, $8, $9, $10, bytes \
+             FROM (SELECT check_rollup_histogram_bytes($10::int8[]) AS bytes) x, unnest($1::uuid[]) AS m, \
+               generate_series($2::timestamptz, $3::timestamptz - interval '{unit}', interval '{unit}') AS b"
         ),
         &[
             &ids,
@@ -71,6 +76,9 @@ async fn rollup_rows(
     )
     .await
     .map_err(pg)?;
+    db.batch_execute(&format!("ALTER TABLE {table} ENABLE TRIGGER {table}_histogram_bytes"))
+        .await
+        .map_err(pg)?;
     Ok(())
 }
 

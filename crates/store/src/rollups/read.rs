@@ -161,7 +161,7 @@ pub async fn read_marked(
             "{month} UNION ALL {day} UNION ALL {hour} UNION ALL {minute} UNION ALL \
              SELECT q.monitor_id, q.tag, 1, (c.status = 'down')::int, (c.status = 'degraded')::int, \
                     (c.latency_ms IS NOT NULL)::int, coalesce(c.latency_ms, 0)::int8, c.latency_ms, c.latency_ms, \
-                    NULL::int8[] \
+                    NULL::bytea, NULL::int8[] \
              FROM unnest($21::uuid[], $22::timestamptz[], $23::timestamptz[], $24::int4[]) AS q(monitor_id, s, e, tag) \
              CROSS JOIN LATERAL (SELECT * FROM check_results c WHERE c.monitor_id = q.monitor_id \
                AND c.checked_at >= q.s AND c.checked_at < q.e AND c.due_at >= $25 AND c.due_at < $26 OFFSET 0) c \
@@ -212,23 +212,29 @@ pub async fn read_marked(
     let mut out: BTreeMap<(Uuid, i32), Rollup> = BTreeMap::new();
     for row in rows {
         let total = out.entry((row.get(0), row.get(1))).or_default();
-        let histogram: Option<Vec<i64>> = row.get(9);
-        match histogram {
-            Some(packed) => {
-                // The counts without a histogram, then the stored histogram straight into the total.
-                total.merge(&Rollup {
-                    checks: i64::from(row.get::<_, i32>(2)),
-                    failures: i64::from(row.get::<_, i32>(3)),
-                    degraded: i64::from(row.get::<_, i32>(4)),
-                    latency_count: i64::from(row.get::<_, i32>(5)),
-                    latency_sum: row.get(6),
-                    latency_min: row.get(7),
-                    latency_max: row.get(8),
-                    histogram: Vec::new(),
-                });
-                total.add_packed(&packed);
-            }
-            None => total.add(row.get::<_, i32>(3) == 1, row.get::<_, i32>(4) == 1, row.get(7)),
+        // A rollup row's histogram as bytes or, in rows written before V31, only as `int8[]`
+        // (the query sends that only then); a raw check has neither.
+        let bytes: Option<&[u8]> = row.get(9);
+        let packed: Option<Vec<i64>> = row.get(10);
+        if bytes.is_none() && packed.is_none() {
+            total.add(row.get::<_, i32>(3) == 1, row.get::<_, i32>(4) == 1, row.get(7));
+            continue;
+        }
+        // The counts without a histogram, then the stored histogram straight into the total.
+        total.merge(&Rollup {
+            checks: i64::from(row.get::<_, i32>(2)),
+            failures: i64::from(row.get::<_, i32>(3)),
+            degraded: i64::from(row.get::<_, i32>(4)),
+            latency_count: i64::from(row.get::<_, i32>(5)),
+            latency_sum: row.get(6),
+            latency_min: row.get(7),
+            latency_max: row.get(8),
+            histogram: Vec::new(),
+        });
+        if let Some(b) = bytes {
+            total.add_packed_bytes(b);
+        } else if let Some(p) = packed {
+            total.add_packed(&p);
         }
     }
     Ok(out)
@@ -239,7 +245,8 @@ pub async fn read_marked(
 fn level_query(table: &str, first: usize) -> String {
     format!(
         "SELECT q.monitor_id, q.tag, r.checks, r.failures, r.degraded, r.latency_count, r.latency_sum, \
-           r.latency_min, r.latency_max, r.histogram \
+           r.latency_min, r.latency_max, r.histogram_bytes, \
+           CASE WHEN r.histogram_bytes IS NULL THEN r.histogram END \
          FROM unnest(${}::uuid[], ${}::text[], ${}::timestamptz[], ${}::timestamptz[], ${}::int4[]) \
               AS q(monitor_id, region, s, e, tag) \
          CROSS JOIN LATERAL (SELECT * FROM {table} r WHERE r.monitor_id = q.monitor_id AND r.region = q.region \

@@ -143,6 +143,29 @@ async fn stream_matches_raw(
     let read = upcheck_store::rollups::window(&env.pool, m, quarter.0, quarter.1, &[], at(0)).await.unwrap();
     assert_eq!(read.counted.checks, records.len() as i64, "a window of whole months counts every check");
     assert_eq!(read.counted.latency_count, raw(env, m, quarter.0, quarter.1).await.3.len() as i64);
+
+    // Every row's `histogram_bytes` holds its `int8[]` entries, 6 bytes each (V31's trigger,
+    // through closing, late checks and the month mend), and rows without them (written before
+    // V31) read the same.
+    let db = env.db().await;
+    let tables = ["check_rollups_minute", "check_rollups_hour", "check_rollups_day", "check_rollups_month"];
+    for table in tables {
+        let sql = format!("SELECT histogram, histogram_bytes FROM {table} WHERE monitor_id = $1");
+        for row in db.query(&sql, &[&m]).await.unwrap() {
+            let (packed, bytes): (Vec<i64>, Vec<u8>) = (row.get(0), row.get(1));
+            let want: Vec<u8> = packed.iter().flat_map(|e| e.to_be_bytes()[2..].to_vec()).collect();
+            assert_eq!(bytes, want, "{table}: {packed:?}");
+        }
+    }
+    let with_bytes =
+        upcheck_store::rollups::window(&env.pool, m, quarter.0, quarter.1, &[], at(0)).await.unwrap();
+    for table in tables {
+        let sql = format!("UPDATE {table} SET histogram_bytes = NULL WHERE monitor_id = $1");
+        db.execute(&sql, &[&m]).await.unwrap();
+    }
+    let without =
+        upcheck_store::rollups::window(&env.pool, m, quarter.0, quarter.1, &[], at(0)).await.unwrap();
+    assert_eq!(without, with_bytes, "rows without bytes read from their int8[]");
 }
 
 #[test]
