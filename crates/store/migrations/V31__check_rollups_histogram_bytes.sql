@@ -2,7 +2,7 @@
 --
 -- Sent as `bigint[]`, a histogram costs Postgres a function call and an allocation per entry
 -- (`array_send`): a 24 h or 365 d window reads 10,000 entries and more, and with them left out
--- the API served about 1.6 times the requests at 32 connections (BENCHMARKS.md, 2026-12-07,
+-- the API served 1.4 to 2 times the requests at 32 connections (BENCHMARKS.md, 2026-12-07,
 -- seventh session). `histogram_bytes` holds the same entries as one `bytea`, sent as one copy:
 -- 6 bytes per entry, in index order, the bucket index (2 bytes) then the count (4 bytes), both
 -- big-endian (the low 48 bits of the `bigint` entry; upcheck_domain::rollup::Rollup::add_packed_bytes).
