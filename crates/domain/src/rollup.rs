@@ -150,17 +150,7 @@ impl Rollup {
 
     /// Adds a stored histogram ([`Rollup::packed_histogram`]'s layout).
     pub fn add_packed(&mut self, packed: &[i64]) {
-        // In index order: the last entry has the highest index.
-        if let Some(last) = packed.last() {
-            let top = usize::from(unpack(*last).0) + 1;
-            if self.histogram.len() < top {
-                self.histogram.resize(top, 0);
-            }
-        }
-        for e in packed {
-            let (k, n) = unpack(*e);
-            self.bump(k, n);
-        }
+        self.add_entries(packed.iter().map(|e| unpack(*e)));
     }
 
     /// Adds a histogram stored as bytes (the rollup tables' `histogram_bytes`, migration
@@ -168,16 +158,22 @@ impl Rollup {
     /// index as a big-endian `u16`, then the count as a big-endian `u32`. Trailing bytes short of
     /// an entry are ignored.
     pub fn add_packed_bytes(&mut self, bytes: &[u8]) {
-        let entries = bytes.chunks_exact(6);
-        if let Some(last) = entries.clone().last() {
-            let top = usize::from(u16::from_be_bytes([last[0], last[1]])) + 1;
-            if self.histogram.len() < top {
-                self.histogram.resize(top, 0);
+        self.add_entries(bytes.chunks_exact(6).map(|e| {
+            (u16::from_be_bytes([e[0], e[1]]), u64::from(u32::from_be_bytes([e[2], e[3], e[4], e[5]])))
+        }));
+    }
+
+    /// Adds `(index, count)` entries in index order: the last has the highest index, so the
+    /// histogram grows once.
+    fn add_entries(&mut self, entries: impl DoubleEndedIterator<Item = (u16, u64)> + Clone) {
+        if let Some((top, _)) = entries.clone().next_back() {
+            let len = usize::from(top) + 1;
+            if self.histogram.len() < len {
+                self.histogram.resize(len, 0);
             }
         }
-        for e in entries {
-            let index = u16::from_be_bytes([e[0], e[1]]);
-            self.bump(index, u64::from(u32::from_be_bytes([e[2], e[3], e[4], e[5]])));
+        for (k, n) in entries {
+            self.bump(k, n);
         }
     }
 }
