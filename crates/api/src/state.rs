@@ -41,6 +41,9 @@ pub struct AppState {
     pub(crate) pings: Arc<crate::routes::heartbeat::Pings>,
     /// The bound on argon2 runs at once (`PASSWORD_HASH_CONCURRENCY`).
     pub password_gate: crate::password_gate::PasswordGate,
+    /// Sums of closed rollup ranges `/stats` and the latency series have read
+    /// (`ROLLUP_CACHE_MB`; `None` when 0).
+    pub(crate) rollup_cache: Option<upcheck_store::rollups::RollupCache>,
     /// Public status pages' and badges' data, kept for `STATUS_PAGE_CACHE_SECONDS`.
     pub(crate) public_cache: Arc<crate::routes::public::PublicCache>,
     /// The live feed's hub channel and open streams.
@@ -93,6 +96,7 @@ impl AppState {
                 settings.tunables.status_page_cache_seconds,
             ))),
             feed: Arc::default(),
+            rollup_cache: upcheck_store::rollups::RollupCache::new(settings.rollups.cache_mb << 20),
             encoding: Arc::new(EncodingKey::from_secret(&secret)),
             decoding: Arc::new(DecodingKey::from_secret(&secret)),
             settings: Arc::new(settings),

@@ -225,7 +225,8 @@ pub struct Settings {
     pub raw_retention: crate::RawRetentionSettings,
     /// Retention of status events, notifications and ended sessions (`RETENTION_*`).
     pub housekeeping: crate::HousekeepingSettings,
-    /// Rollup retention (`RETENTION_ROLLUP_MINUTE_DAYS`).
+    /// Rollup retention and the API's rollup cache (`RETENTION_ROLLUP_MINUTE_DAYS`,
+    /// `ROLLUP_CACHE_MB`).
     pub rollups: crate::RollupSettings,
 }
 

@@ -467,10 +467,18 @@ fn live_feed_settings_default_and_are_range_checked() {
 
 #[test]
 fn minute_rollup_retention_defaults_to_90_days_and_is_range_checked() {
-    assert_eq!(load(&[]).unwrap().rollups, crate::RollupSettings { minute_days: 90 });
+    assert_eq!(load(&[]).unwrap().rollups, crate::RollupSettings { minute_days: 90, cache_mb: 64 });
     assert_eq!(load(&[("RETENTION_ROLLUP_MINUTE_DAYS", "7")]).unwrap().rollups.minute_days, 7);
     assert_eq!(err_var(&[("RETENTION_ROLLUP_MINUTE_DAYS", "0")]), "RETENTION_ROLLUP_MINUTE_DAYS");
     assert_eq!(err_var(&[("RETENTION_ROLLUP_MINUTE_DAYS", "ninety")]), "RETENTION_ROLLUP_MINUTE_DAYS");
+}
+
+#[test]
+fn the_rollup_cache_defaults_to_64_mb_can_be_turned_off_and_is_range_checked() {
+    assert_eq!(load(&[("ROLLUP_CACHE_MB", "0")]).unwrap().rollups.cache_mb, 0);
+    assert_eq!(load(&[("ROLLUP_CACHE_MB", "512")]).unwrap().rollups.cache_mb, 512);
+    assert_eq!(err_var(&[("ROLLUP_CACHE_MB", "65537")]), "ROLLUP_CACHE_MB");
+    assert_eq!(err_var(&[("ROLLUP_CACHE_MB", "-1")]), "ROLLUP_CACHE_MB");
 }
 
 #[test]

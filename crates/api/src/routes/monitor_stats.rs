@@ -160,6 +160,7 @@ pub(crate) async fn stats(
             (from, to),
             window_to,
             minutes_from,
+            state.rollup_cache.as_ref(),
         )
         .await?
         .ok_or(ApiError::NotFound("monitor"))?
@@ -174,6 +175,7 @@ pub(crate) async fn stats(
             window_to,
             &held,
             minutes_from,
+            state.rollup_cache.as_ref(),
         )
         .await?
     };
@@ -263,7 +265,9 @@ pub(crate) async fn latency(
         ));
     }
     owned(&state, &caller, *id).await?;
-    let series = upcheck_store::rollups::series(&state.read_pool, *id, from, to, step).await?;
+    let series =
+        upcheck_store::rollups::series(&state.read_pool, *id, from, to, step, state.rollup_cache.as_ref())
+            .await?;
     let points = series
         .into_iter()
         .map(|(at, r)| LatencyPoint {

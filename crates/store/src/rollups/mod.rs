@@ -21,11 +21,13 @@
 //! that late (a job redelivered hours on) or early (a clock ahead) moves the mark past its own
 //! minute in the batch that stores it, so it is rolled up at once and never in the tail.
 
+pub mod cache;
 pub mod prune;
 pub mod read;
 pub mod stats;
 pub mod uptime;
 
+pub use cache::RollupCache;
 pub use prune::{Pruned, prune};
 pub use read::{Range, WindowRollup, series, window};
 pub use stats::{WindowStats, owned_window_stats, window_stats};
@@ -267,7 +269,8 @@ const MERGE: &str = "checks = r.checks + excluded.checks, failures = r.failures 
 
 /// Adds checks stored after their minute was closed to the closed rows: the minute, and the
 /// hour (day, month) when that was closed before this batch (one closed by this batch is built
-/// from the rows below it, late ones included, so this runs first).
+/// from the rows below it, late ones included, so this runs first). Moves the revision of each
+/// mark it wrote before.
 async fn write_late(
     tx: &Transaction<'_>,
     late: &BTreeMap<(Uuid, &str, OffsetDateTime), Rollup>,
@@ -294,6 +297,26 @@ async fn write_late(
         }
         rows.upsert(tx, table).await?;
     }
+    // Rows before these marks changed: readers' cached sums of them are stale (V32).
+    let (ids, regions): (Vec<Uuid>, Vec<&str>) = marks.keys().copied().unzip();
+    bump_revisions(tx, &ids, &regions).await
+}
+
+/// Moves the revision of each `(ids[i], regions[i])` mark (migration V32), inside the
+/// transaction that changed rollup rows before it.
+async fn bump_revisions(
+    tx: &Transaction<'_>,
+    ids: &[Uuid],
+    regions: &[impl tokio_postgres::types::ToSql + Sync],
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE check_rollup_marks m SET revision = m.revision + 1 \
+             FROM unnest($1::uuid[], $2::text[]) AS k(id, region) \
+             WHERE m.monitor_id = k.id AND m.region = k.region",
+        )
+        .await?;
+    tx.execute(&stmt, &[&ids, &regions]).await?;
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! month rows a worker older than the month rollups left out, and removing minute rollups past
 //! their retention in small batches.
 
-use super::{Closing, LEVELS_ABOVE_MINUTES, close_level, floor_day, floor_minute, floor_month};
+use super::{
+    Closing, LEVELS_ABOVE_MINUTES, bump_revisions, close_level, floor_day, floor_minute, floor_month,
+};
 use crate::{Pool, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -110,7 +112,8 @@ async fn seal(pool: &Pool, today: OffsetDateTime) -> Result<u64, StoreError> {
 /// closes the days but writes no month row, so a rolling upgrade that spans a month's end can
 /// leave the month without one (and a late check then makes a row of that check alone). Each
 /// batch of 50 pairs runs under its monitors' `monitor_state` row locks, as a check batch
-/// would, so no batch adds to the month meanwhile. How many month rows were rebuilt.
+/// would, so no batch adds to the month meanwhile, and moves the pairs' mark revisions (V32).
+/// How many month rows were rebuilt.
 ///
 /// It reads every pair's day rows of the month (about 0.3 ms a pair: 31 ms for 100 monitors
 /// with 400 days of rollups), so it is meant to run once a day in the first
@@ -166,6 +169,7 @@ pub async fn mend_months(pool: &Pool, now: OffsetDateTime) -> Result<u64, StoreE
             &[&keys.0, &keys.1, &vec![Some(month); n], &vec![end; n]],
         )
         .await?;
+        bump_revisions(&tx, &keys.0, &keys.1).await?;
         tx.commit().await?;
         mended += n as u64;
     }

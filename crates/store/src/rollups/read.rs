@@ -1,6 +1,7 @@
 //! Reading rollups back: any set of minute-aligned ranges of one monitor, summed per tag, from
 //! month, day, hour and minute rows where they are closed and from the raw checks after the mark.
 
+use super::cache::{self, Key, RollupCache};
 use super::{Round, TAIL_SKEW, ceil, ceil_month, floor, floor_day, floor_hour, floor_minute, floor_month};
 use crate::{Pool, StoreError};
 use deadpool_postgres::GenericClient;
@@ -68,7 +69,8 @@ impl Params {
     }
 }
 
-/// The rollups of `monitor_id` over `ranges`, summed per tag (tags without checks are absent).
+/// The rollups of `monitor_id` over `ranges`, summed per tag (tags without checks are absent),
+/// with the sums of closed ranges taken from and kept in `cache` when given.
 ///
 /// # Errors
 /// [`StoreError::Db`] when a query fails.
@@ -76,33 +78,40 @@ pub async fn read(
     client: &impl GenericClient,
     monitor_id: Uuid,
     ranges: &[Range],
+    cache: Option<&RollupCache>,
 ) -> Result<BTreeMap<i32, Rollup>, StoreError> {
     let all: Vec<(Uuid, Range)> = ranges.iter().map(|r| (monitor_id, *r)).collect();
-    Ok(read_many(client, &all).await?.into_iter().map(|((_, tag), r)| (tag, r)).collect())
+    Ok(read_many(client, &all, cache).await?.into_iter().map(|((_, tag), r)| (tag, r)).collect())
 }
 
 /// The rollups of several monitors over their ranges, summed per monitor and tag, in two
-/// queries whatever the number of monitors and ranges.
+/// queries whatever the number of monitors and ranges (the second left out when `cache` holds
+/// every closed range and no range reaches past its mark).
 ///
 /// # Errors
 /// [`StoreError::Db`] when a query fails.
 pub async fn read_many(
     client: &impl GenericClient,
     ranges: &[(Uuid, Range)],
+    cache: Option<&RollupCache>,
 ) -> Result<BTreeMap<(Uuid, i32), Rollup>, StoreError> {
     let mut monitors: Vec<Uuid> = ranges.iter().map(|r| r.0).collect();
     monitors.sort_unstable();
     monitors.dedup();
     let marks_stmt = client
         .prepare_cached(
-            "SELECT monitor_id, region, closed_until FROM check_rollup_marks WHERE monitor_id = ANY($1)",
+            "SELECT monitor_id, region, closed_until, revision FROM check_rollup_marks WHERE monitor_id = ANY($1)",
         )
         .await?;
     let mut marks: Marks = BTreeMap::new();
     for r in client.query(&marks_stmt, &[&monitors]).await? {
-        marks.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+        marks.entry(r.get(0)).or_default().push(Mark {
+            region: r.get(1),
+            closed_until: r.get(2),
+            revision: r.get(3),
+        });
     }
-    read_marked(client, ranges, &marks).await
+    read_marked(client, ranges, &marks, cache).await
 }
 
 /// Makes the rest of the caller's transaction use generic plans (`plan_cache_mode`), for
@@ -115,13 +124,29 @@ pub async fn read_many(
 /// BENCHMARKS.md).
 pub const GENERIC_PLANS: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
 
-/// Rollup marks per monitor: `(region, closed_until)` (`check_rollup_marks`).
-pub type Marks = BTreeMap<Uuid, Vec<(String, OffsetDateTime)>>;
+/// A region's rollup mark (`check_rollup_marks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The region.
+    pub region: String,
+    /// Its checks before this are in closed rollup rows; from it on they are read raw.
+    pub closed_until: OffsetDateTime,
+    /// Moves whenever a rollup row before `closed_until` changes (migration V32): the key of
+    /// [`RollupCache`]'s sums.
+    pub revision: i64,
+}
+
+/// Rollup marks per monitor, one per region.
+pub type Marks = BTreeMap<Uuid, Vec<Mark>>;
 
 /// [`read_many`] with the monitors' marks read already (a monitor absent from `marks` has
 /// none: all its checks are read raw), in one query. Closed rows are read before each region's
 /// mark and raw checks from it on, by the marks given: a mark that moves meanwhile (a closing
 /// commits between the two reads) neither drops nor doubles a check, as the raw checks stay.
+///
+/// With `cache`, each closed range (one level's rows of one region) is summed from the cache
+/// when it holds that range under the mark's revision, and otherwise read and then kept there;
+/// when every range is in the cache and none reaches past its mark, nothing is queried.
 ///
 /// Each range is read by its own index range scan: the tables are joined `LATERAL` to the
 /// ranges, in subqueries fenced with `OFFSET 0` so that the planner cannot flatten them into a
@@ -137,22 +162,41 @@ pub async fn read_marked(
     client: &impl GenericClient,
     ranges: &[(Uuid, Range)],
     marks: &Marks,
+    cache: Option<&RollupCache>,
 ) -> Result<BTreeMap<(Uuid, i32), Rollup>, StoreError> {
+    let mut out: BTreeMap<(Uuid, i32), Rollup> = BTreeMap::new();
     let mut levels: [Params; 4] = Default::default();
     let mut raw = Params::default();
+    // Per range queried, by its position (sent as the ranges' `tag`): the total it adds to and,
+    // for a closed range with a cache, its key there.
+    let mut queried: Vec<((Uuid, i32), Option<Key>)> = Vec::new();
     for (monitor, r) in ranges {
         let mine = marks.get(monitor).map_or(&[][..], Vec::as_slice);
-        for (region, mark) in mine {
-            for (level, list) in split(r.start, r.end.min(*mark)).iter().enumerate() {
-                for (s, e) in list {
-                    levels[level].push(*monitor, region, *s, *e, r.tag);
+        for m in mine {
+            for (level, list) in split(r.start, r.end.min(m.closed_until)).iter().enumerate() {
+                for span in list {
+                    let key = cache.map(|_| cache::key(*monitor, &m.region, level, *span, m.revision));
+                    if let (Some(c), Some(k)) = (cache, &key)
+                        && let Some(sum) = c.get(k)
+                    {
+                        if sum.checks > 0 {
+                            out.entry((*monitor, r.tag)).or_default().merge(&sum);
+                        }
+                        continue;
+                    }
+                    levels[level].push(*monitor, &m.region, span.0, span.1, queried.len() as i32);
+                    queried.push(((*monitor, r.tag), key));
                 }
             }
         }
-        let raw_start = mine.iter().map(|m| m.1).min().map_or(r.start, |m| m.max(r.start));
+        let raw_start = mine.iter().map(|m| m.closed_until).min().map_or(r.start, |m| m.max(r.start));
         if raw_start < r.end {
-            raw.push(*monitor, "", raw_start, r.end, r.tag);
+            raw.push(*monitor, "", raw_start, r.end, queried.len() as i32);
+            queried.push(((*monitor, r.tag), None));
         }
+    }
+    if queried.is_empty() {
+        return Ok(out);
     }
     // Parameters: each level's five arrays ($1–$20), the raw tail's four ($21–$24), its due
     // times ($25, $26) and the marks ($27–$29).
@@ -181,10 +225,10 @@ pub async fn read_marked(
     };
     let (mut mark_monitors, mut mark_regions, mut mark_until) = (Vec::new(), Vec::new(), Vec::new());
     for (monitor, list) in marks {
-        for (region, until) in list {
+        for m in list {
             mark_monitors.push(*monitor);
-            mark_regions.push(region.as_str());
-            mark_until.push(*until);
+            mark_regions.push(m.region.as_str());
+            mark_until.push(m.closed_until);
         }
     }
     let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::with_capacity(29);
@@ -209,19 +253,22 @@ pub async fn read_marked(
         &mark_until,
     ]);
     let rows = client.query(&stmt, &params).await?;
-    let mut out: BTreeMap<(Uuid, i32), Rollup> = BTreeMap::new();
+    let mut sums: Vec<Rollup> = vec![Rollup::default(); queried.len()];
     for row in rows {
-        let total = out.entry((row.get(0), row.get(1))).or_default();
+        // The position this query gave the range.
+        let Some(sum) = usize::try_from(row.get::<_, i32>(1)).ok().and_then(|i| sums.get_mut(i)) else {
+            continue;
+        };
         // A rollup row's histogram as bytes or, in rows written before V31, only as `int8[]`
         // (the query sends that only then); a raw check has neither.
         let bytes: Option<&[u8]> = row.get(9);
         let packed: Option<Vec<i64>> = row.get(10);
         if bytes.is_none() && packed.is_none() {
-            total.add(row.get::<_, i32>(3) == 1, row.get::<_, i32>(4) == 1, row.get(7));
+            sum.add(row.get::<_, i32>(3) == 1, row.get::<_, i32>(4) == 1, row.get(7));
             continue;
         }
-        // The counts without a histogram, then the stored histogram straight into the total.
-        total.merge(&Rollup {
+        // The counts without a histogram, then the stored histogram straight into the sum.
+        sum.merge(&Rollup {
             checks: i64::from(row.get::<_, i32>(2)),
             failures: i64::from(row.get::<_, i32>(3)),
             degraded: i64::from(row.get::<_, i32>(4)),
@@ -232,16 +279,24 @@ pub async fn read_marked(
             histogram: Vec::new(),
         });
         if let Some(b) = bytes {
-            total.add_packed_bytes(b);
+            sum.add_packed_bytes(b);
         } else if let Some(p) = packed {
-            total.add_packed(&p);
+            sum.add_packed(&p);
+        }
+    }
+    for ((total, key), sum) in queried.into_iter().zip(sums) {
+        if sum.checks > 0 {
+            out.entry(total).or_default().merge(&sum);
+        }
+        if let (Some(c), Some(k)) = (cache, key) {
+            c.insert(k, sum);
         }
     }
     Ok(out)
 }
 
 /// One level's rows over its ranges: parameters `$first..$first+4` (monitors, regions, starts,
-/// ends, tags).
+/// ends, the ranges' positions in the read).
 fn level_query(table: &str, first: usize) -> String {
     format!(
         "SELECT q.monitor_id, q.tag, r.checks, r.failures, r.degraded, r.latency_count, r.latency_sum, \
@@ -286,7 +341,7 @@ pub async fn window(
 ) -> Result<WindowRollup, StoreError> {
     let client = pool.get().await?;
     let ranges = window_ranges(from, to, maintenance, minutes_from);
-    let mut totals = read(&client, monitor_id, &ranges).await?;
+    let mut totals = read(&client, monitor_id, &ranges, None).await?;
     Ok(WindowRollup {
         counted: totals.remove(&0).unwrap_or_default(),
         held: totals.remove(&1).unwrap_or_default(),
@@ -327,7 +382,8 @@ pub fn window_ranges(
 }
 
 /// The checks of `monitor_id` per `step` from `from` (rounded down to a step, UTC) up to `to`:
-/// one entry per step start, steps without checks included (empty).
+/// one entry per step start, steps without checks included (empty). Closed steps are summed
+/// from and kept in `cache` when given ([`read_marked`]).
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a query fails.
@@ -337,6 +393,7 @@ pub async fn series(
     from: OffsetDateTime,
     to: OffsetDateTime,
     step: Duration,
+    cache: Option<&RollupCache>,
 ) -> Result<Vec<(OffsetDateTime, Rollup)>, StoreError> {
     let seconds = step.whole_seconds().max(60);
     let first = floor(from, seconds);
@@ -352,7 +409,7 @@ pub async fn series(
         .map(|(i, s)| Range { start: *s, end: *s + Duration::seconds(seconds), tag: i as i32 })
         .collect();
     let client = pool.get().await?;
-    let mut totals = read(&client, monitor_id, &ranges).await?;
+    let mut totals = read(&client, monitor_id, &ranges, cache).await?;
     Ok(starts
         .into_iter()
         .enumerate()

@@ -3,7 +3,8 @@
 //! maintenance windows) in one, then its rollups and raw tail in one (see [`read_marked`]).
 
 use super::WindowRollup;
-use super::read::{GENERIC_PLANS, Marks, read_marked, window_ranges};
+use super::cache::RollupCache;
+use super::read::{GENERIC_PLANS, Mark, Marks, read_marked, window_ranges};
 use super::uptime::Timeline;
 use crate::{Pool, StoreError};
 use time::OffsetDateTime;
@@ -43,7 +44,8 @@ pub struct WindowStats {
 /// (`uptime_to` at most `to`: uptime is not counted in the future) of `monitor_id`, leaving
 /// out `maintenance`, in two round trips on one connection: the read transaction's start with
 /// the marks, status changes and pauses, then the rollups; both with generic plans
-/// ([`GENERIC_PLANS`]).
+/// ([`GENERIC_PLANS`]). Closed rollup ranges are summed from and kept in `cache` when given
+/// ([`read_marked`]): then the second round trip reads only what the cache lacks.
 ///
 /// # Errors
 /// [`StoreError::Pool`] when no connection can be had, [`StoreError::Db`] when a query fails,
@@ -55,11 +57,14 @@ pub async fn window_stats(
     uptime_to: OffsetDateTime,
     maintenance: &[Occurrence],
     minutes_from: OffsetDateTime,
+    cache: Option<&RollupCache>,
 ) -> Result<WindowStats, StoreError> {
     let client = pool.get().await?;
     let given = async { Ok(Some(maintenance.to_vec())) };
     // Always `Some`: the maintenance is given.
-    Ok(stats_on(&client, monitor_id, window, uptime_to, given, minutes_from).await?.unwrap_or_default())
+    Ok(stats_on(&client, monitor_id, window, uptime_to, given, minutes_from, cache)
+        .await?
+        .unwrap_or_default())
 }
 
 /// [`window_stats`] of a monitor `owner` owns, leaving out its maintenance windows, with the
@@ -77,10 +82,11 @@ pub async fn owned_window_stats(
     (from, to): (OffsetDateTime, OffsetDateTime),
     uptime_to: OffsetDateTime,
     minutes_from: OffsetDateTime,
+    cache: Option<&RollupCache>,
 ) -> Result<Option<WindowStats>, StoreError> {
     let client = pool.get().await?;
     let owned = crate::maintenance::owned_covered_between_on(&client, owner, monitor_id, from, to);
-    stats_on(&client, monitor_id, (from, to), uptime_to, owned, minutes_from).await
+    stats_on(&client, monitor_id, (from, to), uptime_to, owned, minutes_from, cache).await
 }
 
 /// [`window_stats`] on `client`, with the maintenance from `held` (`None`: the monitor is not
@@ -92,13 +98,14 @@ async fn stats_on(
     uptime_to: OffsetDateTime,
     held: impl Future<Output = Result<Option<Vec<Occurrence>>, StoreError>>,
     minutes_from: OffsetDateTime,
+    cache: Option<&RollupCache>,
 ) -> Result<Option<WindowStats>, StoreError> {
     let _rollback = RollbackOnDrop(client);
-    // kind 0: a region's mark; 1: a status change (the last before the window, then those in
+    // kind 0: a region's mark (and its revision); 1: a status change (the last before the window, then those in
     // it); 2: a pause overlapping the window.
     let context = client
         .prepare_cached(
-            "SELECT 0, region, closed_until, NULL::timestamptz, 0::int8 FROM check_rollup_marks WHERE monitor_id = $1 \
+            "SELECT 0, region, closed_until, NULL::timestamptz, revision FROM check_rollup_marks WHERE monitor_id = $1 \
              UNION ALL \
              (SELECT 1, to_status, occurred_at, NULL, seq FROM status_events \
               WHERE monitor_id = $1 AND occurred_at < $2 AND from_status <> to_status \
@@ -131,7 +138,11 @@ async fn stats_on(
     };
     for r in rows? {
         match r.get::<_, i32>(0) {
-            0 => marks.entry(monitor_id).or_default().push((r.get(1), r.get(2))),
+            0 => marks.entry(monitor_id).or_default().push(Mark {
+                region: r.get(1),
+                closed_until: r.get(2),
+                revision: r.get(4),
+            }),
             1 => {
                 let status = crate::error::stored(r.get(1), MonitorStatus::parse, "status event")?;
                 changes.push((r.get(4), r.get(2), status));
@@ -144,7 +155,7 @@ async fn stats_on(
     timeline.changes = changes.into_iter().map(|(_, at, status)| (at, status)).collect();
     let ranges: Vec<(Uuid, super::Range)> =
         window_ranges(from, to, &maintenance, minutes_from).into_iter().map(|r| (monitor_id, r)).collect();
-    let mut totals = read_marked(client, &ranges, &marks).await?;
+    let mut totals = read_marked(client, &ranges, &marks, cache).await?;
     Ok(Some(WindowStats {
         counts: WindowRollup {
             counted: totals.remove(&(monitor_id, 0)).unwrap_or_default(),

@@ -162,7 +162,7 @@ async fn per_step(
         })
         .collect();
     let client = pool.get().await?;
-    let totals = crate::rollups::read::read_many(&client, &ranges).await?;
+    let totals = crate::rollups::read::read_many(&client, &ranges, None).await?;
     Ok(totals.into_iter().map(|((m, i), r)| ((m, starts[i as usize]), r)).collect())
 }
 

@@ -8,6 +8,7 @@ use upcheck_domain::CheckOutcome;
 use upcheck_domain::maintenance::Occurrence;
 use upcheck_domain::rollup::{RELATIVE_ERROR, exact_percentile};
 use upcheck_store::checks::{CheckRecord, record_checks};
+use upcheck_store::rollups::RollupCache;
 use upcheck_testkit::TestEnv;
 use uuid::Uuid;
 
@@ -59,8 +60,17 @@ async fn stream_matches_raw(
 ) {
     let m = monitor(env, owner).await;
     let records: Vec<CheckRecord> = checks.iter().enumerate().map(|(n, g)| record(m, *g, n)).collect();
+    let whole = (at(T0_MS - 60_000), at(T0_MS + 4 * 3_600_000));
+    // One API process's rollup cache, kept across the whole stream.
+    let cache = RollupCache::new(16 << 20);
+    let cached = async |(from, to): (OffsetDateTime, OffsetDateTime)| {
+        let read =
+            upcheck_store::rollups::window_stats(&env.pool, m, (from, to), to, &[], at(0), cache.as_ref());
+        read.await.unwrap().counts
+    };
     // Stored in the generated order (not time order: some arrive late), in batches of the
-    // generated sizes, each batch once more as a redelivery.
+    // generated sizes, each batch once more as a redelivery. After each, a read through the
+    // cache gives what Postgres holds: a late check moves its mark's revision.
     let mut i = 0;
     for size in batches.into_iter().chain(std::iter::repeat(7)) {
         if i >= records.len() {
@@ -70,23 +80,36 @@ async fn stream_matches_raw(
         record_checks(&env.pool, batch).await.unwrap();
         record_checks(&env.pool, batch).await.unwrap();
         i += size;
+        let want = upcheck_store::rollups::window(&env.pool, m, whole.0, whole.1, &[], at(0)).await.unwrap();
+        assert_eq!(cached(whole).await, want, "a cached read after {i} checks");
+        assert_eq!(cached(whole).await, want, "a cached read again after {i} checks");
     }
-    let whole = (at(T0_MS - 60_000), at(T0_MS + 4 * 3_600_000));
     for (from, to) in std::iter::once(whole).chain(windows.into_iter().map(|(a, b)| {
         let (a, b) = (a.min(b), a.max(b) + 60_000);
         (at(T0_MS + a), at(T0_MS + b))
     })) {
         let both = upcheck_store::rollups::window(&env.pool, m, from, to, &[], at(0)).await.unwrap();
-        let stats =
-            upcheck_store::rollups::window_stats(&env.pool, m, (from, to), to, &[], at(0)).await.unwrap();
+        let stats = upcheck_store::rollups::window_stats(&env.pool, m, (from, to), to, &[], at(0), None)
+            .await
+            .unwrap();
         assert_eq!(stats.counts, both, "`/stats`' read");
-        // The owner's read (ownership and maintenance in its first round trip) gives the same;
-        // anyone else's gives nothing.
-        let owned =
-            upcheck_store::rollups::owned_window_stats(&env.pool, owner, m, (from, to), to, at(0)).await;
-        assert_eq!(owned.unwrap(), Some(stats), "the owner's `/stats` read");
-        let stranger =
-            upcheck_store::rollups::owned_window_stats(&env.pool, Uuid::now_v7(), m, (from, to), to, at(0));
+        // The owner's read (ownership and maintenance in its first round trip) gives the same,
+        // through the cache or not; anyone else's gives nothing.
+        for c in [None, cache.as_ref(), cache.as_ref()] {
+            let owned =
+                upcheck_store::rollups::owned_window_stats(&env.pool, owner, m, (from, to), to, at(0), c)
+                    .await;
+            assert_eq!(owned.unwrap(), Some(stats.clone()), "the owner's `/stats` read");
+        }
+        let stranger = upcheck_store::rollups::owned_window_stats(
+            &env.pool,
+            Uuid::now_v7(),
+            m,
+            (from, to),
+            to,
+            at(0),
+            cache.as_ref(),
+        );
         assert_eq!(stranger.await.unwrap(), None, "another user's `/stats` read");
         let got = both.counted;
         // The window covers the whole minutes it touches.
@@ -114,6 +137,7 @@ async fn stream_matches_raw(
     let all =
         upcheck_store::rollups::window(&env.pool, m, whole.0, whole.1, &[], at(0)).await.unwrap().counted;
     assert_eq!(all.checks, records.len() as i64);
+    assert_eq!(cached(whole).await.counted, all, "a cached read once all is closed");
     let days: i64 = env
         .db()
         .await
@@ -220,8 +244,19 @@ async fn a_late_check_is_added_to_its_closed_minute_hour_day_and_month() {
     // and month closes.
     record_checks(&env.pool, &[mk(0, 0), mk(60_000, 1)]).await.unwrap();
     record_checks(&env.pool, &[mk(26 * 3_600_000, 2)]).await.unwrap();
+    // Read through an API's rollup cache before and after, over whole minutes, hours and a day
+    // (the late check moves no mark, so the same closed ranges are asked for again).
+    let cache = RollupCache::new(1 << 20);
+    let (from, to) = (at(T0_MS - 30 * 60_000), at(T0_MS + 27 * 3_600_000));
+    let cached = async || {
+        let read =
+            upcheck_store::rollups::window_stats(&env.pool, m, (from, to), to, &[], at(0), cache.as_ref());
+        read.await.unwrap().counts.counted.checks
+    };
+    assert_eq!(cached().await, 3);
     // Late: 22:30:30.
     record_checks(&env.pool, &[mk(30_000, 3)]).await.unwrap();
+    assert_eq!(cached().await, 4, "the late check through the cache");
 
     let db = env.db().await;
     let rows =
@@ -323,7 +358,9 @@ async fn exact_uptime_follows_status_changes_pauses_and_maintenance() {
 
     // `/stats`' two-query read gives the same figures.
     let end = base + Duration::minutes(100);
-    let s = upcheck_store::rollups::window_stats(&env.pool, m, (base, end), end, &held, base).await.unwrap();
+    let s = upcheck_store::rollups::window_stats(&env.pool, m, (base, end), end, &held, base, None)
+        .await
+        .unwrap();
     assert_eq!(s.uptime, u);
     assert_eq!(s.counts, upcheck_store::rollups::window(&env.pool, m, base, end, &held, base).await.unwrap());
     assert_eq!((s.counts.counted.checks, s.counts.counted.failures, s.counts.held.checks), (5, 2, 0));
@@ -364,7 +401,7 @@ async fn a_stats_read_dropped_at_any_point_leaves_its_connection_outside_its_tra
     for polls in 1.. {
         // Boxed, so that dropping it drops the read (a future pinned in place lives on).
         let mut read =
-            Box::pin(upcheck_store::rollups::owned_window_stats(&pool, owner, m, (from, to), to, from));
+            Box::pin(upcheck_store::rollups::owned_window_stats(&pool, owner, m, (from, to), to, from, None));
         let mut finished = false;
         for _ in 0..polls {
             if let std::task::Poll::Ready(r) = read.as_mut().poll(&mut cx) {
@@ -595,8 +632,8 @@ async fn a_read_touches_only_its_monitors_rows_in_its_window_however_few_monitor
             tx.batch_execute(upcheck_store::rollups::read::GENERIC_PLANS).await.unwrap();
         }
         let before = rows_touched(&tx).await;
-        let got = read(&tx, ids[1], &ranges).await.unwrap();
-        let series = read(&tx, ids[1], &steps).await.unwrap();
+        let got = read(&tx, ids[1], &ranges, None).await.unwrap();
+        let series = read(&tx, ids[1], &steps, None).await.unwrap();
         touched.push(rows_touched(&tx).await - before);
         // The window's checks are all there: 60 a closed minute, then the raw checks since the
         // mark; and each hour's 3,600.
@@ -699,10 +736,28 @@ async fn a_month_an_older_worker_closed_without_its_row_is_rebuilt_from_its_days
         .collect::<Vec<_>>()
     };
     let whole = vec![(30, 1, 180, vec![pack(5, 15), pack(7, 15)])];
+    // October read through an API's rollup cache, before and after the mend: the mend moves
+    // the marks' revisions, so the cache does not keep the month rows it replaced.
+    let cache = RollupCache::new(1 << 20);
+    let november = october + Duration::days(31);
+    let october_checks = async |m: Uuid| {
+        let read = upcheck_store::rollups::window_stats(
+            &env.pool,
+            m,
+            (october, november),
+            november,
+            &[],
+            at(0),
+            cache.as_ref(),
+        );
+        read.await.unwrap().counts.counted.checks
+    };
+    assert_eq!(october_checks(partial).await, 1, "before the mend: the late check's row");
 
     assert_eq!(mend_months(&env.pool, now).await.unwrap(), 2);
     for m in [missing, partial, closed] {
         assert_eq!(month_of(m).await, whole, "October of {m} as its days sum");
+        assert_eq!(october_checks(m).await, 30, "October of {m} through the cache");
     }
     // Once mended, nothing is rebuilt again and nothing counted twice.
     assert_eq!(mend_months(&env.pool, now).await.unwrap(), 0);

@@ -1,0 +1,12 @@
+-- A revision per monitor and region that moves whenever a rollup row before the region's mark
+-- (`closed_until`) changes, so that a reader may keep the sums of closed rows (the API's rollup
+-- cache, `ROLLUP_CACHE_MB`) keyed by it.
+--
+-- Rows before the mark change only through two writers, and each adds 1 here in the same
+-- transaction: checks stored after their minute was closed (`rollups::write_late`) and the
+-- rebuild of a month's rows (`rollups::prune::mend_months`). The closing itself writes only rows
+-- at or after the old mark and then moves the mark; the minute retention deletes rows that
+-- reads no longer ask for (before `RETENTION_ROLLUP_MINUTE_DAYS` they read hour rows).
+--
+-- A constant default: no table rewrite, one short lock.
+ALTER TABLE check_rollup_marks ADD COLUMN revision bigint NOT NULL DEFAULT 0;
