@@ -190,3 +190,42 @@ async fn checks_inside_a_maintenance_window_are_counted_apart() {
     assert!((elapsed - 2..=elapsed).contains(&monitored), "{monitored} of {elapsed}");
     assert_eq!(s["downtime_seconds"].as_i64(), Some(570));
 }
+
+/// The API's `upcheck_rollup_cache_ranges_total{result="hit"}` (0 before any).
+async fn cache_hits(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.metrics_address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("upcheck_rollup_cache_ranges_total{result=\"hit\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_repeated_read_takes_closed_ranges_from_the_rollup_cache_with_the_same_figures() {
+    let app = spawn_app().await;
+    let token = app.user("a@example.com").await;
+    let id: Uuid = app.monitor(&token).await["id"].as_str().unwrap().parse().unwrap();
+    history(&app, id).await;
+    let path = format!("/api/v1/monitors/{id}/stats?window=24h");
+    let figures = |s: &Value| {
+        (s["checks"].clone(), s["failures"].clone(), s["degraded"].clone(), s["latency_ms"].clone())
+    };
+
+    let first: Value = app.get(&path, &token).await.json().await.unwrap();
+    let hits = cache_hits(&app).await;
+    let second: Value = app.get(&path, &token).await.json().await.unwrap();
+
+    assert_eq!(figures(&second), figures(&first));
+    assert_eq!(first["checks"].as_i64(), Some(80));
+    assert!(cache_hits(&app).await > hits, "the second read summed closed ranges from the cache");
+    // Another user still gets a 404, whatever the cache holds.
+    let other = app.user("b@example.com").await;
+    assert_eq!(app.get(&path, &other).await.status(), 404);
+}

@@ -15,6 +15,10 @@ use time::OffsetDateTime;
 use upcheck_domain::rollup::Rollup;
 use uuid::Uuid;
 
+/// `upcheck_rollup_cache_ranges_total{result}`: closed rollup ranges reads asked the cache for,
+/// `hit` (summed from it) or `miss` (read from Postgres, then kept).
+pub const RANGES: &str = "upcheck_rollup_cache_ranges_total";
+
 /// What an entry sums: `(monitor, region, level (0 month, 1 day, 2 hour, 3 minute), start,
 /// end, revision)`, the range `[start, end)` in Unix seconds.
 pub type Key = (Uuid, String, u8, i64, i64, i64);

@@ -170,6 +170,7 @@ pub async fn read_marked(
     // Per range queried, by its position (sent as the ranges' `tag`): the total it adds to and,
     // for a closed range with a cache, its key there.
     let mut queried: Vec<((Uuid, i32), Option<Key>)> = Vec::new();
+    let mut hits = 0;
     for (monitor, r) in ranges {
         let mine = marks.get(monitor).map_or(&[][..], Vec::as_slice);
         for m in mine {
@@ -182,6 +183,7 @@ pub async fn read_marked(
                         if sum.checks > 0 {
                             out.entry((*monitor, r.tag)).or_default().merge(&sum);
                         }
+                        hits += 1;
                         continue;
                     }
                     levels[level].push(*monitor, &m.region, span.0, span.1, queried.len() as i32);
@@ -194,6 +196,11 @@ pub async fn read_marked(
             raw.push(*monitor, "", raw_start, r.end, queried.len() as i32);
             queried.push(((*monitor, r.tag), None));
         }
+    }
+    if cache.is_some() {
+        let misses = queried.iter().filter(|q| q.1.is_some()).count();
+        metrics::counter!(cache::RANGES, "result" => "hit").increment(hits);
+        metrics::counter!(cache::RANGES, "result" => "miss").increment(misses as u64);
     }
     if queried.is_empty() {
         return Ok(out);

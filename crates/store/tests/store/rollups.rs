@@ -254,6 +254,7 @@ async fn a_late_check_is_added_to_its_closed_minute_hour_day_and_month() {
         read.await.unwrap().counts.counted.checks
     };
     assert_eq!(cached().await, 3);
+    assert!(cache.as_ref().unwrap().entry_count() > 0, "the closed ranges are kept");
     // Late: 22:30:30.
     record_checks(&env.pool, &[mk(30_000, 3)]).await.unwrap();
     assert_eq!(cached().await, 4, "the late check through the cache");
