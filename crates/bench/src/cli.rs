@@ -296,6 +296,10 @@ pub(crate) struct StatsArgs {
     /// wrk's duration per window, in seconds.
     #[arg(long, default_value_t = 15)]
     pub(crate) seconds: u64,
+    /// wrk's run before each window's measured one, in seconds, not counted (0: none): the API's
+    /// rollup cache (`ROLLUP_CACHE_MB`) and Postgres's buffers then hold what that window reads.
+    #[arg(long = "warmup-seconds", default_value_t = 5)]
+    pub(crate) warmup_seconds: u64,
     #[command(flatten)]
     pub(crate) overrides: Overrides,
 }
