@@ -30,10 +30,13 @@ pub struct RollupCache {
     entries: Cache<Key, Arc<Rollup>>,
 }
 
-/// An entry's weight in bytes: its histogram (8 bytes a bucket) and about 200 bytes of key,
-/// counts and bookkeeping.
+/// An entry's weight in bytes: its histogram (8 bytes a bucket), its region's name, and 520
+/// bytes for the rest (the key's and the sum's fields, and moka's own per-entry bookkeeping), so
+/// that `ROLLUP_CACHE_MB` bounds what the process holds rather than the sums alone. Measured:
+/// 100,000 entries grew the resident set by 517 bytes an entry without a histogram and by 1,557
+/// with 128 buckets.
 fn weight(key: &Key, value: &Arc<Rollup>) -> u32 {
-    u32::try_from(200 + key.1.len() + 8 * value.histogram.len()).unwrap_or(u32::MAX)
+    u32::try_from(520 + key.1.len() + 8 * value.histogram.len()).unwrap_or(u32::MAX)
 }
 
 impl RollupCache {
