@@ -8,6 +8,10 @@
 //! holds under it or later, never older. A read whose statements see a revision move between
 //! them keeps the newer sums under the older revision; a reader that still sees that revision
 //! gets them, as it would have from Postgres a moment later.
+//!
+//! Anything else that changes rows before a mark (a later migration, a repair by hand, a
+//! database restored from a backup under running API processes) must move the revision too, or
+//! the API processes must be restarted.
 
 use moka::sync::Cache;
 use std::sync::Arc;
