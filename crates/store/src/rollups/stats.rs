@@ -101,8 +101,8 @@ async fn stats_on(
     cache: Option<&RollupCache>,
 ) -> Result<Option<WindowStats>, StoreError> {
     let _rollback = RollbackOnDrop(client);
-    // kind 0: a region's mark (and its revision); 1: a status change (the last before the window, then those in
-    // it); 2: a pause overlapping the window.
+    // kind 0: a region's mark (its revision in the last column); 1: a status change (the last
+    // before the window, then those in it); 2: a pause overlapping the window.
     let context = client
         .prepare_cached(
             "SELECT 0, region, closed_until, NULL::timestamptz, revision FROM check_rollup_marks WHERE monitor_id = $1 \
